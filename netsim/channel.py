@@ -1,0 +1,64 @@
+"""Radio channel: path loss, fading, SNR and the Shannon rate (paper eq. 2).
+
+Arrays are shaped (users,) or (users, rbs); powers in watts, gains linear.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from netsim.scenario import Cell, MacroPathLoss, PowerLawPathLoss
+
+
+def db_to_linear(value_db: np.ndarray | float) -> np.ndarray:
+    """10 ** (x / 10)."""
+    return np.power(10.0, np.asarray(value_db, dtype=float) / 10.0)
+
+
+def linear_to_db(value: np.ndarray | float) -> np.ndarray:
+    """10 log10(x); -inf for 0."""
+    with np.errstate(divide="ignore"):
+        return 10.0 * np.log10(np.asarray(value, dtype=float))
+
+
+def dbm_to_w(power_dbm: np.ndarray | float) -> np.ndarray:
+    """dBm to watts."""
+    return db_to_linear(np.asarray(power_dbm, dtype=float) - 30.0)
+
+
+def path_gain(distance_m: np.ndarray, law: PowerLawPathLoss | MacroPathLoss) -> np.ndarray:
+    """g(d_u), the large-scale power gain at distance d (paper: d^-2; or 3GPP macro)."""
+    distance_m = np.asarray(distance_m, dtype=float)
+    if isinstance(law, PowerLawPathLoss):
+        return db_to_linear(law.gain_at_1m_db) * distance_m ** (-law.exponent)
+    loss_db = 128.1 + 37.6 * np.log10(distance_m / 1000.0)
+    return db_to_linear(-loss_db)
+
+
+def noise_power_w(cell: Cell) -> float:
+    """B * N0: thermal noise in one RB, receiver noise figure included, watts."""
+    psd_w_per_hz = dbm_to_w(cell.noise_psd_dbm_per_hz + cell.noise_figure_db)
+    return float(psd_w_per_hz * cell.rb_bandwidth_hz)
+
+
+def sinr(
+    tx_power_w: float,
+    channel_gain: np.ndarray,
+    interference_w: np.ndarray,
+    noise_w: float,
+) -> np.ndarray:
+    """gamma_uq = P h_u / (I_q + B N0), shape (..., users, rbs).
+
+    ``channel_gain`` is (..., users) for flat fading or (..., users, rbs) for per-RB fading;
+    ``interference_w`` is (..., rbs).
+    """
+    gain = np.asarray(channel_gain, dtype=float)
+    interference = np.asarray(interference_w, dtype=float)[..., None, :]
+    if gain.ndim == interference.ndim - 1:
+        gain = gain[..., :, None]
+    return tx_power_w * gain / (interference + noise_w)
+
+
+def shannon_rate_bps(bandwidth_hz: float, snr: np.ndarray) -> np.ndarray:
+    """r = B log2(1 + gamma), paper eq. 2, bits/s."""
+    return bandwidth_hz * np.log2(1.0 + np.asarray(snr, dtype=float))

@@ -1,0 +1,137 @@
+"""Command line: ``netsim run | validate | schema | plot``.
+
+Input errors print one line (file, key, problem) and exit with code 2; nothing is written.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+
+from netsim.errors import ScenarioError
+
+app = typer.Typer(
+    help="netsim: CLIP semantic communication over OFDMA — simulate, schedule, compare.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+EXIT_INPUT_ERROR = 2
+
+
+def fail(message: str, code: int = EXIT_INPUT_ERROR) -> NoReturn:
+    typer.echo(f"netsim: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def parse_seeds(text: str) -> list[int]:
+    """'0,1,2' or '0-4' or a mix ('0-2,7') -> list of distinct seeds, in order."""
+    seeds: list[int] = []
+    for part in text.split(","):
+        part = part.strip()
+        match = re.fullmatch(r"(\d+)(?:-(\d+))?", part)
+        if not match:
+            raise ValueError(f"--seeds: {part!r} is not a seed or a range like 0-4")
+        low = int(match.group(1))
+        high = int(match.group(2)) if match.group(2) else low
+        if high < low:
+            raise ValueError(f"--seeds: range {part!r} runs backwards")
+        seeds.extend(s for s in range(low, high + 1) if s not in seeds)
+    return seeds
+
+
+@app.command()
+def run(
+    scenario_file: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Output folder [default: results/<scenario name>]."),
+    ] = None,
+    seeds: Annotated[
+        str | None,
+        typer.Option(help="Seeds to run instead of the file's, e.g. '0,1,2' or '0-9'."),
+    ] = None,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+) -> None:
+    """Simulate a scenario with every scheduler it lists; write records.csv, summary.csv,
+    timing.csv and the resolved scenario.yaml into the output folder."""
+    from tqdm import tqdm
+
+    from netsim.output import format_summary, write_run
+    from netsim.runner import run_scenario
+    from netsim.scenario import load_scenario
+
+    try:
+        scenario = load_scenario(scenario_file)
+        seed_list = parse_seeds(seeds) if seeds is not None else list(scenario.seeds)
+    except ScenarioError as error:
+        fail(str(error))
+    except ValueError as error:
+        fail(str(error))
+    out_dir = out if out is not None else Path("results") / scenario.name
+    total = len(seed_list) * scenario.slots
+    try:
+        with tqdm(total=total, unit="slot", desc=scenario.name, disable=not progress or None,
+                  leave=False) as bar:
+            result = run_scenario(scenario, seed_list, on_slots=bar.update)
+    except KeyboardInterrupt:
+        fail("interrupted; nothing was written", code=130)
+    write_run(out_dir, scenario, result)
+    typer.echo(format_summary(result.summary))
+    typer.echo(f"wrote {out_dir}/records.csv, summary.csv, timing.csv, scenario.yaml")
+
+
+@app.command()
+def validate(
+    files: Annotated[list[Path], typer.Argument(help="Scenario YAML files to check.")],
+) -> None:
+    """Check scenario files against the schema; one line per file."""
+    from netsim.scenario import load_scenario
+
+    failed = False
+    for path in files:
+        try:
+            sc = load_scenario(path)
+        except ScenarioError as error:
+            typer.echo(f"netsim: {error}", err=True)
+            failed = True
+            continue
+        typer.echo(
+            f"{path}: ok ({sc.users.count} users, {sc.cell.n_rbs} RBs, {len(sc.encoders)} "
+            f"encoders, {len(sc.schedulers)} schedulers, {len(sc.seeds)} seeds x {sc.slots} slots)"
+        )
+    if failed:
+        raise typer.Exit(EXIT_INPUT_ERROR)
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON schema of scenario files (every key, default and unit)."""
+    from netsim.scenario import Scenario
+
+    typer.echo(json.dumps(Scenario.model_json_schema(), indent=2))
+
+
+@app.command()
+def plot(
+    run_dir: Annotated[Path, typer.Argument(help="Folder written by 'netsim run'.")],
+) -> None:
+    """Draw the comparison figures (PNG) of a run into RUN_DIR/plots."""
+    from netsim.plotting import plot_run
+
+    try:
+        written = plot_run(run_dir)
+    except ScenarioError as error:
+        fail(str(error))
+    for path in written:
+        typer.echo(f"wrote {path}")
+
+
+def main() -> None:  # pragma: no cover - console entry for `python -m netsim`
+    sys.exit(app())

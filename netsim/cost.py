@@ -1,0 +1,193 @@
+"""The one system model: every quantity of a slot over users x encoders x RBs, and the
+cost that every scheduler minimises (paper eqs. 2–11).
+
+The simulator, the exact solvers and (later) the RL environment all call
+:class:`CellModel`; no other module computes rates, delays, energies or losses.
+
+Cost of serving user u with encoder m on RB q (the negative of the paper's reward, eq. 11):
+
+    cost = task_loss + lambda_T * v_T + lambda_E * v_E,
+    v_T = clip((T - T_max) / T_max, 0, 1),   v_E = clip((E - E_max) / E_max, 0, 1),
+
+with E = E_B + E_U the energy of one transmission. Violations are relative to the limit
+and saturate at 1 (a result twice as late as allowed is as useless as a lost one); the
+saturation keeps expected costs finite under Rayleigh fading, whose deep fades make the
+expected air time infinite.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from netsim import channel, delay, energy, transmission
+from netsim.encoders import ENCODERS, relative_size
+from netsim.scenario import Scenario
+from netsim.taskloss import TaskProfile, task_loss
+
+
+@dataclass(frozen=True)
+class SlotMetrics:
+    """Every quantity of the model for all (user, encoder, RB) choices.
+
+    Shapes: ``(..., U, M, Q)`` unless noted; leading axes are slots.
+    """
+
+    snr: np.ndarray
+    """gamma_uq, (..., U, Q), linear."""
+    rate_bps: np.ndarray
+    """Shannon rate r_uq (eq. 2), (..., U, Q)."""
+    feature_snr: np.ndarray
+    """Per-element SNR of the received features, (..., U, Q), linear."""
+    extraction_delay_s: np.ndarray
+    """t_E (eq. 3), (M,)."""
+    transmission_delay_s: np.ndarray
+    """t_T (eq. 4)."""
+    computing_delay_s: np.ndarray
+    """t_C (eq. 5), (..., U)."""
+    total_delay_s: np.ndarray
+    """T (eq. 6)."""
+    bs_energy_j: np.ndarray
+    """E_B (eq. 7)."""
+    user_energy_j: np.ndarray
+    """E_U (eq. 8), (..., U)."""
+    task_loss: np.ndarray
+    accuracy: np.ndarray
+    clip_similarity: np.ndarray
+    cost: np.ndarray
+
+
+class CellModel:
+    """The physics of one scenario, vectorised over slots x users x encoders x RBs."""
+
+    def __init__(self, scenario: Scenario, profile: TaskProfile) -> None:
+        self.scenario = scenario
+        self.profile = profile
+        self.encoders = list(scenario.encoders)
+        self.embed_dim = np.array([ENCODERS[m].embed_dim for m in self.encoders], dtype=float)
+        self.relative_size = np.array([relative_size(m) for m in self.encoders])
+        self.noise_w = channel.noise_power_w(scenario.cell)
+        bs, task = scenario.base_station, scenario.task
+        self.extraction_delay_s = delay.extraction_delay_s(
+            bs.cycles_per_bit, task.image_bits, self.relative_size, bs.cpu_hz
+        )
+
+    # ------------------------------------------------------------------ channel
+    def mean_gain(self, distance_m: np.ndarray) -> np.ndarray:
+        """g(d_u), large-scale gain, (..., U)."""
+        return channel.path_gain(distance_m, self.scenario.cell.pathloss)
+
+    def snr(self, distance_m: np.ndarray, fading: np.ndarray, interference_w: np.ndarray):
+        """gamma_uq with h_u = o_u g(d_u); fading is (..., U) or (..., U, Q)."""
+        gain = self.mean_gain(distance_m)
+        fading = np.asarray(fading, dtype=float)
+        gain = gain * fading if fading.ndim == gain.ndim else gain[..., None] * fading
+        return channel.sinr(self.scenario.cell.tx_power_w, gain, interference_w, self.noise_w)
+
+    # ------------------------------------------------------------------- model
+    def penalised_cost(
+        self, loss: np.ndarray, total_delay_s: np.ndarray, total_energy_j: np.ndarray
+    ) -> np.ndarray:
+        """Negative reward of paper eq. 11 (see module docstring)."""
+        limits, reward = self.scenario.limits, self.scenario.reward
+        return (
+            loss
+            + reward.lambda_delay * self.delay_violation(total_delay_s)
+            + reward.lambda_energy * self.energy_violation(total_energy_j)
+        )
+
+    def delay_violation(self, total_delay_s: np.ndarray) -> np.ndarray:
+        """v_T = clip((T - T_max) / T_max, 0, 1)."""
+        limit = self.scenario.limits.max_delay_s
+        return np.clip((np.asarray(total_delay_s) - limit) / limit, 0.0, 1.0)
+
+    def energy_violation(self, total_energy_j: np.ndarray) -> np.ndarray:
+        """v_E = clip((E - E_max) / E_max, 0, 1)."""
+        limit = self.scenario.limits.max_energy_j
+        return np.clip((np.asarray(total_energy_j) - limit) / limit, 0.0, 1.0)
+
+    def computing_delay_s(self, user_cpu_hz: np.ndarray) -> np.ndarray:
+        users, task = self.scenario.users, self.scenario.task
+        return delay.computing_delay_s(
+            users.cycles_per_bit, task.image_bits, task.decoder_size, user_cpu_hz
+        )
+
+    def user_energy_j(self, user_cpu_hz: np.ndarray) -> np.ndarray:
+        users, task = self.scenario.users, self.scenario.task
+        return energy.user_energy_j(
+            users.kappa, user_cpu_hz, users.cycles_per_bit, task.image_bits, task.decoder_size
+        )
+
+    def _delays_energies_loss(self, snr: np.ndarray, user_cpu_hz: np.ndarray):
+        """Shared core of :meth:`evaluate` and :meth:`cost` (eqs. 4–8, task loss)."""
+        sc = self.scenario
+        cell, bs, task = sc.cell, sc.base_station, sc.task
+        snr = np.asarray(snr, dtype=float)
+        user_cpu_hz = np.broadcast_to(user_cpu_hz, snr.shape[:-1])
+        t_t = transmission.transmission_delay_s(
+            self.embed_dim, snr, cell.rb_bandwidth_hz, sc.transmission
+        )
+        t_c = self.computing_delay_s(user_cpu_hz)
+        e_b = energy.bs_energy_j(
+            bs.kappa, bs.cpu_hz, bs.cycles_per_bit, task.image_bits, self.relative_size,
+            cell.tx_power_w, t_t,
+        )
+        e_u = self.user_energy_j(user_cpu_hz)
+        feature_snr = transmission.feature_snr(snr, sc.transmission)
+        feature_snr_db = channel.linear_to_db(feature_snr)
+        loss = task_loss(self.profile, task.kind, self.encoders, feature_snr_db)
+        total_delay = delay.total_delay_s(self.extraction_delay_s, t_t, t_c)
+        cost = self.penalised_cost(loss, total_delay, e_b + e_u[..., None, None])
+        return t_t, t_c, total_delay, e_b, e_u, feature_snr, feature_snr_db, loss, cost
+
+    def evaluate(self, snr: np.ndarray, user_cpu_hz: np.ndarray) -> SlotMetrics:
+        """All metrics for SNR (..., U, Q) and user clocks (..., U) or (U,)."""
+        snr = np.asarray(snr, dtype=float)
+        t_t, t_c, total_delay, e_b, e_u, feature_snr, feature_snr_db, loss, cost = (
+            self._delays_energies_loss(snr, user_cpu_hz)
+        )
+        return SlotMetrics(
+            snr=snr,
+            rate_bps=channel.shannon_rate_bps(self.scenario.cell.rb_bandwidth_hz, snr),
+            feature_snr=feature_snr,
+            extraction_delay_s=self.extraction_delay_s,
+            transmission_delay_s=t_t,
+            computing_delay_s=t_c,
+            total_delay_s=total_delay,
+            bs_energy_j=e_b,
+            user_energy_j=e_u,
+            task_loss=loss,
+            accuracy=self.profile.lookup("accuracy", self.encoders, feature_snr_db),
+            clip_similarity=self.profile.lookup(
+                "clip_i2i_similarity", self.encoders, feature_snr_db
+            ),
+            cost=cost,
+        )
+
+    def cost(self, snr: np.ndarray, user_cpu_hz: np.ndarray) -> np.ndarray:
+        """Only the cost tensor (..., U, M, Q) — what schedulers minimise."""
+        return self._delays_energies_loss(snr, user_cpu_hz)[-1]
+
+    def expected_cost(
+        self, distance_m: np.ndarray, interference_w: np.ndarray, user_cpu_hz: np.ndarray
+    ) -> np.ndarray:
+        """E over the fading law of the cost, (..., U, M, Q): what a scheduler that knows
+        locations and interference but not this slot's fading minimises (DESIGN §3).
+
+        Rayleigh power gain o ~ Exp(1) is integrated on an equal-probability grid: the
+        midpoint quantiles o_i = -ln(1 - (i + 1/2) / N), i = 0..N-1, each of weight 1/N.
+        The cost of one user depends only on its own gain, so per-RB fading integrates
+        with the same one-dimensional grid.
+        """
+        if self.scenario.cell.fading.model == "none":
+            return self.cost(self.snr(distance_m, np.ones_like(distance_m), interference_w),
+                             user_cpu_hz)
+        n = self.scenario.statistical.fading_quantiles
+        nodes = -np.log1p(-(np.arange(n) + 0.5) / n)
+        total = None
+        for node in nodes:
+            snr = self.snr(distance_m, np.full(np.shape(distance_m), node), interference_w)
+            cost = self.cost(snr, user_cpu_hz)
+            total = cost if total is None else total + cost
+        return total / n

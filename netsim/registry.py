@@ -1,0 +1,31 @@
+"""Finds schedulers by the name a scenario file uses: the ``netsim.schedulers``
+entry-point group declared in pyproject.toml. A new scheduler is one module and one
+line there."""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib.metadata import entry_points
+
+from netsim.scheduling import Scheduler
+
+GROUP = "netsim.schedulers"
+
+
+@cache
+def _entry_points() -> dict[str, object]:
+    return {ep.name: ep for ep in entry_points(group=GROUP)}
+
+
+def available_schedulers() -> list[str]:
+    """Registered scheduler names, sorted."""
+    return sorted(_entry_points())
+
+
+def scheduler_class(name: str) -> type[Scheduler]:
+    """The scheduler class registered as ``name``; KeyError if none."""
+    entry = _entry_points()[name]
+    cls = entry.load()  # type: ignore[attr-defined]
+    if not (isinstance(cls, type) and issubclass(cls, Scheduler)):
+        raise TypeError(f"entry point {name!r} is not a netsim Scheduler")
+    return cls

@@ -1,0 +1,382 @@
+"""Scenario files: the strict schema, every default with its unit, and loading.
+
+Every parameter of the system model (DESIGN §1–2) has its default here and only here.
+A scenario YAML file overrides any subset; unknown keys are errors.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from netsim.encoders import ENCODERS
+from netsim.errors import ScenarioError
+
+PositiveFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+NonNegativeFloat = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+Probability = Annotated[float, Field(ge=0, le=1)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --------------------------------------------------------------------------- channel
+class PowerLawPathLoss(Strict):
+    """Paper's law: g(d) = g_1m * d**(-exponent), d in metres."""
+
+    model: Literal["power_law"] = "power_law"
+    exponent: PositiveFloat = 2.0
+    gain_at_1m_db: float = Field(
+        -38.5, le=0, description="path gain at 1 m, dB (free space at 2 GHz: -38.5 dB)"
+    )
+
+
+class MacroPathLoss(Strict):
+    """3GPP macro-cell law: PL = 128.1 + 37.6 log10(d / km) dB."""
+
+    model: Literal["3gpp_macro"] = "3gpp_macro"
+
+
+class Fading(Strict):
+    model: Literal["rayleigh", "none"] = "rayleigh"
+    """rayleigh: power gain o ~ Exp(1), redrawn each slot; none: o = 1."""
+    per: Literal["user", "user_rb"] = "user"
+    """user: one gain per user (paper, h_u); user_rb: frequency-selective, one per user and RB."""
+
+
+class Interference(Strict):
+    """Inter-cell interference per RB, an AR(1) process in dB over slots."""
+
+    mean_dbm: float = -80.0
+    std_db: NonNegativeFloat = 5.0
+    slot_correlation: float = Field(0.9, ge=0, lt=1)
+
+
+class Cell(Strict):
+    n_rbs: int = Field(6, ge=1, description="Q, number of resource blocks")
+    rb_bandwidth_hz: PositiveFloat = 1.0e6
+    tx_power_w: PositiveFloat = 0.2
+    noise_psd_dbm_per_hz: float = -174.0
+    noise_figure_db: NonNegativeFloat = 7.0
+    radius_m: PositiveFloat = 600.0
+    min_distance_m: PositiveFloat = 40.0
+    pathloss: Annotated[PowerLawPathLoss | MacroPathLoss, Field(discriminator="model")] = (
+        PowerLawPathLoss()
+    )
+    fading: Fading = Fading()
+    interference: Interference = Interference()
+
+    @model_validator(mode="after")
+    def _annulus(self) -> Cell:
+        if self.min_distance_m >= self.radius_m:
+            raise ValueError("min_distance_m must be smaller than radius_m")
+        return self
+
+
+# ------------------------------------------------------------------- compute, users
+class BaseStation(Strict):
+    cpu_hz: PositiveFloat = 1.5e9
+    """f_B, the clock of the BS processor that runs the encoders, cycles/s."""
+    cycles_per_bit: PositiveFloat = 6.0
+    """c_B, cycles per image bit for the reference encoder (ViT-B-32, s_m = 1)."""
+    kappa: PositiveFloat = 6.4e-26
+    """kappa_B, effective switched capacitance: compute power = kappa * f**3, W."""
+    cores: int = Field(1, ge=1)
+    """Processors that run extraction jobs in parallel (DES only)."""
+
+
+class Mobility(Strict):
+    model: Literal["static", "random_walk"] = "static"
+    speed_mps: NonNegativeFloat = 1.5
+
+
+class Arrivals(Strict):
+    probability: Probability = 1.0
+    """Each user requests one image per slot with this probability (Bernoulli)."""
+
+
+class Users(Strict):
+    count: int = Field(5, ge=1, description="U")
+    cpu_hz_range: tuple[PositiveFloat, PositiveFloat] = (1.0e9, 2.5e9)
+    """f_u drawn once per user, uniformly in this range, cycles/s."""
+    cycles_per_bit: PositiveFloat = 40.0
+    """c_u, decoder cycles per image bit for a decoder of relative size s_d = 1."""
+    kappa: PositiveFloat = 5.0e-27
+    """kappa_u of the user device: compute power = kappa * f**3, W."""
+    mobility: Mobility = Mobility()
+    arrivals: Arrivals = Arrivals()
+    drop_penalty: PositiveFloat | list[PositiveFloat] = 10.0
+    """Cost of leaving a user unserved, loss units (scalar, or one value per user)."""
+    voluntary_drop: bool = False
+    """false: every user is served while RBs last (paper 10a), users are dropped only
+    when U > Q, the ones with the largest penalty served first; true: a scheduler may
+    also leave a user unserved whenever serving would cost more than its penalty."""
+
+    @field_validator("cpu_hz_range")
+    @classmethod
+    def _ordered(cls, value: tuple[float, float]) -> tuple[float, float]:
+        if value[0] > value[1]:
+            raise ValueError("lower bound is above the upper bound")
+        return value
+
+    @model_validator(mode="after")
+    def _penalties(self) -> Users:
+        if isinstance(self.drop_penalty, list) and len(self.drop_penalty) != self.count:
+            raise ValueError(
+                f"drop_penalty lists {len(self.drop_penalty)} values for {self.count} users"
+            )
+        return self
+
+
+# --------------------------------------------------------------------- task, limits
+class Task(Strict):
+    kind: Literal["classify", "regenerate"] = "classify"
+    """classify: loss = cross-entropy; regenerate: loss = 1 - CLIP image similarity."""
+    image_bits: PositiveFloat = 224 * 224 * 3 * 8
+    """D, bits of one image (224 x 224 RGB, 8 bits)."""
+    decoder_size: PositiveFloat = 1.0
+    """s_d, relative size of the user's decoder (paper eq. 5)."""
+
+
+class Transmission(Strict):
+    mode: Literal["paper", "analog", "digital"] = "paper"
+    """paper: Shannon-rate timing, analog noise at the RB's SNR (the paper's model);
+    analog: one element per channel use at B symbols/s, noise at the RB's SNR;
+    digital: b-bit quantisation sent at the modulation's rate, bit errors at its BER."""
+    bits_per_element: int = Field(32, ge=1, le=64)
+    """Bits per feature element for Z_m = embed_dim * bits (paper mode)."""
+    quantization_bits: int = Field(8, ge=1, le=16)
+    """Digital mode: bits per element after uniform quantisation."""
+    modulation: Literal["bpsk", "qpsk", "16qam", "64qam"] = "qpsk"
+
+
+class Limits(Strict):
+    max_delay_s: PositiveFloat = 0.2
+    """T_max, paper: 200 ms."""
+    max_energy_j: PositiveFloat = 20.0
+    """E_max per transmission (BS + user), paper: 20 J."""
+
+
+class Reward(Strict):
+    """Paper eq. 11 penalty weights, per unit of relative violation (see netsim.cost)."""
+
+    lambda_delay: NonNegativeFloat = 10.0
+    lambda_energy: NonNegativeFloat = 10.0
+
+
+class Statistical(Strict):
+    fading_quantiles: int = Field(64, ge=2, le=4096)
+    """Points of the quantile grid over the fading law for expected costs."""
+
+
+class SchedulerEntry(BaseModel):
+    """One scheduler to run: its registry type, an optional label and its own parameters."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    type: str
+    label: str | None = None
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+# ------------------------------------------------------------------------- scenario
+class Scenario(Strict):
+    name: str = "unnamed"
+    description: str = ""
+    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
+    slots: int = Field(100, ge=1)
+    slot_duration_s: PositiveFloat = 1.0
+    delay_model: Literal["analytic", "des"] = "analytic"
+    cell: Cell = Cell()
+    base_station: BaseStation = BaseStation()
+    users: Users = Users()
+    task: Task = Task()
+    encoders: list[str] = Field(default_factory=lambda: list(ENCODERS), min_length=1)
+    transmission: Transmission = Transmission()
+    profile: str = "default"
+    """Task-loss profile CSV, relative to the scenario file, or 'default' (shipped)."""
+    limits: Limits = Limits()
+    reward: Reward = Reward()
+    statistical: Statistical = Statistical()
+    schedulers: list[SchedulerEntry] = Field(min_length=1)
+    _source_dir: Path | None = PrivateAttr(default=None)
+
+    @property
+    def source_dir(self) -> Path | None:
+        """Folder of the file this scenario was read from (relative paths start there)."""
+        return self._source_dir
+
+    @field_validator("encoders")
+    @classmethod
+    def _known_encoders(cls, names: list[str]) -> list[str]:
+        for name in names:
+            if name not in ENCODERS:
+                raise ValueError(f"unknown encoder {name!r} (known: {', '.join(ENCODERS)})")
+        if len(set(names)) != len(names):
+            raise ValueError("an encoder is listed twice")
+        return names
+
+    @field_validator("seeds")
+    @classmethod
+    def _unique_seeds(cls, seeds: list[int]) -> list[int]:
+        if len(set(seeds)) != len(seeds):
+            raise ValueError("a seed is listed twice")
+        return seeds
+
+    @field_validator("schedulers", mode="before")
+    @classmethod
+    def _shorthand(cls, entries: Any) -> Any:
+        if isinstance(entries, list):
+            return [{"type": e} if isinstance(e, str) else e for e in entries]
+        return entries
+
+    @model_validator(mode="after")
+    def _unique_labels(self) -> Scenario:
+        labels = [scheduler_label(e) for e in self.schedulers]
+        duplicates = sorted({x for x in labels if labels.count(x) > 1})
+        if duplicates:
+            raise ValueError(
+                f"two schedulers share the label {duplicates[0]!r}: give one a 'label'"
+            )
+        return self
+
+
+def scheduler_label(entry: SchedulerEntry) -> str:
+    """The name a scheduler carries in results: its label, else type + parameters."""
+    if entry.label:
+        return entry.label
+    params = entry.params
+    return "_".join([entry.type, *(str(params[k]) for k in sorted(params))])
+
+
+# -------------------------------------------------------------------------- loading
+def _format_location(loc: tuple[Any, ...]) -> str:
+    parts: list[str] = []
+    for item in loc:
+        if isinstance(item, int):
+            parts.append(f"[{item}]")
+        elif item in {"function-after", "function-before"} or "[" in str(item):
+            continue  # pydantic's internal validator names, not keys a user wrote
+        else:
+            parts.append(("." if parts else "") + str(item))
+    return "".join(parts) or "(top level)"
+
+
+def _first_error(source: str, error: ValidationError, prefix: str = "") -> ScenarioError:
+    first = error.errors()[0]
+    loc = tuple(x for x in first["loc"] if x not in {"power_law", "3gpp_macro"})
+    key = _format_location(loc)
+    if prefix:
+        key = prefix + ("" if key.startswith("[") or key == "(top level)" else ".") + key
+        key = key.replace(".(top level)", "")
+    message = first["msg"].removeprefix("Value error, ")
+    if first["type"] == "extra_forbidden":
+        message = "unknown key"
+    elif first["type"] == "missing":
+        message = "required key is missing"
+    elif "input" in first and first["type"] not in {"value_error", "assertion_error"}:
+        message += f" (got {first['input']!r})"
+    return ScenarioError(source, key, message)
+
+
+def parse_scenario(data: Any, source: str, base_dir: Path | None = None) -> Scenario:
+    """Validate a mapping as a scenario; raise ScenarioError naming the key on failure."""
+    if not isinstance(data, dict):
+        raise ScenarioError(source, "", "the file must hold a mapping of keys to values")
+    try:
+        scenario = Scenario.model_validate(data)
+    except ValidationError as error:
+        raise _first_error(source, error) from None
+    scenario._source_dir = base_dir
+    _check_schedulers(scenario, source)
+    _check_profile(scenario, source)
+    return scenario
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a scenario YAML file (safe loader)."""
+    path = Path(path)
+    source = str(path)
+    if not path.is_file():
+        raise ScenarioError(source, "", "no such file")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(error, "problem", None) or "not valid YAML"
+        raise ScenarioError(source, where, f"YAML syntax error: {problem}") from None
+    except UnicodeDecodeError:
+        raise ScenarioError(source, "", "not a UTF-8 text file") from None
+    return parse_scenario(data, source, path.parent)
+
+
+def resolve_profile_path(scenario: Scenario) -> Path:
+    """Where the task-loss profile CSV of a scenario lies."""
+    from netsim.taskloss import DEFAULT_PROFILE_PATH
+
+    if scenario.profile == "default":
+        return DEFAULT_PROFILE_PATH
+    path = Path(scenario.profile)
+    if not path.is_absolute() and scenario.source_dir is not None:
+        path = scenario.source_dir / path
+    return path
+
+
+def _check_profile(scenario: Scenario, source: str) -> None:
+    from netsim.taskloss import load_profile
+
+    path = resolve_profile_path(scenario)
+    if not path.is_file():
+        raise ScenarioError(source, "profile", f"no such file: {path}")
+    profile = load_profile(path)
+    missing = [name for name in scenario.encoders if name not in profile.encoders]
+    if missing:
+        raise ScenarioError(source, "profile", f"{path} has no rows for encoder {missing[0]}")
+
+
+def _check_schedulers(scenario: Scenario, source: str) -> None:
+    from netsim.registry import available_schedulers, scheduler_class
+
+    for index, entry in enumerate(scenario.schedulers):
+        key = f"schedulers[{index}]"
+        try:
+            cls = scheduler_class(entry.type)
+        except KeyError:
+            known = ", ".join(available_schedulers())
+            raise ScenarioError(
+                source, key + ".type", f"unknown scheduler {entry.type!r} (known: {known})"
+            ) from None
+        try:
+            params = cls.Params.model_validate(entry.params)
+        except ValidationError as error:
+            raise _first_error(source, error, prefix=key) from None
+        encoder = getattr(params, "encoder", None)
+        if encoder is not None and encoder not in scenario.encoders:
+            raise ScenarioError(
+                source, key + ".encoder", f"encoder {encoder!r} is not in the scenario's encoders"
+            )
+
+
+def resolved_yaml(scenario: Scenario) -> str:
+    """The fully resolved scenario (every default filled in) as YAML text."""
+    data = scenario.model_dump(mode="json")
+    data["schedulers"] = [
+        {"type": e.type, **({"label": e.label} if e.label else {}), **e.params}
+        for e in scenario.schedulers
+    ]
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)

@@ -1,0 +1,118 @@
+"""The scheduler interface: what a scheduler sees in a slot and what it must return.
+
+Schedulers live in the ``solvers`` package and are found by name through the
+``netsim.schedulers`` entry-point group (see :mod:`netsim.registry`).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import ClassVar, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+
+NOT_SERVED = -1
+
+Information = Literal["oracle", "statistical"]
+
+
+@dataclass(frozen=True)
+class SchedulingProblem:
+    """One slot's decision, for the users that requested an image.
+
+    ``cost[u, m, q]`` is the eq. 11 cost of serving user u with encoder m on RB q as
+    far as the scheduler can know it: the realised cost for an oracle, the expected
+    cost over fading for a statistical scheduler. Leaving user u unserved costs
+    ``drop_penalty[u]``.
+    """
+
+    cost: np.ndarray
+    """(U, M, Q)."""
+    drop_penalty: np.ndarray
+    """(U,)."""
+    encoders: tuple[str, ...]
+    voluntary_drop: bool = False
+    """False: exactly min(U, Q) users must be served; True: any user may be dropped."""
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return self.cost.shape  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class Allocation:
+    """Per user: encoder index and RB index, both NOT_SERVED (-1) for a dropped user."""
+
+    encoder: np.ndarray
+    rb: np.ndarray
+
+    @classmethod
+    def from_pairs(cls, encoder: np.ndarray, rb: np.ndarray) -> Allocation:
+        return cls(np.asarray(encoder, dtype=np.int64), np.asarray(rb, dtype=np.int64))
+
+    @property
+    def served(self) -> np.ndarray:
+        return self.rb != NOT_SERVED
+
+    def objective(self, problem: SchedulingProblem) -> float:
+        """Total cost of this allocation under ``problem``'s cost (paper eq. 10)."""
+        served = self.served
+        users = np.flatnonzero(served)
+        total = problem.cost[users, self.encoder[users], self.rb[users]].sum()
+        return float(total + problem.drop_penalty[~served].sum())
+
+
+class InfeasibleAllocation(ValueError):
+    """A scheduler returned an allocation that breaks paper constraints 10a–10c."""
+
+
+def check_allocation(
+    allocation: Allocation, n_users: int, n_encoders: int, n_rbs: int, voluntary_drop: bool
+) -> None:
+    """Raise InfeasibleAllocation unless: one (encoder, RB) or none per user (10a, 10b),
+    indices in range, no RB serves two users (10c), and, without voluntary drops,
+    min(U, Q) users served."""
+    encoder, rb = allocation.encoder, allocation.rb
+    if encoder.shape != (n_users,) or rb.shape != (n_users,):
+        raise InfeasibleAllocation(f"expected {n_users} decisions, got {encoder.shape}, {rb.shape}")
+    served = rb != NOT_SERVED
+    if np.any((encoder == NOT_SERVED) != ~served):
+        raise InfeasibleAllocation("a user has an RB without an encoder, or the reverse")
+    if np.any((encoder[served] < 0) | (encoder[served] >= n_encoders)):
+        raise InfeasibleAllocation("encoder index out of range")
+    if np.any((rb[served] < 0) | (rb[served] >= n_rbs)):
+        raise InfeasibleAllocation("RB index out of range")
+    if len(np.unique(rb[served])) != int(served.sum()):
+        raise InfeasibleAllocation("an RB serves two users (constraint 10c)")
+    if not voluntary_drop and served.sum() != min(n_users, n_rbs):
+        raise InfeasibleAllocation(
+            f"{int(served.sum())} users served where {min(n_users, n_rbs)} RBs could serve them"
+        )
+
+
+class SchedulerParams(BaseModel):
+    """Parameters every scheduler accepts in a scenario file."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    information: Information = "statistical"
+    """oracle: knows this slot's fading; statistical: knows locations and interference."""
+
+
+class Scheduler(ABC):
+    """Decides, each slot, every requesting user's encoder and RB (or none)."""
+
+    Params: ClassVar[type[SchedulerParams]] = SchedulerParams
+
+    def __init__(self, params: SchedulerParams, rng: np.random.Generator) -> None:
+        self.params = params
+        self.rng = rng
+
+    @property
+    def information(self) -> Information:
+        return self.params.information
+
+    @abstractmethod
+    def decide(self, problem: SchedulingProblem) -> Allocation:
+        """The allocation for one slot."""

@@ -1,0 +1,121 @@
+"""The random world of one seed: user positions and devices, block fading, inter-cell
+interference and request arrivals over all slots (DESIGN §2).
+
+The trace does not depend on any scheduler's decisions, so every scheduler of a run
+faces exactly the same world (common random numbers): differences between schedulers
+are differences of decisions, not of luck.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.signal import lfilter
+
+from netsim.channel import dbm_to_w
+from netsim.scenario import Scenario
+
+
+@dataclass(frozen=True)
+class WorldTrace:
+    position_m: np.ndarray
+    """(T, U, 2) user coordinates, BS at the origin."""
+    distance_m: np.ndarray
+    """(T, U)."""
+    fading: np.ndarray
+    """(T, U) or (T, U, Q): Rayleigh power gain o, E[o] = 1."""
+    interference_w: np.ndarray
+    """(T, Q) inter-cell interference power per RB."""
+    active: np.ndarray
+    """(T, U) bool: the user requests an image in this slot."""
+    user_cpu_hz: np.ndarray
+    """(U,) f_u of each user's device."""
+
+    @property
+    def n_slots(self) -> int:
+        return self.distance_m.shape[0]
+
+
+def world_streams(seed: int) -> dict[str, np.random.Generator]:
+    """Independent generators for each random part of the world, from one seed."""
+    names = ("positions", "mobility", "devices", "fading", "interference", "arrivals")
+    children = np.random.SeedSequence(seed).spawn(len(names))
+    return {name: np.random.default_rng(child) for name, child in zip(names, children)}
+
+
+def initial_positions(
+    n_users: int, min_distance_m: float, radius_m: float, rng: np.random.Generator
+) -> np.ndarray:
+    """Users uniform over the annulus min_distance <= d <= radius, (U, 2)."""
+    radius = np.sqrt(rng.uniform(min_distance_m**2, radius_m**2, n_users))
+    angle = rng.uniform(0.0, 2.0 * np.pi, n_users)
+    return np.stack([radius * np.cos(angle), radius * np.sin(angle)], axis=-1)
+
+
+def random_walk(
+    start_m: np.ndarray,
+    n_slots: int,
+    step_m: float,
+    min_distance_m: float,
+    radius_m: float,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """(T, U, 2) positions: each slot a step of ``step_m`` in a uniform direction,
+    reflected radially at the annulus' edges."""
+    angles = rng.uniform(0.0, 2.0 * np.pi, (n_slots - 1, start_m.shape[0]))
+    steps = step_m * np.stack([np.cos(angles), np.sin(angles)], axis=-1)
+    positions = np.empty((n_slots,) + start_m.shape)
+    positions[0] = start_m
+    for t in range(1, n_slots):  # reflection makes each step depend on the last
+        moved = positions[t - 1] + steps[t - 1]
+        r = np.hypot(moved[:, 0], moved[:, 1])
+        reflected = np.where(r > radius_m, 2 * radius_m - r, r)
+        reflected = np.where(reflected < min_distance_m, 2 * min_distance_m - reflected, reflected)
+        reflected = np.clip(reflected, min_distance_m, radius_m)
+        positions[t] = moved * (reflected / np.maximum(r, 1e-12))[:, None]
+    return positions
+
+
+def ar1_db(
+    n_slots: int, n_rbs: int, mean_db: float, std_db: float, rho: float, rng: np.random.Generator
+) -> np.ndarray:
+    """Stationary AR(1) in dB: x[t] = mean + rho (x[t-1] - mean) + sqrt(1 - rho^2) std e[t]."""
+    innovations = rng.standard_normal((n_slots, n_rbs))
+    start = rng.standard_normal(n_rbs) * std_db
+    scaled = np.sqrt(1.0 - rho**2) * std_db * innovations
+    deviation, _ = lfilter([1.0], [1.0, -rho], scaled, axis=0, zi=(rho * start)[None, :])
+    return mean_db + deviation
+
+
+def generate_world(scenario: Scenario, seed: int) -> WorldTrace:
+    """The whole random trace of one seed."""
+    rng = world_streams(seed)
+    cell, users = scenario.cell, scenario.users
+    n_slots, n_users, n_rbs = scenario.slots, users.count, cell.n_rbs
+
+    start = initial_positions(n_users, cell.min_distance_m, cell.radius_m, rng["positions"])
+    if users.mobility.model == "random_walk" and users.mobility.speed_mps > 0:
+        step_m = users.mobility.speed_mps * scenario.slot_duration_s
+        positions = random_walk(
+            start, n_slots, step_m, cell.min_distance_m, cell.radius_m, rng["mobility"]
+        )
+    else:
+        positions = np.broadcast_to(start, (n_slots, n_users, 2)).copy()
+    distance = np.hypot(positions[..., 0], positions[..., 1])
+
+    low, high = users.cpu_hz_range
+    cpu_hz = rng["devices"].uniform(low, high, n_users)
+
+    shape = (n_slots, n_users) if cell.fading.per == "user" else (n_slots, n_users, n_rbs)
+    if cell.fading.model == "rayleigh":
+        fading = rng["fading"].exponential(1.0, shape)
+    else:
+        fading = np.ones(shape)
+
+    itf = cell.interference
+    interference_dbm = ar1_db(
+        n_slots, n_rbs, itf.mean_dbm, itf.std_db, itf.slot_correlation, rng["interference"]
+    )
+    active = rng["arrivals"].random((n_slots, n_users)) < users.arrivals.probability
+    return WorldTrace(positions, distance, fading, dbm_to_w(interference_dbm), active, cpu_hz)

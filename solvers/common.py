@@ -1,0 +1,45 @@
+"""Building blocks shared by the schedulers."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from netsim.scheduling import NOT_SERVED, Allocation
+
+
+def best_encoder(cost: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per (user, RB): the lowest cost over encoders and the encoder reaching it."""
+    best_m = cost.argmin(axis=1)
+    return np.take_along_axis(cost, best_m[:, None, :], axis=1)[:, 0, :], best_m
+
+
+def assign_rbs(cost_uq: np.ndarray, drop_penalty: np.ndarray, voluntary_drop: bool) -> np.ndarray:
+    """Minimum-cost assignment of users to RBs, a dropped user costing its penalty;
+    returns each user's RB or NOT_SERVED.
+
+    Serving u on q saves ``drop_penalty[u] - cost[u, q]``, so the optimum is a
+    maximum-cardinality assignment on cost - penalty: exactly min(U, Q) users served.
+    With voluntary drops the matrix is min(cost - penalty, 0) — entries clipped to 0
+    mean 'not served' — which reaches the optimum of an augmented matrix with a private
+    drop column per user at U x Q instead of U x (Q + U).
+    """
+    reduced = cost_uq - drop_penalty[:, None]
+    if voluntary_drop:
+        reduced = np.minimum(reduced, 0.0)
+    rows, cols = linear_sum_assignment(reduced)
+    if voluntary_drop:
+        keep = reduced[rows, cols] < 0.0
+        rows, cols = rows[keep], cols[keep]
+    rb = np.full(cost_uq.shape[0], NOT_SERVED, dtype=np.int64)
+    rb[rows] = cols
+    return rb
+
+
+def allocation_from_rbs(rb: np.ndarray, encoder_per_rb: np.ndarray) -> Allocation:
+    """An Allocation from each user's RB and the (user, RB) -> encoder table."""
+    served = rb != NOT_SERVED
+    encoder = np.full(rb.shape, NOT_SERVED, dtype=np.int64)
+    users = np.flatnonzero(served)
+    encoder[users] = encoder_per_rb[users, rb[users]]
+    return Allocation.from_pairs(encoder, rb)

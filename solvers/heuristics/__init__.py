@@ -1,0 +1,1 @@
+"""Heuristic schedulers: baselines a paper compares against."""
