@@ -49,14 +49,11 @@ def sinr(
 ) -> np.ndarray:
     """gamma_uq = P h_u / (I_q + B N0), shape (..., users, rbs).
 
-    ``channel_gain`` is (..., users) for flat fading or (..., users, rbs) for per-RB fading;
-    ``interference_w`` is (..., rbs).
+    ``channel_gain`` is (..., users, 1) for flat fading or (..., users, rbs) for per-RB
+    fading; ``interference_w`` is (..., rbs).
     """
-    gain = np.asarray(channel_gain, dtype=float)
     interference = np.asarray(interference_w, dtype=float)[..., None, :]
-    if gain.ndim == interference.ndim - 1:
-        gain = gain[..., :, None]
-    return tx_power_w * gain / (interference + noise_w)
+    return tx_power_w * np.asarray(channel_gain, dtype=float) / (interference + noise_w)
 
 
 def shannon_rate_bps(bandwidth_hz: float, snr: np.ndarray) -> np.ndarray:

@@ -79,10 +79,13 @@ class CellModel:
         return channel.path_gain(distance_m, self.scenario.cell.pathloss)
 
     def snr(self, distance_m: np.ndarray, fading: np.ndarray, interference_w: np.ndarray):
-        """gamma_uq with h_u = o_u g(d_u); fading is (..., U) or (..., U, Q)."""
+        """gamma_uq with h_u = o_u g(d_u), (..., U, Q). distance_m is (..., U); fading has
+        the same leading axes: (..., U) for flat fading or (..., U, Q) per RB."""
         gain = self.mean_gain(distance_m)
-        fading = np.asarray(fading, dtype=float)
-        gain = gain * fading if fading.ndim == gain.ndim else gain[..., None] * fading
+        if self.scenario.cell.fading.per == "user_rb":
+            gain = gain[..., None] * fading
+        else:
+            gain = (gain * fading)[..., None]
         return channel.sinr(self.scenario.cell.tx_power_w, gain, interference_w, self.noise_w)
 
     # ------------------------------------------------------------------- model
@@ -181,13 +184,15 @@ class CellModel:
         with the same one-dimensional grid.
         """
         if self.scenario.cell.fading.model == "none":
-            return self.cost(self.snr(distance_m, np.ones_like(distance_m), interference_w),
-                             user_cpu_hz)
+            return self.cost(self.snr(distance_m, 1.0, interference_w), user_cpu_hz)
         n = self.scenario.statistical.fading_quantiles
         nodes = -np.log1p(-(np.arange(n) + 0.5) / n)
         total = None
+        shape = np.shape(distance_m)
+        if self.scenario.cell.fading.per == "user_rb":
+            shape = shape + np.shape(interference_w)[-1:]
         for node in nodes:
-            snr = self.snr(distance_m, np.full(np.shape(distance_m), node), interference_w)
+            snr = self.snr(distance_m, np.full(shape, node), interference_w)
             cost = self.cost(snr, user_cpu_hz)
             total = cost if total is None else total + cost
         return total / n

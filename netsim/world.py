@@ -61,19 +61,25 @@ def random_walk(
     radius_m: float,
     rng: np.random.Generator,
 ) -> np.ndarray:
-    """(T, U, 2) positions: each slot a step of ``step_m`` in a uniform direction,
-    reflected radially at the annulus' edges."""
+    """(T, U, 2) positions: each slot a step of ``step_m`` in a uniform direction; a step
+    that would leave the annulus is taken backwards instead (a bounce), and a position
+    is finally clipped radially into the annulus should both directions leave it."""
     angles = rng.uniform(0.0, 2.0 * np.pi, (n_slots - 1, start_m.shape[0]))
     steps = step_m * np.stack([np.cos(angles), np.sin(angles)], axis=-1)
     positions = np.empty((n_slots,) + start_m.shape)
     positions[0] = start_m
-    for t in range(1, n_slots):  # reflection makes each step depend on the last
-        moved = positions[t - 1] + steps[t - 1]
+
+    def inside(points: np.ndarray) -> np.ndarray:
+        r = np.hypot(points[:, 0], points[:, 1])
+        return (r >= min_distance_m) & (r <= radius_m)
+
+    for t in range(1, n_slots):  # each step depends on the last position
+        forward = positions[t - 1] + steps[t - 1]
+        moved = np.where(inside(forward)[:, None], forward, positions[t - 1] - steps[t - 1])
         r = np.hypot(moved[:, 0], moved[:, 1])
-        reflected = np.where(r > radius_m, 2 * radius_m - r, r)
-        reflected = np.where(reflected < min_distance_m, 2 * min_distance_m - reflected, reflected)
-        reflected = np.clip(reflected, min_distance_m, radius_m)
-        positions[t] = moved * (reflected / np.maximum(r, 1e-12))[:, None]
+        positions[t] = moved * (np.clip(r, min_distance_m, radius_m) / np.maximum(r, 1e-12))[
+            :, None
+        ]
     return positions
 
 

@@ -49,31 +49,24 @@ class ILPScheduler(Scheduler):
     def decide(self, problem: SchedulingProblem) -> Allocation:
         n_users, n_enc, n_rbs = problem.shape
         model = pulp.LpProblem("slot", pulp.LpMinimize)
-        x = [
-            [[pulp.LpVariable(f"x_{u}_{m}_{q}", cat="Binary") for q in range(n_rbs)]
-             for m in range(n_enc)]
-            for u in range(n_users)
-        ]
-        y = [pulp.LpVariable(f"y_{u}", cat="Binary") for u in range(n_users)]
-        cost, penalty = problem.cost, problem.drop_penalty
-        model += pulp.lpSum(
-            float(cost[u, m, q]) * x[u][m][q]
-            for u in range(n_users) for m in range(n_enc) for q in range(n_rbs)
-        ) + pulp.lpSum(float(penalty[u]) * y[u] for u in range(n_users))
-        for u in range(n_users):
-            model += pulp.lpSum(x[u][m][q] for m in range(n_enc) for q in range(n_rbs)) + y[u] == 1
-        for q in range(n_rbs):
-            model += pulp.lpSum(x[u][m][q] for u in range(n_users) for m in range(n_enc)) <= 1
+        index = np.arange(n_users * n_enc * n_rbs).reshape(n_users, n_enc, n_rbs)
+        x = [model.add_variable(f"x_{u}_{m}_{q}", cat=pulp.LpBinary)
+             for u, m, q in np.ndindex(n_users, n_enc, n_rbs)]
+        y = [model.add_variable(f"y_{u}", cat=pulp.LpBinary) for u in range(n_users)]
+        cost = problem.cost.ravel().tolist()
+        model += pulp.LpAffineExpression(
+            list(zip(x, cost)) + list(zip(y, problem.drop_penalty.tolist()))
+        )
+        for u in range(n_users):  # 10a, 10b: one (encoder, RB) or dropped
+            model += pulp.lpSum([x[i] for i in index[u].ravel()] + [y[u]]) == 1
+        for q in range(n_rbs):  # 10c: an RB serves at most one user
+            model += pulp.lpSum(x[i] for i in index[:, :, q].ravel()) <= 1
         if not problem.voluntary_drop:
             model += pulp.lpSum(y) == max(0, n_users - n_rbs)
         status = model.solve(self.solver)
         if pulp.LpStatus[status] != "Optimal":
             raise RuntimeError(f"ILP solver ended with status {pulp.LpStatus[status]}")
-        values = np.array(
-            [[[x[u][m][q].varValue or 0.0 for q in range(n_rbs)] for m in range(n_enc)]
-             for u in range(n_users)]
-        )
-        chosen = values > 0.5
+        chosen = np.array([(v.varValue or 0.0) > 0.5 for v in x]).reshape(index.shape)
         encoder = np.full(n_users, NOT_SERVED, dtype=np.int64)
         rb = np.full(n_users, NOT_SERVED, dtype=np.int64)
         users, encs, rbs = np.nonzero(chosen)

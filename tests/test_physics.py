@@ -1,0 +1,163 @@
+"""The paper's equations on hand-computed cases."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from netsim import channel, delay, energy, transmission
+from netsim.cost import CellModel
+from netsim.encoders import ENCODERS, relative_size
+from netsim.scenario import MacroPathLoss, PowerLawPathLoss, Transmission
+from netsim.taskloss import DEFAULT_PROFILE_PATH, load_profile
+from scenario_factory import make_scenario
+
+IMAGE_BITS = 224 * 224 * 3 * 8  # 1,204,224
+
+
+def test_shannon_rate_eq2():
+    # B log2(1 + gamma): 1 MHz at 0 dB is 1 Mbit/s, at gamma = 3 it is 2 Mbit/s
+    assert channel.shannon_rate_bps(1e6, 1.0) == pytest.approx(1e6)
+    assert channel.shannon_rate_bps(1e6, 3.0) == pytest.approx(2e6)
+    assert channel.shannon_rate_bps(1.8e5, 0.1) == pytest.approx(1.8e5 * math.log2(1.1))
+
+
+def test_sinr_flat_and_per_rb():
+    # P h / (I + B N0) = 0.2 * 1e-9 / (1e-12 + 1e-12) = 100
+    gain = np.array([[1e-9], [2e-9]])  # flat fading: (users, 1)
+    interference = np.array([1e-12, 3e-12])
+    snr = channel.sinr(0.2, gain, interference, 1e-12)
+    assert snr.shape == (2, 2)
+    np.testing.assert_allclose(snr, [[100, 50], [200, 100]])
+    per_rb = channel.sinr(0.2, np.array([[1e-9, 4e-9]]), interference, 1e-12)
+    np.testing.assert_allclose(per_rb, [[100, 200]])
+
+
+def test_path_gain_laws():
+    power_law = PowerLawPathLoss(exponent=2.0, gain_at_1m_db=-38.5)
+    assert channel.path_gain(np.array([100.0]), power_law)[0] == pytest.approx(
+        10 ** -3.85 * 100.0**-2
+    )
+    # 3GPP macro: 128.1 dB at 1 km, 37.6 dB more per decade
+    assert channel.linear_to_db(channel.path_gain(np.array([1000.0]), MacroPathLoss()))[0] == (
+        pytest.approx(-128.1)
+    )
+    assert channel.linear_to_db(channel.path_gain(np.array([100.0]), MacroPathLoss()))[0] == (
+        pytest.approx(-128.1 + 37.6)
+    )
+
+
+def test_noise_power():
+    cell = make_scenario().cell.model_copy(update={"rb_bandwidth_hz": 1e6})
+    # -174 dBm/Hz + 7 dB noise figure + 60 dB(Hz) = -107 dBm
+    assert channel.noise_power_w(cell) == pytest.approx(10 ** ((-107 - 30) / 10))
+
+
+def test_extraction_delay_eq3():
+    # c_B D s_m / f_B = 6 * 1204224 * 1 / 1.5e9
+    t = delay.extraction_delay_s(6.0, IMAGE_BITS, np.array([1.0, 2.0]), 1.5e9)
+    np.testing.assert_allclose(t, [4.816896e-3, 9.633792e-3])
+
+
+def test_relative_sizes_follow_gflops():
+    assert relative_size("ViT-B-32") == 1.0
+    assert relative_size("ViT-L-14") == pytest.approx(162.03 / 8.82)
+
+
+def test_transmission_delay_eq4_modes():
+    dims = np.array([512.0, 768.0])
+    snr = np.array([[1.0]])  # one user, one RB, 0 dB
+    paper = transmission.transmission_delay_s(dims, snr, 1e6, Transmission(mode="paper"))
+    # Z_m / r = 512 * 32 bits / 1 Mbit/s
+    np.testing.assert_allclose(paper[0, :, 0], [16.384e-3, 24.576e-3])
+    analog = transmission.transmission_delay_s(dims, snr, 1e6, Transmission(mode="analog"))
+    np.testing.assert_allclose(analog[0, :, 0], [0.512e-3, 0.768e-3])
+    digital = transmission.transmission_delay_s(
+        dims, snr, 1e6, Transmission(mode="digital", quantization_bits=8, modulation="qpsk")
+    )
+    np.testing.assert_allclose(digital[0, :, 0], [512 * 8 / 2e6, 768 * 8 / 2e6])
+
+
+def test_computing_delay_eq5_and_total_eq6():
+    t_c = delay.computing_delay_s(40.0, IMAGE_BITS, 1.0, np.array([1e9, 2e9]))
+    np.testing.assert_allclose(t_c, [48.16896e-3, 24.08448e-3])
+    t_e = np.array([0.01, 0.02])
+    t_t = np.full((2, 2, 1), 0.1)
+    total = delay.total_delay_s(t_e, t_t, t_c)
+    np.testing.assert_allclose(total[1, 1, 0], 0.02 + 0.1 + 24.08448e-3)
+
+
+def test_energy_eq7_eq8():
+    # kappa_B f_B^2 c_B D s_m + P t_T = 6.4e-26 * 2.25e18 * 6 * 1204224 + 0.2 * 0.05
+    e_b = energy.bs_energy_j(6.4e-26, 1.5e9, 6.0, IMAGE_BITS, np.array([1.0]), 0.2,
+                             np.full((1, 1, 1), 0.05))
+    assert e_b[0, 0, 0] == pytest.approx(1.44e-7 * 6 * IMAGE_BITS + 0.01)
+    e_u = energy.user_energy_j(5e-27, np.array([1e9]), 40.0, IMAGE_BITS, 1.0)
+    assert e_u[0] == pytest.approx(5e-9 * 40 * IMAGE_BITS)
+
+
+def test_bit_error_rates():
+    assert transmission.bit_error_rate(np.array(0.0), "bpsk") == pytest.approx(0.5)
+    # BPSK at Es/N0 = 10 dB: Q(sqrt(20)) = 3.87e-6
+    assert transmission.bit_error_rate(np.array(10.0), "bpsk") == pytest.approx(3.872e-6, rel=1e-3)
+    # QPSK per bit at Es/N0 = gamma equals BPSK at gamma / 2
+    assert transmission.bit_error_rate(np.array(20.0), "qpsk") == pytest.approx(
+        transmission.bit_error_rate(np.array(10.0), "bpsk")
+    )
+    high = transmission.bit_error_rate(np.array([1.0, 10.0, 100.0]), "16qam")
+    assert np.all(np.diff(high) < 0)
+
+
+def test_digital_feature_snr_quantisation_floor():
+    # no bit errors: SNR = 4^b * 12 / (2 * 4)^2, 8 bits -> 12288 (40.9 dB)
+    assert transmission.digital_feature_snr(np.array(0.0), 8) == pytest.approx(12288.0)
+    assert transmission.digital_feature_snr(np.array(1e-3), 8) < 12288.0
+
+
+def test_cost_eq11_relative_saturating_violations():
+    scenario = make_scenario(limits={"max_delay_s": 0.2, "max_energy_j": 20.0},
+                             reward={"lambda_delay": 100.0, "lambda_energy": 10.0})
+    model = CellModel(scenario, load_profile(DEFAULT_PROFILE_PATH))
+    cost = model.penalised_cost(np.array([1.0, 1.0, 1.0]), np.array([0.1, 0.3, 0.5]),
+                                np.array([10.0, 25.0, 60.0]))
+    # within limits; 50 % late and 25 % over; saturated at 1 and 1
+    np.testing.assert_allclose(cost, [1.0, 1.0 + 50.0 + 2.5, 1.0 + 100.0 + 10.0])
+
+
+def test_evaluate_agrees_with_the_equations():
+    scenario = make_scenario(cell={"rb_bandwidth_hz": 1e6})
+    model = CellModel(scenario, load_profile(DEFAULT_PROFILE_PATH))
+    snr = np.array([[1.0, 3.0]])  # one user, two RBs
+    metrics = model.evaluate(snr, np.array([1e9]))
+    np.testing.assert_allclose(metrics.rate_bps, [[1e6, 2e6]])
+    dims = np.array([ENCODERS[m].embed_dim for m in scenario.encoders])
+    np.testing.assert_allclose(metrics.transmission_delay_s[0, :, 1], dims * 32 / 2e6)
+    np.testing.assert_allclose(
+        metrics.total_delay_s[0, :, 0],
+        metrics.extraction_delay_s + dims * 32 / 1e6 + metrics.computing_delay_s[0],
+    )
+    np.testing.assert_allclose(metrics.cost, model.cost(snr, np.array([1e9])))
+
+
+def test_expected_cost_matches_monte_carlo():
+    scenario = make_scenario(statistical={"fading_quantiles": 512})
+    model = CellModel(scenario, load_profile(DEFAULT_PROFILE_PATH))
+    distance = np.array([80.0, 300.0, 550.0])
+    interference = np.array([1e-11, 3e-11])
+    cpu = np.array([1e9, 2e9, 2.5e9])
+    expected = model.expected_cost(distance, interference, cpu)
+    rng = np.random.default_rng(1)
+    draws = rng.exponential(1.0, (20000, 3))
+    snr = model.snr(np.broadcast_to(distance, draws.shape), draws, interference)
+    monte_carlo = model.cost(snr, cpu).mean(axis=0)
+    np.testing.assert_allclose(expected, monte_carlo, rtol=0.05, atol=0.05)
+
+
+def test_expected_cost_without_fading_is_the_cost():
+    scenario = make_scenario(cell={"fading": {"model": "none"}})
+    model = CellModel(scenario, load_profile(DEFAULT_PROFILE_PATH))
+    distance, interference, cpu = np.array([100.0]), np.array([2e-11]), np.array([1.5e9])
+    realised = model.cost(model.snr(distance, 1.0, interference), cpu)
+    np.testing.assert_array_equal(model.expected_cost(distance, interference, cpu), realised)

@@ -1,0 +1,156 @@
+"""Schedulers: exactness (ILP = Hungarian = brute force), feasibility (10a–10c), and the
+ordering oracle <= statistical <= random in expected cost."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from netsim.cost import CellModel
+from netsim.registry import available_schedulers, scheduler_class
+from netsim.scenario import resolve_profile_path
+from netsim.scheduling import (
+    NOT_SERVED,
+    Allocation,
+    InfeasibleAllocation,
+    SchedulerParams,
+    SchedulingProblem,
+    check_allocation,
+)
+from netsim.taskloss import load_profile
+from netsim.world import generate_world
+from scenario_factory import make_scenario
+from solvers.exact.hungarian import HungarianScheduler
+from solvers.exact.ilp import ILPParams, ILPScheduler
+from solvers.heuristics.fixed_encoder import FixedEncoderParams
+from solvers.heuristics.random_choice import RandomScheduler
+
+ENCODERS = ("ViT-B-32", "ViT-B-16", "ViT-L-14")
+
+
+@st.composite
+def problems(draw, max_users=4, max_encoders=3, max_rbs=4):
+    n_users = draw(st.integers(1, max_users))
+    n_enc = draw(st.integers(1, max_encoders))
+    n_rbs = draw(st.integers(1, max_rbs))
+    values = st.floats(0.0, 20.0, allow_nan=False, allow_infinity=False)
+    cost = draw(arrays(float, (n_users, n_enc, n_rbs), elements=values))
+    penalty = draw(arrays(float, (n_users,), elements=st.floats(0.1, 20.0)))
+    voluntary = draw(st.booleans())
+    return SchedulingProblem(cost, penalty, ENCODERS[:n_enc], voluntary)
+
+
+def brute_force(problem: SchedulingProblem) -> float:
+    """Enumerate every feasible allocation over x[u, m, q] (no best-encoder shortcut)."""
+    n_users, n_enc, n_rbs = problem.shape
+    must_serve = min(n_users, n_rbs)
+    best = np.inf
+
+    def search(u: int, used: frozenset, total: float, served: int) -> None:
+        nonlocal best
+        if u == n_users:
+            if problem.voluntary_drop or served == must_serve:
+                best = min(best, total)
+            return
+        search(u + 1, used, total + problem.drop_penalty[u], served)
+        for q in range(n_rbs):
+            if q not in used:
+                for m in range(n_enc):
+                    search(u + 1, used | {q}, total + problem.cost[u, m, q], served + 1)
+
+    search(0, frozenset(), 0.0, 0)
+    return best
+
+
+def hungarian(information="oracle") -> HungarianScheduler:
+    return HungarianScheduler(SchedulerParams(information=information), np.random.default_rng(0))
+
+
+ILP = ILPScheduler(ILPParams(information="oracle"), np.random.default_rng(0))
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(problems())
+def test_ilp_equals_hungarian_equals_brute_force(problem):
+    n_users, n_enc, n_rbs = problem.shape
+    h = hungarian().decide(problem)
+    i = ILP.decide(problem)
+    for allocation in (h, i):
+        check_allocation(allocation, n_users, n_enc, n_rbs, problem.voluntary_drop)
+    optimum = brute_force(problem)
+    assert h.objective(problem) == pytest.approx(optimum, rel=1e-9, abs=1e-9)
+    assert i.objective(problem) == pytest.approx(optimum, rel=1e-7, abs=1e-7)
+
+
+def all_schedulers(problem: SchedulingProblem, seed: int):
+    for name in available_schedulers():
+        cls = scheduler_class(name)
+        params = {"encoder": problem.encoders[-1]} if cls.Params is FixedEncoderParams else {}
+        yield name, cls(cls.Params(**params), np.random.default_rng(seed))
+
+
+@settings(max_examples=60, deadline=None)
+@given(problems(max_users=7, max_rbs=5), st.integers(0, 2**32 - 1))
+def test_every_scheduler_allocation_is_feasible(problem, seed):
+    """10a–10c hold, including U > Q, for every registered scheduler."""
+    n_users, n_enc, n_rbs = problem.shape
+    for name, scheduler in all_schedulers(problem, seed):
+        allocation = scheduler.decide(problem)
+        check_allocation(allocation, n_users, n_enc, n_rbs, problem.voluntary_drop)
+        assert np.isfinite(allocation.objective(problem)), name
+
+
+def test_drops_go_to_the_users_with_the_smallest_penalty():
+    cost = np.zeros((3, 1, 1))  # three users, one RB: two must be dropped
+    problem = SchedulingProblem(cost, np.array([1.0, 5.0, 2.0]), ENCODERS[:1])
+    allocation = hungarian().decide(problem)
+    np.testing.assert_array_equal(allocation.rb, [NOT_SERVED, 0, NOT_SERVED])
+    assert allocation.objective(problem) == 3.0
+
+
+def test_voluntary_drop_leaves_a_costly_user_out():
+    cost = np.array([[[1.0, 50.0]], [[50.0, 40.0]]])
+    strict = SchedulingProblem(cost, np.array([10.0, 10.0]), ENCODERS[:1], False)
+    free = SchedulingProblem(cost, np.array([10.0, 10.0]), ENCODERS[:1], True)
+    assert hungarian().decide(strict).served.all()
+    np.testing.assert_array_equal(hungarian().decide(free).rb, [0, NOT_SERVED])
+
+
+def test_check_allocation_rejects_a_shared_rb():
+    with pytest.raises(InfeasibleAllocation):
+        check_allocation(Allocation.from_pairs([0, 1], [2, 2]), 2, 3, 4, False)
+    with pytest.raises(InfeasibleAllocation):  # an RB left idle while a user waits
+        check_allocation(Allocation.from_pairs([0, -1], [2, -1]), 2, 3, 4, False)
+    with pytest.raises(InfeasibleAllocation):
+        check_allocation(Allocation.from_pairs([3, 0], [0, 1]), 2, 3, 4, False)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 10_000), st.integers(1, 6), st.integers(1, 6))
+def test_oracle_beats_statistical_beats_random_in_expectation(seed, n_users, n_rbs):
+    scenario = make_scenario(users={"count": n_users}, cell={"n_rbs": n_rbs}, slots=1)
+    model = CellModel(scenario, load_profile(resolve_profile_path(scenario)))
+    world = generate_world(scenario, seed)
+    distance, interference, cpu = world.distance_m[0], world.interference_w[0], world.user_cpu_hz
+    penalty = np.full(n_users, scenario.users.drop_penalty)
+    encoders = tuple(scenario.encoders)
+
+    expected = SchedulingProblem(model.expected_cost(distance, interference, cpu), penalty,
+                                 encoders)
+    statistical = hungarian("statistical").decide(expected)
+    random = RandomScheduler(SchedulerParams(), np.random.default_rng(seed)).decide(expected)
+    assert statistical.objective(expected) <= random.objective(expected) + 1e-9
+
+    # Fading realisations: the oracle re-optimises each one, the statistical plan is fixed.
+    fading = np.random.default_rng(seed).exponential(1.0, (200, n_users))
+    snr = model.snr(np.broadcast_to(distance, fading.shape), fading, interference)
+    realised = model.cost(snr, cpu)
+    oracle_total = statistical_total = 0.0
+    for cost in realised:
+        problem = SchedulingProblem(cost, penalty, encoders)
+        oracle_total += hungarian().decide(problem).objective(problem)
+        statistical_total += statistical.objective(problem)
+    assert oracle_total <= statistical_total + 1e-9
