@@ -63,28 +63,36 @@ def run(
     timing.csv and the resolved scenario.yaml into the output folder."""
     from tqdm import tqdm
 
-    from netsim.output import format_summary, write_run
+    from netsim.output import format_summary, point_folder, write_run, write_sweep
     from netsim.runner import run_scenario
-    from netsim.scenario import load_scenario
+    from netsim.scenario import load_scenario, sweep_points
 
     try:
         scenario = load_scenario(scenario_file)
         seed_list = parse_seeds(seeds) if seeds is not None else list(scenario.seeds)
-    except ScenarioError as error:
-        fail(str(error))
-    except ValueError as error:
+        points = sweep_points(scenario, str(scenario_file))
+    except (ScenarioError, ValueError) as error:
         fail(str(error))
     out_dir = out if out is not None else Path("results") / scenario.name
-    total = len(seed_list) * scenario.slots
+    total = sum(len(seed_list) * point.slots for _, point in points)
+    results = []
     try:
         with tqdm(total=total, unit="slot", desc=scenario.name, disable=not progress or None,
                   leave=False) as bar:
-            result = run_scenario(scenario, seed_list, on_slots=bar.update)
+            for values, point in points:
+                if values:
+                    bar.set_postfix_str(point_folder(values))
+                results.append(run_scenario(point, seed_list, on_slots=bar.update))
     except KeyboardInterrupt:
         fail("interrupted; nothing was written", code=130)
-    write_run(out_dir, scenario, result)
-    typer.echo(format_summary(result.summary))
-    typer.echo(f"wrote {out_dir}/records.csv, summary.csv, timing.csv, scenario.yaml")
+    if scenario.sweep:
+        combined = write_sweep(out_dir, scenario, points, results)
+        typer.echo(format_summary(combined, extra=list(scenario.sweep)))
+        typer.echo(f"wrote {out_dir}/sweep_summary.csv and one folder per point")
+    else:
+        write_run(out_dir, scenario, results[0])
+        typer.echo(format_summary(results[0].summary))
+        typer.echo(f"wrote {out_dir}/records.csv, summary.csv, timing.csv, scenario.yaml")
 
 
 @app.command()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -28,9 +29,37 @@ def write_run(out_dir: Path, scenario: Scenario, result: RunResult) -> None:
     atomic_write_text(out_dir / "scenario.yaml", resolved_yaml(scenario))
 
 
-def format_summary(summary: pd.DataFrame) -> str:
+def point_folder(values: dict[str, Any]) -> str:
+    """Folder name of one sweep point, e.g. 'users.count=8'."""
+    return ",".join(f"{key}={value}" for key, value in values.items())
+
+
+def write_sweep(
+    out_dir: Path,
+    scenario: Scenario,
+    points: list[tuple[dict[str, Any], Scenario]],
+    results: list[RunResult],
+) -> pd.DataFrame:
+    """One run folder per point, plus sweep_summary.csv (the summaries side by side,
+    the swept values first) and the sweep's resolved scenario.yaml."""
+    out_dir = Path(out_dir)
+    frames = []
+    for (values, point), result in zip(points, results):
+        write_run(out_dir / point_folder(values), point, result)
+        frame = result.summary.copy()
+        for position, (key, value) in enumerate(values.items()):
+            frame.insert(position, key, value)
+        frames.append(frame)
+    combined = pd.concat(frames, ignore_index=True)
+    atomic_write_text(out_dir / "sweep_summary.csv", csv_text(combined))
+    atomic_write_text(out_dir / "scenario.yaml", resolved_yaml(scenario))
+    return combined
+
+
+def format_summary(summary: pd.DataFrame, extra: list[str] | None = None) -> str:
     """The headline columns of a summary as an aligned text table."""
-    columns = {
+    columns = {key: key for key in extra or []}
+    columns |= {
         "scheduler": "scheduler",
         "mean_reward": "reward",
         "mean_task_loss": "loss",

@@ -115,9 +115,42 @@ def plot_encoder_share(summary: pd.DataFrame, path: Path) -> Path:
     return _save(fig, path)
 
 
+def plot_sweep(sweep: pd.DataFrame, keys: list[str], path: Path) -> Path:
+    """Reward and violation rates against the first swept key, one line per scheduler
+    (and per value of any other swept key)."""
+    x_key, other = keys[0], keys[1:]
+    fig, axes = plt.subplots(1, 3, figsize=(16, 5))
+    panels = [("mean_reward", "mean reward per request"),
+              ("delay_violation_rate", "delay violation rate"),
+              ("energy_violation_rate", "energy violation rate")]
+    for index, (label, group) in enumerate(sweep.groupby(["scheduler", *other], sort=True)):
+        name = label if isinstance(label, str) else ", ".join(map(str, label))
+        group = group.sort_values(x_key)
+        style = ":" if str(name).startswith(REFERENCE_PREFIX) else "-o"
+        for ax, (column, _) in zip(axes, panels):
+            ax.plot(group[x_key], group[column], style, label=name, color=f"C{index % 10}",
+                    markersize=4)
+    for ax, (_, title) in zip(axes, panels):
+        ax.set_xlabel(x_key)
+        ax.set_title(title)
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=7)
+    fig.suptitle(f"Sweep over {', '.join(keys)}")
+    return _save(fig, path)
+
+
 def plot_run(run_dir: str | Path) -> list[Path]:
-    """All figures of one run folder, written to RUN_DIR/plots; returns their paths."""
+    """All figures of a run folder, written to RUN_DIR/plots; for a sweep folder, the
+    sweep figure and every point's figures. Returns the paths written."""
     run_dir = Path(run_dir)
+    sweep_file = run_dir / "sweep_summary.csv"
+    if sweep_file.is_file():
+        scenario = yaml.safe_load((run_dir / "scenario.yaml").read_text())
+        keys = list(scenario.get("sweep") or {})
+        written = [plot_sweep(pd.read_csv(sweep_file), keys, run_dir / "plots" / "sweep.png")]
+        for folder in sorted(p for p in run_dir.iterdir() if (p / "summary.csv").is_file()):
+            written += plot_run(folder)
+        return written
     summary, records, scenario = _read(run_dir)
     out = run_dir / "plots"
     return [

@@ -6,6 +6,8 @@ A scenario YAML file overrides any subset; unknown keys are errors.
 
 from __future__ import annotations
 
+import copy
+import itertools
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -213,6 +215,8 @@ class Scenario(Strict):
     reward: Reward = Reward()
     statistical: Statistical = Statistical()
     schedulers: list[SchedulerEntry] = Field(min_length=1)
+    sweep: dict[str, Annotated[list[Any], Field(min_length=1)]] = Field(default_factory=dict)
+    """Grid of values for dotted keys, e.g. {"users.count": [3, 5, 8]}: one run per point."""
     _source_dir: Path | None = PrivateAttr(default=None)
 
     @property
@@ -304,6 +308,8 @@ def parse_scenario(data: Any, source: str, base_dir: Path | None = None) -> Scen
     scenario._source_dir = base_dir
     _check_schedulers(scenario, source)
     _check_profile(scenario, source)
+    if scenario.sweep:
+        sweep_points(scenario, source)  # every point must be valid before anything runs
     return scenario
 
 
@@ -372,11 +378,49 @@ def _check_schedulers(scenario: Scenario, source: str) -> None:
             )
 
 
-def resolved_yaml(scenario: Scenario) -> str:
-    """The fully resolved scenario (every default filled in) as YAML text."""
+def scenario_data(scenario: Scenario) -> dict[str, Any]:
+    """The fully resolved scenario as plain data (every default filled in)."""
     data = scenario.model_dump(mode="json")
     data["schedulers"] = [
         {"type": e.type, **({"label": e.label} if e.label else {}), **e.params}
         for e in scenario.schedulers
     ]
-    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+    return data
+
+
+def resolved_yaml(scenario: Scenario) -> str:
+    """The fully resolved scenario as YAML text."""
+    return yaml.safe_dump(scenario_data(scenario), sort_keys=False, allow_unicode=True)
+
+
+def sweep_points(scenario: Scenario, source: str) -> list[tuple[dict[str, Any], Scenario]]:
+    """Expand ``sweep`` into (point, scenario) pairs over the grid of its keys, in order.
+
+    A scenario without a sweep is one point, ``{}``. Each point is validated like a
+    file; an error names the swept key and value.
+    """
+    if not scenario.sweep:
+        return [({}, scenario)]
+    keys = list(scenario.sweep)
+    base = scenario_data(scenario)
+    base.pop("sweep")
+    points = []
+    for values in itertools.product(*(scenario.sweep[k] for k in keys)):
+        data = copy.deepcopy(base)
+        for key, value in zip(keys, values):
+            *parents, leaf = key.split(".")
+            node = data
+            for part in parents:
+                if not isinstance(node.get(part), dict):
+                    raise ScenarioError(source, f"sweep.{key}", "no such key in the scenario")
+                node = node[part]
+            if leaf not in node:
+                raise ScenarioError(source, f"sweep.{key}", "no such key in the scenario")
+            node[leaf] = value
+        try:
+            point_scenario = parse_scenario(data, source, scenario.source_dir)
+        except ScenarioError as error:
+            where = ", ".join(f"{k}={v!r}" for k, v in zip(keys, values))
+            raise ScenarioError(source, f"sweep ({where}): {error.key}", error.problem) from None
+        points.append((dict(zip(keys, values)), point_scenario))
+    return points
