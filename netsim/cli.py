@@ -69,7 +69,9 @@ def run(
 
     try:
         scenario = load_scenario(scenario_file)
-        seed_list = parse_seeds(seeds) if seeds is not None else list(scenario.seeds)
+        if seeds is not None:  # the resolved scenario.yaml records the seeds that ran
+            scenario = scenario.model_copy(update={"seeds": parse_seeds(seeds)})
+        seed_list = list(scenario.seeds)
         points = sweep_points(scenario, str(scenario_file))
     except (ScenarioError, ValueError) as error:
         fail(str(error))
@@ -85,6 +87,9 @@ def run(
                 results.append(run_scenario(point, seed_list, on_slots=bar.update))
     except KeyboardInterrupt:
         fail("interrupted; nothing was written", code=130)
+    except MemoryError:
+        fail(f"{scenario_file}: out of memory: reduce slots, users or RBs; nothing was written",
+             code=1)
     if scenario.sweep:
         combined = write_sweep(out_dir, scenario, points, results)
         typer.echo(format_summary(combined, extra=list(scenario.sweep)))

@@ -7,16 +7,27 @@ from typing import Any
 
 import pandas as pd
 
-from netsim.io import atomic_write_text
+from netsim.io import atomic_write_bytes, atomic_write_text
 from netsim.runner import RunResult
-from netsim.scenario import Scenario, resolved_yaml
+from netsim.scenario import Scenario, resolve_profile_path, resolved_yaml
 
 FLOAT_FORMAT = "%.10g"
+PROFILE_COPY = "profile.csv"
 
 
 def csv_text(frame: pd.DataFrame) -> str:
     """A DataFrame as CSV text: fixed float format, '\\n' line ends, no index."""
     return frame.to_csv(index=False, float_format=FLOAT_FORMAT, lineterminator="\n")
+
+
+def write_resolved_scenario(out_dir: Path, scenario: Scenario) -> None:
+    """scenario.yaml, self-contained: a profile other than the default is copied beside
+    it as profile.csv, so the folder re-runs from anywhere."""
+    if scenario.profile != "default":
+        source = resolve_profile_path(scenario)
+        atomic_write_bytes(out_dir / PROFILE_COPY, source.read_bytes())
+        scenario = scenario.model_copy(update={"profile": PROFILE_COPY})
+    atomic_write_text(out_dir / "scenario.yaml", resolved_yaml(scenario))
 
 
 def write_run(out_dir: Path, scenario: Scenario, result: RunResult) -> None:
@@ -26,7 +37,7 @@ def write_run(out_dir: Path, scenario: Scenario, result: RunResult) -> None:
     atomic_write_text(out_dir / "records.csv", csv_text(result.records))
     atomic_write_text(out_dir / "summary.csv", csv_text(result.summary))
     atomic_write_text(out_dir / "timing.csv", csv_text(result.timing))
-    atomic_write_text(out_dir / "scenario.yaml", resolved_yaml(scenario))
+    write_resolved_scenario(out_dir, scenario)
 
 
 def point_folder(values: dict[str, Any]) -> str:
@@ -48,11 +59,11 @@ def write_sweep(
         write_run(out_dir / point_folder(values), point, result)
         frame = result.summary.copy()
         for position, (key, value) in enumerate(values.items()):
-            frame.insert(position, key, value)
+            frame.insert(position, key, [value] * len(frame))
         frames.append(frame)
     combined = pd.concat(frames, ignore_index=True)
     atomic_write_text(out_dir / "sweep_summary.csv", csv_text(combined))
-    atomic_write_text(out_dir / "scenario.yaml", resolved_yaml(scenario))
+    write_resolved_scenario(out_dir, scenario)
     return combined
 
 

@@ -18,6 +18,7 @@ from pydantic import (
     Field,
     PrivateAttr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -26,12 +27,14 @@ from netsim.encoders import ENCODERS
 from netsim.errors import ScenarioError
 
 PositiveFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+Count = Annotated[int, Field(strict=True, ge=1)]
+"""A whole number >= 1; YAML booleans and floats are rejected."""
 NonNegativeFloat = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 Probability = Annotated[float, Field(ge=0, le=1)]
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 # --------------------------------------------------------------------------- channel
@@ -61,14 +64,17 @@ class Fading(Strict):
 class Interference(Strict):
     """Inter-cell interference per RB, an AR(1) process in dB over slots."""
 
-    mean_dbm: float = -80.0
-    std_db: NonNegativeFloat = 5.0
+    mean_dbm: float = -78.0
+    """Mean interference power in one RB, dBm."""
+    std_db: NonNegativeFloat = 6.0
     slot_correlation: float = Field(0.9, ge=0, lt=1)
 
 
 class Cell(Strict):
-    n_rbs: int = Field(6, ge=1, description="Q, number of resource blocks")
-    rb_bandwidth_hz: PositiveFloat = 1.0e6
+    n_rbs: Annotated[Count, Field(le=100_000)] = 6
+    """Q, number of resource blocks."""
+    rb_bandwidth_hz: PositiveFloat = 1.8e5
+    """B, one LTE resource block (12 x 15 kHz)."""
     tx_power_w: PositiveFloat = 0.2
     noise_psd_dbm_per_hz: float = -174.0
     noise_figure_db: NonNegativeFloat = 7.0
@@ -80,11 +86,13 @@ class Cell(Strict):
     fading: Fading = Fading()
     interference: Interference = Interference()
 
-    @model_validator(mode="after")
-    def _annulus(self) -> Cell:
-        if self.min_distance_m >= self.radius_m:
-            raise ValueError("min_distance_m must be smaller than radius_m")
-        return self
+    @field_validator("min_distance_m")
+    @classmethod
+    def _annulus(cls, value: float, info: ValidationInfo) -> float:
+        radius = info.data.get("radius_m")
+        if radius is not None and value >= radius:
+            raise ValueError(f"must be smaller than radius_m ({radius}) (got {value})")
+        return value
 
 
 # ------------------------------------------------------------------- compute, users
@@ -95,7 +103,7 @@ class BaseStation(Strict):
     """c_B, cycles per image bit for the reference encoder (ViT-B-32, s_m = 1)."""
     kappa: PositiveFloat = 6.4e-26
     """kappa_B, effective switched capacitance: compute power = kappa * f**3, W."""
-    cores: int = Field(1, ge=1)
+    cores: Count = 1
     """Processors that run extraction jobs in parallel (DES only)."""
 
 
@@ -110,7 +118,8 @@ class Arrivals(Strict):
 
 
 class Users(Strict):
-    count: int = Field(5, ge=1, description="U")
+    count: Annotated[Count, Field(le=100_000)] = 5
+    """U, number of users."""
     cpu_hz_range: tuple[PositiveFloat, PositiveFloat] = (1.0e9, 2.5e9)
     """f_u drawn once per user, uniformly in this range, cycles/s."""
     cycles_per_bit: PositiveFloat = 40.0
@@ -133,13 +142,13 @@ class Users(Strict):
             raise ValueError("lower bound is above the upper bound")
         return value
 
-    @model_validator(mode="after")
-    def _penalties(self) -> Users:
-        if isinstance(self.drop_penalty, list) and len(self.drop_penalty) != self.count:
-            raise ValueError(
-                f"drop_penalty lists {len(self.drop_penalty)} values for {self.count} users"
-            )
-        return self
+    @field_validator("drop_penalty")
+    @classmethod
+    def _one_penalty_per_user(cls, value: Any, info: ValidationInfo) -> Any:
+        count = info.data.get("count")
+        if isinstance(value, list) and count is not None and len(value) != count:
+            raise ValueError(f"lists {len(value)} values for {count} users")
+        return value
 
 
 # --------------------------------------------------------------------- task, limits
@@ -157,9 +166,9 @@ class Transmission(Strict):
     """paper: Shannon-rate timing, analog noise at the RB's SNR (the paper's model);
     analog: one element per channel use at B symbols/s, noise at the RB's SNR;
     digital: b-bit quantisation sent at the modulation's rate, bit errors at its BER."""
-    bits_per_element: int = Field(32, ge=1, le=64)
+    bits_per_element: int = Field(32, ge=1, le=64, strict=True)
     """Bits per feature element for Z_m = embed_dim * bits (paper mode)."""
-    quantization_bits: int = Field(8, ge=1, le=16)
+    quantization_bits: int = Field(8, ge=1, le=16, strict=True)
     """Digital mode: bits per element after uniform quantisation."""
     modulation: Literal["bpsk", "qpsk", "16qam", "64qam"] = "qpsk"
 
@@ -174,12 +183,12 @@ class Limits(Strict):
 class Reward(Strict):
     """Paper eq. 11 penalty weights, per unit of relative violation (see netsim.cost)."""
 
-    lambda_delay: NonNegativeFloat = 10.0
-    lambda_energy: NonNegativeFloat = 10.0
+    lambda_delay: NonNegativeFloat = 100.0
+    lambda_energy: NonNegativeFloat = 100.0
 
 
 class Statistical(Strict):
-    fading_quantiles: int = Field(64, ge=2, le=4096)
+    fading_quantiles: int = Field(64, ge=2, le=4096, strict=True)
     """Points of the quantile grid over the fading law for expected costs."""
 
 
@@ -199,8 +208,10 @@ class SchedulerEntry(BaseModel):
 class Scenario(Strict):
     name: str = "unnamed"
     description: str = ""
-    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
-    slots: int = Field(100, ge=1)
+    seeds: list[Annotated[int, Field(strict=True, ge=0)]] = Field(
+        default_factory=lambda: [0], min_length=1
+    )
+    slots: Annotated[Count, Field(le=10_000_000)] = 100
     slot_duration_s: PositiveFloat = 1.0
     delay_model: Literal["analytic", "des"] = "analytic"
     cell: Cell = Cell()
@@ -268,20 +279,25 @@ def scheduler_label(entry: SchedulerEntry) -> str:
 
 
 # -------------------------------------------------------------------------- loading
+_TYPE_TAGS = {"int", "float", "str", "bool", "list", "dict", "tuple"}
+
+
 def _format_location(loc: tuple[Any, ...]) -> str:
     parts: list[str] = []
     for item in loc:
         if isinstance(item, int):
             parts.append(f"[{item}]")
-        elif item in {"function-after", "function-before"} or "[" in str(item):
-            continue  # pydantic's internal validator names, not keys a user wrote
+        elif "-" in str(item) or "[" in str(item) or item in _TYPE_TAGS:
+            continue  # pydantic's union-member and validator tags, not keys a user wrote
         else:
             parts.append(("." if parts else "") + str(item))
     return "".join(parts) or "(top level)"
 
 
 def _first_error(source: str, error: ValidationError, prefix: str = "") -> ScenarioError:
-    first = error.errors()[0]
+    # The most specific error: for a union (a number or a list of numbers) pydantic
+    # reports every branch; the one that reached deepest matches what the user wrote.
+    first = max(error.errors(), key=lambda e: len(e["loc"]))
     loc = tuple(x for x in first["loc"] if x not in {"power_law", "3gpp_macro"})
     key = _format_location(loc)
     if prefix:
@@ -313,6 +329,21 @@ def parse_scenario(data: Any, source: str, base_dir: Path | None = None) -> Scen
     return scenario
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, except that a key written twice in a mapping is an error."""
+
+    def construct_mapping(self, node, deep=False):  # type: ignore[no-untyped-def]
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} appears twice", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def load_scenario(path: str | Path) -> Scenario:
     """Read and validate a scenario YAML file (safe loader)."""
     path = Path(path)
@@ -320,7 +351,7 @@ def load_scenario(path: str | Path) -> Scenario:
     if not path.is_file():
         raise ScenarioError(source, "", "no such file")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark is not None else ""

@@ -161,3 +161,15 @@ def test_expected_cost_without_fading_is_the_cost():
     distance, interference, cpu = np.array([100.0]), np.array([2e-11]), np.array([1.5e9])
     realised = model.cost(model.snr(distance, 1.0, interference), cpu)
     np.testing.assert_array_equal(model.expected_cost(distance, interference, cpu), realised)
+
+
+def test_paper_yaml_spells_out_the_schema_defaults():
+    """Every physical parameter in paper.yaml equals its one default in the schema."""
+    from netsim.scenario import Scenario, load_scenario, scenario_data
+    from scenario_factory import PAPER
+
+    paper = scenario_data(load_scenario(PAPER))
+    defaults = scenario_data(Scenario(schedulers=[{"type": "random"}]))
+    for key in ("name", "description", "seeds", "slots", "schedulers"):
+        paper.pop(key), defaults.pop(key)
+    assert paper == defaults
