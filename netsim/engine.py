@@ -30,6 +30,11 @@ class RequestTimeline:
     decode_start_s: np.ndarray
     decode_end_s: np.ndarray
 
+    def stamps(self) -> tuple[np.ndarray, ...]:
+        """The seven timestamps, in the order of the fields."""
+        return (self.arrival_s, self.cpu_start_s, self.cpu_end_s, self.rb_start_s,
+                self.rb_end_s, self.decode_start_s, self.decode_end_s)
+
     @property
     def queueing_delay_s(self) -> np.ndarray:
         """Time spent waiting for the CPU, the RB and the device, summed."""
@@ -38,6 +43,17 @@ class RequestTimeline:
             + (self.rb_start_s - self.cpu_end_s)
             + (self.decode_start_s - self.rb_end_s)
         )
+
+
+def contention_free_timeline(
+    arrival_s: np.ndarray, extraction_s: np.ndarray, transmission_s: np.ndarray,
+    computing_s: np.ndarray,
+) -> RequestTimeline:
+    """The timestamps of the analytic model (eq. 6): every stage starts when the last ends."""
+    cpu_end = arrival_s + extraction_s
+    rb_end = cpu_end + transmission_s
+    return RequestTimeline(arrival_s, arrival_s, cpu_end, cpu_end, rb_end, rb_end,
+                           rb_end + computing_s)
 
 
 def simulate_requests(

@@ -19,7 +19,7 @@ from scipy import stats
 
 from netsim import channel
 from netsim.cost import CellModel
-from netsim.engine import simulate_requests
+from netsim.engine import contention_free_timeline, simulate_requests
 from netsim.registry import scheduler_class
 from netsim.scenario import Scenario, SchedulerEntry, resolve_profile_path, scheduler_label
 from netsim.scheduling import NOT_SERVED, Scheduler, SchedulingProblem, check_allocation
@@ -31,12 +31,20 @@ STATISTICAL_REFERENCE = "reference:statistical_optimum"
 CHUNK_ELEMENTS = 2_000_000
 """Slots are evaluated in chunks of at most this many (user, encoder, RB) entries."""
 
+TIMESTAMP_COLUMNS = [
+    "arrival_s", "cpu_start_s", "cpu_end_s", "rb_start_s", "rb_end_s", "decode_start_s",
+    "decode_end_s",
+]
+"""Event times of a request (s from the start of the run). Under the analytic delay
+model they are the contention-free times: each stage starts when the last one ends."""
+
 RECORD_COLUMNS = [
     "scheduler", "seed", "slot", "user", "served", "encoder", "rb", "distance_m",
     "snr_db", "feature_snr_db", "rate_bps", "extraction_delay_s", "transmission_delay_s",
     "computing_delay_s", "queueing_delay_s", "total_delay_s", "bs_energy_j",
     "user_energy_j", "total_energy_j", "delay_violation", "energy_violation",
     "task_loss", "accuracy", "clip_i2i_similarity", "reward",
+    *TIMESTAMP_COLUMNS,
 ]
 
 
@@ -169,21 +177,21 @@ def request_records(
         cols["accuracy"][rows] = metrics.accuracy[t, u, m, q]
         cols["clip_i2i_similarity"][rows] = metrics.clip_similarity[t, u, m, q]
     cols["queueing_delay_s"] = np.where(served, 0.0, np.nan)
-    if scenario.delay_model == "des" and served.any():
-        idx = np.flatnonzero(served)  # already sorted by slot, then user
+    idx = np.flatnonzero(served)  # sorted by slot, then user
+    service = (cols["extraction_delay_s"][idx], cols["transmission_delay_s"][idx],
+               cols["computing_delay_s"][idx])
+    if scenario.delay_model == "des":
         timeline = simulate_requests(
-            slot[idx] * scenario.slot_duration_s,
-            user[idx],
-            rb[idx],
-            cols["extraction_delay_s"][idx],
-            cols["transmission_delay_s"][idx],
-            cols["computing_delay_s"][idx],
-            scenario.users.count,
-            scenario.cell.n_rbs,
-            scenario.base_station.cores,
+            slot[idx] * scenario.slot_duration_s, user[idx], rb[idx], *service,
+            scenario.users.count, scenario.cell.n_rbs, scenario.base_station.cores,
         )
         cols["queueing_delay_s"][idx] = timeline.queueing_delay_s
         cols["total_delay_s"][idx] = cols["total_delay_s"][idx] + timeline.queueing_delay_s
+    else:
+        timeline = contention_free_timeline(slot[idx] * scenario.slot_duration_s, *service)
+    for name, values in zip(TIMESTAMP_COLUMNS, timeline.stamps()):
+        cols[name] = nan.copy()
+        cols[name][idx] = values
     cols["total_energy_j"] = cols["bs_energy_j"] + cols["user_energy_j"]
     cols["delay_violation"] = model.delay_violation(cols["total_delay_s"])
     cols["energy_violation"] = model.energy_violation(cols["total_energy_j"])

@@ -94,3 +94,19 @@ def test_paper_scenario_queues_on_one_core():
     # five ViT-L-14 extractions of 88.5 ms on one processor: the last waits about 354 ms
     per_slot_max = mine.groupby(["seed", "slot"])["queueing_delay_s"].max()
     assert (per_slot_max > 0.35).all()
+
+
+@pytest.mark.parametrize("delay_model", ["analytic", "des"])
+def test_timestamps_tell_the_same_story_as_the_delays(delay_model):
+    scenario = make_scenario(delay_model=delay_model, slots=10, slot_duration_s=0.1,
+                             schedulers=SCHEDULERS)
+    r = _records(scenario)
+    np.testing.assert_allclose(r["cpu_end_s"] - r["cpu_start_s"], r["extraction_delay_s"],
+                               atol=1e-9)
+    np.testing.assert_allclose(r["rb_end_s"] - r["rb_start_s"], r["transmission_delay_s"],
+                               atol=1e-9)
+    np.testing.assert_allclose(r["decode_end_s"] - r["decode_start_s"], r["computing_delay_s"],
+                               atol=1e-9)
+    np.testing.assert_allclose(r["decode_end_s"] - r["arrival_s"], r["total_delay_s"], atol=1e-9)
+    np.testing.assert_allclose(r["arrival_s"], r["slot"] * 0.1, atol=1e-12)
+    assert (r["cpu_start_s"] >= r["arrival_s"]).all() and (r["rb_start_s"] >= r["cpu_end_s"]).all()
