@@ -18,7 +18,7 @@ import pandas as pd
 from scipy import stats
 
 from netsim import channel
-from netsim.cost import CellModel
+from netsim.cost import CellModel, SlotMetrics
 from netsim.engine import contention_free_timeline, simulate_requests
 from netsim.registry import scheduler_class
 from netsim.scenario import Scenario, SchedulerEntry, resolve_profile_path, scheduler_label
@@ -50,14 +50,21 @@ RECORD_COLUMNS = [
 
 @dataclass
 class SchedulerRun:
-    """Decisions of one scheduler over one seed: one entry per request."""
+    """One scheduler over one seed: per request, its decision and the realised metrics
+    of that decision, gathered chunk by chunk (the full tensors are not kept)."""
 
     label: str
-    slot: list[np.ndarray] = field(default_factory=list)
-    user: list[np.ndarray] = field(default_factory=list)
-    encoder: list[np.ndarray] = field(default_factory=list)
-    rb: list[np.ndarray] = field(default_factory=list)
-    decision_s: list[float] = field(default_factory=list)
+    columns: dict[str, list[np.ndarray]] = field(default_factory=dict)
+    decide_s: list[float] = field(default_factory=list)
+    information_s: list[float] = field(default_factory=list)
+    """Per slot: this scheduler's share of computing the cost tensor it sees."""
+
+    def add(self, **arrays: np.ndarray) -> None:
+        for name, values in arrays.items():
+            self.columns.setdefault(name, []).append(values)
+
+    def column(self, name: str) -> np.ndarray:
+        return np.concatenate(self.columns[name])
 
 
 @dataclass(frozen=True)
@@ -101,9 +108,10 @@ def schedule_seed(
     world: WorldTrace,
     schedulers: dict[str, Scheduler],
     on_slots: Callable[[int], None] | None = None,
-) -> tuple[dict[str, SchedulerRun], list]:
-    """Every scheduler decides every slot of one seed; returns decisions and, per chunk,
-    the realised metrics needed for the records."""
+) -> dict[str, SchedulerRun]:
+    """Every scheduler decides every slot of one seed, chunk by chunk; each decision's
+    realised metrics are gathered right away, so memory does not grow with the full
+    (slots, users, encoders, RBs) tensors."""
     scenario = model.scenario
     penalty = drop_penalties(scenario)
     encoders = tuple(scenario.encoders)
@@ -111,71 +119,93 @@ def schedule_seed(
     runs = {label: SchedulerRun(label) for label in schedulers}
     voluntary = scenario.users.voluntary_drop
     needs_expected = any(s.information == "statistical" for s in schedulers.values())
-    chunks = []
     for part in slot_chunks(scenario):
+        n_slots = part.stop - part.start
+        started = time.perf_counter()
         snr = model.snr(world.distance_m[part], world.fading[part], world.interference_w[part])
         metrics = model.evaluate(snr, world.user_cpu_hz)
-        expected = (
-            model.expected_cost(
+        information_s = {"oracle": (time.perf_counter() - started) / n_slots}
+        expected = None
+        if needs_expected:
+            started = time.perf_counter()
+            expected = model.expected_cost(
                 world.distance_m[part], world.interference_w[part], world.user_cpu_hz
             )
-            if needs_expected
-            else None
-        )
-        chunks.append((part, metrics))
-        for offset, slot in enumerate(range(part.start, part.stop)):
-            users = np.flatnonzero(world.active[slot])
-            if users.size == 0:
-                continue
-            all_users = users.size == scenario.users.count
-            for label, scheduler in schedulers.items():
-                cost = metrics.cost if scheduler.information == "oracle" else expected
-                cost = cost[offset] if all_users else cost[offset][users]
+            information_s["statistical"] = (time.perf_counter() - started) / n_slots
+        for label, scheduler in schedulers.items():
+            tensor = metrics.cost if scheduler.information == "oracle" else expected
+            run = runs[label]
+            decided: dict[str, list[np.ndarray]] = {"slot": [], "user": [], "encoder": [],
+                                                    "rb": []}
+            for offset, slot in enumerate(range(part.start, part.stop)):
+                users = np.flatnonzero(world.active[slot])
+                if users.size == 0:
+                    continue
+                cost = tensor[offset] if users.size == penalty.size else tensor[offset][users]
                 problem = SchedulingProblem(cost, penalty[users], encoders, voluntary)
                 started = time.perf_counter()
                 allocation = scheduler.decide(problem)
-                elapsed = time.perf_counter() - started
+                run.decide_s.append(time.perf_counter() - started)
+                run.information_s.append(
+                    information_s[scheduler.information] if scheduler.uses_cost else 0.0
+                )
                 check_allocation(allocation, users.size, n_enc, n_rbs, voluntary)
-                run = runs[label]
-                run.slot.append(np.full(users.size, slot))
-                run.user.append(users)
-                run.encoder.append(allocation.encoder)
-                run.rb.append(allocation.rb)
-                run.decision_s.append(elapsed)
+                for name, values in (("slot", np.full(users.size, slot)), ("user", users),
+                                     ("encoder", allocation.encoder), ("rb", allocation.rb)):
+                    decided[name].append(values)
+            if decided["slot"]:
+                chunk = {name: np.concatenate(values) for name, values in decided.items()}
+                run.add(**chunk, **gather_chunk(chunk, metrics, part))
         if on_slots is not None:
-            on_slots(part.stop - part.start)
-    return runs, chunks
+            on_slots(n_slots)
+    return runs
 
 
-def request_records(
-    model: CellModel, world: WorldTrace, run: SchedulerRun, chunks: list, seed: int
-) -> pd.DataFrame:
-    """One row per request of one scheduler and seed (see RECORD_COLUMNS)."""
+GATHERED = {
+    # record column -> (SlotMetrics field, index pattern)
+    "snr_db": ("snr", "tuq"),
+    "feature_snr_db": ("feature_snr", "tuq"),
+    "rate_bps": ("rate_bps", "tuq"),
+    "extraction_delay_s": ("extraction_delay_s", "m"),
+    "transmission_delay_s": ("transmission_delay_s", "tumq"),
+    "total_delay_s": ("total_delay_s", "tumq"),
+    "bs_energy_j": ("bs_energy_j", "tumq"),
+    "task_loss": ("task_loss", "tumq"),
+    "accuracy": ("accuracy", "tumq"),
+    "clip_i2i_similarity": ("clip_similarity", "tumq"),
+}
+
+
+def gather_chunk(
+    decided: dict[str, np.ndarray], metrics: SlotMetrics, part: slice
+) -> dict[str, np.ndarray]:
+    """Each request's values picked out of one chunk's metric tensors (NaN where the
+    user was not served)."""
+    slot, rb = decided["slot"], decided["rb"]
+    rows = np.flatnonzero(rb != NOT_SERVED)
+    index = {"t": slot[rows] - part.start, "u": decided["user"][rows],
+             "m": decided["encoder"][rows], "q": rb[rows]}
+    gathered = {}
+    for column, (name, pattern) in GATHERED.items():
+        values = np.full(slot.size, np.nan)
+        values[rows] = getattr(metrics, name)[tuple(index[c] for c in pattern)]
+        if column.endswith("_db"):
+            values = channel.linear_to_db(values)
+        gathered[column] = values
+    return gathered
+
+
+def request_records(model: CellModel, world: WorldTrace, run: SchedulerRun, seed: int):
+    """One row per request of one scheduler and seed (see RECORD_COLUMNS): the gathered
+    metrics, then queueing (DES), violations and reward."""
     scenario = model.scenario
-    slot = np.concatenate(run.slot)
-    user = np.concatenate(run.user)
-    enc = np.concatenate(run.encoder)
-    rb = np.concatenate(run.rb)
+    slot, user, enc, rb = (run.column(c) for c in ("slot", "user", "encoder", "rb"))
     served = rb != NOT_SERVED
-    n = slot.size
-    nan = np.full(n, np.nan)
-    cols = {name: nan.copy() for name in RECORD_COLUMNS[7:]}
+    nan = np.full(slot.size, np.nan)
+    cols = {column: run.column(column) for column in GATHERED}
     cols["distance_m"] = world.distance_m[slot, user]
     cols["user_energy_j"] = model.user_energy_j(world.user_cpu_hz)[user]
     cols["computing_delay_s"] = model.computing_delay_s(world.user_cpu_hz)[user]
-    for part, metrics in chunks:
-        rows = np.flatnonzero(served & (slot >= part.start) & (slot < part.stop))
-        t, u, m, q = slot[rows] - part.start, user[rows], enc[rows], rb[rows]
-        cols["snr_db"][rows] = channel.linear_to_db(metrics.snr[t, u, q])
-        cols["feature_snr_db"][rows] = channel.linear_to_db(metrics.feature_snr[t, u, q])
-        cols["rate_bps"][rows] = metrics.rate_bps[t, u, q]
-        cols["extraction_delay_s"][rows] = metrics.extraction_delay_s[m]
-        cols["transmission_delay_s"][rows] = metrics.transmission_delay_s[t, u, m, q]
-        cols["total_delay_s"][rows] = metrics.total_delay_s[t, u, m, q]
-        cols["bs_energy_j"][rows] = metrics.bs_energy_j[t, u, m, q]
-        cols["task_loss"][rows] = metrics.task_loss[t, u, m, q]
-        cols["accuracy"][rows] = metrics.accuracy[t, u, m, q]
-        cols["clip_i2i_similarity"][rows] = metrics.clip_similarity[t, u, m, q]
     cols["queueing_delay_s"] = np.where(served, 0.0, np.nan)
     idx = np.flatnonzero(served)  # sorted by slot, then user
     service = (cols["extraction_delay_s"][idx], cols["transmission_delay_s"][idx],
@@ -270,31 +300,59 @@ def run_scenario(
     seeds: list[int] | None = None,
     on_slots: Callable[[int], None] | None = None,
 ) -> RunResult:
-    """Run every scheduler of ``scenario`` (plus the two references) on every seed."""
+    """Run every scheduler of ``scenario`` (plus the two references) on every seed.
+
+    A reference that the scenario already lists (a plain ``hungarian`` of the same
+    information level) is not run twice: its records are the listed scheduler's.
+    """
     seeds = list(scenario.seeds if seeds is None else seeds)
     model = CellModel(scenario, load_profile(resolve_profile_path(scenario)))
     entries = {scheduler_label(e): e for e in scenario.schedulers}
-    entries.update(reference_entries())
+    aliases = {}
+    for reference, entry in reference_entries().items():
+        twin = next((label for label, e in entries.items()
+                     if e.type == entry.type and e.params == entry.params), None)
+        if twin is None:
+            entries[reference] = entry
+        else:
+            aliases[reference] = twin
     frames, timing_rows = [], []
     for seed in seeds:
         world = generate_world(scenario, seed)
         schedulers = {label: build_scheduler(e, seed) for label, e in entries.items()}
-        runs, chunks = schedule_seed(model, world, schedulers, on_slots)
+        runs = schedule_seed(model, world, schedulers, on_slots)
+        seed_frames = {label: request_records(model, world, run, seed)
+                       for label, run in runs.items() if run.columns}
+        for reference, twin in aliases.items():
+            if twin in seed_frames:
+                seed_frames[reference] = seed_frames[twin].assign(scheduler=reference)
+        frames.extend(seed_frames.values())
         for label, run in runs.items():
-            if run.slot:
-                frames.append(request_records(model, world, run, chunks, seed))
             timing_rows.extend(
-                {"scheduler": label, "seed": seed, "decision_s": s} for s in run.decision_s
+                {"scheduler": label, "seed": seed, "decide_s": d, "information_s": i}
+                for d, i in zip(run.decide_s, run.information_s)
             )
     records = pd.concat(frames, ignore_index=True)
-    timing = (
-        pd.DataFrame(timing_rows)
-        .groupby("scheduler", sort=False)["decision_s"]
+    return RunResult(records, summarise(records, scenario), timing_table(timing_rows, aliases))
+
+
+def timing_table(rows: list[dict], aliases: dict[str, str]) -> pd.DataFrame:
+    """Per scheduler: slots decided; mean time of decide() alone; mean share of building
+    the cost tensor it sees (the realised cost for an oracle, the expected cost over
+    fading for a statistical scheduler); and their sum, the time per decision."""
+    frame = pd.DataFrame(rows)
+    frame["total_s"] = frame["decide_s"] + frame["information_s"]
+    table = (
+        frame.groupby("scheduler", sort=False)
         .agg(
-            decisions="count",
-            mean_decision_ms=lambda s: 1e3 * s.mean(),
-            p95_decision_ms=lambda s: 1e3 * s.quantile(0.95),
+            decisions=("decide_s", "count"),
+            mean_decide_ms=("decide_s", lambda s: 1e3 * s.mean()),
+            p95_decide_ms=("decide_s", lambda s: 1e3 * s.quantile(0.95)),
+            mean_cost_tensor_ms=("information_s", lambda s: 1e3 * s.mean()),
+            mean_decision_ms=("total_s", lambda s: 1e3 * s.mean()),
         )
         .reset_index()
     )
-    return RunResult(records, summarise(records, scenario), timing)
+    for reference, twin in aliases.items():
+        table = pd.concat([table, table[table["scheduler"] == twin].assign(scheduler=reference)])
+    return table.reset_index(drop=True)

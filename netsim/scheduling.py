@@ -104,6 +104,8 @@ class Scheduler(ABC):
     """Decides, each slot, every requesting user's encoder and RB (or none)."""
 
     Params: ClassVar[type[SchedulerParams]] = SchedulerParams
+    uses_cost: ClassVar[bool] = True
+    """False for a scheduler that ignores the cost tensor (its time is not charged)."""
 
     def __init__(self, params: SchedulerParams, rng: np.random.Generator) -> None:
         self.params = params

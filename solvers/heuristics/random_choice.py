@@ -11,6 +11,8 @@ class RandomScheduler(Scheduler):
     """Each user gets a distinct random RB and a random encoder; when U > Q a random
     subset of Q users is served and the rest are dropped."""
 
+    uses_cost = False
+
     def decide(self, problem: SchedulingProblem) -> Allocation:
         n_users, n_enc, n_rbs = problem.shape
         rb = np.full(n_users, NOT_SERVED, dtype=np.int64)
