@@ -68,6 +68,7 @@ class CellModel:
         self.embed_dim = np.array([ENCODERS[m].embed_dim for m in self.encoders], dtype=float)
         self.relative_size = np.array([relative_size(m) for m in self.encoders])
         self.noise_w = channel.noise_power_w(scenario.cell)
+        self._tables: dict[bytes, ExpectedCostTable] = {}
         bs, task = scenario.base_station, scenario.task
         self.extraction_delay_s = delay.extraction_delay_s(
             bs.cycles_per_bit, task.image_bits, self.relative_size, bs.cpu_hz
@@ -172,27 +173,73 @@ class CellModel:
         """Only the cost tensor (..., U, M, Q) — what schedulers minimise."""
         return self._delays_energies_loss(snr, user_cpu_hz)[-1]
 
+    def fading_nodes(self) -> np.ndarray:
+        """Equal-probability grid over the Rayleigh power gain o ~ Exp(1): the midpoint
+        quantiles o_i = -ln(1 - (i + 1/2) / N), i = 0..N-1, each of weight 1/N."""
+        n = self.scenario.statistical.fading_quantiles
+        return -np.log1p(-(np.arange(n) + 0.5) / n)
+
+    def quadrature_expected_cost(self, mean_snr: np.ndarray, user_cpu_hz: np.ndarray):
+        """E over fading of the cost at mean SNR (..., U, Q) -> (..., U, M, Q), by direct
+        quadrature on :meth:`fading_nodes`. The cost of one (user, RB) depends only on
+        its own gain, so flat and per-RB fading share this one-dimensional integral."""
+        total = None
+        for node in self.fading_nodes():
+            cost = self.cost(mean_snr * node, user_cpu_hz)
+            total = cost if total is None else total + cost
+        return total / self.scenario.statistical.fading_quantiles
+
+    def expected_cost_table(self, user_cpu_hz: np.ndarray) -> ExpectedCostTable:
+        """:meth:`quadrature_expected_cost` per (user, encoder), tabulated once over mean
+        SNR in dB (the cost depends on the RB and the location only through it)."""
+        key = np.asarray(user_cpu_hz, dtype=float).tobytes()
+        if key not in self._tables:
+            low = min(min(s[0] for s in self.profile.snr_db.values()) - 40.0, -60.0)
+            high = max(max(s[-1] for s in self.profile.snr_db.values()) + 40.0, 100.0)
+            grid_db = np.arange(low, high + TABLE_STEP_DB / 2, TABLE_STEP_DB)
+            cpu = np.asarray(user_cpu_hz, dtype=float)
+            mean_snr = np.broadcast_to(channel.db_to_linear(grid_db), cpu.shape + grid_db.shape)
+            values = self.quadrature_expected_cost(mean_snr, cpu)  # (U, M, G)
+            self._tables = {key: ExpectedCostTable(float(low), TABLE_STEP_DB, values)}
+        return self._tables[key]
+
     def expected_cost(
         self, distance_m: np.ndarray, interference_w: np.ndarray, user_cpu_hz: np.ndarray
     ) -> np.ndarray:
         """E over the fading law of the cost, (..., U, M, Q): what a scheduler that knows
         locations and interference but not this slot's fading minimises (DESIGN §3).
 
-        Rayleigh power gain o ~ Exp(1) is integrated on an equal-probability grid: the
-        midpoint quantiles o_i = -ln(1 - (i + 1/2) / N), i = 0..N-1, each of weight 1/N.
-        The cost of one user depends only on its own gain, so per-RB fading integrates
-        with the same one-dimensional grid.
+        Integrated on an equal-probability grid of the fading law (:meth:`fading_nodes`),
+        read from a table over mean SNR built once per set of user devices, linearly
+        interpolated every 0.05 dB (within 1 % of the direct quadrature; tested).
         """
+        mean_snr = self.snr(distance_m, 1.0, interference_w)
         if self.scenario.cell.fading.model == "none":
-            return self.cost(self.snr(distance_m, 1.0, interference_w), user_cpu_hz)
-        n = self.scenario.statistical.fading_quantiles
-        nodes = -np.log1p(-(np.arange(n) + 0.5) / n)
-        total = None
-        shape = np.shape(distance_m)
-        if self.scenario.cell.fading.per == "user_rb":
-            shape = shape + np.shape(interference_w)[-1:]
-        for node in nodes:
-            snr = self.snr(distance_m, np.full(shape, node), interference_w)
-            cost = self.cost(snr, user_cpu_hz)
-            total = cost if total is None else total + cost
-        return total / n
+            return self.cost(mean_snr, user_cpu_hz)
+        return self.expected_cost_table(user_cpu_hz).lookup(channel.linear_to_db(mean_snr))
+
+
+TABLE_STEP_DB = 0.05
+
+
+@dataclass(frozen=True)
+class ExpectedCostTable:
+    """E[cost] per (user, encoder) on a uniform grid of mean SNR in dB."""
+
+    low_db: float
+    step_db: float
+    values: np.ndarray
+    """(U, M, G)."""
+
+    def lookup(self, mean_snr_db: np.ndarray) -> np.ndarray:
+        """Linear interpolation at mean SNR (..., U, Q) -> (..., U, M, Q), clamped."""
+        n_users, n_enc, size = self.values.shape
+        position = np.clip((mean_snr_db - self.low_db) / self.step_db, 0.0, size - 1.0)
+        index = np.minimum(position.astype(np.intp), size - 2)
+        weight = (position - index)[..., :, None, :]
+        index = index[..., :, None, :]
+        users = np.arange(n_users)[:, None, None]
+        encoders = np.arange(n_enc)[None, :, None]
+        below = self.values[users, encoders, index]
+        above = self.values[users, encoders, index + 1]
+        return below + weight * (above - below)

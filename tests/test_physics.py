@@ -173,3 +173,16 @@ def test_paper_yaml_spells_out_the_schema_defaults():
     for key in ("name", "description", "seeds", "slots", "schedulers"):
         paper.pop(key), defaults.pop(key)
     assert paper == defaults
+
+
+@pytest.mark.parametrize("per", ["user", "user_rb"])
+def test_tabulated_expected_cost_matches_direct_quadrature(per):
+    from netsim.world import generate_world
+
+    scenario = make_scenario(cell={"fading": {"per": per}}, slots=40)
+    model = CellModel(scenario, load_profile(DEFAULT_PROFILE_PATH))
+    world = generate_world(scenario, 5)
+    tabulated = model.expected_cost(world.distance_m, world.interference_w, world.user_cpu_hz)
+    mean_snr = model.snr(world.distance_m, 1.0, world.interference_w)
+    direct = model.quadrature_expected_cost(mean_snr, world.user_cpu_hz)
+    np.testing.assert_allclose(tabulated, direct, rtol=0.01, atol=0.01)
