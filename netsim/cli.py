@@ -51,7 +51,7 @@ def run(
     scenario_file: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
     out: Annotated[
         Path | None,
-        typer.Option("--out", "-o", help="Output folder [default: results/<scenario name>]."),
+        typer.Option("--out", "-o", help="Output folder (default: results/NAME, NAME from the scenario)."),
     ] = None,
     seeds: Annotated[
         str | None,

@@ -34,7 +34,9 @@ Probability = Annotated[float, Field(ge=0, le=1)]
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, allow_inf_nan=False, use_attribute_docstrings=True
+    )
 
 
 # --------------------------------------------------------------------------- channel
@@ -64,10 +66,11 @@ class Fading(Strict):
 class Interference(Strict):
     """Inter-cell interference per RB, an AR(1) process in dB over slots."""
 
-    mean_dbm: float = -78.0
+    mean_dbm: float = Field(-78.0, le=60)
     """Mean interference power in one RB, dBm."""
     std_db: NonNegativeFloat = 6.0
     slot_correlation: float = Field(0.9, ge=0, lt=1)
+    """AR(1) coefficient from one slot to the next (0: independent slots)."""
 
 
 class Cell(Strict):
@@ -76,10 +79,15 @@ class Cell(Strict):
     rb_bandwidth_hz: PositiveFloat = 1.8e5
     """B, one LTE resource block (12 x 15 kHz)."""
     tx_power_w: PositiveFloat = 0.2
+    """P, BS transmit power in one RB, W (0.2 W = 23 dBm)."""
     noise_psd_dbm_per_hz: float = -174.0
+    """N0, thermal noise power spectral density, dBm/Hz."""
     noise_figure_db: NonNegativeFloat = 7.0
+    """Receiver noise figure added to N0, dB."""
     radius_m: PositiveFloat = 600.0
+    """Cell radius: users lie at most this far from the BS, m."""
     min_distance_m: PositiveFloat = 40.0
+    """Users lie at least this far from the BS, m."""
     pathloss: Annotated[PowerLawPathLoss | MacroPathLoss, Field(discriminator="model")] = (
         PowerLawPathLoss()
     )
@@ -109,7 +117,9 @@ class BaseStation(Strict):
 
 class Mobility(Strict):
     model: Literal["static", "random_walk"] = "static"
+    """static: users keep their positions; random_walk: a step per slot, random direction."""
     speed_mps: NonNegativeFloat = 1.5
+    """Walking speed for random_walk, m/s."""
 
 
 class Arrivals(Strict):
@@ -207,18 +217,24 @@ class SchedulerEntry(BaseModel):
 # ------------------------------------------------------------------------- scenario
 class Scenario(Strict):
     name: str = "unnamed"
+    """Names the default output folder, results/NAME."""
     description: str = ""
     seeds: list[Annotated[int, Field(strict=True, ge=0)]] = Field(
         default_factory=lambda: [0], min_length=1
     )
+    """One independent random world per seed; every scheduler sees the same worlds."""
     slots: Annotated[Count, Field(le=10_000_000)] = 100
+    """Slots simulated per seed."""
     slot_duration_s: PositiveFloat = 1.0
+    """Time between slots: requests arrive at each slot's start, s."""
     delay_model: Literal["analytic", "des"] = "analytic"
+    """analytic: eq. 6 (sum of service times); des: SimPy queues for CPU, RB, device."""
     cell: Cell = Cell()
     base_station: BaseStation = BaseStation()
     users: Users = Users()
     task: Task = Task()
     encoders: list[str] = Field(default_factory=lambda: list(ENCODERS), min_length=1)
+    """Encoders the BS may choose from (netsim/encoders.py)."""
     transmission: Transmission = Transmission()
     profile: str = "default"
     """Task-loss profile CSV, relative to the scenario file, or 'default' (shipped)."""
@@ -226,6 +242,7 @@ class Scenario(Strict):
     reward: Reward = Reward()
     statistical: Statistical = Statistical()
     schedulers: list[SchedulerEntry] = Field(min_length=1)
+    """Schedulers to compare: {type: NAME, label: optional, ...its parameters}."""
     sweep: dict[str, Annotated[list[Any], Field(min_length=1)]] = Field(default_factory=dict)
     """Grid of values for dotted keys, e.g. {"users.count": [3, 5, 8]}: one run per point."""
     _source_dir: Path | None = PrivateAttr(default=None)
