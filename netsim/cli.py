@@ -101,6 +101,44 @@ def run(
 
 
 @app.command()
+def train(
+    scenario_file: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
+    algo: Annotated[str, typer.Option(help="RL algorithm: ppo.")] = "ppo",
+    steps: Annotated[
+        int | None, typer.Option(min=1, help="Environment steps (default: the file's rl.total_steps).")
+    ] = None,
+    seed: Annotated[int, typer.Option(min=0, help="Training seed.")] = 0,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Output folder (default: results/NAME/train-ALGO-sSEED)."),
+    ] = None,
+    resume: Annotated[
+        bool, typer.Option(help="Continue from the folder's last checkpoint.")
+    ] = False,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+) -> None:
+    """Train an RL scheduler on a scenario: TensorBoard logs, checkpoints every
+    rl.checkpoint_every_steps, and learning_curve.csv against the exact optimum."""
+    from netsim.registry import available_trainers, trainer
+    from netsim.scenario import load_scenario
+
+    try:
+        scenario = load_scenario(scenario_file)
+        train_fn = trainer(algo)
+    except ScenarioError as error:
+        fail(str(error))
+    except KeyError:
+        fail(f"--algo: unknown algorithm {algo!r} (known: {', '.join(available_trainers())})")
+    out_dir = out if out is not None else Path("results") / scenario.name / f"train-{algo}-s{seed}"
+    try:
+        model_path = train_fn(scenario, algo, out_dir, steps=steps, seed=seed, resume=resume,
+                              progress=progress)
+    except KeyboardInterrupt:
+        fail(f"interrupted; resume with --resume --out {out_dir}", code=130)
+    typer.echo(f"wrote {model_path} and {out_dir}/learning_curve.csv")
+
+
+@app.command()
 def validate(
     files: Annotated[list[Path], typer.Argument(help="Scenario YAML files to check.")],
 ) -> None:

@@ -10,6 +10,7 @@ from importlib.metadata import entry_points
 from netsim.scheduling import Scheduler
 
 GROUP = "netsim.schedulers"
+TRAINER_GROUP = "netsim.trainers"
 
 
 @cache
@@ -20,6 +21,17 @@ def _entry_points() -> dict[str, object]:
 def available_schedulers() -> list[str]:
     """Registered scheduler names, sorted."""
     return sorted(_entry_points())
+
+
+def available_trainers() -> list[str]:
+    """RL algorithms ``netsim train --algo`` knows, sorted."""
+    return sorted(ep.name for ep in entry_points(group=TRAINER_GROUP))
+
+
+def trainer(name: str):
+    """The training function registered for algorithm ``name``; KeyError if none."""
+    found = {ep.name: ep for ep in entry_points(group=TRAINER_GROUP)}
+    return found[name].load()
 
 
 def scheduler_class(name: str) -> type[Scheduler]:

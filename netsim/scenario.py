@@ -202,6 +202,42 @@ class Statistical(Strict):
     """Points of the quantile grid over the fading law for expected costs."""
 
 
+class RL(Strict):
+    """The paper's MDP and the training of RL schedulers (PPO, DQN, SAC)."""
+
+    episode_slots: Annotated[Count, Field(le=10_000)] = 4
+    """Slots per episode; a slot takes one step per requesting user."""
+    total_steps: Annotated[Count, Field(le=1_000_000_000)] = 100_000
+    """Environment steps of a training run (netsim train --steps overrides)."""
+    learning_rate: PositiveFloat = 3e-4
+    clip_range: float = Field(0.2, gt=0, le=1)
+    """PPO's clip epsilon."""
+    n_steps: Annotated[Count, Field(le=1_000_000)] = 1024
+    """PPO: environment steps per rollout."""
+    batch_size: Annotated[Count, Field(le=1_000_000)] = 128
+    n_epochs: Annotated[Count, Field(le=1000)] = 10
+    gamma: float = Field(1.0, gt=0, le=1)
+    """Discount; 1 keeps an episode's return equal to minus its total cost."""
+    gae_lambda: float = Field(0.95, ge=0, le=1)
+    ent_coef: NonNegativeFloat = 0.01
+    net_arch: list[Annotated[int, Field(strict=True, ge=1, le=4096)]] = Field(
+        default_factory=lambda: [128, 128], min_length=1
+    )
+    """Hidden layer sizes of the policy and value networks."""
+    reward_scale: PositiveFloat = 0.1
+    """Rewards are multiplied by this for learning; reported returns are unscaled."""
+    invalid_action_penalty: NonNegativeFloat = 10.0
+    """Extra cost of a masked action (the user is left unserved); a masked policy never
+    takes one."""
+    eval_every_steps: Annotated[Count, Field(le=1_000_000_000)] = 5_000
+    eval_seeds: list[Annotated[int, Field(strict=True, ge=0)]] = Field(
+        default_factory=lambda: [10_000, 10_001, 10_002], min_length=1
+    )
+    """Held-out worlds for evaluation (training draws its worlds from other seeds)."""
+    eval_slots: Annotated[Count, Field(le=100_000)] = 50
+    checkpoint_every_steps: Annotated[Count, Field(le=1_000_000_000)] = 10_000
+
+
 class SchedulerEntry(BaseModel):
     """One scheduler to run: its registry type, an optional label and its own parameters."""
 
@@ -241,6 +277,7 @@ class Scenario(Strict):
     limits: Limits = Limits()
     reward: Reward = Reward()
     statistical: Statistical = Statistical()
+    rl: RL = RL()
     schedulers: list[SchedulerEntry] = Field(min_length=1)
     """Schedulers to compare: {type: NAME, label: optional, ...its parameters}."""
     sweep: dict[str, Annotated[list[Any], Field(min_length=1)]] = Field(default_factory=dict)

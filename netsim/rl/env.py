@@ -1,0 +1,168 @@
+"""The paper's MDP as a gymnasium environment (DESIGN §3).
+
+The agent is the base station. One step assigns one requesting user an (encoder, RB)
+pair, so a slot takes as many steps as users with a request; an episode is
+``rl.episode_slots`` slots of one random world (a fresh world per episode).
+
+Observation (float32, documented in :func:`observation_size`):
+  interference on each RB, normalised dB                          (Q)
+  which RBs are still free this slot                              (Q)
+  every user's distance / cell radius                             (U)
+  every user's device clock, normalised to the scenario's range   (U)
+  which user is being assigned now (one-hot)                      (U)
+  that user's mean SNR on each RB, dB / 10                        (Q)
+The paper's state is the first three; the device clocks are what the statistical
+exact baseline also knows, and the last two tell the policy whom it is acting for
+(the mean SNR is a function of distance and interference, not extra information).
+No fading: the agent knows what the statistical baseline knows.
+
+Action: Discrete(M * Q + 1): ``m * Q + q`` serves the user with encoder m on RB q;
+the last action leaves the user unserved. ``action_masks()`` allows a free RB with any
+encoder, and "unserved" only where the scenario allows a drop (voluntary drops, or
+more users left in the slot than free RBs). A masked action is never remapped: the
+user goes unserved at its drop penalty plus ``rl.invalid_action_penalty`` and
+``info["invalid_action"]`` is set.
+
+Reward: minus the realised eq. 11 cost of the user's assignment (the same
+:class:`netsim.cost.CellModel` cost the exact solvers minimise), times
+``rl.reward_scale``; ``info["cost"]`` holds the unscaled cost.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from netsim.cost import CellModel
+from netsim.runner import drop_penalties
+from netsim.scenario import Scenario, resolve_profile_path
+from netsim.taskloss import load_profile
+from netsim.world import WorldTrace, generate_world
+
+SEED_SPACE = 2**31 - 1
+OBS_BOUND = 100.0
+"""Observations are clipped to +-OBS_BOUND (reached only by absurd SNRs)."""
+
+
+def observation_size(n_users: int, n_rbs: int) -> int:
+    """3 Q + 3 U entries (see the module docstring)."""
+    return 3 * n_rbs + 3 * n_users
+
+
+class SlotAssignmentEnv(gym.Env):
+    """Sequential (encoder, RB) assignment, one user per step."""
+
+    metadata = {"render_modes": []}
+
+    def __init__(self, scenario: Scenario, model: CellModel | None = None) -> None:
+        super().__init__()
+        if model is None:
+            model = CellModel(scenario, load_profile(resolve_profile_path(scenario)))
+        episode = scenario.model_copy(update={"slots": scenario.rl.episode_slots})
+        self.scenario = episode
+        self.model = model
+        self.n_users = scenario.users.count
+        self.n_rbs = scenario.cell.n_rbs
+        self.n_encoders = len(scenario.encoders)
+        self.drop_action = self.n_encoders * self.n_rbs
+        self.penalty = drop_penalties(scenario)
+        self.action_space = gym.spaces.Discrete(self.drop_action + 1)
+        size = observation_size(self.n_users, self.n_rbs)
+        self.observation_space = gym.spaces.Box(-OBS_BOUND, OBS_BOUND, (size,), np.float32)
+        low, high = scenario.users.cpu_hz_range
+        self._cpu_low, self._cpu_span = low, max(high - low, 1.0)
+        self._itf = scenario.cell.interference
+        self.world: WorldTrace | None = None
+
+    # ------------------------------------------------------------------ episode
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        """A new world; ``options={"world_seed": s}`` fixes it (evaluation)."""
+        super().reset(seed=seed)
+        world_seed = (options or {}).get("world_seed")
+        if world_seed is None:
+            world_seed = int(self.np_random.integers(SEED_SPACE))
+        self.load_world(generate_world(self.scenario, int(world_seed)))
+        return self._observation(), {}
+
+    def load_world(self, world: WorldTrace) -> None:
+        """Start an episode on a given world trace."""
+        self.world = world
+        snr = self.model.snr(world.distance_m, world.fading, world.interference_w)
+        self.realised_cost = self.model.cost(snr, world.user_cpu_hz)  # (T, U, M, Q)
+        mean_snr = self.model.snr(world.distance_m, 1.0, world.interference_w)
+        self._mean_snr_db = 10.0 * np.log10(mean_snr)  # (T, U, Q)
+        self._itf_norm = (
+            10.0 * np.log10(world.interference_w * 1e3) - self._itf.mean_dbm
+        ) / max(self._itf.std_db, 1e-9)
+        self._cpu_norm = (world.user_cpu_hz - self._cpu_low) / self._cpu_span
+        self.slot = 0
+        self._start_slot()
+
+    def _start_slot(self) -> None:
+        while self.slot < self.world.n_slots:
+            self.queue = list(np.flatnonzero(self.world.active[self.slot]))
+            if self.queue:
+                break
+            self.slot += 1
+        self.free = np.ones(self.n_rbs, dtype=bool)
+        self.decisions: list[tuple[int, int, int]] = []
+
+    @property
+    def current_user(self) -> int:
+        return int(self.queue[0])
+
+    # ----------------------------------------------------------------- interface
+    def action_masks(self) -> np.ndarray:
+        """Valid actions for the current user (sb3-contrib's masking protocol)."""
+        mask = np.zeros(self.action_space.n, dtype=bool)
+        mask[: self.drop_action] = np.tile(self.free, self.n_encoders)
+        users_left = len(self.queue)
+        mask[self.drop_action] = (
+            self.scenario.users.voluntary_drop or users_left > int(self.free.sum())
+        )
+        return mask
+
+    def step(self, action: int):
+        action = int(action)
+        user = self.current_user
+        valid = bool(self.action_masks()[action])
+        info: dict[str, Any] = {"invalid_action": not valid, "user": user, "slot": self.slot}
+        if valid and action != self.drop_action:
+            encoder, rb = divmod(action, self.n_rbs)
+            cost = float(self.realised_cost[self.slot, user, encoder, rb])
+            self.free[rb] = False
+            self.decisions.append((user, encoder, rb))
+        else:
+            cost = float(self.penalty[user])
+            if not valid:
+                cost += self.scenario.rl.invalid_action_penalty
+            self.decisions.append((user, -1, -1))
+        info["cost"] = cost
+        self.queue.pop(0)
+        if not self.queue:
+            info["slot_decisions"] = self.decisions
+            self.slot += 1
+            self._start_slot()
+        terminated = self.slot >= self.world.n_slots
+        observation = (
+            np.zeros(self.observation_space.shape, np.float32)
+            if terminated
+            else self._observation()
+        )
+        return observation, -cost * self.scenario.rl.reward_scale, terminated, False, info
+
+    def _observation(self) -> np.ndarray:
+        slot, user = self.slot, self.current_user
+        one_hot = np.zeros(self.n_users)
+        one_hot[user] = 1.0
+        parts = (
+            self._itf_norm[slot],
+            self.free.astype(float),
+            self.world.distance_m[slot] / self.scenario.cell.radius_m,
+            self._cpu_norm,
+            one_hot,
+            self._mean_snr_db[slot, user] / 10.0,
+        )
+        return np.clip(np.concatenate(parts), -OBS_BOUND, OBS_BOUND).astype(np.float32)

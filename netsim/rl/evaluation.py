@@ -1,0 +1,91 @@
+"""A policy on held-out worlds against the exact optimum, slot by slot (DESIGN §3).
+
+For every evaluation seed, one world of ``rl.eval_slots`` slots; the policy assigns the
+users step by step, and on the same slots the Hungarian scheduler finds the oracle
+optimum (realised cost) and the statistical optimum (expected cost over fading, scored
+at its realised cost). Normalised score = optimal cost / policy cost (1 = optimal).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from netsim.registry import scheduler_class
+from netsim.rl.env import SlotAssignmentEnv
+from netsim.scenario import Scenario
+from netsim.scheduling import Allocation, SchedulingProblem
+
+Policy = Callable[[np.ndarray, np.ndarray], int]
+"""(observation, action mask) -> action."""
+
+
+def _optimum(cost: np.ndarray, penalty: np.ndarray, env: SlotAssignmentEnv) -> Allocation:
+    cls = scheduler_class("hungarian")
+    scheduler = cls(cls.Params(information="oracle"), np.random.default_rng(0))
+    problem = SchedulingProblem(cost, penalty, tuple(env.scenario.encoders),
+                                env.scenario.users.voluntary_drop)
+    return scheduler.decide(problem)
+
+
+def evaluate_policy(policy: Policy, scenario: Scenario, seeds: list[int] | None = None) -> dict:
+    """Mean cost per request of ``policy`` and of both optima, normalised scores and the
+    policy's delay- and energy-violation rates, over the evaluation worlds."""
+    seeds = list(scenario.rl.eval_seeds if seeds is None else seeds)
+    evaluation = scenario.model_copy(
+        update={"rl": scenario.rl.model_copy(update={"episode_slots": scenario.rl.eval_slots})}
+    )
+    env = SlotAssignmentEnv(evaluation)
+    model, limits = env.model, scenario.limits
+    totals = {"policy": 0.0, "oracle": 0.0, "statistical": 0.0}
+    requests = served = delay_violations = energy_violations = 0
+    for seed in seeds:
+        observation, _ = env.reset(options={"world_seed": seed})
+        world = env.world
+        expected = model.expected_cost(world.distance_m, world.interference_w,
+                                       world.user_cpu_hz)
+        metrics = model.evaluate(
+            model.snr(world.distance_m, world.fading, world.interference_w), world.user_cpu_hz
+        )
+        terminated = False
+        while not terminated:
+            slot = env.slot
+            observation, _, terminated, _, info = env.step(
+                policy(observation, env.action_masks())
+            )
+            totals["policy"] += info["cost"]
+            requests += 1
+            if "slot_decisions" not in info:
+                continue
+            users = np.array([u for u, _, _ in info["slot_decisions"]])
+            for u, m, q in info["slot_decisions"]:
+                if q >= 0:
+                    served += 1
+                    delay = metrics.total_delay_s[slot, u, m, q]
+                    energy = metrics.bs_energy_j[slot, u, m, q] + metrics.user_energy_j[slot, u]
+                    delay_violations += int(delay > limits.max_delay_s)
+                    energy_violations += int(energy > limits.max_energy_j)
+            penalty = env.penalty[users]
+            realised = env.realised_cost[slot][users]
+            oracle = _optimum(realised, penalty, env)
+            statistical = _optimum(expected[slot][users], penalty, env)
+            totals["oracle"] += oracle.objective(
+                SchedulingProblem(realised, penalty, tuple(env.scenario.encoders)))
+            totals["statistical"] += statistical.objective(
+                SchedulingProblem(realised, penalty, tuple(env.scenario.encoders)))
+    return {
+        "mean_cost": totals["policy"] / requests,
+        "mean_return": -totals["policy"] / len(seeds),
+        "oracle_mean_cost": totals["oracle"] / requests,
+        "statistical_mean_cost": totals["statistical"] / requests,
+        "score_vs_oracle": totals["oracle"] / totals["policy"],
+        "score_vs_statistical": totals["statistical"] / totals["policy"],
+        "delay_violation_rate": delay_violations / max(served, 1),
+        "energy_violation_rate": energy_violations / max(served, 1),
+    }
+
+
+def random_policy(rng: np.random.Generator) -> Policy:
+    """Uniform among the valid actions."""
+    return lambda observation, mask: int(rng.choice(np.flatnonzero(mask)))

@@ -1,0 +1,53 @@
+"""The RL algorithms a scenario can train, built from the scenario's ``rl`` section.
+
+- ``ppo``: MaskablePPO (sb3-contrib): PPO (Schulman et al. 2017) whose policy puts zero
+  probability on masked actions (Huang & Ontanon 2020, invalid action masking).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from sb3_contrib import MaskablePPO
+from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.vec_env import VecEnv
+
+from netsim.scenario import RL
+
+
+def make_ppo(env: VecEnv, rl: RL, seed: int, tensorboard_dir: Path | None) -> MaskablePPO:
+    return MaskablePPO(
+        "MlpPolicy",
+        env,
+        learning_rate=rl.learning_rate,
+        n_steps=rl.n_steps,
+        batch_size=rl.batch_size,
+        n_epochs=rl.n_epochs,
+        gamma=rl.gamma,
+        gae_lambda=rl.gae_lambda,
+        clip_range=rl.clip_range,
+        ent_coef=rl.ent_coef,
+        policy_kwargs={"net_arch": list(rl.net_arch)},
+        tensorboard_log=None if tensorboard_dir is None else str(tensorboard_dir),
+        seed=seed,
+        device="cpu",
+        verbose=0,
+    )
+
+
+def masked_predict(model: BaseAlgorithm) -> Callable[[np.ndarray, np.ndarray], int]:
+    """The trained policy as (observation, mask) -> action, deterministic."""
+
+    def act(observation: np.ndarray, mask: np.ndarray) -> int:
+        action, _ = model.predict(observation, action_masks=mask, deterministic=True)
+        return int(action)
+
+    return act
+
+
+ALGORITHMS: dict[str, tuple[Callable[..., BaseAlgorithm], type[BaseAlgorithm]]] = {
+    "ppo": (make_ppo, MaskablePPO),
+}
+"""name -> (constructor, class whose ``load`` restores a checkpoint)."""
