@@ -254,7 +254,7 @@ def time_core_loop(scenario: Scenario) -> float:
     scheduler (model and world built beforehand, not timed)."""
     model = cell_model(scenario)
     world = generate_world(scenario, 0)
-    schedulers = {"hungarian": build_scheduler(ORACLE_HUNGARIAN, 0)}
+    schedulers = {"hungarian": build_scheduler(ORACLE_HUNGARIAN, 0, scenario)}
     started = time.perf_counter()
     runs = schedule_seed(model, world, schedulers)
     request_records(model, world, runs["hungarian"], 0)

@@ -22,7 +22,13 @@ from netsim.cost import CellModel, SlotMetrics
 from netsim.engine import contention_free_timeline, simulate_requests
 from netsim.registry import scheduler_class
 from netsim.scenario import Scenario, SchedulerEntry, resolve_profile_path, scheduler_label
-from netsim.scheduling import NOT_SERVED, Scheduler, SchedulingProblem, check_allocation
+from netsim.scheduling import (
+    NOT_SERVED,
+    Scheduler,
+    SchedulingProblem,
+    SlotObservation,
+    check_allocation,
+)
 from netsim.taskloss import load_profile
 from netsim.world import WorldTrace, generate_world
 
@@ -79,9 +85,10 @@ def scheduler_rng(seed: int, label: str) -> np.random.Generator:
     return np.random.default_rng([seed, zlib.crc32(label.encode())])
 
 
-def build_scheduler(entry: SchedulerEntry, seed: int) -> Scheduler:
+def build_scheduler(entry: SchedulerEntry, seed: int, scenario: Scenario) -> Scheduler:
     cls = scheduler_class(entry.type)
-    return cls(cls.Params.model_validate(entry.params), scheduler_rng(seed, scheduler_label(entry)))
+    params = cls.prepare(cls.Params.model_validate(entry.params), scenario)
+    return cls(params, scheduler_rng(seed, scheduler_label(entry)))
 
 
 def reference_entries() -> dict[str, SchedulerEntry]:
@@ -119,6 +126,7 @@ def schedule_seed(
     runs = {label: SchedulerRun(label) for label in schedulers}
     voluntary = scenario.users.voluntary_drop
     needs_expected = any(s.information == "statistical" for s in schedulers.values())
+    needs_observation = any(s.uses_observation for s in schedulers.values())
     for part in slot_chunks(scenario):
         n_slots = part.stop - part.start
         started = time.perf_counter()
@@ -132,6 +140,11 @@ def schedule_seed(
                 world.distance_m[part], world.interference_w[part], world.user_cpu_hz
             )
             information_s["statistical"] = (time.perf_counter() - started) / n_slots
+        mean_snr = (
+            model.snr(world.distance_m[part], 1.0, world.interference_w[part])
+            if needs_observation
+            else None
+        )
         for label, scheduler in schedulers.items():
             tensor = metrics.cost if scheduler.information == "oracle" else expected
             run = runs[label]
@@ -142,7 +155,14 @@ def schedule_seed(
                 if users.size == 0:
                     continue
                 cost = tensor[offset] if users.size == penalty.size else tensor[offset][users]
-                problem = SchedulingProblem(cost, penalty[users], encoders, voluntary)
+                observation = None
+                if scheduler.uses_observation:
+                    observation = SlotObservation(
+                        users, world.distance_m[slot], world.user_cpu_hz,
+                        world.interference_w[slot], mean_snr[offset],
+                    )
+                problem = SchedulingProblem(cost, penalty[users], encoders, voluntary,
+                                            observation)
                 started = time.perf_counter()
                 allocation = scheduler.decide(problem)
                 run.decide_s.append(time.perf_counter() - started)
@@ -319,7 +339,8 @@ def run_scenario(
     frames, timing_rows = [], []
     for seed in seeds:
         world = generate_world(scenario, seed)
-        schedulers = {label: build_scheduler(e, seed) for label, e in entries.items()}
+        schedulers = {label: build_scheduler(e, seed, scenario)
+                      for label, e in entries.items()}
         runs = schedule_seed(model, world, schedulers, on_slots)
         seed_frames = {label: request_records(model, world, run, seed)
                        for label, run in runs.items() if run.columns}

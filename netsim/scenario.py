@@ -442,6 +442,7 @@ def _check_profile(scenario: Scenario, source: str) -> None:
 
 def _check_schedulers(scenario: Scenario, source: str) -> None:
     from netsim.registry import available_schedulers, scheduler_class
+    from netsim.scheduling import ParameterError
 
     for index, entry in enumerate(scenario.schedulers):
         key = f"schedulers[{index}]"
@@ -456,6 +457,10 @@ def _check_schedulers(scenario: Scenario, source: str) -> None:
             params = cls.Params.model_validate(entry.params)
         except ValidationError as error:
             raise _first_error(source, error, prefix=key) from None
+        try:
+            params = cls.prepare(params, scenario)
+        except ParameterError as error:
+            raise ScenarioError(source, f"{key}.{error.key}", error.problem) from None
         encoder = getattr(params, "encoder", None)
         if encoder is not None and encoder not in scenario.encoders:
             raise ScenarioError(

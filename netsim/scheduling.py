@@ -8,14 +8,35 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
+if TYPE_CHECKING:
+    from netsim.scenario import Scenario
+
 NOT_SERVED = -1
 
 Information = Literal["oracle", "statistical"]
+
+
+@dataclass(frozen=True)
+class SlotObservation:
+    """What the paper's state holds in one slot, for schedulers that act on it (RL):
+    no fading. Arrays cover every user of the cell; ``users`` are the requesting ones,
+    in the order of the problem's rows."""
+
+    users: np.ndarray
+    """(U_active,) indices of the requesting users."""
+    distance_m: np.ndarray
+    """(U,)."""
+    user_cpu_hz: np.ndarray
+    """(U,)."""
+    interference_w: np.ndarray
+    """(Q,)."""
+    mean_snr: np.ndarray
+    """(U, Q) SNR at unit fading gain (a function of distance and interference)."""
 
 
 @dataclass(frozen=True)
@@ -35,6 +56,8 @@ class SchedulingProblem:
     encoders: tuple[str, ...]
     voluntary_drop: bool = False
     """False: exactly min(U, Q) users must be served; True: any user may be dropped."""
+    observation: SlotObservation | None = None
+    """Filled in for schedulers whose ``uses_observation`` is True."""
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -92,6 +115,14 @@ def check_allocation(
         )
 
 
+class ParameterError(ValueError):
+    """A scheduler parameter is wrong in a way the schema cannot see."""
+
+    def __init__(self, key: str, problem: str) -> None:
+        self.key, self.problem = key, problem
+        super().__init__(f"{key}: {problem}")
+
+
 class SchedulerParams(BaseModel):
     """Parameters every scheduler accepts in a scenario file."""
 
@@ -106,6 +137,15 @@ class Scheduler(ABC):
     Params: ClassVar[type[SchedulerParams]] = SchedulerParams
     uses_cost: ClassVar[bool] = True
     """False for a scheduler that ignores the cost tensor (its time is not charged)."""
+    uses_observation: ClassVar[bool] = False
+    """True for a scheduler that acts on the slot's SlotObservation (RL agents)."""
+
+    @classmethod
+    def prepare(cls, params: SchedulerParams, scenario: Scenario) -> SchedulerParams:
+        """Check parameters against what the schema cannot see (a model file exists,
+        relative to the scenario's folder, and fits the scenario) and return them
+        resolved. Raise ParameterError naming the parameter on failure."""
+        return params
 
     def __init__(self, params: SchedulerParams, rng: np.random.Generator) -> None:
         self.params = params

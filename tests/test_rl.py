@@ -156,3 +156,37 @@ def test_resume_after_sigkill_ends_at_the_same_step_count(tmp_path):
     assert model.num_timesteps == 4096  # 4000 rounded up to whole 256-step rollouts
     curve = pd.read_csv(out / "learning_curve.csv")
     assert curve["env_steps"].iloc[-1] == 4096
+
+
+def test_a_trained_model_is_a_scheduler_in_netsim_run(trained, tmp_path):
+    from netsim.runner import run_scenario
+    from netsim.scenario import load_scenario
+
+    _, out, path = trained
+    scenario_file = tmp_path / "compare.yaml"
+    scenario_file.write_text(
+        (out / "scenario.yaml").read_text().split("schedulers:")[0]
+        + f"schedulers:\n  - {{type: rl, algo: ppo, model_path: {path}}}\n  - random\n"
+    )
+    scenario = load_scenario(scenario_file).model_copy(update={"seeds": [7], "slots": 40})
+    summary = run_scenario(scenario).summary.set_index("scheduler")
+    assert summary.loc["rl_ppo_" + str(path), "served_fraction"] == 1.0
+    assert (summary.loc["rl_ppo_" + str(path), "mean_reward"]
+            > summary.loc["random", "mean_reward"])
+
+
+@pytest.mark.parametrize(
+    "entry, problem",
+    [("{type: rl, model_path: nowhere.zip}", "no such file"),
+     ("{type: rl, model_path: MODEL}", "trained with users.count = 3, this scenario has 5")],
+)
+def test_rl_scheduler_entries_are_checked(trained, tmp_path, entry, problem):
+    from netsim.errors import ScenarioError
+    from netsim.scenario import load_scenario
+
+    _, _, path = trained
+    scenario_file = tmp_path / "bad.yaml"
+    text = (ROOT / "scenarios" / "paper.yaml").read_text().split("schedulers:")[0]
+    scenario_file.write_text(text + "schedulers:\n  - " + entry.replace("MODEL", str(path)) + "\n")
+    with pytest.raises(ScenarioError, match=r"schedulers\[0\]\.model_path: .*" + problem):
+        load_scenario(scenario_file)

@@ -88,6 +88,8 @@ def test_ilp_equals_hungarian_equals_brute_force(problem):
 def all_schedulers(problem: SchedulingProblem, seed: int):
     for name in available_schedulers():
         cls = scheduler_class(name)
+        if cls.uses_observation:  # acts on a SlotObservation: tested in test_rl.py
+            continue
         params = {"encoder": problem.encoders[-1]} if cls.Params is FixedEncoderParams else {}
         yield name, cls(cls.Params(**params), np.random.default_rng(seed))
 

@@ -30,6 +30,7 @@ Reward: minus the realised eq. 11 cost of the user's assignment (the same
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import gymnasium as gym
@@ -49,6 +50,59 @@ OBS_BOUND = 100.0
 def observation_size(n_users: int, n_rbs: int) -> int:
     """3 Q + 3 U entries (see the module docstring)."""
     return 3 * n_rbs + 3 * n_users
+
+
+@dataclass(frozen=True)
+class ObservationEncoder:
+    """Builds the observation vector; its constants come from the training scenario, so a
+    trained policy sees the same scales wherever it is used."""
+
+    n_users: int
+    radius_m: float
+    interference_mean_dbm: float
+    interference_std_db: float
+    cpu_low_hz: float
+    cpu_span_hz: float
+
+    @classmethod
+    def from_scenario(cls, scenario: Scenario) -> ObservationEncoder:
+        low, high = scenario.users.cpu_hz_range
+        itf = scenario.cell.interference
+        return cls(scenario.users.count, scenario.cell.radius_m, itf.mean_dbm,
+                   max(itf.std_db, 1e-9), low, max(high - low, 1.0))
+
+    def encode(
+        self,
+        interference_w: np.ndarray,
+        free: np.ndarray,
+        distance_m: np.ndarray,
+        user_cpu_hz: np.ndarray,
+        user: int,
+        mean_snr: np.ndarray,
+    ) -> np.ndarray:
+        """One observation: RB interference, free RBs, all users' distances and clocks,
+        the current user (one-hot) and its mean SNR on every RB."""
+        one_hot = np.zeros(self.n_users)
+        one_hot[user] = 1.0
+        interference_dbm = 10.0 * np.log10(np.asarray(interference_w) * 1e3)
+        parts = (
+            (interference_dbm - self.interference_mean_dbm) / self.interference_std_db,
+            np.asarray(free, dtype=float),
+            np.asarray(distance_m) / self.radius_m,
+            (np.asarray(user_cpu_hz) - self.cpu_low_hz) / self.cpu_span_hz,
+            one_hot,
+            10.0 * np.log10(mean_snr) / 10.0,
+        )
+        return np.clip(np.concatenate(parts), -OBS_BOUND, OBS_BOUND).astype(np.float32)
+
+
+def action_mask(free: np.ndarray, users_left: int, n_encoders: int, voluntary_drop: bool):
+    """Valid actions: any encoder on a free RB; 'unserved' only where a drop is allowed
+    (voluntary drops, or more users left in the slot than free RBs)."""
+    mask = np.zeros(n_encoders * free.size + 1, dtype=bool)
+    mask[:-1] = np.tile(free, n_encoders)
+    mask[-1] = voluntary_drop or users_left > int(free.sum())
+    return mask
 
 
 class SlotAssignmentEnv(gym.Env):
@@ -71,9 +125,7 @@ class SlotAssignmentEnv(gym.Env):
         self.action_space = gym.spaces.Discrete(self.drop_action + 1)
         size = observation_size(self.n_users, self.n_rbs)
         self.observation_space = gym.spaces.Box(-OBS_BOUND, OBS_BOUND, (size,), np.float32)
-        low, high = scenario.users.cpu_hz_range
-        self._cpu_low, self._cpu_span = low, max(high - low, 1.0)
-        self._itf = scenario.cell.interference
+        self.encoder = ObservationEncoder.from_scenario(scenario)
         self.world: WorldTrace | None = None
 
     # ------------------------------------------------------------------ episode
@@ -91,12 +143,7 @@ class SlotAssignmentEnv(gym.Env):
         self.world = world
         snr = self.model.snr(world.distance_m, world.fading, world.interference_w)
         self.realised_cost = self.model.cost(snr, world.user_cpu_hz)  # (T, U, M, Q)
-        mean_snr = self.model.snr(world.distance_m, 1.0, world.interference_w)
-        self._mean_snr_db = 10.0 * np.log10(mean_snr)  # (T, U, Q)
-        self._itf_norm = (
-            10.0 * np.log10(world.interference_w * 1e3) - self._itf.mean_dbm
-        ) / max(self._itf.std_db, 1e-9)
-        self._cpu_norm = (world.user_cpu_hz - self._cpu_low) / self._cpu_span
+        self._mean_snr = self.model.snr(world.distance_m, 1.0, world.interference_w)
         self.slot = 0
         self._start_slot()
 
@@ -116,13 +163,8 @@ class SlotAssignmentEnv(gym.Env):
     # ----------------------------------------------------------------- interface
     def action_masks(self) -> np.ndarray:
         """Valid actions for the current user (sb3-contrib's masking protocol)."""
-        mask = np.zeros(self.action_space.n, dtype=bool)
-        mask[: self.drop_action] = np.tile(self.free, self.n_encoders)
-        users_left = len(self.queue)
-        mask[self.drop_action] = (
-            self.scenario.users.voluntary_drop or users_left > int(self.free.sum())
-        )
-        return mask
+        return action_mask(self.free, len(self.queue), self.n_encoders,
+                           self.scenario.users.voluntary_drop)
 
     def step(self, action: int):
         action = int(action)
@@ -154,15 +196,7 @@ class SlotAssignmentEnv(gym.Env):
         return observation, -cost * self.scenario.rl.reward_scale, terminated, False, info
 
     def _observation(self) -> np.ndarray:
-        slot, user = self.slot, self.current_user
-        one_hot = np.zeros(self.n_users)
-        one_hot[user] = 1.0
-        parts = (
-            self._itf_norm[slot],
-            self.free.astype(float),
-            self.world.distance_m[slot] / self.scenario.cell.radius_m,
-            self._cpu_norm,
-            one_hot,
-            self._mean_snr_db[slot, user] / 10.0,
-        )
-        return np.clip(np.concatenate(parts), -OBS_BOUND, OBS_BOUND).astype(np.float32)
+        slot, user, world = self.slot, self.current_user, self.world
+        return self.encoder.encode(world.interference_w[slot], self.free,
+                                   world.distance_m[slot], world.user_cpu_hz, user,
+                                   self._mean_snr[slot, user])

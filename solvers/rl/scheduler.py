@@ -1,0 +1,87 @@
+"""A trained RL model as a scheduler like any other: a scenario names it with
+``{type: rl, algo: ppo, model_path: results/.../model.zip}`` and ``netsim run`` compares
+it with the exact and heuristic schedulers on the same worlds.
+
+The policy assigns the requesting users one after another, as in training
+(:mod:`netsim.rl.env`), seeing the slot's observation (no fading) and the action mask.
+The observation is scaled with the constants of the scenario it was trained on
+(``scenario.yaml`` beside the model), and the cell must have the same users, RBs and
+encoders as that scenario.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from netsim.rl.env import ObservationEncoder, action_mask
+from netsim.scenario import Scenario, load_scenario
+from netsim.scheduling import (
+    NOT_SERVED,
+    Allocation,
+    ParameterError,
+    Scheduler,
+    SchedulerParams,
+    SchedulingProblem,
+)
+from solvers.rl.algorithms import ALGORITHMS
+
+
+class RLParams(SchedulerParams):
+    algo: Literal["ppo"] = "ppo"
+    model_path: str
+    """The trained model (model.zip written by netsim train), relative to the scenario."""
+
+
+class RLScheduler(Scheduler):
+    Params = RLParams
+    uses_cost = False
+    uses_observation = True
+
+    @classmethod
+    def prepare(cls, params: RLParams, scenario: Scenario) -> RLParams:
+        path = Path(params.model_path)
+        if not path.is_absolute() and scenario.source_dir is not None:
+            path = scenario.source_dir / path
+        if not path.is_file():
+            raise ParameterError("model_path", f"no such file: {path}")
+        trained_on = path.parent / "scenario.yaml"
+        if not trained_on.is_file():
+            raise ParameterError("model_path", f"{trained_on} (written by netsim train) is missing")
+        training = load_scenario(trained_on)
+        for what, here, there in (
+            ("users.count", scenario.users.count, training.users.count),
+            ("cell.n_rbs", scenario.cell.n_rbs, training.cell.n_rbs),
+            ("encoders", scenario.encoders, training.encoders),
+        ):
+            if here != there:
+                raise ParameterError(
+                    "model_path", f"trained with {what} = {there}, this scenario has {here}"
+                )
+        return params.model_copy(update={"model_path": str(path.resolve())})
+
+    def __init__(self, params: RLParams, rng: np.random.Generator) -> None:
+        super().__init__(params, rng)
+        path = Path(params.model_path)
+        self.model = ALGORITHMS[params.algo][1].load(path, device="cpu")
+        training = load_scenario(path.parent / "scenario.yaml")
+        self.encoder = ObservationEncoder.from_scenario(training)
+
+    def decide(self, problem: SchedulingProblem) -> Allocation:
+        seen = problem.observation
+        n_users, n_enc, n_rbs = problem.shape
+        free = np.ones(n_rbs, dtype=bool)
+        encoder = np.full(n_users, NOT_SERVED, dtype=np.int64)
+        rb = np.full(n_users, NOT_SERVED, dtype=np.int64)
+        for row, user in enumerate(seen.users):
+            mask = action_mask(free, n_users - row, n_enc, problem.voluntary_drop)
+            observation = self.encoder.encode(seen.interference_w, free, seen.distance_m,
+                                              seen.user_cpu_hz, int(user), seen.mean_snr[user])
+            action, _ = self.model.predict(observation, action_masks=mask, deterministic=True)
+            action = int(action)
+            if action < n_enc * n_rbs:
+                encoder[row], rb[row] = divmod(action, n_rbs)
+                free[rb[row]] = False
+        return Allocation.from_pairs(encoder, rb)
