@@ -103,7 +103,7 @@ def run(
 @app.command()
 def train(
     scenario_file: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
-    algo: Annotated[str, typer.Option(help="RL algorithm: ppo.")] = "ppo",
+    algo: Annotated[str, typer.Option(help="RL algorithm: ppo, dqn or sac.")] = "ppo",
     steps: Annotated[
         int | None, typer.Option(min=1, help="Environment steps (default: the file's rl.total_steps).")
     ] = None,

@@ -229,6 +229,19 @@ class RL(Strict):
     invalid_action_penalty: NonNegativeFloat = 10.0
     """Extra cost of a masked action (the user is left unserved); a masked policy never
     takes one."""
+    buffer_size: Annotated[Count, Field(le=100_000_000)] = 100_000
+    """DQN, SAC: replay buffer capacity, transitions."""
+    learning_starts: Annotated[int, Field(strict=True, ge=0)] = 1_000
+    """DQN, SAC: random valid actions before learning starts, steps."""
+    train_freq: Annotated[Count, Field(le=100_000)] = 4
+    """DQN, SAC: environment steps between gradient updates."""
+    target_update_interval: Annotated[Count, Field(le=10_000_000)] = 1_000
+    """DQN: steps between target-network copies."""
+    exploration_fraction: float = Field(0.3, gt=0, le=1)
+    """DQN: share of training over which epsilon falls from 1 to its final value."""
+    exploration_final_eps: float = Field(0.05, ge=0, le=1)
+    tau: float = Field(0.005, gt=0, le=1)
+    """SAC: soft target-update rate."""
     eval_every_steps: Annotated[Count, Field(le=1_000_000_000)] = 5_000
     eval_seeds: list[Annotated[int, Field(strict=True, ge=0)]] = Field(
         default_factory=lambda: [10_000, 10_001, 10_002], min_length=1

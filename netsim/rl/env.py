@@ -11,9 +11,12 @@ Observation (float32, documented in :func:`observation_size`):
   every user's device clock, normalised to the scenario's range   (U)
   which user is being assigned now (one-hot)                      (U)
   that user's mean SNR on each RB, dB / 10                        (Q)
+  users still to assign in this slot, this one included, / U      (1)
 The paper's state is the first three; the device clocks are what the statistical
 exact baseline also knows, and the last two tell the policy whom it is acting for
-(the mean SNR is a function of distance and interference, not extra information).
+(the mean SNR is a function of distance and interference, not extra information);
+with the free RBs and the users left, the action mask is a function of the observation
+(:func:`masks_from_observations`), which off-policy learners use on replayed states.
 No fading: the agent knows what the statistical baseline knows.
 
 Action: Discrete(M * Q + 1): ``m * Q + q`` serves the user with encoder m on RB q;
@@ -48,8 +51,8 @@ OBS_BOUND = 100.0
 
 
 def observation_size(n_users: int, n_rbs: int) -> int:
-    """3 Q + 3 U entries (see the module docstring)."""
-    return 3 * n_rbs + 3 * n_users
+    """3 Q + 3 U + 1 entries (see the module docstring)."""
+    return 3 * n_rbs + 3 * n_users + 1
 
 
 @dataclass(frozen=True)
@@ -79,9 +82,10 @@ class ObservationEncoder:
         user_cpu_hz: np.ndarray,
         user: int,
         mean_snr: np.ndarray,
+        users_left: int,
     ) -> np.ndarray:
         """One observation: RB interference, free RBs, all users' distances and clocks,
-        the current user (one-hot) and its mean SNR on every RB."""
+        the current user (one-hot), its mean SNR on every RB, and the users left."""
         one_hot = np.zeros(self.n_users)
         one_hot[user] = 1.0
         interference_dbm = 10.0 * np.log10(np.asarray(interference_w) * 1e3)
@@ -92,8 +96,39 @@ class ObservationEncoder:
             (np.asarray(user_cpu_hz) - self.cpu_low_hz) / self.cpu_span_hz,
             one_hot,
             10.0 * np.log10(mean_snr) / 10.0,
+            [users_left / self.n_users],
         )
         return np.clip(np.concatenate(parts), -OBS_BOUND, OBS_BOUND).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class MaskSpec:
+    """Enough of the scenario to read action masks back from observations."""
+
+    n_users: int
+    n_rbs: int
+    n_encoders: int
+    voluntary_drop: bool
+
+    @classmethod
+    def from_scenario(cls, scenario: Scenario) -> MaskSpec:
+        return cls(scenario.users.count, scenario.cell.n_rbs, len(scenario.encoders),
+                   scenario.users.voluntary_drop)
+
+
+def masks_from_observations(observations: np.ndarray, spec: MaskSpec) -> np.ndarray:
+    """Action masks (B, M Q + 1) of a batch of observations (B, size): the same as
+    :func:`action_mask` at the step that produced each observation. An all-zero
+    observation (after the episode's end) gets an all-true mask."""
+    observations = np.atleast_2d(observations)
+    free = observations[:, spec.n_rbs: 2 * spec.n_rbs] > 0.5
+    users_left = np.rint(observations[:, -1] * spec.n_users)
+    masks = np.concatenate(
+        [np.tile(free, spec.n_encoders),
+         (spec.voluntary_drop | (users_left > free.sum(axis=1)))[:, None]], axis=1
+    )
+    masks[~masks.any(axis=1)] = True
+    return masks
 
 
 def action_mask(free: np.ndarray, users_left: int, n_encoders: int, voluntary_drop: bool):
@@ -199,4 +234,4 @@ class SlotAssignmentEnv(gym.Env):
         slot, user, world = self.slot, self.current_user, self.world
         return self.encoder.encode(world.interference_w[slot], self.free,
                                    world.distance_m[slot], world.user_cpu_hz, user,
-                                   self._mean_snr[slot, user])
+                                   self._mean_snr[slot, user], len(self.queue))

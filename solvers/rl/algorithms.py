@@ -2,6 +2,9 @@
 
 - ``ppo``: MaskablePPO (sb3-contrib): PPO (Schulman et al. 2017) whose policy puts zero
   probability on masked actions (Huang & Ontanon 2020, invalid action masking).
+- ``dqn``: :class:`solvers.rl.dqn.MaskableDQN`, DQN acting among valid actions only.
+- ``sac``: :class:`solvers.rl.sac_discrete.SACDiscrete`, SAC for discrete actions
+  (Christodoulou 2019), masked.
 """
 
 from __future__ import annotations
@@ -14,10 +17,14 @@ from sb3_contrib import MaskablePPO
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.vec_env import VecEnv
 
+from netsim.rl.env import MaskSpec
 from netsim.scenario import RL
+from solvers.rl.dqn import MaskableDQN
+from solvers.rl.sac_discrete import SACDiscrete
 
 
-def make_ppo(env: VecEnv, rl: RL, seed: int, tensorboard_dir: Path | None) -> MaskablePPO:
+def make_ppo(env: VecEnv, rl: RL, seed: int, tensorboard_dir: Path | None,
+             mask_spec: MaskSpec) -> MaskablePPO:
     return MaskablePPO(
         "MlpPolicy",
         env,
@@ -37,6 +44,49 @@ def make_ppo(env: VecEnv, rl: RL, seed: int, tensorboard_dir: Path | None) -> Ma
     )
 
 
+def make_dqn(env: VecEnv, rl: RL, seed: int, tensorboard_dir: Path | None,
+             mask_spec: MaskSpec) -> MaskableDQN:
+    return MaskableDQN(
+        "MlpPolicy",
+        env,
+        mask_spec=mask_spec,
+        learning_rate=rl.learning_rate,
+        buffer_size=rl.buffer_size,
+        learning_starts=rl.learning_starts,
+        batch_size=rl.batch_size,
+        gamma=rl.gamma,
+        train_freq=rl.train_freq,
+        target_update_interval=rl.target_update_interval,
+        exploration_fraction=rl.exploration_fraction,
+        exploration_final_eps=rl.exploration_final_eps,
+        policy_kwargs={"net_arch": list(rl.net_arch)},
+        tensorboard_log=None if tensorboard_dir is None else str(tensorboard_dir),
+        seed=seed,
+        device="cpu",
+        verbose=0,
+    )
+
+
+def make_sac(env: VecEnv, rl: RL, seed: int, tensorboard_dir: Path | None,
+             mask_spec: MaskSpec) -> SACDiscrete:
+    return SACDiscrete(
+        "MlpPolicy",
+        env,
+        mask_spec=mask_spec,
+        learning_rate=rl.learning_rate,
+        buffer_size=rl.buffer_size,
+        learning_starts=rl.learning_starts,
+        batch_size=rl.batch_size,
+        tau=rl.tau,
+        gamma=rl.gamma,
+        train_freq=rl.train_freq,
+        policy_kwargs={"net_arch": list(rl.net_arch)},
+        tensorboard_log=None if tensorboard_dir is None else str(tensorboard_dir),
+        seed=seed,
+        device="cpu",
+    )
+
+
 def masked_predict(model: BaseAlgorithm) -> Callable[[np.ndarray, np.ndarray], int]:
     """The trained policy as (observation, mask) -> action, deterministic."""
 
@@ -49,5 +99,7 @@ def masked_predict(model: BaseAlgorithm) -> Callable[[np.ndarray, np.ndarray], i
 
 ALGORITHMS: dict[str, tuple[Callable[..., BaseAlgorithm], type[BaseAlgorithm]]] = {
     "ppo": (make_ppo, MaskablePPO),
+    "dqn": (make_dqn, MaskableDQN),
+    "sac": (make_sac, SACDiscrete),
 }
 """name -> (constructor, class whose ``load`` restores a checkpoint)."""

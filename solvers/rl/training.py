@@ -4,7 +4,7 @@ checkpoints, resumption, and a learning curve measured against the exact optimum
 Output folder:
     model.zip               the trained model (a scheduler a scenario can name)
     learning_curve.csv      env steps, wall time, return, scores vs the optima, violations
-    checkpoints/model_<steps>_steps.zip
+    checkpoints/model_<steps>_steps.zip   (+ replay_<steps>_steps.pkl for DQN, SAC)
     tensorboard/            SB3's TensorBoard logs
     scenario.yaml           the resolved scenario
 """
@@ -22,7 +22,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv
 
 from netsim.io import atomic_write_bytes, atomic_write_text
 from netsim.output import csv_text, write_resolved_scenario
-from netsim.rl.env import SlotAssignmentEnv
+from netsim.rl.env import MaskSpec, SlotAssignmentEnv
 from netsim.rl.evaluation import evaluate_policy
 from netsim.scenario import Scenario
 from solvers.rl.algorithms import ALGORITHMS, masked_predict
@@ -47,6 +47,14 @@ class RolloutCheckpoint(BaseCallback):
         if self.num_timesteps >= self.next_at:
             self.folder.mkdir(parents=True, exist_ok=True)
             path = self.folder / f"model_{self.num_timesteps}_steps.zip"
+            if getattr(self.model, "replay_buffer", None) is not None:  # DQN, SAC
+                replay = self.folder / f"replay_{self.num_timesteps}_steps.pkl"
+                temp = self.folder / "replay.tmp.pkl"
+                self.model.save_replay_buffer(temp)
+                temp.replace(replay)
+                for old in self.folder.glob("replay_*_steps.pkl"):
+                    if old != replay:
+                        old.unlink()
             temp = path.with_suffix(".tmp.zip")
             self.model.save(temp)
             temp.replace(path)  # a checkpoint appears whole or not at all
@@ -134,13 +142,16 @@ def train(
         path, done_steps = checkpoint
         model = cls.load(path, env=env, device="cpu",
                          tensorboard_log=str(out_dir / "tensorboard"))
+        replay = path.parent / f"replay_{done_steps}_steps.pkl"
+        if replay.is_file():
+            model.load_replay_buffer(replay)
         if curve_path.is_file():
             previous = pd.read_csv(curve_path)
             previous = previous[previous["env_steps"] <= done_steps]
             rows = previous.to_dict("records")
             wall_offset = float(previous["wall_time_s"].max()) if len(previous) else 0.0
     else:
-        model = make(env, rl, seed, out_dir / "tensorboard")
+        model = make(env, rl, seed, out_dir / "tensorboard", MaskSpec.from_scenario(scenario))
         write_resolved_scenario(out_dir, scenario)
     curve = LearningCurve(scenario, curve_path, rl.eval_every_steps, rows, wall_offset)
     checkpoints = RolloutCheckpoint(out_dir / "checkpoints", rl.checkpoint_every_steps)

@@ -1,0 +1,85 @@
+"""DQN (Mnih et al. 2015, "Human-level control through deep reinforcement learning")
+that acts only among valid actions.
+
+At action time, Q-values of masked actions are set to -inf before the arg-max, and
+epsilon-greedy exploration draws uniformly among the valid actions. The bootstrap
+target max_a' Q_target(s', a') is also taken over the actions valid in s': the masks are
+read back from the replayed observations (:func:`netsim.rl.env.masks_from_observations`),
+so the replay buffer is SB3's own.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch as th
+import torch.nn.functional as F
+from stable_baselines3 import DQN
+
+from netsim.rl.env import MaskSpec, masks_from_observations
+
+
+def random_valid(masks: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One uniformly random valid action per row of ``masks``."""
+    scores = rng.random(masks.shape)
+    scores[~masks] = -1.0
+    return scores.argmax(axis=1)
+
+
+class MaskableDQN(DQN):
+    """SB3 DQN with action masks (see the module docstring)."""
+
+    def __init__(self, *args, mask_spec: MaskSpec | None = None, **kwargs) -> None:
+        self.mask_spec = mask_spec
+        super().__init__(*args, **kwargs)
+        self.mask_rng = np.random.default_rng(kwargs.get("seed"))
+
+    def _masks(self, observation: np.ndarray) -> np.ndarray:
+        return masks_from_observations(np.asarray(observation), self.mask_spec)
+
+    def masked_q_values(self, observation: np.ndarray, masks: np.ndarray) -> np.ndarray:
+        obs = th.as_tensor(np.atleast_2d(observation), dtype=th.float32, device=self.device)
+        with th.no_grad():
+            q_values = self.q_net(obs).cpu().numpy()
+        q_values[~masks] = -np.inf
+        return q_values
+
+    def predict(self, observation, state=None, episode_start=None, deterministic=False,
+                action_masks=None):
+        single = np.asarray(observation).ndim == 1
+        masks = self._masks(observation) if action_masks is None else np.atleast_2d(action_masks)
+        if not deterministic and self.mask_rng.random() < self.exploration_rate:
+            actions = random_valid(masks, self.mask_rng)
+        else:
+            actions = self.masked_q_values(observation, masks).argmax(axis=1)
+        return (actions[0] if single else actions), state
+
+    def _sample_action(self, learning_starts, action_noise=None, n_envs=1):
+        if self.num_timesteps < learning_starts:
+            action = random_valid(self._masks(self._last_obs), self.mask_rng)
+        else:
+            action, _ = self.predict(self._last_obs, deterministic=False)
+        return action, action
+
+    def train(self, gradient_steps: int, batch_size: int = 100) -> None:
+        self.policy.set_training_mode(True)
+        self._update_learning_rate(self.policy.optimizer)
+        losses = []
+        for _ in range(gradient_steps):
+            batch = self.replay_buffer.sample(batch_size, env=self._vec_normalize_env)
+            next_masks = th.as_tensor(self._masks(batch.next_observations.cpu().numpy()),
+                                      device=self.device)
+            with th.no_grad():
+                next_q = self.q_net_target(batch.next_observations)
+                next_q = next_q.masked_fill(~next_masks, -th.inf).max(dim=1).values
+                next_q = th.where(th.isfinite(next_q), next_q, th.zeros_like(next_q))
+                target = batch.rewards + (1 - batch.dones) * self.gamma * next_q.reshape(-1, 1)
+            current = th.gather(self.q_net(batch.observations), 1, batch.actions.long())
+            loss = F.smooth_l1_loss(current, target)
+            losses.append(loss.item())
+            self.policy.optimizer.zero_grad()
+            loss.backward()
+            th.nn.utils.clip_grad_norm_(self.policy.parameters(), self.max_grad_norm)
+            self.policy.optimizer.step()
+        self._n_updates += gradient_steps
+        self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
+        self.logger.record("train/loss", float(np.mean(losses)))

@@ -1,0 +1,199 @@
+"""Soft Actor-Critic for discrete actions (Christodoulou 2019, "Soft Actor-Critic for
+Discrete Action Settings", arXiv 1910.07207), on SB3's off-policy base class so that it
+shares SB3's replay buffer, logging, saving and callbacks.
+
+With a discrete action set the policy outputs a categorical distribution, so every
+expectation over actions is an exact sum instead of a sample:
+
+- critics (two, with target copies): Q(s, .) for all actions at once; target
+  y = r + gamma (1 - d) sum_a' pi(a'|s') [min_i Q_i'(s', a') - alpha log pi(a'|s')];
+- actor: minimise sum_a pi(a|s) [alpha log pi(a|s) - min_i Q_i(s, a)];
+- temperature: alpha is tuned so the policy's entropy tracks a target of
+  ``target_entropy_ratio`` x log(number of valid actions) (the paper uses 0.98 x log |A|;
+  with masks the reachable maximum is log of the valid count, so the target follows it).
+
+Masked actions get zero probability in acting and in every sum; masks of replayed
+states are read back from the observations (:func:`netsim.rl.env.masks_from_observations`).
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import numpy as np
+import torch as th
+import torch.nn.functional as F
+from gymnasium import spaces
+from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
+from stable_baselines3.common.policies import BasePolicy
+from stable_baselines3.common.torch_layers import create_mlp
+from stable_baselines3.common.utils import polyak_update
+from torch import nn
+
+from netsim.rl.env import MaskSpec, masks_from_observations
+from solvers.rl.dqn import random_valid
+
+
+class DiscreteSACPolicy(BasePolicy):
+    """Actor (action logits) and two critics (Q for every action), each an MLP."""
+
+    def __init__(self, observation_space: spaces.Box, action_space: spaces.Discrete,
+                 lr_schedule, net_arch: list[int] | None = None) -> None:
+        super().__init__(observation_space, action_space)
+        self.net_arch = list(net_arch or [256, 256])
+        n_obs, n_actions = int(np.prod(observation_space.shape)), int(action_space.n)
+
+        def mlp() -> nn.Sequential:
+            return nn.Sequential(*create_mlp(n_obs, n_actions, self.net_arch, nn.ReLU))
+
+        self.actor, self.critic1, self.critic2 = mlp(), mlp(), mlp()
+        self.critic1_target, self.critic2_target = (copy.deepcopy(self.critic1),
+                                                    copy.deepcopy(self.critic2))
+        for target in (self.critic1_target, self.critic2_target):
+            target.requires_grad_(False)
+        self.actor_optimizer = th.optim.Adam(self.actor.parameters(), lr=lr_schedule(1))
+        self.critic_optimizer = th.optim.Adam(
+            list(self.critic1.parameters()) + list(self.critic2.parameters()), lr=lr_schedule(1)
+        )
+
+    def _get_constructor_parameters(self) -> dict[str, Any]:
+        data = super()._get_constructor_parameters()
+        data.update(net_arch=self.net_arch)
+        return data
+
+    def masked_log_probs(self, observation: th.Tensor, masks: th.Tensor) -> th.Tensor:
+        """log pi(.|s) with masked actions at -inf."""
+        return F.log_softmax(self.actor(observation).masked_fill(~masks, -th.inf), dim=1)
+
+    def _predict(self, observation: th.Tensor, deterministic: bool = False) -> th.Tensor:
+        logits = self.actor(observation)
+        if deterministic:
+            return logits.argmax(dim=1)
+        return th.distributions.Categorical(logits=logits).sample()
+
+
+def expected_under(probs: th.Tensor, values: th.Tensor, masks: th.Tensor) -> th.Tensor:
+    """sum_a pi(a) values(a) over valid actions. Masked entries (log pi = -inf) are zeroed
+    before the product, so neither the sum nor its gradient meets 0 * inf."""
+    return (probs * values.masked_fill(~masks, 0.0)).sum(dim=1)
+
+
+class SACDiscrete(OffPolicyAlgorithm):
+    """SAC-Discrete with action masks (see the module docstring)."""
+
+    policy_aliases = {"MlpPolicy": DiscreteSACPolicy}
+
+    def __init__(self, policy, env, mask_spec: MaskSpec | None = None,
+                 learning_rate: float = 3e-4, buffer_size: int = 100_000,
+                 learning_starts: int = 1_000, batch_size: int = 256, tau: float = 0.005,
+                 gamma: float = 0.99, train_freq: int = 4, gradient_steps: int = 1,
+                 target_entropy_ratio: float = 0.98, policy_kwargs: dict | None = None,
+                 tensorboard_log: str | None = None, verbose: int = 0, seed: int | None = None,
+                 device: str = "cpu", _init_setup_model: bool = True) -> None:
+        super().__init__(
+            policy, env, learning_rate, buffer_size=buffer_size,
+            learning_starts=learning_starts, batch_size=batch_size, tau=tau, gamma=gamma,
+            train_freq=train_freq, gradient_steps=gradient_steps,
+            policy_kwargs=policy_kwargs, tensorboard_log=tensorboard_log, verbose=verbose,
+            device=device, seed=seed, supported_action_spaces=(spaces.Discrete,),
+            support_multi_env=True, sde_support=False,
+        )
+        self.mask_spec = mask_spec
+        self.target_entropy_ratio = target_entropy_ratio
+        self.mask_rng = np.random.default_rng(seed)
+        if _init_setup_model:
+            self._setup_model()
+
+    def _setup_model(self) -> None:
+        super()._setup_model()
+        self.log_alpha = th.zeros(1, requires_grad=True, device=self.device)
+        self.alpha_optimizer = th.optim.Adam([self.log_alpha], lr=self.lr_schedule(1))
+
+    def _masks(self, observation: np.ndarray) -> np.ndarray:
+        return masks_from_observations(np.asarray(observation), self.mask_spec)
+
+    def predict(self, observation, state=None, episode_start=None, deterministic=False,
+                action_masks=None):
+        single = np.asarray(observation).ndim == 1
+        masks = self._masks(observation) if action_masks is None else np.atleast_2d(action_masks)
+        obs = th.as_tensor(np.atleast_2d(observation), dtype=th.float32, device=self.device)
+        with th.no_grad():
+            log_probs = self.policy.masked_log_probs(obs, th.as_tensor(masks, device=self.device))
+        if deterministic:
+            actions = log_probs.argmax(dim=1).cpu().numpy()
+        else:
+            actions = th.distributions.Categorical(logits=log_probs).sample().cpu().numpy()
+        return (actions[0] if single else actions), state
+
+    def _sample_action(self, learning_starts, action_noise=None, n_envs=1):
+        if self.num_timesteps < learning_starts:
+            action = random_valid(self._masks(self._last_obs), self.mask_rng)
+        else:
+            action, _ = self.predict(self._last_obs, deterministic=False)
+        return action, action
+
+    def train(self, gradient_steps: int, batch_size: int = 64) -> None:
+        policy = self.policy
+        policy.set_training_mode(True)
+        self._update_learning_rate([policy.actor_optimizer, policy.critic_optimizer,
+                                    self.alpha_optimizer])
+        logs: dict[str, list[float]] = {"critic_loss": [], "actor_loss": [], "alpha": [],
+                                        "entropy": []}
+        for _ in range(gradient_steps):
+            batch = self.replay_buffer.sample(batch_size, env=self._vec_normalize_env)
+            masks = th.as_tensor(self._masks(batch.observations.cpu().numpy()),
+                                 device=self.device)
+            next_masks = th.as_tensor(self._masks(batch.next_observations.cpu().numpy()),
+                                      device=self.device)
+            alpha = self.log_alpha.exp().detach()
+            with th.no_grad():
+                next_log_probs = policy.masked_log_probs(batch.next_observations, next_masks)
+                next_q = th.min(policy.critic1_target(batch.next_observations),
+                                policy.critic2_target(batch.next_observations))
+                next_value = expected_under(next_log_probs.exp(),
+                                            next_q - alpha * next_log_probs, next_masks)
+                target = batch.rewards + (1 - batch.dones) * self.gamma * next_value[:, None]
+            actions = batch.actions.long()
+            q1 = policy.critic1(batch.observations).gather(1, actions)
+            q2 = policy.critic2(batch.observations).gather(1, actions)
+            critic_loss = 0.5 * (F.mse_loss(q1, target) + F.mse_loss(q2, target))
+            policy.critic_optimizer.zero_grad()
+            critic_loss.backward()
+            policy.critic_optimizer.step()
+
+            log_probs = policy.masked_log_probs(batch.observations, masks)
+            probs = log_probs.exp()
+            with th.no_grad():
+                q_min = th.min(policy.critic1(batch.observations),
+                               policy.critic2(batch.observations))
+            actor_loss = expected_under(probs, alpha * log_probs - q_min, masks).mean()
+            policy.actor_optimizer.zero_grad()
+            actor_loss.backward()
+            policy.actor_optimizer.step()
+
+            entropy = -expected_under(probs, log_probs, masks).detach()
+            target_entropy = self.target_entropy_ratio * th.log(masks.sum(dim=1).float())
+            alpha_loss = (self.log_alpha * (entropy - target_entropy)).mean()
+            self.alpha_optimizer.zero_grad()
+            alpha_loss.backward()
+            self.alpha_optimizer.step()
+
+            polyak_update(policy.critic1.parameters(), policy.critic1_target.parameters(),
+                          self.tau)
+            polyak_update(policy.critic2.parameters(), policy.critic2_target.parameters(),
+                          self.tau)
+            for key, value in (("critic_loss", critic_loss), ("actor_loss", actor_loss),
+                               ("alpha", alpha), ("entropy", entropy.mean())):
+                logs[key].append(float(value.detach()))
+        self._n_updates += gradient_steps
+        self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
+        for key, values in logs.items():
+            self.logger.record(f"train/{key}", float(np.mean(values)))
+
+    def _excluded_save_params(self) -> list[str]:
+        return super()._excluded_save_params() + ["log_alpha", "alpha_optimizer"]
+
+    def _get_torch_save_params(self) -> tuple[list[str], list[str]]:
+        return (["policy", "policy.actor_optimizer", "policy.critic_optimizer",
+                 "alpha_optimizer"], ["log_alpha"])
