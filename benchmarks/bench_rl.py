@@ -1,0 +1,87 @@
+"""RL benchmarks (outside the test suite): environment steps per second alone and
+inside MaskablePPO training, and the environment's share of a training step.
+
+    python benchmarks/bench_rl.py [--steps N] [--scenario FILE]
+
+The PPO learning curve against the exact optimum comes from `netsim train` itself
+(learning_curve.csv); see the README for the recorded run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+
+from netsim.rl.env import SlotAssignmentEnv
+from netsim.scenario import load_scenario
+
+PAPER = Path(__file__).resolve().parent.parent / "scenarios" / "paper.yaml"
+
+
+def env_steps_per_second(scenario, steps: int) -> float:
+    """Random valid actions, resets included: the environment alone."""
+    env = SlotAssignmentEnv(scenario)
+    env.reset(seed=0)
+    rng = np.random.default_rng(0)
+    masks = [env.action_masks()]
+    started = time.perf_counter()
+    for _ in range(steps):
+        action = int(rng.choice(np.flatnonzero(masks[0])))
+        _, _, terminated, _, _ = env.step(action)
+        if terminated:
+            env.reset()
+        masks[0] = env.action_masks()
+    return steps / (time.perf_counter() - started)
+
+
+def ppo_steps_per_second(scenario, steps: int) -> tuple[float, float]:
+    """MaskablePPO learning ``steps`` steps; returns (steps/s, seconds spent in the
+    environment's step() and action_masks())."""
+    from sb3_contrib import MaskablePPO
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    spent = [0.0]
+
+    class Timed(SlotAssignmentEnv):
+        def step(self, action):
+            started = time.perf_counter()
+            result = super().step(action)
+            spent[0] += time.perf_counter() - started
+            return result
+
+        def action_masks(self):
+            started = time.perf_counter()
+            result = super().action_masks()
+            spent[0] += time.perf_counter() - started
+            return result
+
+    rl = scenario.rl
+    env = DummyVecEnv([lambda: Timed(scenario)])
+    model = MaskablePPO("MlpPolicy", env, n_steps=rl.n_steps, batch_size=rl.batch_size,
+                        n_epochs=rl.n_epochs, policy_kwargs={"net_arch": list(rl.net_arch)},
+                        device="cpu", seed=0, verbose=0)
+    started = time.perf_counter()
+    model.learn(steps)
+    return steps / (time.perf_counter() - started), spent[0]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=20_000)
+    parser.add_argument("--scenario", type=Path, default=PAPER)
+    args = parser.parse_args()
+    scenario = load_scenario(args.scenario)
+    alone = env_steps_per_second(scenario, args.steps)
+    training, in_env = ppo_steps_per_second(scenario, args.steps)
+    share = in_env / (args.steps / training)
+    print(f"scenario {args.scenario.name}: U = {scenario.users.count}, Q = {scenario.cell.n_rbs}")
+    print(f"environment alone:       {alone:10.0f} steps/s")
+    print(f"inside MaskablePPO:      {training:10.0f} steps/s")
+    print(f"environment share of a PPO training step: {100 * share:.1f} %")
+
+
+if __name__ == "__main__":
+    main()
