@@ -119,16 +119,17 @@ def train(
 ) -> None:
     """Train an RL scheduler on a scenario: TensorBoard logs, checkpoints every
     rl.checkpoint_every_steps, and learning_curve.csv against the exact optimum."""
-    from netsim.registry import available_trainers, trainer
+    from netsim.registry import check_algorithms, rl_entry
     from netsim.scenario import load_scenario
 
     try:
         scenario = load_scenario(scenario_file)
-        train_fn = trainer(algo)
+        check_algorithms([algo])
     except ScenarioError as error:
         fail(str(error))
-    except KeyError:
-        fail(f"--algo: unknown algorithm {algo!r} (known: {', '.join(available_trainers())})")
+    except ValueError as error:
+        fail(f"--algo: {error}")
+    train_fn = rl_entry("train")
     out_dir = out if out is not None else Path("results") / scenario.name / f"train-{algo}-s{seed}"
     try:
         model_path = train_fn(scenario, algo, out_dir, steps=steps, seed=seed, resume=resume,
@@ -136,6 +137,46 @@ def train(
     except KeyboardInterrupt:
         fail(f"interrupted; resume with --resume --out {out_dir}", code=130)
     typer.echo(f"wrote {model_path} and {out_dir}/learning_curve.csv")
+
+
+@app.command()
+def compare(
+    scenario_file: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
+    algos: Annotated[str, typer.Option(help="Algorithms, comma-separated.")] = "ppo,sac,dqn",
+    seeds: Annotated[str, typer.Option(help="Training seeds, e.g. '0-4'.")] = "0-4",
+    steps: Annotated[
+        int | None, typer.Option(min=1, help="Steps per training (default: rl.total_steps).")
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Output folder (default: results/NAME/compare)."),
+    ] = None,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+) -> None:
+    """Train every algorithm on every seed with the same budget and hyperparameters;
+    write convergence curves (mean, 95 % CI) and a table against the exact optimum.
+    Re-running the same command resumes unfinished trainings."""
+    from netsim.registry import check_algorithms, rl_entry
+    from netsim.scenario import load_scenario
+
+    algo_list = [a.strip() for a in algos.split(",") if a.strip()]
+    try:
+        scenario = load_scenario(scenario_file)
+        seed_list = parse_seeds(seeds)
+        check_algorithms(algo_list)
+    except ScenarioError as error:
+        fail(str(error))
+    except ValueError as error:
+        fail(f"--algos: {error}" if "algorithm" in str(error) else str(error))
+    compare_fn = rl_entry("compare")
+    budget = scenario.rl.total_steps if steps is None else steps
+    out_dir = out if out is not None else Path("results") / scenario.name / "compare"
+    try:
+        table = compare_fn(scenario, algo_list, seed_list, budget, out_dir, progress)
+    except KeyboardInterrupt:
+        fail("interrupted; run the same command again to resume", code=130)
+    typer.echo(table.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
+    typer.echo(f"wrote {out_dir}/compare.csv, curves.csv, convergence.png")
 
 
 @app.command()

@@ -10,7 +10,7 @@ from importlib.metadata import entry_points
 from netsim.scheduling import Scheduler
 
 GROUP = "netsim.schedulers"
-TRAINER_GROUP = "netsim.trainers"
+RL_GROUP = "netsim.rl"
 
 
 @cache
@@ -23,15 +23,18 @@ def available_schedulers() -> list[str]:
     return sorted(_entry_points())
 
 
-def available_trainers() -> list[str]:
-    """RL algorithms ``netsim train --algo`` knows, sorted."""
-    return sorted(ep.name for ep in entry_points(group=TRAINER_GROUP))
-
-
-def trainer(name: str):
-    """The training function registered for algorithm ``name``; KeyError if none."""
-    found = {ep.name: ep for ep in entry_points(group=TRAINER_GROUP)}
+def rl_entry(name: str):
+    """The RL toolkit's ``algorithms`` (names), ``train`` or ``compare`` function."""
+    found = {ep.name: ep for ep in entry_points(group=RL_GROUP)}
     return found[name].load()
+
+
+def check_algorithms(names: list[str]) -> None:
+    """Raise ValueError naming the first unknown RL algorithm."""
+    known = rl_entry("algorithms")
+    for name in names:
+        if name not in known:
+            raise ValueError(f"unknown algorithm {name!r} (known: {', '.join(known)})")
 
 
 def scheduler_class(name: str) -> type[Scheduler]:

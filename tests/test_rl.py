@@ -248,3 +248,27 @@ def test_masks_can_be_read_back_from_observations(users, rbs, voluntary):
         mask = env.action_masks()
         np.testing.assert_array_equal(masks_from_observations(observation, spec)[0], mask)
         observation, _, terminated, _, _ = env.step(int(rng.choice(np.flatnonzero(mask))))
+
+
+def test_steps_to_95_percent_of_the_final_score():
+    from solvers.rl.compare import steps_to_fraction
+
+    steps = np.array([100, 200, 300, 400])
+    assert steps_to_fraction(steps, np.array([0.2, 0.5, 0.96, 1.0])) == 300
+    assert steps_to_fraction(steps, np.array([0.2, 0.99, 0.9, 1.0])) == 200
+
+
+def test_compare_trains_every_algorithm_and_seed(tmp_path):
+    from solvers.rl.compare import compare
+
+    scenario = make_scenario(rl={**FAST_RL, "eval_every_steps": 1024, "eval_slots": 5,
+                                 "learning_starts": 256}, **SMALL_CELL)
+    table = compare(scenario, ["ppo", "sac"], [0, 1], 2048, tmp_path, progress=False)
+    assert list(table["algo"]) == ["ppo", "sac"] and (table["seeds"] == 2).all()
+    assert table["final_score_vs_statistical"].between(0, 1.5).all()
+    curves = pd.read_csv(tmp_path / "curves.csv")
+    assert sorted(curves["env_steps"].unique()) == [1024, 2048]
+    assert (tmp_path / "convergence.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    for algo in ("ppo", "sac"):
+        for seed in (0, 1):
+            assert (tmp_path / f"{algo}-s{seed}" / "model.zip").is_file()

@@ -103,3 +103,5 @@ ALGORITHMS: dict[str, tuple[Callable[..., BaseAlgorithm], type[BaseAlgorithm]]] 
     "sac": (make_sac, SACDiscrete),
 }
 """name -> (constructor, class whose ``load`` restores a checkpoint)."""
+
+ALGORITHM_NAMES = tuple(ALGORITHMS)

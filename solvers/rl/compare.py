@@ -1,0 +1,130 @@
+"""``netsim compare``: the paper's Fig. 4 made honest. Train every algorithm with the
+same seeds, the same step budget and the same hyperparameters (the scenario's ``rl``
+section, tuned for none of them), then write convergence curves with confidence bands
+and a table that places every agent against the exact optimum.
+
+Output folder:
+    <algo>-s<seed>/          one training each (netsim train's folder; re-running resumes)
+    curves.csv               per algorithm and evaluation step: mean and 95 % CI over seeds
+    compare.csv              per algorithm: final return, steps to 95 %, scores
+    convergence.png          mean return and score vs the statistical optimum over steps
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+from tqdm import tqdm
+
+from netsim.io import atomic_write_bytes, atomic_write_text
+from netsim.output import csv_text
+from netsim.scenario import Scenario
+from solvers.rl.training import train
+
+METRICS = ("mean_return", "score_vs_statistical", "score_vs_oracle")
+
+
+def run_trainings(scenario: Scenario, algos: list[str], seeds: list[int], steps: int,
+                  out_dir: Path, progress: bool = True) -> None:
+    """Every (algorithm, seed) training, each resumable in its own folder."""
+    runs = [(algo, seed) for algo in algos for seed in seeds]
+    for algo, seed in tqdm(runs, desc="trainings", unit="run", disable=not progress or None):
+        train(scenario, algo, out_dir / f"{algo}-s{seed}", steps=steps, seed=seed,
+              resume=True, progress=False)
+
+
+def aligned_curves(out_dir: Path, algos: list[str], seeds: list[int], every: int,
+                   steps: int) -> pd.DataFrame:
+    """Every run's learning curve interpolated onto the common grid every, 2 every, ...
+    (algorithms evaluate at their own rollout ends, so raw step counts differ)."""
+    grid = np.arange(every, steps + 1, every)
+    rows = []
+    for algo in algos:
+        for seed in seeds:
+            curve = pd.read_csv(out_dir / f"{algo}-s{seed}" / "learning_curve.csv")
+            for metric in METRICS:
+                values = np.interp(grid, curve["env_steps"], curve[metric])
+                rows += [{"algo": algo, "seed": seed, "env_steps": int(s), "metric": metric,
+                          "value": v} for s, v in zip(grid, values)]
+    return pd.DataFrame(rows)
+
+
+def _ci95(values: np.ndarray) -> float:
+    if len(values) < 2:
+        return 0.0
+    return float(stats.t.ppf(0.975, len(values) - 1) * np.std(values, ddof=1)
+                 / np.sqrt(len(values)))
+
+
+def summarise_curves(aligned: pd.DataFrame) -> pd.DataFrame:
+    grouped = aligned.groupby(["algo", "metric", "env_steps"], sort=False)["value"]
+    return grouped.agg(mean="mean", ci95=lambda v: _ci95(v.to_numpy())).reset_index()
+
+
+def steps_to_fraction(steps: np.ndarray, score: np.ndarray, fraction: float = 0.95) -> float:
+    """First evaluation step at which the score reaches ``fraction`` of its final value."""
+    reached = np.flatnonzero(score >= fraction * score[-1])
+    return float(steps[reached[0]])
+
+
+def compare_table(aligned: pd.DataFrame) -> pd.DataFrame:
+    rows = []
+    for algo, runs in aligned.groupby("algo", sort=False):
+        final = runs[runs["env_steps"] == runs["env_steps"].max()]
+        score = runs[runs["metric"] == "score_vs_statistical"]
+        to_95 = [steps_to_fraction(g["env_steps"].to_numpy(), g["value"].to_numpy())
+                 for _, g in score.groupby("seed")]
+        row = {"algo": algo, "seeds": runs["seed"].nunique()}
+        for metric in METRICS:
+            values = final.loc[final["metric"] == metric, "value"].to_numpy()
+            row[f"final_{metric}"] = values.mean()
+            row[f"final_{metric}_ci95"] = _ci95(values)
+        row["steps_to_95pct_of_final_score"] = float(np.mean(to_95))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def plot_convergence(curves: pd.DataFrame, path: Path, budget: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(13, 5))
+    panels = [("mean_return", "mean return per evaluation world (eq. 11)"),
+              ("score_vs_statistical", "score vs statistical optimum (1 = optimal)")]
+    for ax, (metric, title) in zip(axes, panels):
+        for index, (algo, curve) in enumerate(
+                curves[curves["metric"] == metric].groupby("algo", sort=False)):
+            x, mean, ci = curve["env_steps"], curve["mean"], curve["ci95"]
+            ax.plot(x, mean, label=algo, color=f"C{index}")
+            ax.fill_between(x, mean - ci, mean + ci, alpha=0.2, color=f"C{index}")
+        ax.set_xlabel("environment steps")
+        ax.set_title(title)
+        ax.grid(alpha=0.3)
+    axes[1].axhline(1.0, color="k", linestyle="--", linewidth=1)
+    axes[0].legend()
+    fig.suptitle(f"Convergence: mean and 95 % CI over seeds ({budget})")
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=130, bbox_inches="tight", metadata={"Software": None})
+    plt.close(fig)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def compare(scenario: Scenario, algos: list[str], seeds: list[int], steps: int,
+            out_dir: Path, progress: bool = True) -> pd.DataFrame:
+    """Train, align, summarise, plot; returns the comparison table."""
+    out_dir = Path(out_dir)
+    run_trainings(scenario, algos, seeds, steps, out_dir, progress)
+    aligned = aligned_curves(out_dir, algos, seeds, scenario.rl.eval_every_steps, steps)
+    curves = summarise_curves(aligned)
+    table = compare_table(aligned)
+    atomic_write_text(out_dir / "curves.csv", csv_text(curves))
+    atomic_write_text(out_dir / "compare.csv", csv_text(table))
+    plot_convergence(curves, out_dir / "convergence.png",
+                     f"{len(seeds)} seeds x {steps} steps each, same hyperparameters")
+    return table
