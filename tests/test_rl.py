@@ -272,3 +272,21 @@ def test_compare_trains_every_algorithm_and_seed(tmp_path):
     for algo in ("ppo", "sac"):
         for seed in (0, 1):
             assert (tmp_path / f"{algo}-s{seed}" / "model.zip").is_file()
+
+
+def test_env_observations_equal_the_schedulers_encoding():
+    """The env's precomputed path and ObservationEncoder.encode (used by the RL
+    scheduler in netsim run) give the same vector."""
+    env = SlotAssignmentEnv(make_scenario(users={"arrivals": {"probability": 0.7}}))
+    observation, _ = env.reset(seed=2)
+    rng = np.random.default_rng(2)
+    terminated = False
+    while not terminated:
+        world, slot, user = env.world, env.slot, env.current_user
+        mean_snr = env.model.snr(world.distance_m[slot], 1.0, world.interference_w[slot])
+        expected = env.encoder.encode(world.interference_w[slot], env.free,
+                                      world.distance_m[slot], world.user_cpu_hz, user,
+                                      mean_snr[user], len(env.queue))
+        np.testing.assert_allclose(observation, expected, rtol=1e-6, atol=1e-6)
+        mask = env.action_masks()
+        observation, _, terminated, _, _ = env.step(int(rng.choice(np.flatnonzero(mask))))

@@ -74,6 +74,38 @@ class ObservationEncoder:
         return cls(scenario.users.count, scenario.cell.radius_m, itf.mean_dbm,
                    max(itf.std_db, 1e-9), low, max(high - low, 1.0))
 
+    def slot_template(
+        self, interference_w: np.ndarray, distance_m: np.ndarray, user_cpu_hz: np.ndarray
+    ) -> np.ndarray:
+        """The parts of a slot's observations that do not change within the slot
+        (interference, distances, clocks); the rest is left 0 for :meth:`fill`."""
+        n_rbs = np.shape(interference_w)[-1]
+        interference_dbm = 10.0 * np.log10(np.asarray(interference_w) * 1e3)
+        template = np.zeros(observation_size(self.n_users, n_rbs), dtype=np.float32)
+        template[:n_rbs] = (interference_dbm - self.interference_mean_dbm) / self.interference_std_db
+        users = slice(2 * n_rbs, 2 * n_rbs + self.n_users)
+        template[users] = np.asarray(distance_m) / self.radius_m
+        clocks = slice(users.stop, users.stop + self.n_users)
+        template[clocks] = (np.asarray(user_cpu_hz) - self.cpu_low_hz) / self.cpu_span_hz
+        return np.clip(template, -OBS_BOUND, OBS_BOUND)
+
+    def fill(self, template: np.ndarray, free: np.ndarray, user: int,
+             mean_snr_feature: np.ndarray, users_left: int) -> np.ndarray:
+        """A copy of ``template`` with the step's free RBs, current user (one-hot), its
+        mean SNR feature (:meth:`snr_feature`) and the users left."""
+        n_rbs = free.size
+        observation = template.copy()
+        observation[n_rbs: 2 * n_rbs] = free
+        observation[2 * n_rbs + 2 * self.n_users + user] = 1.0
+        observation[-1 - n_rbs: -1] = np.clip(mean_snr_feature, -OBS_BOUND, OBS_BOUND)
+        observation[-1] = users_left / self.n_users
+        return observation
+
+    @staticmethod
+    def snr_feature(mean_snr: np.ndarray) -> np.ndarray:
+        """Mean SNR in dB / 10."""
+        return np.log10(mean_snr)
+
     def encode(
         self,
         interference_w: np.ndarray,
@@ -86,19 +118,8 @@ class ObservationEncoder:
     ) -> np.ndarray:
         """One observation: RB interference, free RBs, all users' distances and clocks,
         the current user (one-hot), its mean SNR on every RB, and the users left."""
-        one_hot = np.zeros(self.n_users)
-        one_hot[user] = 1.0
-        interference_dbm = 10.0 * np.log10(np.asarray(interference_w) * 1e3)
-        parts = (
-            (interference_dbm - self.interference_mean_dbm) / self.interference_std_db,
-            np.asarray(free, dtype=float),
-            np.asarray(distance_m) / self.radius_m,
-            (np.asarray(user_cpu_hz) - self.cpu_low_hz) / self.cpu_span_hz,
-            one_hot,
-            10.0 * np.log10(mean_snr) / 10.0,
-            [users_left / self.n_users],
-        )
-        return np.clip(np.concatenate(parts), -OBS_BOUND, OBS_BOUND).astype(np.float32)
+        template = self.slot_template(interference_w, distance_m, user_cpu_hz)
+        return self.fill(template, free, user, self.snr_feature(mean_snr), users_left)
 
 
 @dataclass(frozen=True)
@@ -178,7 +199,13 @@ class SlotAssignmentEnv(gym.Env):
         self.world = world
         snr = self.model.snr(world.distance_m, world.fading, world.interference_w)
         self.realised_cost = self.model.cost(snr, world.user_cpu_hz)  # (T, U, M, Q)
-        self._mean_snr = self.model.snr(world.distance_m, 1.0, world.interference_w)
+        mean_snr = self.model.snr(world.distance_m, 1.0, world.interference_w)
+        self._snr_feature = self.encoder.snr_feature(mean_snr)  # (T, U, Q)
+        self._templates = [
+            self.encoder.slot_template(world.interference_w[t], world.distance_m[t],
+                                       world.user_cpu_hz)
+            for t in range(world.n_slots)
+        ]
         self.slot = 0
         self._start_slot()
 
@@ -231,7 +258,6 @@ class SlotAssignmentEnv(gym.Env):
         return observation, -cost * self.scenario.rl.reward_scale, terminated, False, info
 
     def _observation(self) -> np.ndarray:
-        slot, user, world = self.slot, self.current_user, self.world
-        return self.encoder.encode(world.interference_w[slot], self.free,
-                                   world.distance_m[slot], world.user_cpu_hz, user,
-                                   self._mean_snr[slot, user], len(self.queue))
+        slot, user = self.slot, self.current_user
+        return self.encoder.fill(self._templates[slot], self.free, user,
+                                 self._snr_feature[slot, user], len(self.queue))
