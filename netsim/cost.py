@@ -94,7 +94,7 @@ class CellModel:
         self, loss: np.ndarray, total_delay_s: np.ndarray, total_energy_j: np.ndarray
     ) -> np.ndarray:
         """Negative reward of paper eq. 11 (see module docstring)."""
-        limits, reward = self.scenario.limits, self.scenario.reward
+        reward = self.scenario.reward
         return (
             loss
             + reward.lambda_delay * self.delay_violation(total_delay_s)

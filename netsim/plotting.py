@@ -8,13 +8,13 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import yaml  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import yaml
 
-from netsim.errors import ScenarioError  # noqa: E402
-from netsim.io import atomic_write_bytes  # noqa: E402
+from netsim.errors import ScenarioError
+from netsim.io import atomic_write_bytes
 
 REFERENCE_PREFIX = "reference:"
 

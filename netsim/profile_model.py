@@ -79,7 +79,7 @@ def top1_accuracy(margin_over_spread: float, n_classes: int) -> float:
 
 def clean_margin(model: AnalyticProfileModel, accuracy: float) -> float:
     """delta: the mean cosine advantage of the true class giving ``accuracy`` when clean."""
-    target = lambda m: top1_accuracy(m, model.n_classes) - accuracy  # noqa: E731
+    target = lambda m: top1_accuracy(m, model.n_classes) - accuracy
     return model.cosine_spread * optimize.brentq(target, -10.0, 20.0, xtol=1e-12)
 
 

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scenario_factory import make_scenario
 
 from netsim.engine import simulate_requests
 from netsim.runner import run_scenario
-from scenario_factory import make_scenario
 
 SCHEDULERS = [{"type": "hungarian", "information": "oracle"}, {"type": "random"}]
 

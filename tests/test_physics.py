@@ -6,13 +6,13 @@ import math
 
 import numpy as np
 import pytest
+from scenario_factory import make_scenario
 
 from netsim import channel, delay, energy, transmission
 from netsim.cost import CellModel
 from netsim.encoders import ENCODERS, relative_size
 from netsim.scenario import MacroPathLoss, PowerLawPathLoss, Transmission
 from netsim.taskloss import DEFAULT_PROFILE_PATH, load_profile
-from scenario_factory import make_scenario
 
 IMAGE_BITS = 224 * 224 * 3 * 8  # 1,204,224
 
@@ -165,8 +165,9 @@ def test_expected_cost_without_fading_is_the_cost():
 
 def test_paper_yaml_spells_out_the_schema_defaults():
     """Every physical parameter in paper.yaml equals its one default in the schema."""
-    from netsim.scenario import Scenario, load_scenario, scenario_data
     from scenario_factory import PAPER
+
+    from netsim.scenario import Scenario, load_scenario, scenario_data
 
     paper = scenario_data(load_scenario(PAPER))
     defaults = scenario_data(Scenario(schedulers=[{"type": "random"}]))

@@ -7,8 +7,13 @@ import pytest
 
 from netsim.encoders import ENCODERS
 from netsim.errors import ScenarioError
-from netsim.profile_model import AnalyticProfileModel, build_rows, clean_margin, render_csv
-from netsim.profile_model import top1_accuracy
+from netsim.profile_model import (
+    AnalyticProfileModel,
+    build_rows,
+    clean_margin,
+    render_csv,
+    top1_accuracy,
+)
 from netsim.taskloss import DEFAULT_PROFILE_PATH, load_profile, task_loss
 
 

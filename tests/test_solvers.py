@@ -8,6 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
+from scenario_factory import make_scenario
 
 from netsim.cost import CellModel
 from netsim.registry import available_schedulers, scheduler_class
@@ -22,7 +23,6 @@ from netsim.scheduling import (
 )
 from netsim.taskloss import load_profile
 from netsim.world import generate_world
-from scenario_factory import make_scenario
 from solvers.exact.hungarian import HungarianScheduler
 from solvers.exact.ilp import ILPParams, ILPScheduler
 from solvers.heuristics.fixed_encoder import FixedEncoderParams

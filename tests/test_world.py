@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+from scenario_factory import make_scenario
 
 from netsim.channel import dbm_to_w
 from netsim.world import generate_world
-from scenario_factory import make_scenario
 
 
 def test_same_seed_same_world_other_seed_other_world():

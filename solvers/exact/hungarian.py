@@ -5,7 +5,7 @@ user, so x[u, m, q] collapses to a bipartite matching of users and RBs."""
 from __future__ import annotations
 
 from netsim.scheduling import Allocation, Scheduler, SchedulingProblem
-from solvers.common import allocation_from_rbs, best_encoder, assign_rbs
+from solvers.common import allocation_from_rbs, assign_rbs, best_encoder
 
 
 class HungarianScheduler(Scheduler):

@@ -23,67 +23,46 @@ from solvers.rl.dqn import MaskableDQN
 from solvers.rl.sac_discrete import SACDiscrete
 
 
+def shared_settings(rl: RL, seed: int, tensorboard_dir: Path | None) -> dict:
+    """Hyperparameters every algorithm takes alike (the same tuning effort for all)."""
+    return {
+        "learning_rate": rl.learning_rate,
+        "batch_size": rl.batch_size,
+        "gamma": rl.gamma,
+        "policy_kwargs": {"net_arch": list(rl.net_arch)},
+        "tensorboard_log": None if tensorboard_dir is None else str(tensorboard_dir),
+        "seed": seed,
+        "device": "cpu",
+    }
+
+
 def make_ppo(env: VecEnv, rl: RL, seed: int, tensorboard_dir: Path | None,
              mask_spec: MaskSpec) -> MaskablePPO:
     return MaskablePPO(
-        "MlpPolicy",
-        env,
-        learning_rate=rl.learning_rate,
-        n_steps=rl.n_steps,
-        batch_size=rl.batch_size,
-        n_epochs=rl.n_epochs,
-        gamma=rl.gamma,
-        gae_lambda=rl.gae_lambda,
-        clip_range=rl.clip_range,
-        ent_coef=rl.ent_coef,
-        policy_kwargs={"net_arch": list(rl.net_arch)},
-        tensorboard_log=None if tensorboard_dir is None else str(tensorboard_dir),
-        seed=seed,
-        device="cpu",
-        verbose=0,
+        "MlpPolicy", env, n_steps=rl.n_steps, n_epochs=rl.n_epochs, gae_lambda=rl.gae_lambda,
+        clip_range=rl.clip_range, ent_coef=rl.ent_coef,
+        **shared_settings(rl, seed, tensorboard_dir),
     )
 
 
 def make_dqn(env: VecEnv, rl: RL, seed: int, tensorboard_dir: Path | None,
              mask_spec: MaskSpec) -> MaskableDQN:
     return MaskableDQN(
-        "MlpPolicy",
-        env,
-        mask_spec=mask_spec,
-        learning_rate=rl.learning_rate,
-        buffer_size=rl.buffer_size,
-        learning_starts=rl.learning_starts,
-        batch_size=rl.batch_size,
-        gamma=rl.gamma,
-        train_freq=rl.train_freq,
+        "MlpPolicy", env, mask_spec=mask_spec, buffer_size=rl.buffer_size,
+        learning_starts=rl.learning_starts, train_freq=rl.train_freq,
         target_update_interval=rl.target_update_interval,
         exploration_fraction=rl.exploration_fraction,
         exploration_final_eps=rl.exploration_final_eps,
-        policy_kwargs={"net_arch": list(rl.net_arch)},
-        tensorboard_log=None if tensorboard_dir is None else str(tensorboard_dir),
-        seed=seed,
-        device="cpu",
-        verbose=0,
+        **shared_settings(rl, seed, tensorboard_dir),
     )
 
 
 def make_sac(env: VecEnv, rl: RL, seed: int, tensorboard_dir: Path | None,
              mask_spec: MaskSpec) -> SACDiscrete:
     return SACDiscrete(
-        "MlpPolicy",
-        env,
-        mask_spec=mask_spec,
-        learning_rate=rl.learning_rate,
-        buffer_size=rl.buffer_size,
-        learning_starts=rl.learning_starts,
-        batch_size=rl.batch_size,
-        tau=rl.tau,
-        gamma=rl.gamma,
-        train_freq=rl.train_freq,
-        policy_kwargs={"net_arch": list(rl.net_arch)},
-        tensorboard_log=None if tensorboard_dir is None else str(tensorboard_dir),
-        seed=seed,
-        device="cpu",
+        "MlpPolicy", env, mask_spec=mask_spec, buffer_size=rl.buffer_size,
+        learning_starts=rl.learning_starts, train_freq=rl.train_freq, tau=rl.tau,
+        **shared_settings(rl, seed, tensorboard_dir),
     )
 
 

@@ -25,16 +25,31 @@ def random_valid(masks: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return scores.argmax(axis=1)
 
 
-class MaskableDQN(DQN):
+class MaskedOffPolicy:
+    """What DQN and SAC-Discrete share: masks read from observations, and warm-up and
+    exploration among valid actions only. Mixed in before the SB3 class."""
+
+    mask_spec: MaskSpec | None
+    mask_rng: np.random.Generator
+
+    def _masks(self, observation: np.ndarray) -> np.ndarray:
+        return masks_from_observations(np.asarray(observation), self.mask_spec)
+
+    def _sample_action(self, learning_starts, action_noise=None, n_envs=1):
+        if self.num_timesteps < learning_starts:
+            action = random_valid(self._masks(self._last_obs), self.mask_rng)
+        else:
+            action, _ = self.predict(self._last_obs, deterministic=False)
+        return action, action
+
+
+class MaskableDQN(MaskedOffPolicy, DQN):
     """SB3 DQN with action masks (see the module docstring)."""
 
     def __init__(self, *args, mask_spec: MaskSpec | None = None, **kwargs) -> None:
         self.mask_spec = mask_spec
         super().__init__(*args, **kwargs)
         self.mask_rng = np.random.default_rng(kwargs.get("seed"))
-
-    def _masks(self, observation: np.ndarray) -> np.ndarray:
-        return masks_from_observations(np.asarray(observation), self.mask_spec)
 
     def masked_q_values(self, observation: np.ndarray, masks: np.ndarray) -> np.ndarray:
         obs = th.as_tensor(np.atleast_2d(observation), dtype=th.float32, device=self.device)
@@ -52,13 +67,6 @@ class MaskableDQN(DQN):
         else:
             actions = self.masked_q_values(observation, masks).argmax(axis=1)
         return (actions[0] if single else actions), state
-
-    def _sample_action(self, learning_starts, action_noise=None, n_envs=1):
-        if self.num_timesteps < learning_starts:
-            action = random_valid(self._masks(self._last_obs), self.mask_rng)
-        else:
-            action, _ = self.predict(self._last_obs, deterministic=False)
-        return action, action
 
     def train(self, gradient_steps: int, batch_size: int = 100) -> None:
         self.policy.set_training_mode(True)

@@ -31,8 +31,8 @@ from stable_baselines3.common.torch_layers import create_mlp
 from stable_baselines3.common.utils import polyak_update
 from torch import nn
 
-from netsim.rl.env import MaskSpec, masks_from_observations
-from solvers.rl.dqn import random_valid
+from netsim.rl.env import MaskSpec
+from solvers.rl.dqn import MaskedOffPolicy
 
 
 class DiscreteSACPolicy(BasePolicy):
@@ -79,7 +79,7 @@ def expected_under(probs: th.Tensor, values: th.Tensor, masks: th.Tensor) -> th.
     return (probs * values.masked_fill(~masks, 0.0)).sum(dim=1)
 
 
-class SACDiscrete(OffPolicyAlgorithm):
+class SACDiscrete(MaskedOffPolicy, OffPolicyAlgorithm):
     """SAC-Discrete with action masks (see the module docstring)."""
 
     policy_aliases = {"MlpPolicy": DiscreteSACPolicy}
@@ -110,9 +110,6 @@ class SACDiscrete(OffPolicyAlgorithm):
         self.log_alpha = th.zeros(1, requires_grad=True, device=self.device)
         self.alpha_optimizer = th.optim.Adam([self.log_alpha], lr=self.lr_schedule(1))
 
-    def _masks(self, observation: np.ndarray) -> np.ndarray:
-        return masks_from_observations(np.asarray(observation), self.mask_spec)
-
     def predict(self, observation, state=None, episode_start=None, deterministic=False,
                 action_masks=None):
         single = np.asarray(observation).ndim == 1
@@ -125,13 +122,6 @@ class SACDiscrete(OffPolicyAlgorithm):
         else:
             actions = th.distributions.Categorical(logits=log_probs).sample().cpu().numpy()
         return (actions[0] if single else actions), state
-
-    def _sample_action(self, learning_starts, action_noise=None, n_envs=1):
-        if self.num_timesteps < learning_starts:
-            action = random_valid(self._masks(self._last_obs), self.mask_rng)
-        else:
-            action, _ = self.predict(self._last_obs, deterministic=False)
-        return action, action
 
     def train(self, gradient_steps: int, batch_size: int = 64) -> None:
         policy = self.policy
