@@ -224,6 +224,10 @@ class RL(Strict):
         default_factory=lambda: [128, 128], min_length=1
     )
     """Hidden layer sizes of the policy and value networks."""
+    reward_model: Literal["realised", "expected"] = "realised"
+    """realised: minus the cost under this slot's fading (the paper); expected: minus
+    its expectation over fading — what the statistical optimum minimises, with far
+    less variance (evaluation always scores realised costs)."""
     reward_scale: PositiveFloat = 0.1
     """Rewards are multiplied by this for learning; reported returns are unscaled."""
     invalid_action_penalty: NonNegativeFloat = 10.0

@@ -282,3 +282,16 @@ def test_env_observations_equal_the_schedulers_encoding():
         np.testing.assert_allclose(observation, expected, rtol=1e-6, atol=1e-6)
         mask = env.action_masks()
         observation, _, terminated, _, _ = env.step(int(rng.choice(np.flatnonzero(mask))))
+
+
+def test_expected_reward_model_rewards_the_expected_cost_and_reports_the_realised():
+    scenario = make_scenario(rl={"reward_model": "expected", "episode_slots": 2})
+    env = SlotAssignmentEnv(scenario)
+    env.reset(seed=4)
+    user, slot = env.current_user, env.slot
+    world = env.world
+    mean_snr = env.model.snr(world.distance_m, 1.0, world.interference_w)
+    expected = env.model.quadrature_expected_cost(mean_snr, world.user_cpu_hz)
+    _, reward, _, _, info = env.step(2 * env.n_rbs + 1)  # encoder 2 on RB 1
+    assert reward == pytest.approx(-0.1 * expected[slot, user, 2, 1])
+    assert info["cost"] == pytest.approx(env.realised_cost[slot, user, 2, 1])

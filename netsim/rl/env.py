@@ -200,6 +200,11 @@ class SlotAssignmentEnv(gym.Env):
         snr = self.model.snr(world.distance_m, world.fading, world.interference_w)
         self.realised_cost = self.model.cost(snr, world.user_cpu_hz)  # (T, U, M, Q)
         mean_snr = self.model.snr(world.distance_m, 1.0, world.interference_w)
+        self.reward_cost = (
+            self.model.quadrature_expected_cost(mean_snr, world.user_cpu_hz)
+            if self.scenario.rl.reward_model == "expected"
+            else self.realised_cost
+        )
         self._snr_feature = self.encoder.snr_feature(mean_snr)  # (T, U, Q)
         self._templates = [
             self.encoder.slot_template(world.interference_w[t], world.distance_m[t],
@@ -236,12 +241,14 @@ class SlotAssignmentEnv(gym.Env):
         if valid and action != self.drop_action:
             encoder, rb = divmod(action, self.n_rbs)
             cost = float(self.realised_cost[self.slot, user, encoder, rb])
+            learn_cost = float(self.reward_cost[self.slot, user, encoder, rb])
             self.free[rb] = False
             self.decisions.append((user, encoder, rb))
         else:
             cost = float(self.penalty[user])
             if not valid:
                 cost += self.scenario.rl.invalid_action_penalty
+            learn_cost = cost
             self.decisions.append((user, -1, -1))
         info["cost"] = cost
         self.queue.pop(0)
@@ -255,7 +262,7 @@ class SlotAssignmentEnv(gym.Env):
             if terminated
             else self._observation()
         )
-        return observation, -cost * self.scenario.rl.reward_scale, terminated, False, info
+        return observation, -learn_cost * self.scenario.rl.reward_scale, terminated, False, info
 
     def _observation(self) -> np.ndarray:
         slot, user = self.slot, self.current_user
