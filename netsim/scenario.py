@@ -205,8 +205,9 @@ class Statistical(Strict):
 class RL(Strict):
     """The paper's MDP and the training of RL schedulers (PPO, DQN, SAC)."""
 
-    episode_slots: Annotated[Count, Field(le=10_000)] = 4
-    """Slots per episode; a slot takes one step per requesting user."""
+    episode_slots: Annotated[Count, Field(le=10_000)] = 1
+    """Slots per episode; a slot takes one step per requesting user. One slot keeps an
+    episode's return equal to minus the slot's cost, what the optimum minimises."""
     total_steps: Annotated[Count, Field(le=1_000_000_000)] = 100_000
     """Environment steps of a training run (netsim train --steps overrides)."""
     learning_rate: PositiveFloat = 3e-4

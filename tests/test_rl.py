@@ -278,7 +278,7 @@ def test_env_observations_equal_the_schedulers_encoding():
         mean_snr = env.model.snr(world.distance_m[slot], 1.0, world.interference_w[slot])
         expected = env.encoder.encode(world.interference_w[slot], env.free,
                                       world.distance_m[slot], world.user_cpu_hz, user,
-                                      mean_snr[user], len(env.queue))
+                                      mean_snr, len(env.queue))
         np.testing.assert_allclose(observation, expected, rtol=1e-6, atol=1e-6)
         mask = env.action_masks()
         observation, _, terminated, _, _ = env.step(int(rng.choice(np.flatnonzero(mask))))

@@ -9,12 +9,14 @@ Observation (float32, documented in :func:`observation_size`):
   which RBs are still free this slot                              (Q)
   every user's distance / cell radius                             (U)
   every user's device clock, normalised to the scenario's range   (U)
+  every user's mean SNR on every RB, dB / 10                      (U x Q)
   which user is being assigned now (one-hot)                      (U)
   that user's mean SNR on each RB, dB / 10                        (Q)
   users still to assign in this slot, this one included, / U      (1)
 The paper's state is the first three; the device clocks are what the statistical
-exact baseline also knows, and the last two tell the policy whom it is acting for
-(the mean SNR is a function of distance and interference, not extra information);
+exact baseline also knows; the mean SNRs are a function of distances and interference
+(not extra information) that spares the policy from learning the path-loss law, and
+the rest tells the policy whom it is acting for;
 with the free RBs and the users left, the action mask is a function of the observation
 (:func:`masks_from_observations`), which off-policy learners use on replayed states.
 No fading: the agent knows what the statistical baseline knows.
@@ -51,8 +53,8 @@ OBS_BOUND = 100.0
 
 
 def observation_size(n_users: int, n_rbs: int) -> int:
-    """3 Q + 3 U + 1 entries (see the module docstring)."""
-    return 3 * n_rbs + 3 * n_users + 1
+    """3 Q + 3 U + U Q + 1 entries (see the module docstring)."""
+    return 3 * n_rbs + 3 * n_users + n_users * n_rbs + 1
 
 
 @dataclass(frozen=True)
@@ -75,7 +77,8 @@ class ObservationEncoder:
                    max(itf.std_db, 1e-9), low, max(high - low, 1.0))
 
     def slot_template(
-        self, interference_w: np.ndarray, distance_m: np.ndarray, user_cpu_hz: np.ndarray
+        self, interference_w: np.ndarray, distance_m: np.ndarray, user_cpu_hz: np.ndarray,
+        mean_snr: np.ndarray,
     ) -> np.ndarray:
         """The parts of a slot's observations that do not change within the slot
         (interference, distances, clocks); the rest is left 0 for :meth:`fill`."""
@@ -87,6 +90,8 @@ class ObservationEncoder:
         template[users] = np.asarray(distance_m) / self.radius_m
         clocks = slice(users.stop, users.stop + self.n_users)
         template[clocks] = (np.asarray(user_cpu_hz) - self.cpu_low_hz) / self.cpu_span_hz
+        matrix = slice(clocks.stop, clocks.stop + self.n_users * n_rbs)
+        template[matrix] = self.snr_feature(mean_snr).ravel()
         return np.clip(template, -OBS_BOUND, OBS_BOUND)
 
     def fill(self, template: np.ndarray, free: np.ndarray, user: int,
@@ -96,7 +101,7 @@ class ObservationEncoder:
         n_rbs = free.size
         observation = template.copy()
         observation[n_rbs: 2 * n_rbs] = free
-        observation[2 * n_rbs + 2 * self.n_users + user] = 1.0
+        observation[2 * n_rbs + 2 * self.n_users + self.n_users * n_rbs + user] = 1.0
         observation[-1 - n_rbs: -1] = np.clip(mean_snr_feature, -OBS_BOUND, OBS_BOUND)
         observation[-1] = users_left / self.n_users
         return observation
@@ -118,8 +123,8 @@ class ObservationEncoder:
     ) -> np.ndarray:
         """One observation: RB interference, free RBs, all users' distances and clocks,
         the current user (one-hot), its mean SNR on every RB, and the users left."""
-        template = self.slot_template(interference_w, distance_m, user_cpu_hz)
-        return self.fill(template, free, user, self.snr_feature(mean_snr), users_left)
+        template = self.slot_template(interference_w, distance_m, user_cpu_hz, mean_snr)
+        return self.fill(template, free, user, self.snr_feature(mean_snr[user]), users_left)
 
 
 @dataclass(frozen=True)
@@ -208,7 +213,7 @@ class SlotAssignmentEnv(gym.Env):
         self._snr_feature = self.encoder.snr_feature(mean_snr)  # (T, U, Q)
         self._templates = [
             self.encoder.slot_template(world.interference_w[t], world.distance_m[t],
-                                       world.user_cpu_hz)
+                                       world.user_cpu_hz, mean_snr[t])
             for t in range(world.n_slots)
         ]
         self.slot = 0

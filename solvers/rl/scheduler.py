@@ -78,7 +78,7 @@ class RLScheduler(Scheduler):
         for row, user in enumerate(seen.users):
             mask = action_mask(free, n_users - row, n_enc, problem.voluntary_drop)
             observation = self.encoder.encode(seen.interference_w, free, seen.distance_m,
-                                              seen.user_cpu_hz, int(user), seen.mean_snr[user],
+                                              seen.user_cpu_hz, int(user), seen.mean_snr,
                                               n_users - row)
             action, _ = self.model.predict(observation, action_masks=mask, deterministic=True)
             action = int(action)
