@@ -39,7 +39,7 @@ def env_steps_per_second(scenario, steps: int) -> float:
 
 def ppo_steps_per_second(scenario, steps: int) -> tuple[float, float]:
     """MaskablePPO learning ``steps`` steps; returns (steps/s, seconds spent in the
-    environment's step() and action_masks())."""
+    environment's step(), reset() and action_masks())."""
     from sb3_contrib import MaskablePPO
     from stable_baselines3.common.vec_env import DummyVecEnv
 
@@ -49,6 +49,12 @@ def ppo_steps_per_second(scenario, steps: int) -> tuple[float, float]:
         def step(self, action):
             started = time.perf_counter()
             result = super().step(action)
+            spent[0] += time.perf_counter() - started
+            return result
+
+        def reset(self, **kwargs):
+            started = time.perf_counter()
+            result = super().reset(**kwargs)
             spent[0] += time.perf_counter() - started
             return result
 
