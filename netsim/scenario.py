@@ -208,6 +208,11 @@ class RL(Strict):
     episode_slots: Annotated[Count, Field(le=10_000)] = 1
     """Slots per episode; a slot takes one step per requesting user. One slot keeps an
     episode's return equal to minus the slot's cost, what the optimum minimises."""
+    world_slots: Annotated[Count, Field(le=100_000)] = 1
+    """Slots drawn per random training world: consecutive episodes play its slots in
+    turn (same users and devices; fading and interference evolve), then a new world
+    is drawn. 1: a new world every episode. Larger values make resets cheaper (32 cuts
+    the environment's share of a PPO step from 20 % to 13 %) at less layout variety."""
     total_steps: Annotated[Count, Field(le=1_000_000_000)] = 100_000
     """Environment steps of a training run (netsim train --steps overrides)."""
     learning_rate: PositiveFloat = 3e-4

@@ -295,3 +295,18 @@ def test_expected_reward_model_rewards_the_expected_cost_and_reports_the_realise
     _, reward, _, _, info = env.step(2 * env.n_rbs + 1)  # encoder 2 on RB 1
     assert reward == pytest.approx(-0.1 * expected[slot, user, 2, 1])
     assert info["cost"] == pytest.approx(env.realised_cost[slot, user, 2, 1])
+
+
+def test_training_episodes_walk_through_a_world_before_drawing_the_next():
+    env = SlotAssignmentEnv(make_scenario(rl={"episode_slots": 2, "world_slots": 6}))
+    env.reset(seed=0)
+    worlds, starts = [], []
+    for _ in range(5):
+        worlds.append(id(env.world))
+        starts.append(env.slot)
+        terminated = False
+        while not terminated:
+            _, _, terminated, _, _ = env.step(int(np.flatnonzero(env.action_masks())[0]))
+        env.reset()
+    assert starts == [0, 2, 4, 0, 2]
+    assert worlds[0] == worlds[1] == worlds[2] != worlds[3] == worlds[4]

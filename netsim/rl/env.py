@@ -176,6 +176,10 @@ class SlotAssignmentEnv(gym.Env):
         if model is None:
             model = CellModel(scenario, load_profile(resolve_profile_path(scenario)))
         episode = scenario.model_copy(update={"slots": scenario.rl.episode_slots})
+        self._world_scenario = scenario.model_copy(
+            update={"slots": max(scenario.rl.world_slots, scenario.rl.episode_slots)}
+        )
+        self._batched = False
         self.scenario = episode
         self.model = model
         self.n_users = scenario.users.count
@@ -191,16 +195,31 @@ class SlotAssignmentEnv(gym.Env):
 
     # ------------------------------------------------------------------ episode
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
-        """A new world; ``options={"world_seed": s}`` fixes it (evaluation)."""
+        """The next episode: the next ``rl.episode_slots`` slots of the current random
+        world, a new world (of ``rl.world_slots`` slots) when it is used up or when a
+        seed is given.
+        ``options={"world_seed": s}`` plays exactly the world of that seed, from its
+        first slot (evaluation)."""
         super().reset(seed=seed)
         world_seed = (options or {}).get("world_seed")
-        if world_seed is None:
-            world_seed = int(self.np_random.integers(SEED_SPACE))
-        self.load_world(generate_world(self.scenario, int(world_seed)))
+        if world_seed is not None:
+            self.load_world(generate_world(self.scenario, int(world_seed)))
+            return self._observation(), {}
+        episode = self.scenario.rl.episode_slots
+        used_up = self.world is None or self.stop + episode > self.world.n_slots
+        if seed is not None or used_up or not self._batched:  # a seed starts a new world
+            draw = int(self.np_random.integers(SEED_SPACE))
+            self.load_world(generate_world(self._world_scenario, draw), stop=episode)
+            self._batched = True
+        else:
+            self.slot, self.stop = self.stop, self.stop + episode
+            self._start_slot()
         return self._observation(), {}
 
-    def load_world(self, world: WorldTrace) -> None:
-        """Start an episode on a given world trace."""
+    def load_world(self, world: WorldTrace, stop: int | None = None) -> None:
+        """Start an episode on a given world trace, at its first slot, ending before
+        slot ``stop`` (default: the whole trace)."""
+        self._batched = False
         self.world = world
         snr = self.model.snr(world.distance_m, world.fading, world.interference_w)
         self.realised_cost = self.model.cost(snr, world.user_cpu_hz)  # (T, U, M, Q)
@@ -217,10 +236,11 @@ class SlotAssignmentEnv(gym.Env):
             for t in range(world.n_slots)
         ]
         self.slot = 0
+        self.stop = world.n_slots if stop is None else stop
         self._start_slot()
 
     def _start_slot(self) -> None:
-        while self.slot < self.world.n_slots:
+        while self.slot < self.stop:
             self.queue = list(np.flatnonzero(self.world.active[self.slot]))
             if self.queue:
                 break
@@ -261,7 +281,7 @@ class SlotAssignmentEnv(gym.Env):
             info["slot_decisions"] = self.decisions
             self.slot += 1
             self._start_slot()
-        terminated = self.slot >= self.world.n_slots
+        terminated = self.slot >= self.stop
         observation = (
             np.zeros(self.observation_space.shape, np.float32)
             if terminated
