@@ -29,7 +29,8 @@ def _read(run_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     return summary, records, scenario
 
 
-def _save(fig: plt.Figure, path: Path) -> Path:
+def save_figure(fig: plt.Figure, path: Path) -> Path:
+    """Write ``fig`` as a PNG atomically (no timestamp metadata, so stable bytes)."""
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=130, bbox_inches="tight", metadata={"Software": None})
     plt.close(fig)
@@ -49,7 +50,7 @@ def plot_reward(summary: pd.DataFrame, path: Path) -> Path:
     ax.set_xlabel("mean reward per request (eq. 11; higher is better), 95 % CI over seeds")
     ax.set_title("Reward by scheduler (grey: exact references)")
     ax.grid(axis="x", alpha=0.3)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_loss_accuracy(summary: pd.DataFrame, path: Path, task_kind: str) -> Path:
@@ -65,7 +66,7 @@ def plot_loss_accuracy(summary: pd.DataFrame, path: Path, task_kind: str) -> Pat
     for ax in axes:
         ax.grid(axis="x", alpha=0.3)
     fig.suptitle("Task performance")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_violations(summary: pd.DataFrame, path: Path) -> Path:
@@ -79,7 +80,7 @@ def plot_violations(summary: pd.DataFrame, path: Path) -> Path:
     ax.set_title("Constraint violations")
     ax.legend(loc="lower right")
     ax.grid(axis="x", alpha=0.3)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_delay_cdf(records: pd.DataFrame, path: Path, max_delay_s: float) -> Path:
@@ -97,7 +98,7 @@ def plot_delay_cdf(records: pd.DataFrame, path: Path, max_delay_s: float) -> Pat
     ax.set_title("Delay distribution (eq. 6, queueing included under the DES model)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="lower right")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_encoder_share(summary: pd.DataFrame, path: Path) -> Path:
@@ -112,7 +113,7 @@ def plot_encoder_share(summary: pd.DataFrame, path: Path) -> Path:
     ax.set_xlabel("share of served requests (%)")
     ax.set_title("Encoder choice")
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12 - 0.2 / len(data)), ncol=len(shares))
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_sweep(sweep: pd.DataFrame, keys: list[str], path: Path) -> Path:
@@ -136,7 +137,7 @@ def plot_sweep(sweep: pd.DataFrame, keys: list[str], path: Path) -> Path:
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=7)
     fig.suptitle(f"Sweep over {', '.join(keys)}")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_run(run_dir: str | Path) -> list[Path]:

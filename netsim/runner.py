@@ -268,7 +268,7 @@ def request_records(model: CellModel, world: WorldTrace, run: SchedulerRun, seed
     return frame[RECORD_COLUMNS]
 
 
-def _ci95(values: np.ndarray) -> float:
+def ci95_half_width(values: np.ndarray) -> float:
     """Half-width of the 95 % Student-t interval of the mean over seeds (0 for one seed)."""
     if len(values) < 2:
         return 0.0
@@ -302,7 +302,7 @@ def summarise(records: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:
                 "mean_queueing_delay_s": mine["queueing_delay_s"].mean(),
                 "mean_total_energy_j": mine["total_energy_j"].mean(),
                 "mean_reward": -mean_cost,
-                "mean_reward_ci95": _ci95(per_seed_reward),
+                "mean_reward_ci95": ci95_half_width(per_seed_reward),
                 "gap_to_oracle_pct": 100.0 * (mean_cost / reference_cost[ORACLE_REFERENCE] - 1),
                 "gap_to_statistical_pct": 100.0
                 * (mean_cost / reference_cost[STATISTICAL_REFERENCE] - 1),

@@ -21,12 +21,11 @@ Policy = Callable[[np.ndarray, np.ndarray], int]
 """(observation, action mask) -> action."""
 
 
-def _optimum(cost: np.ndarray, penalty: np.ndarray, env: SlotAssignmentEnv) -> Allocation:
-    cls = scheduler_class("hungarian")
-    scheduler = cls(cls.Params(information="oracle"), np.random.default_rng(0))
+def _optimum(hungarian, cost: np.ndarray, penalty: np.ndarray,
+             env: SlotAssignmentEnv) -> Allocation:
     problem = SchedulingProblem(cost, penalty, tuple(env.scenario.encoders),
                                 env.scenario.users.voluntary_drop)
-    return scheduler.decide(problem)
+    return hungarian.decide(problem)
 
 
 def evaluate_policy(policy: Policy, scenario: Scenario, seeds: list[int] | None = None) -> dict:
@@ -38,6 +37,8 @@ def evaluate_policy(policy: Policy, scenario: Scenario, seeds: list[int] | None 
     )
     env = SlotAssignmentEnv(evaluation)
     model, limits = env.model, scenario.limits
+    cls = scheduler_class("hungarian")
+    hungarian = cls(cls.Params(information="oracle"), np.random.default_rng(0))
     totals = {"policy": 0.0, "oracle": 0.0, "statistical": 0.0}
     requests = served = delay_violations = energy_violations = 0
     for seed in seeds:
@@ -68,8 +69,8 @@ def evaluate_policy(policy: Policy, scenario: Scenario, seeds: list[int] | None 
                     energy_violations += int(energy > limits.max_energy_j)
             penalty = env.penalty[users]
             realised = env.realised_cost[slot][users]
-            oracle = _optimum(realised, penalty, env)
-            statistical = _optimum(expected[slot][users], penalty, env)
+            oracle = _optimum(hungarian, realised, penalty, env)
+            statistical = _optimum(hungarian, expected[slot][users], penalty, env)
             totals["oracle"] += oracle.objective(
                 SchedulingProblem(realised, penalty, tuple(env.scenario.encoders)))
             totals["statistical"] += statistical.objective(

@@ -12,16 +12,16 @@ Output folder:
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 from tqdm import tqdm
 
-from netsim.io import atomic_write_bytes, atomic_write_text
+from netsim.io import atomic_write_text
 from netsim.output import csv_text
+from netsim.plotting import save_figure
+from netsim.runner import ci95_half_width
 from netsim.scenario import Scenario
 from solvers.rl.training import train
 
@@ -53,16 +53,9 @@ def aligned_curves(out_dir: Path, algos: list[str], seeds: list[int], every: int
     return pd.DataFrame(rows)
 
 
-def _ci95(values: np.ndarray) -> float:
-    if len(values) < 2:
-        return 0.0
-    return float(stats.t.ppf(0.975, len(values) - 1) * np.std(values, ddof=1)
-                 / np.sqrt(len(values)))
-
-
 def summarise_curves(aligned: pd.DataFrame) -> pd.DataFrame:
     grouped = aligned.groupby(["algo", "metric", "env_steps"], sort=False)["value"]
-    return grouped.agg(mean="mean", ci95=lambda v: _ci95(v.to_numpy())).reset_index()
+    return grouped.agg(mean="mean", ci95=lambda v: ci95_half_width(v.to_numpy())).reset_index()
 
 
 def steps_to_fraction(steps: np.ndarray, score: np.ndarray, fraction: float = 0.95) -> float:
@@ -82,16 +75,13 @@ def compare_table(aligned: pd.DataFrame) -> pd.DataFrame:
         for metric in METRICS:
             values = final.loc[final["metric"] == metric, "value"].to_numpy()
             row[f"final_{metric}"] = values.mean()
-            row[f"final_{metric}_ci95"] = _ci95(values)
+            row[f"final_{metric}_ci95"] = ci95_half_width(values)
         row["steps_to_95pct_of_final_score"] = float(np.mean(to_95))
         rows.append(row)
     return pd.DataFrame(rows)
 
 
 def plot_convergence(curves: pd.DataFrame, path: Path, budget: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(13, 5))
@@ -109,10 +99,7 @@ def plot_convergence(curves: pd.DataFrame, path: Path, budget: str) -> None:
     axes[1].axhline(1.0, color="k", linestyle="--", linewidth=1)
     axes[0].legend()
     fig.suptitle(f"Convergence: mean and 95 % CI over seeds ({budget})")
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=130, bbox_inches="tight", metadata={"Software": None})
-    plt.close(fig)
-    atomic_write_bytes(path, buffer.getvalue())
+    save_figure(fig, path)
 
 
 def compare(scenario: Scenario, algos: list[str], seeds: list[int], steps: int,
