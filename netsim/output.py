@@ -41,30 +41,9 @@ def write_run(out_dir: Path, scenario: Scenario, result: RunResult) -> None:
 
 
 def point_folder(values: dict[str, Any]) -> str:
-    """Folder name of one sweep point, e.g. 'users.count=8'."""
-    return ",".join(f"{key}={value}" for key, value in values.items())
-
-
-def write_sweep(
-    out_dir: Path,
-    scenario: Scenario,
-    points: list[tuple[dict[str, Any], Scenario]],
-    results: list[RunResult],
-) -> pd.DataFrame:
-    """One run folder per point, plus sweep_summary.csv (the summaries side by side,
-    the swept values first) and the sweep's resolved scenario.yaml."""
-    out_dir = Path(out_dir)
-    frames = []
-    for (values, point), result in zip(points, results):
-        write_run(out_dir / point_folder(values), point, result)
-        frame = result.summary.copy()
-        for position, (key, value) in enumerate(values.items()):
-            frame.insert(position, key, [value] * len(frame))
-        frames.append(frame)
-    combined = pd.concat(frames, ignore_index=True)
-    atomic_write_text(out_dir / "sweep_summary.csv", csv_text(combined))
-    write_resolved_scenario(out_dir, scenario)
-    return combined
+    """Folder name of one sweep point, e.g. 'users.count=8,seed=0' (a '/' in a value
+    becomes '_')."""
+    return ",".join(f"{key}={value}".replace("/", "_") for key, value in values.items())
 
 
 def format_summary(summary: pd.DataFrame, extra: list[str] | None = None) -> str:

@@ -275,9 +275,31 @@ def ci95_half_width(values: np.ndarray) -> float:
     return float(stats.t.ppf(0.975, len(values) - 1) * np.std(values, ddof=1) / np.sqrt(len(values)))
 
 
+def jain_index(values: np.ndarray) -> float:
+    """Jain's fairness index (sum x)^2 / (n sum x^2) of non-negative values: 1 when all
+    are equal, 1/n when one has everything; NaN when all are 0."""
+    squares = float(np.sum(values**2))
+    return float(np.sum(values) ** 2 / (len(values) * squares)) if squares > 0 else float("nan")
+
+
+def user_fairness(group: pd.DataFrame, performance: str) -> dict[str, float]:
+    """Per user (and seed): the mean reward of its requests and its mean task
+    performance (accuracy or CLIP-I similarity, dropped requests count 0). Returns the
+    mean and the worst user's reward, and Jain's index of the users' performance, each
+    averaged over seeds."""
+    per_user = group.groupby(["seed", "user"])[["reward", performance]].mean()
+    per_seed = per_user.groupby(level="seed")
+    return {
+        "mean_user_reward": per_user["reward"].mean(),
+        "worst_user_reward": per_seed["reward"].min().mean(),
+        "jain_index": per_seed[performance].agg(lambda v: jain_index(v.to_numpy())).mean(),
+    }
+
+
 def summarise(records: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:
     """Per scheduler: means over all requests of all seeds, CI over seed means, gaps."""
     limits = scenario.limits
+    performance = "accuracy" if scenario.task.kind == "classify" else "clip_i2i_similarity"
     served = records[records["served"]]
     rows = []
     reference_cost = {
@@ -303,6 +325,7 @@ def summarise(records: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:
                 "mean_total_energy_j": mine["total_energy_j"].mean(),
                 "mean_reward": -mean_cost,
                 "mean_reward_ci95": ci95_half_width(per_seed_reward),
+                **user_fairness(group, performance),
                 "gap_to_oracle_pct": 100.0 * (mean_cost / reference_cost[ORACLE_REFERENCE] - 1),
                 "gap_to_statistical_pct": 100.0
                 * (mean_cost / reference_cost[STATISTICAL_REFERENCE] - 1),

@@ -273,6 +273,38 @@ class SchedulerEntry(BaseModel):
         return dict(self.model_extra or {})
 
 
+# ------------------------------------------------------------------------- sweeps
+SweepValues = Annotated[list[Any], Field(min_length=1)]
+
+
+class Sweep(Strict):
+    """The points of a sweep: every entry of ``points`` (one empty entry if none)
+    combined with every combination of the ``grid`` values. Keys are dotted scenario
+    keys (``users.count``, ``rl.clip_range``, ``seeds``...). Each point runs once per
+    seed of its scenario. The short form ``{KEY: [values]}`` is a grid."""
+
+    grid: dict[str, SweepValues] = Field(default_factory=dict)
+    """Values per key; the points are their Cartesian product."""
+    points: list[Annotated[dict[str, Any], Field(min_length=1)]] = Field(default_factory=list)
+    """Explicit points, e.g. [{reward.lambda_delay: 1, reward.lambda_energy: 1}]:
+    several keys that move together."""
+    kind: Literal["run", "train"] = "run"
+    """run: simulate the scenario's schedulers; train: train the RL agent ``algo``
+    (rl.total_steps steps, the point's seed), then simulate it beside the schedulers."""
+    algo: str = "ppo"
+    """The RL algorithm of a train sweep (and of netsim tune)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short_form(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data and not set(data) & set(cls.model_fields):
+            return {"grid": data}
+        return data
+
+    def __bool__(self) -> bool:
+        return bool(self.grid or self.points)
+
+
 # ------------------------------------------------------------------------- scenario
 class Scenario(Strict):
     name: str = "unnamed"
@@ -303,8 +335,9 @@ class Scenario(Strict):
     rl: RL = RL()
     schedulers: list[SchedulerEntry] = Field(min_length=1)
     """Schedulers to compare: {type: NAME, label: optional, ...its parameters}."""
-    sweep: dict[str, Annotated[list[Any], Field(min_length=1)]] = Field(default_factory=dict)
-    """Grid of values for dotted keys, e.g. {"users.count": [3, 5, 8]}: one run per point."""
+    sweep: Sweep = Field(default_factory=lambda: Sweep())
+    """Points to run (netsim sweep, netsim run): a grid over dotted keys, e.g.
+    {"users.count": [3, 5, 8]}, or the long form {grid, points, kind, algo}."""
     _source_dir: Path | None = PrivateAttr(default=None)
 
     @property
@@ -498,6 +531,8 @@ def scenario_data(scenario: Scenario) -> dict[str, Any]:
         {"type": e.type, **({"label": e.label} if e.label else {}), **e.params}
         for e in scenario.schedulers
     ]
+    if not scenario.sweep:
+        data["sweep"] = {}
     return data
 
 
@@ -506,34 +541,63 @@ def resolved_yaml(scenario: Scenario) -> str:
     return yaml.safe_dump(scenario_data(scenario), sort_keys=False, allow_unicode=True)
 
 
+def set_dotted(data: dict[str, Any], key: str, value: Any) -> bool:
+    """Set ``data[a][b][c] = value`` for the key ``a.b.c``; False if no such key exists."""
+    *parents, leaf = key.split(".")
+    node = data
+    for part in parents:
+        if not isinstance(node.get(part), dict):
+            return False
+        node = node[part]
+    if leaf not in node:
+        return False
+    node[leaf] = value
+    return True
+
+
+def sweep_values(sweep: Sweep, source: str) -> list[dict[str, Any]]:
+    """The sweep's points as {key: value} mappings, in order: each ``points`` entry
+    (in the file's order) combined with the grid (last key varying fastest)."""
+    keys = list(sweep.grid)
+    for index, entry in enumerate(sweep.points):
+        for key in entry:
+            if key in sweep.grid:
+                raise ScenarioError(source, f"sweep.points[{index}].{key}",
+                                    "also swept in sweep.grid")
+    return [
+        {**entry, **dict(zip(keys, values))}
+        for entry in (sweep.points or [{}])
+        for values in itertools.product(*(sweep.grid[k] for k in keys))
+    ]
+
+
 def sweep_points(scenario: Scenario, source: str) -> list[tuple[dict[str, Any], Scenario]]:
-    """Expand ``sweep`` into (point, scenario) pairs over the grid of its keys, in order.
+    """Expand ``sweep`` into (point, scenario) pairs (see :func:`sweep_values`).
 
     A scenario without a sweep is one point, ``{}``. Each point is validated like a
     file; an error names the swept key and value.
     """
     if not scenario.sweep:
         return [({}, scenario)]
-    keys = list(scenario.sweep)
+    if scenario.sweep.kind == "train":
+        from netsim.registry import check_algorithms
+
+        try:
+            check_algorithms([scenario.sweep.algo])
+        except ValueError as error:
+            raise ScenarioError(source, "sweep.algo", str(error)) from None
     base = scenario_data(scenario)
     base.pop("sweep")
     points = []
-    for values in itertools.product(*(scenario.sweep[k] for k in keys)):
+    for values in sweep_values(scenario.sweep, source):
         data = copy.deepcopy(base)
-        for key, value in zip(keys, values):
-            *parents, leaf = key.split(".")
-            node = data
-            for part in parents:
-                if not isinstance(node.get(part), dict):
-                    raise ScenarioError(source, f"sweep.{key}", "no such key in the scenario")
-                node = node[part]
-            if leaf not in node:
+        for key, value in values.items():
+            if not set_dotted(data, key, value):
                 raise ScenarioError(source, f"sweep.{key}", "no such key in the scenario")
-            node[leaf] = value
         try:
             point_scenario = parse_scenario(data, source, scenario.source_dir)
         except ScenarioError as error:
-            where = ", ".join(f"{k}={v!r}" for k, v in zip(keys, values))
+            where = ", ".join(f"{k}={v!r}" for k, v in values.items())
             raise ScenarioError(source, f"sweep ({where}): {error.key}", error.problem) from None
-        points.append((dict(zip(keys, values)), point_scenario))
+        points.append((values, point_scenario))
     return points

@@ -1,0 +1,349 @@
+"""Sweeps (``netsim sweep``, and ``netsim run`` on a file with a ``sweep:``): every point
+of the scenario's sweep (:func:`netsim.scenario.sweep_points`), once per seed, run in
+parallel — local processes by default, or tasks on a Ray cluster — then aggregated.
+
+A job is one (point, seed). Its folder under the sweep folder is named by its values
+(:func:`netsim.output.point_folder`, e.g. ``users.count=8,seed=0``) and holds what
+``netsim run`` writes (``records.csv``, ``summary.csv``, ``timing.csv``,
+``scenario.yaml``), for a train sweep also ``train/`` (the training folder of
+``netsim train``, checkpoints left out) and ``training_time.csv``. A worker computes
+in a private temporary folder and returns the files; the driver writes them, then
+``done.json`` last, atomically. A job is finished only when its ``done.json`` exists
+and names the job's exact scenario (a hash of it), so a re-run skips finished jobs, a
+job killed mid-run is redone from scratch, and a changed scenario reruns its points.
+
+Sweep folder, written once every job is finished:
+    sweep_summary.csv   every job's summary rows, the swept values and the seed first
+    aggregate.csv       per point and scheduler: seeds, then every metric's mean over
+                        seeds and its 95 % Student-t half-width (METRIC_ci95)
+    sweep_timing.csv    the same over timing.csv and training_time.csv (wall clock:
+                        differs from run to run, unlike the two files above)
+    scenario.yaml       the resolved sweep scenario
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from netsim.errors import ScenarioError
+from netsim.io import atomic_write_bytes, atomic_write_text
+from netsim.output import csv_text, point_folder, write_resolved_scenario, write_run
+from netsim.runner import ci95_half_width, run_scenario
+from netsim.scenario import (
+    Scenario,
+    parse_scenario,
+    resolve_profile_path,
+    scenario_data,
+    scheduler_label,
+    sweep_points,
+)
+
+DONE = "done.json"
+"""A job's completion marker, written last."""
+SKIPPED_TRAIN_FILES = ("train/checkpoints/",)
+"""Not copied into a sweep: checkpoints serve `netsim train --resume`, not a sweep."""
+BACKENDS = ("local", "ray")
+
+
+@dataclass(frozen=True)
+class Job:
+    """One point of a sweep at one seed, as plain data (it travels to other processes)."""
+
+    values: dict[str, Any]
+    """The swept keys' values, then ``seed``."""
+    data: dict[str, Any]
+    """The point's resolved scenario, with ``seeds: [seed]``."""
+    source: str
+    base_dir: str | None
+    kind: str
+    algo: str
+
+    @property
+    def folder(self) -> str:
+        return point_folder(self.values)
+
+    @property
+    def seed(self) -> int:
+        return int(self.values["seed"])
+
+    @property
+    def fingerprint(self) -> str:
+        text = json.dumps([self.kind, self.algo, self.data], sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass
+class SweepOutcome:
+    jobs: list[Job]
+    ran: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    """Folder -> one-line error, for jobs that raised."""
+    aggregate: pd.DataFrame | None = None
+    keys: list[str] = field(default_factory=list)
+
+
+def sweep_jobs(scenario: Scenario, source: str) -> list[Job]:
+    """Every (point, seed) of the scenario's sweep, in order; validates every point."""
+    sweep = scenario.sweep
+    if sweep.kind == "train" and sweep.algo in map(scheduler_label, scenario.schedulers):
+        raise ScenarioError(source, "sweep.algo",
+                            f"a scheduler is labelled {sweep.algo!r}, the trained agent's label")
+    jobs = []
+    base_dir = str(scenario.source_dir) if scenario.source_dir is not None else None
+    for values, point in sweep_points(scenario, source):
+        for seed in point.seeds:
+            data = scenario_data(point.model_copy(update={"seeds": [seed]}))
+            jobs.append(Job({**values, "seed": seed}, data, source, base_dir, sweep.kind,
+                            sweep.algo))
+    folders = [job.folder for job in jobs]
+    clash = next((f for f in folders if folders.count(f) > 1), None)
+    if clash is not None:
+        raise ScenarioError(source, "sweep", f"two points share the folder {clash!r}")
+    return jobs
+
+
+# ---------------------------------------------------------------------- one job
+def execute_job(job: Job) -> dict[str, bytes]:
+    """Run one job in a temporary folder; return its files (relative path -> bytes)."""
+    with tempfile.TemporaryDirectory(prefix="netsim-point-") as temp:
+        folder = Path(temp)
+        base_dir = Path(job.base_dir) if job.base_dir is not None else None
+        scenario = parse_scenario(job.data, job.source, base_dir)
+        if job.kind == "train":
+            scenario = train_point(scenario, job, folder)
+        result = run_scenario(scenario, [job.seed])
+        write_run(folder, scenario, result)
+        return {
+            path.relative_to(folder).as_posix(): path.read_bytes()
+            for path in sorted(folder.rglob("*"))
+            if path.is_file()
+            and not path.relative_to(folder).as_posix().startswith(SKIPPED_TRAIN_FILES)
+        }
+
+
+def train_point(scenario: Scenario, job: Job, folder: Path) -> Scenario:
+    """Train the sweep's agent into FOLDER/train at the job's seed (one torch thread,
+    so results do not depend on the worker); return the scenario with the trained
+    agent added to its schedulers (model_path relative to the point folder)."""
+    import torch
+
+    from netsim.registry import rl_entry
+
+    torch.set_num_threads(1)
+    started = time.perf_counter()
+    rl_entry("train")(scenario, job.algo, folder / "train", seed=job.seed, progress=False)
+    wall_s = time.perf_counter() - started
+    timing = pd.DataFrame([{"scheduler": f"train:{job.algo}", "train_steps":
+                            scenario.rl.total_steps, "train_wall_s": wall_s}])
+    atomic_write_text(folder / "training_time.csv", csv_text(timing))
+    data = scenario_data(scenario)
+    if scenario.profile != "default":
+        data["profile"] = str(resolve_profile_path(scenario).resolve())
+    data["schedulers"].append(
+        {"type": "rl", "algo": job.algo, "model_path": "train/model.zip", "label": job.algo}
+    )
+    return parse_scenario(data, job.source, folder)
+
+
+def is_finished(out_dir: Path, job: Job) -> bool:
+    marker = out_dir / job.folder / DONE
+    try:
+        return json.loads(marker.read_text())["fingerprint"] == job.fingerprint
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+
+
+def store(out_dir: Path, job: Job, files: dict[str, bytes]) -> None:
+    """Replace the job's folder by its files, then write the completion marker."""
+    folder = out_dir / job.folder
+    if folder.exists():
+        shutil.rmtree(folder)  # a stale or partial attempt
+    for name, data in files.items():
+        atomic_write_bytes(folder / name, data)
+    marker = {"values": job.values, "fingerprint": job.fingerprint}
+    atomic_write_text(folder / DONE, json.dumps(marker, sort_keys=True, default=str) + "\n")
+
+
+# ------------------------------------------------------------------ backends
+OnResult = Callable[[Job, dict[str, bytes] | None, BaseException | None], None]
+
+
+def map_local(jobs: list[Job], workers: int, on_result: OnResult) -> None:
+    """Run jobs in this process (workers = 1) or in a pool of fresh processes."""
+    if workers == 1:
+        for job in jobs:
+            try:
+                files = execute_job(job)
+            except Exception as error:  # a failing point must not stop the others
+                on_result(job, None, error)
+            else:
+                on_result(job, files, None)
+        return
+    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+        futures = {pool.submit(execute_job, job): job for job in jobs}
+        try:
+            for future in as_completed(futures):
+                error = future.exception()
+                on_result(futures[future], None if error else future.result(), error)
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+
+
+def map_ray(jobs: list[Job], workers: int, address: str | None, on_result: OnResult) -> None:
+    """Run jobs as Ray tasks (one CPU each). Uses the running Ray session if there is
+    one; else connects to ADDRESS, or starts a local one with WORKERS CPUs on
+    127.0.0.1 (no dashboard, no usage reporting) and shuts it down afterwards."""
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    import ray
+
+    own = not ray.is_initialized()
+    if own and address:
+        ray.init(address=address, log_to_driver=False)
+    elif own:
+        ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False,
+                 _node_ip_address="127.0.0.1")
+    try:
+        task = ray.remote(num_cpus=1)(execute_job)
+        pending = {task.remote(job): job for job in jobs}
+        while pending:
+            done, _ = ray.wait(list(pending), num_returns=1)
+            for ref in done:
+                job = pending.pop(ref)
+                try:
+                    files = ray.get(ref)
+                except ray.exceptions.RayTaskError as error:
+                    on_result(job, None, error.cause or error)
+                except ray.exceptions.RayError as error:
+                    on_result(job, None, error)
+                else:
+                    on_result(job, files, None)
+    finally:
+        if own:
+            ray.shutdown()
+
+
+# ----------------------------------------------------------------- aggregation
+def _cell(value: Any) -> Any:
+    return value if isinstance(value, (int, float, str, bool)) else json.dumps(value)
+
+
+def collect(out_dir: Path, jobs: list[Job], name: str) -> pd.DataFrame:
+    """Every job's NAME.csv (plus training_time.csv beside timing.csv), the job's
+    values inserted as the first columns, in job order."""
+    frames = []
+    for job in jobs:
+        folder = out_dir / job.folder
+        parts = [pd.read_csv(folder / name)]
+        if name == "timing.csv" and (folder / "training_time.csv").is_file():
+            parts.append(pd.read_csv(folder / "training_time.csv"))
+        frame = pd.concat(parts, ignore_index=True)
+        for position, (key, value) in enumerate(job.values.items()):
+            frame.insert(position, key, [_cell(value)] * len(frame))
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)
+
+
+def aggregate(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Per point (KEYS) and scheduler: the number of seeds, then for every numeric
+    column its mean over seeds and the 95 % half-width (METRIC_ci95)."""
+    group_by = [*keys, "scheduler"]
+    metrics = [c for c in frame.columns
+               if c not in group_by and c != "seed" and not c.endswith("_ci95")
+               and pd.api.types.is_numeric_dtype(frame[c])]
+    rows = []
+    for point, group in frame.groupby(group_by, sort=False, dropna=False):
+        row = dict(zip(group_by, point))
+        row["seeds"] = group["seed"].nunique()
+        for metric in metrics:
+            values = group[metric].dropna().to_numpy()
+            row[metric] = values.mean() if len(values) else float("nan")
+            row[f"{metric}_ci95"] = ci95_half_width(values)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def write_aggregates(out_dir: Path, scenario: Scenario, jobs: list[Job],
+                     keys: list[str]) -> pd.DataFrame:
+    summary = collect(out_dir, jobs, "summary.csv")
+    table = aggregate(summary, keys)
+    atomic_write_text(out_dir / "sweep_summary.csv", csv_text(summary))
+    atomic_write_text(out_dir / "aggregate.csv", csv_text(table))
+    timing = aggregate(collect(out_dir, jobs, "timing.csv"), keys)
+    atomic_write_text(out_dir / "sweep_timing.csv", csv_text(timing))
+    write_resolved_scenario(out_dir, scenario)
+    return table
+
+
+# ------------------------------------------------------------------ the sweep
+def run_sweep(
+    scenario: Scenario,
+    source: str,
+    out_dir: str | Path,
+    backend: str = "local",
+    workers: int | None = None,
+    address: str | None = None,
+    progress: bool = True,
+    jobs: list[Job] | None = None,
+) -> SweepOutcome:
+    """Run the unfinished jobs of the sweep, then write the aggregates (only when every
+    job is finished). ``workers`` defaults to the number of CPUs."""
+    from tqdm import tqdm
+
+    out_dir = Path(out_dir)
+    jobs = sweep_jobs(scenario, source) if jobs is None else jobs
+    keys = list(dict.fromkeys(k for job in jobs for k in job.values if k != "seed"))
+    outcome = SweepOutcome(jobs, keys=keys)
+    todo = []
+    for job in jobs:
+        (outcome.skipped if is_finished(out_dir, job) else todo).append(job)
+    outcome.skipped = [job.folder for job in outcome.skipped]
+    workers = max(1, min(workers or os.cpu_count() or 1, len(todo) or 1))
+    with tqdm(total=len(jobs), initial=len(outcome.skipped), unit="point",
+              desc=scenario.name, disable=not progress or None) as bar:
+
+        def on_result(job: Job, files: dict[str, bytes] | None,
+                      error: BaseException | None) -> None:
+            if error is not None:
+                outcome.failed[job.folder] = f"{type(error).__name__}: {error}".splitlines()[0]
+            else:
+                store(out_dir, job, files or {})
+                outcome.ran.append(job.folder)
+            bar.set_postfix_str(job.folder, refresh=False)
+            bar.update()
+
+        if todo and backend == "ray":
+            map_ray(todo, workers, address, on_result)
+        elif todo:
+            map_local(todo, workers, on_result)
+    if not outcome.failed:
+        outcome.aggregate = write_aggregates(out_dir, scenario, jobs, keys)
+    return outcome
+
+
+def sweep_keys(table: pd.DataFrame) -> list[str]:
+    """The swept keys of an aggregate or sweep summary: the columns before 'scheduler'
+    (and 'seed')."""
+    columns = list(table.columns)
+    return [c for c in columns[: columns.index("scheduler")] if c != "seed"]
+
+
+def describe(outcome: SweepOutcome) -> Iterable[str]:
+    yield (f"{len(outcome.jobs)} points x seeds: {len(outcome.ran)} run, "
+           f"{len(outcome.skipped)} already finished, {len(outcome.failed)} failed")
+    for folder, error in outcome.failed.items():
+        yield f"failed: {folder}: {error}"

@@ -1,0 +1,173 @@
+"""Sweeps: the same aggregate from local processes and from Ray (local mode); a re-run
+skips finished points; a point left half-done is redone; a train sweep adds the trained
+agent to the schedulers; bad sweep input is one line, exit 2, nothing written."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from netsim.cli import app
+from netsim.errors import ScenarioError
+from netsim.scenario import parse_scenario
+from netsim.sweep import DONE, run_sweep, sweep_jobs
+from tests.test_cli import one_line, write_yaml
+from tests.scenario_factory import PAPER, paper_dict
+
+AGGREGATES = ("aggregate.csv", "sweep_summary.csv")
+
+
+def tiny(**changes: Any) -> dict[str, Any]:
+    data = paper_dict()
+    data.update(name="tiny", slots=3, seeds=[0, 1], cell={**data["cell"], "n_rbs": 3},
+                schedulers=[{"type": "hungarian", "information": "statistical"}, "random"],
+                sweep={"users.count": [2, 3]})
+    data.update(changes)
+    return data
+
+
+def scenario_of(data: dict[str, Any]):
+    return parse_scenario(data, "tiny.yaml", PAPER.parent)
+
+
+@pytest.fixture(scope="module")
+def ray_session():
+    """One local Ray instance for the module (start-up takes seconds), shut down after."""
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    import ray
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+             _node_ip_address="127.0.0.1")
+    yield ray
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def local_sweep(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("local") / "sweep"
+    outcome = run_sweep(scenario_of(tiny()), "tiny.yaml", out, "local", workers=2,
+                        progress=False)
+    assert not outcome.failed and len(outcome.ran) == 4 and not outcome.skipped
+    return out
+
+
+def test_points_are_named_by_their_values(local_sweep: Path) -> None:
+    folders = sorted(p.name for p in local_sweep.iterdir() if p.is_dir())
+    assert folders == [f"users.count={u},seed={s}" for u in (2, 3) for s in (0, 1)]
+    table = pd.read_csv(local_sweep / "aggregate.csv")
+    assert list(table.columns[:3]) == ["users.count", "scheduler", "seeds"]
+    assert set(table["seeds"]) == {2}
+    assert {"mean_reward", "mean_reward_ci95", "jain_index", "mean_user_reward"} <= set(table)
+    # the aggregate is the mean over the seeds' summaries
+    summary = pd.read_csv(local_sweep / "sweep_summary.csv")
+    one = summary[(summary["users.count"] == 3) & (summary["scheduler"] == "random")]
+    row = table[(table["users.count"] == 3) & (table["scheduler"] == "random")].iloc[0]
+    assert row["mean_reward"] == pytest.approx(one["mean_reward"].mean())
+    assert row["mean_reward_ci95"] > 0
+
+
+def test_ray_gives_the_same_aggregate_bytes(local_sweep: Path, ray_session,
+                                            tmp_path: Path) -> None:
+    outcome = run_sweep(scenario_of(tiny()), "tiny.yaml", tmp_path, "ray", progress=False)
+    assert not outcome.failed and len(outcome.ran) == 4
+    assert ray_session.is_initialized()  # a session it did not start is left running
+    for name in AGGREGATES:
+        assert (tmp_path / name).read_bytes() == (local_sweep / name).read_bytes()
+
+
+def test_rerun_skips_finished_points(local_sweep: Path) -> None:
+    markers = {p: p.stat().st_mtime_ns for p in local_sweep.glob(f"*/{DONE}")}
+    outcome = run_sweep(scenario_of(tiny()), "tiny.yaml", local_sweep, progress=False)
+    assert outcome.ran == [] and len(outcome.skipped) == 4
+    assert {p: p.stat().st_mtime_ns for p in local_sweep.glob(f"*/{DONE}")} == markers
+
+
+def test_point_killed_mid_run_is_redone(local_sweep: Path) -> None:
+    before = {name: (local_sweep / name).read_bytes() for name in AGGREGATES}
+    victim = local_sweep / "users.count=3,seed=1"
+    (victim / DONE).unlink()  # as if killed after some files were written
+    (victim / "summary.csv").write_text("half a fi")
+    (victim / "leftover.tmp").write_text("x")
+    outcome = run_sweep(scenario_of(tiny()), "tiny.yaml", local_sweep, progress=False)
+    assert outcome.ran == [victim.name] and len(outcome.skipped) == 3
+    assert not (victim / "leftover.tmp").exists() and (victim / DONE).is_file()
+    for name, data in before.items():
+        assert (local_sweep / name).read_bytes() == data
+
+
+def test_changed_scenario_reruns_its_points(local_sweep: Path, tmp_path: Path) -> None:
+    out = tmp_path / "copy"
+    shutil.copytree(local_sweep, out)
+    changed = scenario_of(tiny(slots=4))
+    outcome = run_sweep(changed, "tiny.yaml", out, workers=1, progress=False)
+    assert len(outcome.ran) == 4  # the fingerprints differ from the finished points'
+
+
+def test_grid_and_points_combine() -> None:
+    data = tiny(sweep={"points": [{"reward.lambda_delay": 1.0, "reward.lambda_energy": 1.0},
+                                  {"reward.lambda_delay": 5.0, "reward.lambda_energy": 5.0}],
+                       "grid": {"users.count": [2, 3]}})
+    jobs = sweep_jobs(scenario_of(data), "tiny.yaml")
+    assert [j.folder for j in jobs[:2]] == [
+        "reward.lambda_delay=1.0,reward.lambda_energy=1.0,users.count=2,seed=0",
+        "reward.lambda_delay=1.0,reward.lambda_energy=1.0,users.count=2,seed=1",
+    ]
+    assert len(jobs) == 8
+    assert jobs[-1].data["reward"] == {"lambda_delay": 5.0, "lambda_energy": 5.0}
+
+
+def test_train_sweep_adds_the_trained_agent(tmp_path: Path) -> None:
+    rl = {"total_steps": 128, "n_steps": 64, "batch_size": 32, "n_epochs": 1,
+          "net_arch": [16], "eval_every_steps": 64, "eval_seeds": [10_000], "eval_slots": 2}
+    data = tiny(seeds=[0], rl=rl, sweep={"grid": {"users.count": [2]}, "kind": "train"})
+    outcome = run_sweep(scenario_of(data), "tiny.yaml", tmp_path, progress=False)
+    assert not outcome.failed, outcome.failed
+    point = tmp_path / "users.count=2,seed=0"
+    assert (point / "train" / "model.zip").is_file()
+    assert not (point / "train" / "checkpoints").exists()
+    assert "ppo" in set(pd.read_csv(tmp_path / "aggregate.csv")["scheduler"])
+    timing = pd.read_csv(tmp_path / "sweep_timing.csv")
+    assert timing.loc[timing["scheduler"] == "train:ppo", "train_wall_s"].iloc[0] > 0
+    assert json.loads((point / DONE).read_text())["values"] == {"users.count": 2, "seed": 0}
+
+
+@pytest.mark.parametrize(
+    ("sweep", "expected"),
+    [
+        ({"users.cont": [2]}, "tiny.yaml: sweep.users.cont: no such key in the scenario"),
+        ({"users.count": [0]}, "tiny.yaml: sweep (users.count=0): users.count: Input should be "
+                               "greater than or equal to 1 (got 0)"),
+        ({"grid": {"users.count": [2]}, "kind": "train", "algo": "ppx"},
+         "tiny.yaml: sweep.algo: unknown algorithm 'ppx' (known: ppo, dqn, sac)"),
+        ({"grid": {"users.count": []}}, "tiny.yaml: sweep.grid.users.count: List should have "
+                                        "at least 1 item after validation, not 0 (got [])"),
+    ],
+)
+def test_bad_sweep_is_one_line_exit_2_nothing_written(tmp_path: Path, sweep: dict,
+                                                      expected: str) -> None:
+    path = write_yaml(tmp_path / "tiny.yaml", tiny(sweep=sweep))
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["sweep", str(path), "--out", str(out), "--no-progress"])
+    assert result.exit_code == 2
+    assert one_line(result) == f"netsim: {path.parent}/{expected}"
+    assert not out.exists()
+    with pytest.raises(ScenarioError):
+        sweep_jobs(scenario_of(tiny(sweep=sweep)), "tiny.yaml")
+
+
+def test_sweep_command_runs_and_resumes(tmp_path: Path) -> None:
+    path = write_yaml(tmp_path / "tiny.yaml", tiny(seeds=[0], sweep={"users.count": [2]}))
+    args = ["sweep", str(path), "--out", str(tmp_path / "out"), "--no-progress", "--workers", "1"]
+    first = CliRunner().invoke(app, args)
+    assert first.exit_code == 0, first.output
+    assert "1 run, 0 already finished" in first.output
+    again = CliRunner().invoke(app, args)
+    assert "0 run, 1 already finished" in again.output
+    assert CliRunner().invoke(app, ["sweep", "--help"]).exit_code == 0
