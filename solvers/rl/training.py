@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -69,10 +70,12 @@ class LearningCurve(BaseCallback):
     the held-out worlds against both optima and rewrites learning_curve.csv."""
 
     def __init__(self, scenario: Scenario, path: Path, every: int, rows: list[dict],
-                 wall_offset_s: float) -> None:
+                 wall_offset_s: float, on_evaluation: Callable[[dict], None] | None = None
+                 ) -> None:
         super().__init__()
         self.scenario, self.path, self.every = scenario, path, every
         self.rows = rows
+        self.on_evaluation = on_evaluation
         self.wall_offset_s = wall_offset_s
         self.started = time.perf_counter()
         self.next_at = every
@@ -92,6 +95,8 @@ class LearningCurve(BaseCallback):
         for key in ("score_vs_statistical", "score_vs_oracle", "mean_return"):
             self.logger.record(f"eval/{key}", result[key])
         atomic_write_text(self.path, csv_text(pd.DataFrame(self.rows)))
+        if self.on_evaluation is not None:  # e.g. a tuner's pruning; may raise to stop
+            self.on_evaluation(self.rows[-1])
 
     def _on_step(self) -> bool:
         return True
@@ -125,8 +130,10 @@ def train(
     seed: int = 0,
     resume: bool = False,
     progress: bool = True,
+    on_evaluation: Callable[[dict], None] | None = None,
 ) -> Path:
-    """Train ``algo`` on ``scenario`` into ``out_dir``; returns the final model's path."""
+    """Train ``algo`` on ``scenario`` into ``out_dir``; returns the final model's path.
+    ``on_evaluation`` receives every learning-curve row as it is written."""
     make, cls = ALGORITHMS[algo]
     rl = scenario.rl
     total = rl.total_steps if steps is None else steps
@@ -153,7 +160,8 @@ def train(
     else:
         model = make(env, rl, seed, out_dir / "tensorboard", MaskSpec.from_scenario(scenario))
         write_resolved_scenario(out_dir, scenario)
-    curve = LearningCurve(scenario, curve_path, rl.eval_every_steps, rows, wall_offset)
+    curve = LearningCurve(scenario, curve_path, rl.eval_every_steps, rows, wall_offset,
+                          on_evaluation)
     checkpoints = RolloutCheckpoint(out_dir / "checkpoints", rl.checkpoint_every_steps)
     if total > done_steps:
         model.learn(
