@@ -1,0 +1,223 @@
+"""``netsim report DIR``: one self-contained HTML file (tables, and figures embedded as
+base64 PNG) that summarises what DIR holds — a run (``netsim run``), a training
+(``netsim train``), a comparison (``netsim compare``), a sweep (``netsim sweep``) or a
+search (``netsim tune``). pandas writes the tables, matplotlib the figures (the ones
+``netsim plot`` draws, where they exist)."""
+
+from __future__ import annotations
+
+import base64
+import html
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from netsim.errors import ScenarioError
+from netsim.plotting import (
+    plot_delay_cdf,
+    plot_encoder_share,
+    plot_loss_accuracy,
+    plot_reward,
+    plot_sweep,
+    plot_violations,
+    save_figure,
+)
+from netsim.sweep import sweep_keys
+
+KINDS = {  # the file that tells what a folder is, in the order they are tried
+    "sweep": "aggregate.csv",
+    "comparison": "compare.csv",
+    "search": "trials.csv",
+    "training": "learning_curve.csv",
+    "run": "summary.csv",
+}
+RUN_COLUMNS = ["scheduler", "served_fraction", "mean_reward", "mean_reward_ci95",
+               "mean_user_reward", "worst_user_reward", "jain_index", "mean_task_loss",
+               "accuracy", "delay_violation_rate", "energy_violation_rate",
+               "gap_to_oracle_pct", "gap_to_statistical_pct"]
+SWEEP_METRICS = (("mean_user_reward", "mean reward per user (eq. 11)"),
+                 ("jain_index", "Jain's index of users' task performance"),
+                 ("delay_violation_rate", "delay violation rate"),
+                 ("energy_violation_rate", "energy violation rate"),
+                 ("gap_to_statistical_pct", "cost gap to the statistical optimum (%)"))
+TIMING_METRICS = (("mean_decision_ms", "time per slot decision (ms)"),
+                  ("train_wall_s", "training wall time (s)"))
+CURVE_METRICS = (("score_vs_statistical", "score vs statistical optimum (1 = optimal)"),
+                 ("score_vs_oracle", "score vs oracle optimum"),
+                 ("mean_return", "mean return per evaluation world"))
+STYLE = """body{font-family:sans-serif;max-width:1200px;margin:2em auto;color:#222}
+table{border-collapse:collapse;font-size:12px;margin:1em 0}
+td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}th{background:#eee}
+img{max-width:100%;margin:1em 0}h2{border-bottom:1px solid #ccc}"""
+
+
+class Report:
+    """Sections of HTML, each a heading with tables, figures and notes."""
+
+    def __init__(self, title: str) -> None:
+        self.title = title
+        self.parts: list[str] = []
+
+    def heading(self, text: str) -> None:
+        self.parts.append(f"<h2>{html.escape(text)}</h2>")
+
+    def note(self, text: str) -> None:
+        self.parts.append(f"<p>{html.escape(text)}</p>")
+
+    def table(self, frame: pd.DataFrame, columns: list[str] | None = None,
+              max_rows: int = 200) -> None:
+        if columns is not None:
+            frame = frame[[c for c in columns if c in frame.columns]]
+        if len(frame) > max_rows:
+            self.note(f"first {max_rows} of {len(frame)} rows")
+            frame = frame.head(max_rows)
+        self.parts.append(frame.to_html(index=False, float_format=lambda x: f"{x:.4g}",
+                                        na_rep="", border=0))
+
+    def figure(self, draw: Callable[[Path], Path]) -> None:
+        """Embed the PNG that DRAW writes to the path it is given."""
+        with tempfile.TemporaryDirectory() as temp:
+            png = draw(Path(temp) / "figure.png").read_bytes()
+        self.png(png)
+
+    def png(self, data: bytes) -> None:
+        encoded = base64.b64encode(data).decode("ascii")
+        self.parts.append(f'<img src="data:image/png;base64,{encoded}">')
+
+    def html(self) -> str:
+        body = "\n".join(self.parts)
+        return (f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
+                f"<title>{html.escape(self.title)}</title><style>{STYLE}</style></head>"
+                f"<body><h1>{html.escape(self.title)}</h1>\n{body}\n</body></html>\n")
+
+
+def folder_kind(folder: Path) -> str:
+    for kind, marker in KINDS.items():
+        if (folder / marker).is_file():
+            return kind
+    known = ", ".join(KINDS.values())
+    raise ScenarioError(str(folder), "", f"not a netsim output folder (none of {known})")
+
+
+def describe_scenario(report: Report, folder: Path) -> None:
+    path = folder / "scenario.yaml"
+    if not path.is_file():
+        return
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    cell, users, rl = data.get("cell", {}), data.get("users", {}), data.get("rl", {})
+    report.note(
+        f"Scenario '{data.get('name')}': {users.get('count')} users, {cell.get('n_rbs')} RBs, "
+        f"encoders {', '.join(data.get('encoders', []))}, seeds {data.get('seeds')}, "
+        f"{data.get('slots')} slots per seed, delay model {data.get('delay_model')}; "
+        f"RL budget {rl.get('total_steps')} steps. {data.get('description', '')}".strip())
+
+
+def run_report(report: Report, folder: Path) -> None:
+    summary = pd.read_csv(folder / "summary.csv")
+    records = pd.read_csv(folder / "records.csv")
+    scenario = yaml.safe_load((folder / "scenario.yaml").read_text(encoding="utf-8"))
+    report.heading("Schedulers")
+    report.table(summary, RUN_COLUMNS)
+    if (folder / "timing.csv").is_file():
+        report.heading("Decision time (wall clock)")
+        report.table(pd.read_csv(folder / "timing.csv"))
+    report.heading("Figures")
+    report.figure(lambda p: plot_reward(summary, p))
+    report.figure(lambda p: plot_loss_accuracy(summary, p, scenario["task"]["kind"]))
+    report.figure(lambda p: plot_violations(summary, p))
+    report.figure(lambda p: plot_delay_cdf(records, p, scenario["limits"]["max_delay_s"]))
+    report.figure(lambda p: plot_encoder_share(summary, p))
+
+
+def plot_curves(curves: dict[str, pd.DataFrame], path: Path) -> Path:
+    """Learning curves (one line per label) of the CURVE_METRICS against env steps."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(CURVE_METRICS), figsize=(16, 4.5))
+    for index, (label, curve) in enumerate(curves.items()):
+        for ax, (metric, _) in zip(axes, CURVE_METRICS):
+            ax.plot(curve["env_steps"], curve[metric], "-o", markersize=3, label=label,
+                    color=f"C{index % 10}")
+    for ax, (_, title) in zip(axes, CURVE_METRICS):
+        ax.set_xlabel("environment steps")
+        ax.set_title(title)
+        ax.grid(alpha=0.3)
+    axes[0].axhline(1.0, color="k", linestyle="--", linewidth=1)
+    if len(curves) <= 12:
+        axes[0].legend(fontsize=7)
+    return save_figure(fig, path)
+
+
+def training_report(report: Report, folder: Path) -> None:
+    curve = pd.read_csv(folder / "learning_curve.csv")
+    report.heading("Learning curve (held-out worlds, against the exact optimum)")
+    report.figure(lambda p: plot_curves({folder.name: curve}, p))
+    report.table(curve)
+
+
+def comparison_report(report: Report, folder: Path) -> None:
+    report.heading("Algorithms at the last evaluation (mean and 95 % CI over seeds)")
+    report.table(pd.read_csv(folder / "compare.csv"))
+    if (folder / "convergence.png").is_file():
+        report.png((folder / "convergence.png").read_bytes())
+
+
+def search_report(report: Report, folder: Path) -> None:
+    trials = pd.read_csv(folder / "trials.csv")
+    report.heading("Trials (objective: last score vs the statistical optimum)")
+    done = trials[trials["state"] == "COMPLETE"].sort_values("value", ascending=False)
+    report.note(f"{len(trials)} trials: {len(done)} complete, "
+                f"{int((trials['state'] == 'PRUNED').sum())} pruned.")
+    report.table(pd.concat([done, trials[trials["state"] != "COMPLETE"]]))
+    curves = {f"trial {n}": pd.read_csv(folder / f"trial-{n}" / "learning_curve.csv")
+              for n in trials["number"]
+              if (folder / f"trial-{n}" / "learning_curve.csv").is_file()}
+    if curves:
+        report.figure(lambda p: plot_curves(curves, p))
+
+
+def sweep_report(report: Report, folder: Path) -> None:
+    table = pd.read_csv(folder / "aggregate.csv")
+    keys = sweep_keys(table)
+    report.heading("Aggregate: mean over seeds (METRIC_ci95: 95 % Student-t half-width)")
+    headline = [c for metric in ["mean_reward", *(m for m, _ in SWEEP_METRICS)]
+                for c in (metric, f"{metric}_ci95")]
+    report.table(table, [*keys, "scheduler", "seeds", *headline, "served_fraction"])
+    report.figure(lambda p: plot_sweep(table, keys, p, SWEEP_METRICS[:3]))
+    report.figure(lambda p: plot_sweep(table, keys, p, SWEEP_METRICS[3:]))
+    timing_path = folder / "sweep_timing.csv"
+    if timing_path.is_file():
+        timing = pd.read_csv(timing_path)
+        report.heading("Time (wall clock, mean and 95 % CI over seeds)")
+        report.table(timing, [*keys, "scheduler", "seeds", "mean_decision_ms",
+                              "mean_decision_ms_ci95", "p95_decide_ms", "train_steps",
+                              "train_wall_s", "train_wall_s_ci95"])
+        training = timing["scheduler"].str.startswith("train:")
+        decisions, trainings = timing[~training], timing[training]
+        report.figure(lambda p: plot_sweep(decisions, keys, p, TIMING_METRICS[:1], log_y=True))
+        if len(trainings):
+            report.figure(lambda p: plot_sweep(trainings, keys, p, TIMING_METRICS[1:]))
+    curves = {path.parent.parent.name: pd.read_csv(path)
+              for path in sorted(folder.glob("*/train/learning_curve.csv"))}
+    if curves:
+        report.heading("Learning curves of the trained agents (one line per point and seed)")
+        report.figure(lambda p: plot_curves(curves, p))
+
+
+BUILDERS = {"run": run_report, "training": training_report, "comparison": comparison_report,
+            "search": search_report, "sweep": sweep_report}
+
+
+def build_report(folder: str | Path) -> str:
+    """The HTML report of FOLDER (raises ScenarioError if it is no netsim output)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ScenarioError(str(folder), "", "no such folder")
+    kind = folder_kind(folder)
+    report = Report(f"netsim {kind}: {folder.resolve().name}")
+    describe_scenario(report, folder)
+    BUILDERS[kind](report, folder)
+    return report.html()

@@ -1,0 +1,84 @@
+"""netsim report: one self-contained HTML file for a run, a training, a comparison, a
+sweep and a search; a folder that is none of them is an input error."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from netsim.cli import app
+from netsim.output import write_run
+from netsim.report import build_report
+from netsim.runner import run_scenario
+from netsim.scenario import load_scenario
+from netsim.sweep import run_sweep
+from netsim.tune import tune
+from solvers.rl.compare import compare
+from tests.test_cli import one_line, write_yaml
+from tests.test_sweep import scenario_of, tiny
+from tests.test_tune import RL
+
+
+def images(text: str) -> list[str]:
+    sources = re.findall(r'<img src="([^"]*)"', text)
+    assert all(s.startswith("data:image/png;base64,iVBORw0KGgo") for s in sources)
+    return sources
+
+
+def check(text: str, tables: int, figures: int) -> None:
+    assert text.startswith("<!DOCTYPE html>") and text.rstrip().endswith("</html>")
+    assert text.count("<table") >= tables
+    assert len(images(text)) >= figures
+    assert "http://" not in text and "https://" not in text  # nothing to fetch
+
+
+def test_run_report(tmp_path: Path) -> None:
+    scenario = scenario_of(tiny(sweep={}))
+    write_run(tmp_path, scenario, run_scenario(scenario))
+    text = build_report(tmp_path)
+    check(text, tables=2, figures=5)
+    assert "jain_index" in text and "hungarian_statistical" in text
+
+
+def test_sweep_report(tmp_path: Path) -> None:
+    run_sweep(scenario_of(tiny()), "tiny.yaml", tmp_path, workers=1, progress=False)
+    text = build_report(tmp_path)
+    check(text, tables=2, figures=3)
+    assert "users.count" in text and "mean_reward_ci95" in text
+
+
+def test_training_comparison_and_search_reports(tmp_path: Path) -> None:
+    scenario = scenario_of(tiny(seeds=[0], rl=RL, users={"count": 2}, sweep={}))
+    compare(scenario, ["ppo"], [0], 128, tmp_path / "compare", progress=False)
+    check(build_report(tmp_path / "compare"), tables=1, figures=1)
+    check(build_report(tmp_path / "compare" / "ppo-s0"), tables=1, figures=1)
+    path = write_yaml(tmp_path / "tune.yaml",
+                      tiny(seeds=[0], rl=RL, users={"count": 2},
+                           sweep={"grid": {"rl.clip_range": [0.1, 0.2]}, "kind": "train"}))
+    tune(load_scenario(path), str(path), 1, str(tmp_path / "s.db"), tmp_path / "tune",
+         progress=False)
+    text = build_report(tmp_path / "tune")
+    check(text, tables=1, figures=1)
+    assert "rl.clip_range" in text
+
+
+def test_report_command(tmp_path: Path) -> None:
+    scenario = scenario_of(tiny(sweep={}))
+    write_run(tmp_path / "run", scenario, run_scenario(scenario))
+    result = CliRunner().invoke(app, ["report", str(tmp_path / "run")])
+    assert result.exit_code == 0, result.output
+    check((tmp_path / "run" / "report.html").read_text(), tables=2, figures=5)
+    (tmp_path / "empty").mkdir()
+    bad = CliRunner().invoke(app, ["report", str(tmp_path / "empty")])
+    assert bad.exit_code == 2
+    assert one_line(bad).startswith(f"netsim: {tmp_path / 'empty'}: not a netsim output folder")
+    assert not (tmp_path / "empty" / "report.html").exists()
+    assert CliRunner().invoke(app, ["report", "--help"]).exit_code == 0
+
+
+def test_report_of_a_missing_folder(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["report", str(tmp_path / "nowhere")])
+    assert result.exit_code == 2
+    assert one_line(result) == f"netsim: {tmp_path / 'nowhere'}: no such folder"
