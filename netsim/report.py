@@ -48,6 +48,7 @@ TIMING_METRICS = (("mean_decision_ms", "time per slot decision (ms)"),
 CURVE_METRICS = (("score_vs_statistical", "score vs statistical optimum (1 = optimal)"),
                  ("score_vs_oracle", "score vs oracle optimum"),
                  ("mean_return", "mean return per evaluation world"))
+PROFILE_METRICS = ("accuracy", "cross_entropy")
 STYLE = """body{font-family:sans-serif;max-width:1200px;margin:2em auto;color:#222}
 table{border-collapse:collapse;font-size:12px;margin:1em 0}
 td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}th{background:#eee}
@@ -200,11 +201,25 @@ def sweep_report(report: Report, folder: Path) -> None:
         report.figure(lambda p: plot_sweep(decisions, keys, p, TIMING_METRICS[:1], log_y=True))
         if len(trainings):
             report.figure(lambda p: plot_sweep(trainings, keys, p, TIMING_METRICS[1:]))
+    if (folder / "profile_aggregate.csv").is_file():
+        profile_section(report, pd.read_csv(folder / "profile_aggregate.csv"))
     curves = {path.parent.parent.name: pd.read_csv(path)
               for path in sorted(folder.glob("*/train/learning_curve.csv"))}
     if curves:
         report.heading("Learning curves of the trained agents (one line per point and seed)")
         report.figure(lambda p: plot_curves(curves, p))
+
+
+def profile_section(report: Report, table: pd.DataFrame) -> None:
+    """A profile sweep's measured task performance against SNR, one line per encoder
+    (and per value of the swept keys)."""
+    keys = sweep_keys(table)
+    report.heading("Measured profiles: task performance against SNR (mean, 95 % CI over seeds)")
+    report.table(table.drop(columns=[c for c in table if c.startswith("clip_i2i")]))
+    by_encoder = table.rename(columns={"encoder": "scheduler"})
+    panels = tuple((m, m.replace("_", " ")) for m in PROFILE_METRICS if m in table
+                   and table[m].notna().any())
+    report.figure(lambda p: plot_sweep(by_encoder, ["snr_db", *keys], p, panels))
 
 
 BUILDERS = {"run": run_report, "training": training_report, "comparison": comparison_report,

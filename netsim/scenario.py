@@ -288,11 +288,16 @@ class Sweep(Strict):
     points: list[Annotated[dict[str, Any], Field(min_length=1)]] = Field(default_factory=list)
     """Explicit points, e.g. [{reward.lambda_delay: 1, reward.lambda_energy: 1}]:
     several keys that move together."""
-    kind: Literal["run", "train"] = "run"
+    kind: Literal["run", "train", "profile"] = "run"
     """run: simulate the scenario's schedulers; train: train the RL agent ``algo``
-    (rl.total_steps steps, the point's seed), then simulate it beside the schedulers."""
+    (rl.total_steps steps, the point's seed), then simulate it beside the schedulers;
+    profile: measure a task-loss profile with ``netsim profile`` (``options``, the
+    point's seed), then simulate the schedulers on it."""
     algo: str = "ppo"
     """The RL algorithm of a train sweep (and of netsim tune)."""
+    options: dict[str, Any] = Field(default_factory=dict)
+    """Profile sweeps: options of ``netsim profile`` (``snr: "-10:20:2"``, ``samples``...);
+    grid and point keys ``options.NAME`` vary one."""
 
     @model_validator(mode="before")
     @classmethod
@@ -300,6 +305,12 @@ class Sweep(Strict):
         if isinstance(data, dict) and data and not set(data) & set(cls.model_fields):
             return {"grid": data}
         return data
+
+    @model_validator(mode="after")
+    def _options_for_profiles(self) -> Sweep:
+        if self.options and self.kind != "profile":
+            raise ValueError("options are for kind: profile")
+        return self
 
     def __bool__(self) -> bool:
         return bool(self.grid or self.points)
@@ -555,6 +566,10 @@ def set_dotted(data: dict[str, Any], key: str, value: Any) -> bool:
     return True
 
 
+PROFILE_OPTION = "options."
+"""Prefix of a profile sweep's keys that vary an option of netsim profile."""
+
+
 def sweep_values(sweep: Sweep, source: str) -> list[dict[str, Any]]:
     """The sweep's points as {key: value} mappings, in order: each ``points`` entry
     (in the file's order) combined with the grid (last key varying fastest)."""
@@ -592,6 +607,8 @@ def sweep_points(scenario: Scenario, source: str) -> list[tuple[dict[str, Any], 
     for values in sweep_values(scenario.sweep, source):
         data = copy.deepcopy(base)
         for key, value in values.items():
+            if key.startswith(PROFILE_OPTION) and scenario.sweep.kind == "profile":
+                continue  # an option of netsim profile (checked by netsim.sweep)
             if not set_dotted(data, key, value):
                 raise ScenarioError(source, f"sweep.{key}", "no such key in the scenario")
         try:

@@ -6,7 +6,8 @@ A job is one (point, seed). Its folder under the sweep folder is named by its va
 (:func:`netsim.output.point_folder`, e.g. ``users.count=8,seed=0``) and holds what
 ``netsim run`` writes (``records.csv``, ``summary.csv``, ``timing.csv``,
 ``scenario.yaml``), for a train sweep also ``train/`` (the training folder of
-``netsim train``, checkpoints left out) and ``training_time.csv``. A worker computes
+``netsim train``, checkpoints left out) and ``training_time.csv``, for a profile sweep
+``profile.csv`` (measured by ``netsim profile``; the point's run reads it). A worker computes
 in a private temporary folder and returns the files; the driver writes them, then
 ``done.json`` last, atomically. A job is finished only when its ``done.json`` exists
 and names the job's exact scenario (a hash of it), so a re-run skips finished jobs, a
@@ -18,15 +19,20 @@ Sweep folder, written once every job is finished:
                         seeds and its 95 % Student-t half-width (METRIC_ci95)
     sweep_timing.csv    the same over timing.csv and training_time.csv (wall clock:
                         differs from run to run, unlike the two files above)
+    profile_aggregate.csv  profile sweeps: per point, encoder and SNR, the profile's
+                        accuracy, cross-entropy, CLIP-I similarity over seeds (mean, CI)
     scenario.yaml       the resolved sweep scenario
 """
 
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterable
@@ -40,10 +46,18 @@ import pandas as pd
 
 from netsim.errors import ScenarioError
 from netsim.io import atomic_write_bytes, atomic_write_text
-from netsim.output import csv_text, point_folder, write_resolved_scenario, write_run
+from netsim.output import (
+    PROFILE_COPY,
+    csv_text,
+    point_folder,
+    write_resolved_scenario,
+    write_run,
+)
 from netsim.runner import ci95_half_width, run_scenario
 from netsim.scenario import (
+    PROFILE_OPTION,
     Scenario,
+    Sweep,
     parse_scenario,
     resolve_profile_path,
     scenario_data,
@@ -56,6 +70,9 @@ DONE = "done.json"
 SKIPPED_TRAIN_FILES = ("train/checkpoints/",)
 """Not copied into a sweep: checkpoints serve `netsim train --resume`, not a sweep."""
 BACKENDS = ("local", "ray")
+PROFILE_FIXED = ("out", "seed", "progress")
+"""Options of netsim profile that a profile sweep sets itself."""
+PROFILE_ROWS = ("encoder", "snr_db")
 
 
 @dataclass(frozen=True)
@@ -70,6 +87,8 @@ class Job:
     base_dir: str | None
     kind: str
     algo: str
+    options: dict[str, Any] = field(default_factory=dict)
+    """Profile sweeps: the options of netsim profile for this point."""
 
     @property
     def folder(self) -> str:
@@ -81,7 +100,8 @@ class Job:
 
     @property
     def fingerprint(self) -> str:
-        text = json.dumps([self.kind, self.algo, self.data], sort_keys=True, default=str)
+        text = json.dumps([self.kind, self.algo, self.options, self.data], sort_keys=True,
+                          default=str)
         return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -105,15 +125,48 @@ def sweep_jobs(scenario: Scenario, source: str) -> list[Job]:
     jobs = []
     base_dir = str(scenario.source_dir) if scenario.source_dir is not None else None
     for values, point in sweep_points(scenario, source):
+        options = profile_options(sweep, values, source) if sweep.kind == "profile" else {}
         for seed in point.seeds:
             data = scenario_data(point.model_copy(update={"seeds": [seed]}))
             jobs.append(Job({**values, "seed": seed}, data, source, base_dir, sweep.kind,
-                            sweep.algo))
+                            sweep.algo, options))
     folders = [job.folder for job in jobs]
     clash = next((f for f in folders if folders.count(f) > 1), None)
     if clash is not None:
         raise ScenarioError(source, "sweep", f"two points share the folder {clash!r}")
     return jobs
+
+
+def profile_options(sweep: Sweep, values: dict[str, Any], source: str) -> dict[str, Any]:
+    """The netsim profile options of one point: the sweep's ``options`` and the point's
+    ``options.NAME`` values; each name must be an option of the command."""
+    try:
+        from netsim.semantic.cli import profile
+    except ImportError as error:
+        raise ScenarioError(source, "sweep.kind", f"netsim profile is not available ({error})"
+                            ) from None
+    known = set(inspect.signature(profile).parameters) - set(PROFILE_FIXED)
+    options = dict(sweep.options)
+    options.update({k.removeprefix(PROFILE_OPTION): v for k, v in values.items()
+                    if k.startswith(PROFILE_OPTION)})
+    for key in options:
+        if key not in known:
+            raise ScenarioError(source, f"sweep.options.{key}",
+                                f"not an option of netsim profile (known: {', '.join(sorted(known))})")
+    return options
+
+
+def profile_arguments(options: dict[str, Any]) -> list[str]:
+    """``netsim profile`` command-line arguments for OPTIONS (a list is comma-joined)."""
+    arguments = []
+    for key, value in options.items():
+        flag = key.replace("_", "-")
+        if isinstance(value, bool):
+            arguments.append(f"--{flag}" if value else f"--no-{flag}")
+        else:
+            text = ",".join(map(str, value)) if isinstance(value, list) else str(value)
+            arguments += [f"--{flag}", text]
+    return arguments
 
 
 # ---------------------------------------------------------------------- one job
@@ -125,6 +178,8 @@ def execute_job(job: Job) -> dict[str, bytes]:
         scenario = parse_scenario(job.data, job.source, base_dir)
         if job.kind == "train":
             scenario = train_point(scenario, job, folder)
+        elif job.kind == "profile":
+            scenario = measure_point(scenario, job, folder)
         result = run_scenario(scenario, [job.seed])
         write_run(folder, scenario, result)
         return {
@@ -156,6 +211,21 @@ def train_point(scenario: Scenario, job: Job, folder: Path) -> Scenario:
     data["schedulers"].append(
         {"type": "rl", "algo": job.algo, "model_path": "train/model.zip", "label": job.algo}
     )
+    return parse_scenario(data, job.source, folder)
+
+
+def measure_point(scenario: Scenario, job: Job, folder: Path) -> Scenario:
+    """Measure FOLDER/profile.csv with ``netsim profile`` (its own process, the job's
+    options and seed); return the scenario reading that profile."""
+    path = folder / PROFILE_COPY
+    command = [sys.executable, "-m", "netsim", "profile", "--out", str(path),
+               "--seed", str(job.seed), "--no-progress", *profile_arguments(job.options)]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        lines = [line for line in done.stderr.splitlines() if line.strip()]
+        raise RuntimeError(lines[-1] if lines else f"netsim profile exited with {done.returncode}")
+    data = scenario_data(scenario)
+    data["profile"] = str(path)
     return parse_scenario(data, job.source, folder)
 
 
@@ -258,10 +328,12 @@ def collect(out_dir: Path, jobs: list[Job], name: str) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def aggregate(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    """Per point (KEYS) and scheduler: the number of seeds, then for every numeric
-    column its mean over seeds and the 95 % half-width (METRIC_ci95)."""
-    group_by = [*keys, "scheduler"]
+def aggregate(frame: pd.DataFrame, keys: list[str],
+              rows: tuple[str, ...] = ("scheduler",)) -> pd.DataFrame:
+    """Per point (KEYS) and row (a scheduler; an encoder and SNR for a profile): the
+    number of seeds, then for every numeric column its mean over seeds and the 95 %
+    half-width (METRIC_ci95)."""
+    group_by = [*keys, *rows]
     metrics = [c for c in frame.columns
                if c not in group_by and c != "seed" and not c.endswith("_ci95")
                and pd.api.types.is_numeric_dtype(frame[c])]
@@ -285,6 +357,10 @@ def write_aggregates(out_dir: Path, scenario: Scenario, jobs: list[Job],
     atomic_write_text(out_dir / "aggregate.csv", csv_text(table))
     timing = aggregate(collect(out_dir, jobs, "timing.csv"), keys)
     atomic_write_text(out_dir / "sweep_timing.csv", csv_text(timing))
+    if jobs[0].kind == "profile":
+        profiles = collect(out_dir, jobs, PROFILE_COPY).drop(columns="provenance")
+        profile_table = aggregate(profiles, keys, PROFILE_ROWS)
+        atomic_write_text(out_dir / "profile_aggregate.csv", csv_text(profile_table))
     write_resolved_scenario(out_dir, scenario)
     return table
 
@@ -337,9 +413,10 @@ def run_sweep(
 
 def sweep_keys(table: pd.DataFrame) -> list[str]:
     """The swept keys of an aggregate or sweep summary: the columns before 'scheduler'
-    (and 'seed')."""
+    (a profile aggregate: 'encoder'), 'seed' left out."""
     columns = list(table.columns)
-    return [c for c in columns[: columns.index("scheduler")] if c != "seed"]
+    first = columns.index("scheduler" if "scheduler" in columns else PROFILE_ROWS[0])
+    return [c for c in columns[:first] if c != "seed"]
 
 
 def describe(outcome: SweepOutcome) -> Iterable[str]:

@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 from netsim.cli import app
 from netsim.errors import ScenarioError
 from netsim.scenario import parse_scenario
+from netsim.report import build_report
 from netsim.sweep import DONE, run_sweep, sweep_jobs
 from tests.test_cli import one_line, write_yaml
 from tests.scenario_factory import PAPER, paper_dict
@@ -171,3 +172,25 @@ def test_sweep_command_runs_and_resumes(tmp_path: Path) -> None:
     again = CliRunner().invoke(app, args)
     assert "0 run, 1 already finished" in again.output
     assert CliRunner().invoke(app, ["sweep", "--help"]).exit_code == 0
+
+
+def test_profile_sweep_measures_then_runs(tmp_path: Path) -> None:
+    pytest.importorskip("netsim.semantic.cli")
+    options = {"encoders": ["ViT-B-32"], "pretrained": "none", "samples": 6, "image_size": 32,
+               "snr": "-10:20:15"}
+    data = tiny(seeds=[0], encoders=["ViT-B-32"],
+                schedulers=[{"type": "hungarian", "information": "statistical"}],
+                sweep={"kind": "profile", "options": options,
+                       "grid": {"options.mode": ["analog"]}})
+    outcome = run_sweep(scenario_of(data), "tiny.yaml", tmp_path, progress=False)
+    assert not outcome.failed, outcome.failed
+    point = tmp_path / "options.mode=analog,seed=0"
+    assert (point / "profile.csv").is_file()
+    assert "profile: profile.csv" in (point / "scenario.yaml").read_text()
+    table = pd.read_csv(tmp_path / "profile_aggregate.csv")
+    assert list(table.columns[:4]) == ["options.mode", "encoder", "snr_db", "seeds"]
+    assert list(table["snr_db"]) == [-10, 5, 20]
+    assert "Measured profiles" in build_report(tmp_path)
+    bad = tiny(sweep={"kind": "profile", "grid": {"options.colour": ["red"]}})
+    with pytest.raises(ScenarioError, match="sweep.options.colour: not an option of netsim"):
+        sweep_jobs(scenario_of(bad), "tiny.yaml")
