@@ -12,6 +12,7 @@ import pytest
 import torch
 import yaml
 from PIL import Image
+from scenario_factory import paper_dict
 from typer.testing import CliRunner
 
 from netsim.cli import app
@@ -31,8 +32,6 @@ from netsim.semantic.profiling import (
 from netsim.semantic.regeneration import Adapter, regenerate, tiny_unclip_pipeline
 from netsim.taskloss import load_profile
 from netsim.transmission import QUANTIZER_CLIP_SIGMAS, bit_error_rate, digital_feature_snr
-
-from scenario_factory import paper_dict
 
 SIZE = 32
 """Input size of every model here: 1 patch for ViT-B-32, 4 for ViT-B-16 and ViT-L-14."""
@@ -64,9 +63,8 @@ def shapes():
 
 
 def settings(**changes) -> ProfileSettings:
-    base = dict(encoders=("ViT-B-32",), pretrained="none", image_size=SIZE, seed=0, batch_size=120)
-    base.update(changes)
-    return ProfileSettings(**base)
+    base = {"encoders": ("ViT-B-32",), "pretrained": "none", "image_size": SIZE, "batch_size": 120}
+    return ProfileSettings(**(base | changes))
 
 
 # ------------------------------------------------------------------ encoders
@@ -82,12 +80,18 @@ def test_checkpoint_path_gives_identical_features(loader, shapes, tmp_path: Path
     original = loader("ViT-B-32")
     torch.save(original.model.state_dict(), tmp_path / "ViT-B-32.pt")
     # a different random init, so identical features can only come from the checkpoint
-    loaded = load_encoder("ViT-B-32", str(tmp_path / "ViT-B-32.pt"), image_size=SIZE, device="cpu",
-                          init_seed=7)
+    loaded = load_encoder(
+        "ViT-B-32", str(tmp_path / "ViT-B-32.pt"), image_size=SIZE, device="cpu", init_seed=7
+    )
     assert loaded.weights == str(tmp_path / "ViT-B-32.pt")
-    assert torch.equal(loaded.encode_images(shapes.images[:6]), original.encode_images(shapes.images[:6]))
+    assert torch.equal(
+        loaded.encode_images(shapes.images[:6]), original.encode_images(shapes.images[:6])
+    )
     # a folder of ENCODER.pt files names the same file
-    assert resolve_weights("ViT-B-32", str(tmp_path)) == ("ViT-B-32-quickgelu", str(tmp_path / "ViT-B-32.pt"))
+    assert resolve_weights("ViT-B-32", str(tmp_path)) == (
+        "ViT-B-32-quickgelu",
+        str(tmp_path / "ViT-B-32.pt"),
+    )
     with pytest.raises(ScenarioError, match="no checkpoint ViT-L-14.pt"):
         resolve_weights("ViT-L-14", str(tmp_path))
 
@@ -100,7 +104,11 @@ def test_openai_weights_missing_fails_with_one_line(tmp_path: Path) -> None:
     assert result.exit_code == 2, result.output
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1 and "Traceback" not in result.output
-    assert "'openai' weights" in lines[0] and "--download" in lines[0] and "--pretrained FILE" in lines[0]
+    assert (
+        "'openai' weights" in lines[0]
+        and "--download" in lines[0]
+        and "--pretrained FILE" in lines[0]
+    )
     assert not out.exists()
 
 
@@ -120,7 +128,10 @@ def test_image_folder_class_is_folder_name(tmp_path: Path) -> None:
             Image.new("RGB", (8, 8), colour).save(tmp_path / label / f"{i}.png")
     images = load_images(str(tmp_path), samples=4, seed=0)
     assert images.class_names == ("red apple", "sky") and len(images) == 4
-    assert all(np.asarray(im)[0, 0, 0] == (200 if y == 0 else 0) for im, y in zip(images.images, images.labels))
+    assert all(
+        np.asarray(im)[0, 0, 0] == (200 if y == 0 else 0)
+        for im, y in zip(images.images, images.labels)
+    )
     with pytest.raises(ScenarioError, match="no such folder"):
         load_images(str(tmp_path / "missing"), samples=4, seed=0)
 
@@ -148,18 +159,24 @@ def test_digital_at_infinite_snr_is_only_quantised() -> None:
 
 @pytest.mark.parametrize(
     ("mode", "snr_db"),
-    [(Transmission(mode="analog"), 10.0), (Transmission(mode="analog"), -5.0),
-     (Transmission(mode="digital", modulation="qpsk"), 4.0),
-     (Transmission(mode="digital", modulation="16qam", quantization_bits=4), 12.0)],
+    [
+        (Transmission(mode="analog"), 10.0),
+        (Transmission(mode="analog"), -5.0),
+        (Transmission(mode="digital", modulation="qpsk"), 4.0),
+        (Transmission(mode="digital", modulation="16qam", quantization_bits=4), 12.0),
+    ],
 )
-def test_received_noise_matches_the_simulators_feature_snr(mode: Transmission, snr_db: float) -> None:
+def test_received_noise_matches_the_simulators_feature_snr(
+    mode: Transmission, snr_db: float
+) -> None:
     """The measured per-element SNR is what netsim.transmission predicts for that RB SNR."""
     x = torch.randn(400, 512, generator=torch.Generator().manual_seed(0))
     received = transmit(x, snr_db, mode, make_generator(2))
     measured = x.pow(2).mean() / (received - x).pow(2).mean()
     if mode.mode == "digital":
-        expected = digital_feature_snr(bit_error_rate(10 ** (snr_db / 10), mode.modulation),
-                                       mode.quantization_bits)
+        expected = digital_feature_snr(
+            bit_error_rate(10 ** (snr_db / 10), mode.modulation), mode.quantization_bits
+        )
     else:
         expected = 10 ** (snr_db / 10)
     assert measured.item() == pytest.approx(float(expected), rel=0.1)
@@ -210,11 +227,15 @@ def test_zero_shot_and_augmented_head_run_through_the_same_channel(loader, shape
 
 def test_same_seed_same_bytes(loader, shapes, tmp_path: Path) -> None:
     few = shapes.subset(np.arange(40))
-    chosen = settings(receiver="head", snr_db=(-5.0, 5.0), transmission=Transmission(mode="digital"))
+    chosen = settings(
+        receiver="head", snr_db=(-5.0, 5.0), transmission=Transmission(mode="digital")
+    )
     for name in ("a.csv", "b.csv"):
         write_profile(tmp_path / name, measure_profile(chosen, loader=loader, images=few))
     assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
-    other = settings(receiver="head", snr_db=(-5.0, 5.0), transmission=Transmission(mode="digital"), seed=1)
+    other = settings(
+        receiver="head", snr_db=(-5.0, 5.0), transmission=Transmission(mode="digital"), seed=1
+    )
     write_profile(tmp_path / "c.csv", measure_profile(other, loader=loader, images=few))
     assert (tmp_path / "c.csv").read_bytes() != (tmp_path / "a.csv").read_bytes()
 
@@ -225,24 +246,50 @@ def test_measured_profile_round_trips_into_a_simulation(head_profile, tmp_path: 
     assert "weights=none" in profile.provenance["ViT-B-32"]
     assert "samples=240 (evaluated 120)" in profile.provenance["ViT-B-32"]
     data = paper_dict()
-    data.update(encoders=["ViT-B-32"], profile="measured.csv", slots=4, seeds=[0],
-                schedulers=[{"type": "hungarian", "information": "oracle"}])
+    data.update(
+        encoders=["ViT-B-32"],
+        profile="measured.csv",
+        slots=4,
+        seeds=[0],
+        schedulers=[{"type": "hungarian", "information": "oracle"}],
+    )
     (tmp_path / "s.yaml").write_text(yaml.safe_dump(data))
     scenario = load_scenario(tmp_path / "s.yaml")
     records = run_scenario(scenario, [0]).records
     served = records[records["served"]]
     assert len(served) > 0
-    expected = np.interp(served["feature_snr_db"], profile.snr_db["ViT-B-32"],
-                         profile.values["accuracy"]["ViT-B-32"])
+    expected = np.interp(
+        served["feature_snr_db"], profile.snr_db["ViT-B-32"], profile.values["accuracy"]["ViT-B-32"]
+    )
     assert np.allclose(served["accuracy"], expected)
-    assert np.allclose(served["task_loss"], np.interp(
-        served["feature_snr_db"], profile.snr_db["ViT-B-32"], profile.values["cross_entropy"]["ViT-B-32"]))
+    assert np.allclose(
+        served["task_loss"],
+        np.interp(
+            served["feature_snr_db"],
+            profile.snr_db["ViT-B-32"],
+            profile.values["cross_entropy"]["ViT-B-32"],
+        ),
+    )
 
 
 def test_profile_command_writes_csv_and_plot(tmp_path: Path) -> None:
     out = tmp_path / "p.csv"
-    args = ["profile", "--encoders", "ViT-B-32", "--pretrained", "none", "--samples", "16",
-            "--image-size", "32", "--snr", "-10:10:10", "--out", str(out), "--no-progress"]
+    args = [
+        "profile",
+        "--encoders",
+        "ViT-B-32",
+        "--pretrained",
+        "none",
+        "--samples",
+        "16",
+        "--image-size",
+        "32",
+        "--snr",
+        "-10:10:10",
+        "--out",
+        str(out),
+        "--no-progress",
+    ]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, (result.output, result.exception)
     profile = load_profile(out)
@@ -253,9 +300,13 @@ def test_profile_command_writes_csv_and_plot(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("args", "key"),
-    [(["--snr", "x"], "--snr"), (["--task", "paint"], "--task"), (["--encoders", "RN50"], "--encoders"),
-     (["--mode", "digital", "--modulation", "8psk"], "--modulation"),
-     (["--task", "regenerate", "--encoders", "ViT-B-32", "--scorer", "ViT-B-32"], "--scorer")],
+    [
+        (["--snr", "x"], "--snr"),
+        (["--task", "paint"], "--task"),
+        (["--encoders", "RN50"], "--encoders"),
+        (["--mode", "digital", "--modulation", "8psk"], "--modulation"),
+        (["--task", "regenerate", "--encoders", "ViT-B-32", "--scorer", "ViT-B-32"], "--scorer"),
+    ],
 )
 def test_profile_bad_input_one_line(args: list[str], key: str, tmp_path: Path) -> None:
     out = tmp_path / "p.csv"
@@ -288,11 +339,21 @@ def test_regeneration_profile_end_to_end(loader, models, shapes) -> None:
     """ViT-B-32 (512-d, through a receiver-trained adapter to ViT-L-14's 768-d space) and
     ViT-L-14 -> channel -> tiny unCLIP -> CLIP-I similarity scored by RN50."""
     few = shapes.subset(np.arange(12))
-    chosen = settings(task="regenerate", encoders=("ViT-B-32", "ViT-L-14"), unclip="random",
-                      unclip_steps=2, snr_db=(-10.0, 10.0), batch_size=8)
+    chosen = settings(
+        task="regenerate",
+        encoders=("ViT-B-32", "ViT-L-14"),
+        unclip="random",
+        unclip_steps=2,
+        snr_db=(-10.0, 10.0),
+        batch_size=8,
+    )
     rows = measure_profile(chosen, loader=loader, images=few)
     assert [(r["encoder"], r["snr_db"]) for r in rows] == [
-        ("ViT-B-32", -10.0), ("ViT-B-32", 10.0), ("ViT-L-14", -10.0), ("ViT-L-14", 10.0)]
+        ("ViT-B-32", -10.0),
+        ("ViT-B-32", 10.0),
+        ("ViT-L-14", -10.0),
+        ("ViT-L-14", 10.0),
+    ]
     assert all(-1 <= r["clip_i2i_similarity"] <= 1 for r in rows)
     assert "task=regenerate" in rows[0]["provenance"] and "scorer RN50" in rows[0]["provenance"]
     assert ("RN50", "none") in models  # the scorer is not a transmitted encoder
