@@ -2,6 +2,12 @@
 inside MaskablePPO training, and the environment's share of a training step.
 
     python benchmarks/bench_rl.py [--steps N] [--scenario FILE]
+    python benchmarks/bench_rl.py --orders [--scenario FILE]
+
+--orders scores the myopic reference policy (each user takes its action of least
+expected cost, netsim.rl.evaluation.myopic_policy) under each rl.user_order, against
+the statistical optimum on 20 held-out worlds: how much of the optimum the order of
+assignment alone leaves within a per-user policy's reach.
 
 The PPO learning curve against the exact optimum comes from `netsim train` itself
 (learning_curve.csv); see the README for the recorded run.
@@ -16,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from netsim.rl.env import SlotAssignmentEnv
+from netsim.rl.evaluation import evaluate_policy, myopic_policy
 from netsim.scenario import load_scenario
 
 PAPER = Path(__file__).resolve().parent.parent / "scenarios" / "paper.yaml"
@@ -74,12 +81,26 @@ def ppo_steps_per_second(scenario, steps: int) -> tuple[float, float]:
     return steps / (time.perf_counter() - started), spent[0]
 
 
+def order_scores(scenario) -> None:
+    seeds = list(range(10_000, 10_020))
+    for order in ("farthest_first", "index"):
+        ordered = scenario.model_copy(
+            update={"rl": scenario.rl.model_copy(update={"user_order": order})})
+        result = evaluate_policy(myopic_policy(ordered), ordered, seeds)
+        print(f"myopic policy, user_order {order:15s}: score vs statistical "
+              f"{result['score_vs_statistical']:.3f}, vs oracle {result['score_vs_oracle']:.3f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=20_000)
     parser.add_argument("--scenario", type=Path, default=PAPER)
+    parser.add_argument("--orders", action="store_true", help="score the user orders")
     args = parser.parse_args()
     scenario = load_scenario(args.scenario)
+    if args.orders:
+        order_scores(scenario)
+        return
     alone = env_steps_per_second(scenario, args.steps)
     training, in_env = ppo_steps_per_second(scenario, args.steps)
     share = in_env / (args.steps / training)

@@ -310,3 +310,85 @@ def test_training_episodes_walk_through_a_world_before_drawing_the_next():
         env.reset()
     assert starts == [0, 2, 4, 0, 2]
     assert worlds[0] == worlds[1] == worlds[2] != worlds[3] == worlds[4]
+
+
+@pytest.mark.parametrize("order", ["farthest_first", "index"])
+def test_users_are_assigned_in_the_documented_order(order):
+    env = SlotAssignmentEnv(make_scenario(rl={"user_order": order, "episode_slots": 4},
+                                          users={"arrivals": {"probability": 0.8}}))
+    env.reset(seed=3)
+    rng = np.random.default_rng(3)
+    sequence, terminated = [], False
+    while not terminated:
+        sequence.append(env.current_user)
+        _, _, terminated, _, info = env.step(int(rng.choice(np.flatnonzero(env.action_masks()))))
+        if "slot_decisions" in info:
+            slot = info["slot"]
+            active = np.flatnonzero(env.world.active[slot])
+            key = -env.world.distance_m[slot][active] if order == "farthest_first" else active
+            assert sequence == list(active[np.argsort(key, kind="stable")])
+            sequence = []
+
+
+def test_the_rl_scheduler_decides_as_the_policy_acts_in_the_environment(trained):
+    """netsim run's RL scheduler takes the users in the training order and, with the same
+    model, makes the same decisions as the policy stepping the environment."""
+    from netsim.registry import scheduler_class
+    from netsim.scheduling import SchedulingProblem, SlotObservation
+
+    scenario, _, path = trained
+    cls = scheduler_class("rl")
+    params = cls.Params(algo="ppo", model_path=str(path))
+    scheduler = cls(params, np.random.default_rng(0))
+    act = masked_predict(scheduler.model)
+    env = SlotAssignmentEnv(scenario)
+    for world_seed in range(11, 17):
+        observation, _ = env.reset(options={"world_seed": world_seed})
+        world, model, slot = env.world, env.model, env.slot
+        decisions = None
+        while decisions is None:
+            observation, _, _, _, info = env.step(act(observation, env.action_masks()))
+            decisions = info.get("slot_decisions")
+        users = np.flatnonzero(world.active[slot])
+        mean_snr = model.snr(world.distance_m[slot], 1.0, world.interference_w[slot])
+        problem = SchedulingProblem(
+            env.realised_cost[slot][users], env.penalty[users], tuple(scenario.encoders),
+            scenario.users.voluntary_drop,
+            SlotObservation(users, world.distance_m[slot], world.user_cpu_hz,
+                            world.interference_w[slot], mean_snr),
+        )
+        allocation = scheduler.decide(problem)
+        by_user = {u: (m, q) for u, m, q in decisions}
+        for row, user in enumerate(users):
+            assert (allocation.encoder[row], allocation.rb[row]) == by_user[user]
+
+
+def test_the_observation_tells_who_is_assigned_with_which_snr_and_clock():
+    env = SlotAssignmentEnv(make_scenario())
+    observation, _ = env.reset(seed=8)
+    for _ in range(3):
+        user, mean_snr, clock_hz = env.encoder.current_user(observation)
+        world, slot = env.world, env.slot
+        assert user == env.current_user
+        np.testing.assert_allclose(
+            mean_snr, env.model.snr(world.distance_m[slot], 1.0, world.interference_w[slot])[user],
+            rtol=1e-5)
+        assert clock_hz == pytest.approx(world.user_cpu_hz[user], rel=1e-6)
+        observation, *_ = env.step(int(np.flatnonzero(env.action_masks())[0]))
+
+
+def test_the_myopic_reference_takes_each_users_cheapest_valid_action():
+    from netsim.rl.evaluation import myopic_policy
+
+    scenario = make_scenario(rl={"reward_model": "expected"})
+    env = SlotAssignmentEnv(scenario)
+    act = myopic_policy(scenario)
+    observation, _ = env.reset(seed=9)
+    terminated = False
+    while not terminated:
+        mask = env.action_masks()
+        expected = np.append(env.reward_cost[env.slot, env.current_user].ravel(), np.inf)
+        action = act(observation, mask)
+        assert mask[action]
+        assert expected[action] == pytest.approx(expected[mask].min())
+        observation, _, terminated, _, _ = env.step(action)

@@ -1,7 +1,8 @@
 """The paper's MDP as a gymnasium environment (DESIGN §3).
 
 The agent is the base station. One step assigns one requesting user an (encoder, RB)
-pair, so a slot takes as many steps as users with a request; an episode is
+pair, so a slot takes as many steps as users with a request, taken in the order
+``rl.user_order`` (by default cell-edge users first, :func:`assignment_order`); an episode is
 ``rl.episode_slots`` slots of one random world (a fresh world per episode).
 
 Observation (float32, documented in :func:`observation_size`):
@@ -106,6 +107,16 @@ class ObservationEncoder:
         observation[-1] = users_left / self.n_users
         return observation
 
+    def current_user(self, observation: np.ndarray) -> tuple[int, np.ndarray, float]:
+        """Read back from an observation the user being assigned, its mean SNR on each
+        RB (linear) and its device clock in Hz."""
+        n_rbs = (observation.size - 3 * self.n_users - 1) // (3 + self.n_users)
+        one_hot = 2 * n_rbs + 2 * self.n_users + self.n_users * n_rbs
+        user = int(np.argmax(observation[one_hot: one_hot + self.n_users]))
+        mean_snr = 10.0 ** observation[-1 - n_rbs: -1].astype(float)
+        clock = observation[2 * n_rbs + self.n_users + user]
+        return user, mean_snr, float(clock * self.cpu_span_hz + self.cpu_low_hz)
+
     @staticmethod
     def snr_feature(mean_snr: np.ndarray) -> np.ndarray:
         """Mean SNR in dB / 10."""
@@ -155,6 +166,15 @@ def masks_from_observations(observations: np.ndarray, spec: MaskSpec) -> np.ndar
     )
     masks[~masks.any(axis=1)] = True
     return masks
+
+
+def assignment_order(users: np.ndarray, distance_m: np.ndarray, rule: str) -> np.ndarray:
+    """The requesting ``users`` in the order they are assigned (``rl.user_order``):
+    farthest_first sorts them by decreasing distance (ties by index); index keeps them."""
+    users = np.asarray(users)
+    if rule == "index":
+        return users
+    return users[np.argsort(-np.asarray(distance_m)[users], kind="stable")]
 
 
 def action_mask(free: np.ndarray, users_left: int, n_encoders: int, voluntary_drop: bool):
@@ -241,7 +261,9 @@ class SlotAssignmentEnv(gym.Env):
 
     def _start_slot(self) -> None:
         while self.slot < self.stop:
-            self.queue = list(np.flatnonzero(self.world.active[self.slot]))
+            self.queue = list(assignment_order(
+                np.flatnonzero(self.world.active[self.slot]), self.world.distance_m[self.slot],
+                self.scenario.rl.user_order))
             if self.queue:
                 break
             self.slot += 1

@@ -87,6 +87,22 @@ def evaluate_policy(policy: Policy, scenario: Scenario, seeds: list[int] | None 
     }
 
 
+def myopic_policy(scenario: Scenario) -> Policy:
+    """A reference that knows the cost model: each user in turn takes the valid action of
+    least expected cost given what the observation shows (its mean SNRs and clock),
+    with no regard for the users after it. What a policy could reach by learning each
+    user's expected cost perfectly, and nothing about the others."""
+    env = SlotAssignmentEnv(scenario)
+
+    def act(observation: np.ndarray, mask: np.ndarray) -> int:
+        user, mean_snr, clock_hz = env.encoder.current_user(observation)
+        cost = env.model.quadrature_expected_cost(mean_snr[None, :], np.array([clock_hz]))
+        flat = np.append(cost.ravel(), env.penalty[user])
+        return int(np.argmin(np.where(mask, flat, np.inf)))
+
+    return act
+
+
 def random_policy(rng: np.random.Generator) -> Policy:
     """Uniform among the valid actions."""
     return lambda observation, mask: int(rng.choice(np.flatnonzero(mask)))

@@ -2,8 +2,8 @@
 ``{type: rl, algo: ppo, model_path: results/.../model.zip}`` and ``netsim run`` compares
 it with the exact and heuristic schedulers on the same worlds.
 
-The policy assigns the requesting users one after another, as in training
-(:mod:`netsim.rl.env`), seeing the slot's observation (no fading) and the action mask.
+The policy assigns the requesting users one after another, in the training scenario's
+``rl.user_order``, as in training (:mod:`netsim.rl.env`), seeing the slot's observation (no fading) and the action mask.
 The observation is scaled with the constants of the scenario it was trained on
 (``scenario.yaml`` beside the model), and the cell must have the same users, RBs and
 encoders as that scenario.
@@ -16,7 +16,7 @@ from typing import Literal
 
 import numpy as np
 
-from netsim.rl.env import ObservationEncoder, action_mask
+from netsim.rl.env import ObservationEncoder, action_mask, assignment_order
 from netsim.scenario import Scenario, load_scenario
 from netsim.scheduling import (
     NOT_SERVED,
@@ -68,6 +68,7 @@ class RLScheduler(Scheduler):
         self.model = ALGORITHMS[params.algo][1].load(path, device="cpu")
         training = load_scenario(path.parent / "scenario.yaml")
         self.encoder = ObservationEncoder.from_scenario(training)
+        self.user_order = training.rl.user_order
 
     def decide(self, problem: SchedulingProblem) -> Allocation:
         seen = problem.observation
@@ -75,11 +76,13 @@ class RLScheduler(Scheduler):
         free = np.ones(n_rbs, dtype=bool)
         encoder = np.full(n_users, NOT_SERVED, dtype=np.int64)
         rb = np.full(n_users, NOT_SERVED, dtype=np.int64)
-        for row, user in enumerate(seen.users):
-            mask = action_mask(free, n_users - row, n_enc, problem.voluntary_drop)
+        rows = assignment_order(np.arange(n_users), seen.distance_m[seen.users], self.user_order)
+        for step, row in enumerate(rows):
+            user = seen.users[row]
+            mask = action_mask(free, n_users - step, n_enc, problem.voluntary_drop)
             observation = self.encoder.encode(seen.interference_w, free, seen.distance_m,
                                               seen.user_cpu_hz, int(user), seen.mean_snr,
-                                              n_users - row)
+                                              n_users - step)
             action, _ = self.model.predict(observation, action_masks=mask, deterministic=True)
             action = int(action)
             if action < n_enc * n_rbs:
