@@ -96,11 +96,12 @@ class ProfileSettings:
     def check_weights(self) -> None:
         """Fail now, not after encoding, if some model's weights cannot be found."""
         from netsim.semantic.encoders import resolve_weights
-        from netsim.semantic.regeneration import UNCLIP_ENCODER
+        from netsim.semantic.regeneration import UNCLIP_ENCODER, resolve_unclip
 
         names = list(self.encoders)
         if self.task == "regenerate":
             names += [self.scorer, UNCLIP_ENCODER]
+            resolve_unclip(self.unclip, self.cache_dir, self.allow_download)
         for name in dict.fromkeys(names):
             resolve_weights(name, self.pretrained, self.cache_dir, self.allow_download)
 

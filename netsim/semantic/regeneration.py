@@ -145,6 +145,26 @@ def tiny_unclip_pipeline(embed_dim: int = 768, seed: int = 0) -> Any:
     return pipe
 
 
+def resolve_unclip(source: str, cache_dir: str | None = None, allow_download: bool = False) -> str:
+    """Where the unCLIP pipeline comes from: 'random', a local folder, the cached snapshot
+    of a Hugging Face id (read from the cache only, never the network), or the id itself
+    when downloads are allowed."""
+    if source == RANDOM_UNCLIP or Path(source).expanduser().is_dir() or allow_download:
+        return source
+    from huggingface_hub import snapshot_download
+
+    try:
+        return snapshot_download(source, cache_dir=cache_dir, local_files_only=True)
+    except (OSError, ValueError):
+        where = cache_dir or "the Hugging Face cache (~/.cache/huggingface)"
+        raise ScenarioError(
+            "--unclip",
+            source,
+            f"not in {where}: run the command once with --download on a machine with internet,"
+            " or pass --unclip DIR (a diffusers pipeline folder)",
+        ) from None
+
+
 def load_unclip(
     source: str,
     *,
@@ -155,10 +175,14 @@ def load_unclip(
 ) -> Any:
     """The unCLIP pipeline: 'random' (tiny, random weights), a local folder, or a Hugging
     Face model id read from the cache (fetched only with ``allow_download``)."""
+    source = resolve_unclip(source, cache_dir, allow_download)
     if source == RANDOM_UNCLIP:
         return tiny_unclip_pipeline(seed=seed).to(device)
     from diffusers import StableUnCLIPImg2ImgPipeline
+    from diffusers.utils import logging as diffusers_logging
 
+    level = diffusers_logging.get_verbosity()
+    diffusers_logging.set_verbosity_error()  # one line on failure, no advice on accelerate
     try:
         pipe = StableUnCLIPImg2ImgPipeline.from_pretrained(
             source, cache_dir=cache_dir, local_files_only=not allow_download
@@ -166,11 +190,10 @@ def load_unclip(
     except (OSError, ValueError) as error:
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise ScenarioError(
-            "--unclip",
-            source,
-            f"cannot load the unCLIP pipeline ({first[:160]}): run once with "
-            "--download on a machine with internet, or pass a local folder",
+            "--unclip", source, f"cannot load the unCLIP pipeline: {first}"
         ) from None
+    finally:
+        diffusers_logging.set_verbosity(level)
     pipe.set_progress_bar_config(disable=True)
     return pipe.to(device)
 
