@@ -74,6 +74,20 @@ def shapes():
     return synthetic_images(240, seed=0, size=SIZE)
 
 
+def profile_cli(out: Path, *args: str):
+    """``netsim profile ... --out OUT`` through typer's test runner."""
+    return CliRunner().invoke(app, ["profile", *args, "--out", str(out)])
+
+
+def input_error_line(result, out: Path) -> str:
+    """The one line of a failed command that exited with code 2 and wrote nothing."""
+    assert result.exit_code == 2, (result.output, result.exception)
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and "Traceback" not in result.output, result.output
+    assert not out.exists()
+    return lines[0]
+
+
 def settings(**changes) -> ProfileSettings:
     base = {"encoders": ("ViT-B-32",), "pretrained": "none", "image_size": SIZE, "batch_size": 120}
     return ProfileSettings(**(base | changes))
@@ -124,18 +138,11 @@ def test_cli_starts_without_torch() -> None:
 
 def test_openai_weights_missing_fails_with_one_line(tmp_path: Path) -> None:
     out = tmp_path / "p.csv"
-    result = CliRunner().invoke(
-        app, ["profile", "--encoders", "ViT-B-32", "--cache-dir", str(tmp_path), "--out", str(out)]
+    line = input_error_line(
+        profile_cli(out, "--encoders", "ViT-B-32", "--cache-dir", str(tmp_path)), out
     )
-    assert result.exit_code == 2, result.output
-    lines = [line for line in result.output.splitlines() if line.strip()]
-    assert len(lines) == 1 and "Traceback" not in result.output
-    assert (
-        "'openai' weights" in lines[0]
-        and "--download" in lines[0]
-        and "--pretrained FILE" in lines[0]
-    )
-    assert not out.exists()
+    assert line.startswith("netsim: --pretrained: ViT-B-32: no 'openai' weights")
+    assert "--download" in line and "--pretrained FILE" in line
 
 
 # ------------------------------------------------------------------ data
@@ -303,23 +310,8 @@ def test_measured_profile_round_trips_into_a_simulation(head_profile, tmp_path: 
 
 def test_profile_command_writes_csv_and_plot(tmp_path: Path) -> None:
     out = tmp_path / "p.csv"
-    args = [
-        "profile",
-        "--encoders",
-        "ViT-B-32",
-        "--pretrained",
-        "none",
-        "--samples",
-        "16",
-        "--image-size",
-        "32",
-        "--snr",
-        "-10:10:10",
-        "--out",
-        str(out),
-        "--no-progress",
-    ]
-    result = CliRunner().invoke(app, args)
+    options = "--encoders ViT-B-32 --pretrained none --samples 16 --image-size 32 --snr -10:10:10"
+    result = profile_cli(out, *options.split(), "--no-progress")
     assert result.exit_code == 0, (result.output, result.exception)
     profile = load_profile(out)
     assert list(profile.snr_db["ViT-B-32"]) == [-10.0, 0.0, 10.0]
@@ -330,20 +322,17 @@ def test_profile_command_writes_csv_and_plot(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "key"),
     [
-        (["--snr", "x"], "--snr"),
-        (["--task", "paint"], "--task"),
-        (["--encoders", "RN50"], "--encoders"),
-        (["--mode", "digital", "--modulation", "8psk"], "--modulation"),
-        (["--task", "regenerate", "--encoders", "ViT-B-32", "--scorer", "ViT-B-32"], "--scorer"),
+        ("--snr x", "--snr"),
+        ("--task paint", "--task"),
+        ("--encoders RN50", "--encoders"),
+        ("--mode digital --modulation 8psk", "--modulation"),
+        ("--task regenerate --encoders ViT-B-32 --scorer ViT-B-32", "--scorer"),
     ],
 )
-def test_profile_bad_input_one_line(args: list[str], key: str, tmp_path: Path) -> None:
+def test_profile_bad_input_one_line(args: str, key: str, tmp_path: Path) -> None:
     out = tmp_path / "p.csv"
-    result = CliRunner().invoke(app, ["profile", "--pretrained", "none", "--out", str(out), *args])
-    assert result.exit_code == 2, result.output
-    lines = [line for line in result.output.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith(f"netsim: {key}")
-    assert not out.exists()
+    line = input_error_line(profile_cli(out, "--pretrained", "none", *args.split()), out)
+    assert line.startswith(f"netsim: {key}")
 
 
 # ------------------------------------------------------------------ regeneration
@@ -366,22 +355,9 @@ def test_tiny_unclip_pipeline_is_deterministic() -> None:
 
 def test_missing_unclip_pipeline_fails_with_one_line(tmp_path: Path) -> None:
     out = tmp_path / "p.csv"
-    args = [
-        "profile",
-        "--task",
-        "regenerate",
-        "--pretrained",
-        "none",
-        "--cache-dir",
-        str(tmp_path),
-        "--out",
-        str(out),
-    ]
-    result = CliRunner().invoke(app, args)
-    assert result.exit_code == 2, result.output
-    lines = [line for line in result.output.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("netsim: --unclip: stabilityai/")
-    assert "--download" in lines[0] and not out.exists()
+    args = ("--task", "regenerate", "--pretrained", "none", "--cache-dir", str(tmp_path))
+    line = input_error_line(profile_cli(out, *args), out)
+    assert line.startswith("netsim: --unclip: stabilityai/") and "--download" in line
 
 
 def test_regeneration_profile_end_to_end(loader, models, shapes) -> None:
