@@ -120,6 +120,17 @@ def test_checkpoint_path_gives_identical_features(loader, shapes, tmp_path: Path
     )
     with pytest.raises(ScenarioError, match="no checkpoint ViT-L-14.pt"):
         resolve_weights("ViT-L-14", str(tmp_path))
+    # a pretrained tag is read from a Hugging Face cache laid out as huggingface_hub does it
+    repo = tmp_path / "hub" / "models--timm--vit_base_patch32_clip_224.openai"
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text("0" * 40)
+    (repo / "snapshots" / ("0" * 40)).mkdir(parents=True)
+    cached = repo / "snapshots" / ("0" * 40) / "open_clip_pytorch_model.bin"
+    cached.symlink_to(tmp_path / "ViT-B-32.pt")
+    assert resolve_weights("ViT-B-32", "openai", cache_dir=str(tmp_path / "hub")) == (
+        "ViT-B-32-quickgelu",
+        str(cached),
+    )
     (tmp_path / "damaged.pt").write_bytes(b"\x80\x02not a checkpoint")
     with pytest.raises(ScenarioError, match="--pretrained: ViT-B-32: cannot load") as error:
         load_encoder("ViT-B-32", str(tmp_path / "damaged.pt"), image_size=SIZE, device="cpu")
