@@ -343,8 +343,9 @@ def aggregate(frame: pd.DataFrame, keys: list[str],
         row["seeds"] = group["seed"].nunique()
         for metric in metrics:
             values = group[metric].dropna().to_numpy()
-            row[metric] = values.mean() if len(values) else float("nan")
-            row[f"{metric}_ci95"] = ci95_half_width(values)
+            empty = len(values) == 0  # e.g. training time on a scheduler's row
+            row[metric] = float("nan") if empty else values.mean()
+            row[f"{metric}_ci95"] = float("nan") if empty else ci95_half_width(values)
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -384,10 +385,9 @@ def run_sweep(
     jobs = sweep_jobs(scenario, source) if jobs is None else jobs
     keys = list(dict.fromkeys(k for job in jobs for k in job.values if k != "seed"))
     outcome = SweepOutcome(jobs, keys=keys)
-    todo = []
-    for job in jobs:
-        (outcome.skipped if is_finished(out_dir, job) else todo).append(job)
-    outcome.skipped = [job.folder for job in outcome.skipped]
+    finished = [is_finished(out_dir, job) for job in jobs]
+    todo = [job for job, done in zip(jobs, finished) if not done]
+    outcome.skipped = [job.folder for job, done in zip(jobs, finished) if done]
     workers = max(1, min(workers or os.cpu_count() or 1, len(todo) or 1))
     with tqdm(total=len(jobs), initial=len(outcome.skipped), unit="point",
               desc=scenario.name, disable=not progress or None) as bar:
