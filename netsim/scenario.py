@@ -222,6 +222,9 @@ class RL(Strict):
     total_steps: Annotated[Count, Field(le=1_000_000_000)] = 100_000
     """Environment steps of a training run (netsim train --steps overrides)."""
     learning_rate: PositiveFloat = 3e-4
+    learning_rate_schedule: Literal["constant", "linear"] = "linear"
+    """constant: learning_rate throughout; linear: from learning_rate down to 0 at the
+    end of training (SB3's progress_remaining), which lets the final policy settle."""
     clip_range: float = Field(0.2, gt=0, le=1)
     """PPO's clip epsilon."""
     n_steps: Annotated[Count, Field(le=1_000_000)] = 1024

@@ -30,7 +30,7 @@ class WorldTrace:
     active: np.ndarray
     """(T, U) bool: the user requests an image in this slot."""
     user_cpu_hz: np.ndarray
-    """(U,) f_u of each user's device."""
+    """(U,) f_u of each user's device; (T, U) for :func:`generate_snapshots`."""
 
     @property
     def n_slots(self) -> int:
@@ -94,6 +94,36 @@ def ar1_db(
     return mean_db + deviation
 
 
+def fading_draw(scenario: Scenario, n_slots: int, rng: np.random.Generator) -> np.ndarray:
+    """Block fading power gains, (T, U) flat or (T, U, Q) per RB; ones without fading."""
+    cell, n_users = scenario.cell, scenario.users.count
+    shape = (n_slots, n_users) if cell.fading.per == "user" else (n_slots, n_users, cell.n_rbs)
+    if cell.fading.model == "rayleigh":
+        return rng.exponential(1.0, shape)
+    return np.ones(shape)
+
+
+def generate_snapshots(scenario: Scenario, seed: int, count: int) -> WorldTrace:
+    """``count`` independent one-slot worlds of one seed, stacked as slots: each its own
+    layout, devices, fading, interference and arrivals, distributed exactly as the one
+    slot of ``generate_world`` with ``slots: 1`` (the interference at its stationary
+    law). Drawn in one vectorised pass, for RL training; user_cpu_hz is (count, U)."""
+    rng = world_streams(seed)
+    cell, users = scenario.cell, scenario.users
+    n_users = users.count
+    position = initial_positions(count * n_users, cell.min_distance_m, cell.radius_m,
+                                 rng["positions"]).reshape(count, n_users, 2)
+    low, high = users.cpu_hz_range
+    cpu_hz = rng["devices"].uniform(low, high, (count, n_users))
+    itf = cell.interference
+    interference_dbm = ar1_db(count, cell.n_rbs, itf.mean_dbm, itf.std_db, 0.0,
+                              rng["interference"])
+    active = rng["arrivals"].random((count, n_users)) < users.arrivals.probability
+    return WorldTrace(position, np.hypot(position[..., 0], position[..., 1]),
+                      fading_draw(scenario, count, rng["fading"]),
+                      dbm_to_w(interference_dbm), active, cpu_hz)
+
+
 def generate_world(scenario: Scenario, seed: int) -> WorldTrace:
     """The whole random trace of one seed."""
     rng = world_streams(seed)
@@ -113,11 +143,7 @@ def generate_world(scenario: Scenario, seed: int) -> WorldTrace:
     low, high = users.cpu_hz_range
     cpu_hz = rng["devices"].uniform(low, high, n_users)
 
-    shape = (n_slots, n_users) if cell.fading.per == "user" else (n_slots, n_users, n_rbs)
-    if cell.fading.model == "rayleigh":
-        fading = rng["fading"].exponential(1.0, shape)
-    else:
-        fading = np.ones(shape)
+    fading = fading_draw(scenario, n_slots, rng["fading"])
 
     itf = cell.interference
     interference_dbm = ar1_db(

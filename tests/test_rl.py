@@ -312,6 +312,19 @@ def test_training_episodes_walk_through_a_world_before_drawing_the_next():
     assert worlds[0] == worlds[1] == worlds[2] != worlds[3] == worlds[4]
 
 
+def test_one_slot_training_episodes_each_get_a_new_world():
+    env = SlotAssignmentEnv(make_scenario())
+    env.reset(seed=0)
+    layouts = []
+    for _ in range(300):  # past one block of snapshots
+        layouts.append(tuple(env.world.distance_m[env.slot]))
+        terminated = False
+        while not terminated:
+            _, _, terminated, _, _ = env.step(int(np.flatnonzero(env.action_masks())[0]))
+        env.reset()
+    assert len(set(layouts)) == 300
+
+
 @pytest.mark.parametrize("order", ["farthest_first", "index"])
 def test_users_are_assigned_in_the_documented_order(order):
     env = SlotAssignmentEnv(make_scenario(rl={"user_order": order, "episode_slots": 4},

@@ -6,7 +6,9 @@ import numpy as np
 from scenario_factory import make_scenario
 
 from netsim.channel import dbm_to_w
-from netsim.world import generate_world
+from scipy.stats import ks_2samp
+
+from netsim.world import generate_snapshots, generate_world
 
 
 def test_same_seed_same_world_other_seed_other_world():
@@ -49,3 +51,23 @@ def test_arrival_probability_and_per_rb_fading_shape():
     world = generate_world(scenario, 0)
     assert abs(world.active.mean() - 0.3) < 0.02
     assert world.fading.shape == (4000, scenario.users.count, scenario.cell.n_rbs)
+
+
+def test_snapshots_are_independent_one_slot_worlds():
+    """RL training draws one-slot worlds in blocks: same laws as generate_world's
+    single slot (two-sample KS on distances, clocks, interference and fading)."""
+    scenario = make_scenario(slots=1, users={"arrivals": {"probability": 0.6}})
+    block = generate_snapshots(scenario, 5, 2000)
+    singles = [generate_world(scenario, seed) for seed in range(2000)]
+    assert block.distance_m.shape == block.user_cpu_hz.shape == (2000, scenario.users.count)
+    pairs = {
+        "distance": (block.distance_m, [w.distance_m for w in singles]),
+        "clock": (block.user_cpu_hz, [w.user_cpu_hz for w in singles]),
+        "interference": (block.interference_w, [w.interference_w for w in singles]),
+        "fading": (block.fading, [w.fading for w in singles]),
+    }
+    for name, (batched, one_by_one) in pairs.items():
+        assert ks_2samp(np.ravel(batched), np.concatenate([np.ravel(x) for x in one_by_one]))\
+            .pvalue > 0.01, name
+    assert abs(block.active.mean() - 0.6) < 0.02
+    assert len(np.unique(block.distance_m[:, 0])) == 2000  # a new layout every slot

@@ -46,9 +46,11 @@ from netsim.cost import CellModel
 from netsim.runner import drop_penalties
 from netsim.scenario import Scenario, resolve_profile_path
 from netsim.taskloss import load_profile
-from netsim.world import WorldTrace, generate_world
+from netsim.world import WorldTrace, generate_snapshots, generate_world
 
 SEED_SPACE = 2**31 - 1
+SNAPSHOT_BLOCK = 256
+"""One-slot training worlds drawn per vectorised batch (see SlotAssignmentEnv.reset)."""
 OBS_BOUND = 100.0
 """Observations are clipped to +-OBS_BOUND (reached only by absurd SNRs)."""
 
@@ -180,9 +182,9 @@ def assignment_order(users: np.ndarray, distance_m: np.ndarray, rule: str) -> np
 def action_mask(free: np.ndarray, users_left: int, n_encoders: int, voluntary_drop: bool):
     """Valid actions: any encoder on a free RB; 'unserved' only where a drop is allowed
     (voluntary drops, or more users left in the slot than free RBs)."""
-    mask = np.zeros(n_encoders * free.size + 1, dtype=bool)
-    mask[:-1] = np.tile(free, n_encoders)
-    mask[-1] = voluntary_drop or users_left > int(free.sum())
+    mask = np.empty(n_encoders * free.size + 1, dtype=bool)
+    mask[:-1].reshape(n_encoders, free.size)[:] = free
+    mask[-1] = voluntary_drop or users_left > np.count_nonzero(free)
     return mask
 
 
@@ -216,8 +218,8 @@ class SlotAssignmentEnv(gym.Env):
     # ------------------------------------------------------------------ episode
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         """The next episode: the next ``rl.episode_slots`` slots of the current random
-        world, a new world (of ``rl.world_slots`` slots) when it is used up or when a
-        seed is given.
+        world, a new world (of ``rl.world_slots`` slots; by default a block of one-slot
+        worlds, see :meth:`_training_world`) when it is used up or when a seed is given.
         ``options={"world_seed": s}`` plays exactly the world of that seed, from its
         first slot (evaluation)."""
         super().reset(seed=seed)
@@ -228,31 +230,40 @@ class SlotAssignmentEnv(gym.Env):
         episode = self.scenario.rl.episode_slots
         used_up = self.world is None or self.stop + episode > self.world.n_slots
         if seed is not None or used_up or not self._batched:  # a seed starts a new world
-            draw = int(self.np_random.integers(SEED_SPACE))
-            self.load_world(generate_world(self._world_scenario, draw), stop=episode)
+            self.load_world(self._training_world(int(self.np_random.integers(SEED_SPACE))),
+                            stop=episode)
             self._batched = True
         else:
             self.slot, self.stop = self.stop, self.stop + episode
             self._start_slot()
         return self._observation(), {}
 
+    def _training_world(self, seed: int) -> WorldTrace:
+        """With one-slot episodes and worlds (the default), SNAPSHOT_BLOCK independent
+        one-slot worlds drawn at once (:func:`generate_snapshots`): a new world every
+        episode, at a fraction of the cost; otherwise a world of ``rl.world_slots``."""
+        if self._world_scenario.slots == 1:
+            return generate_snapshots(self.scenario, seed, SNAPSHOT_BLOCK)
+        return generate_world(self._world_scenario, seed)
+
     def load_world(self, world: WorldTrace, stop: int | None = None) -> None:
         """Start an episode on a given world trace, at its first slot, ending before
         slot ``stop`` (default: the whole trace)."""
         self._batched = False
         self.world = world
+        cpu_hz = np.broadcast_to(world.user_cpu_hz, world.distance_m.shape)  # (T, U)
         snr = self.model.snr(world.distance_m, world.fading, world.interference_w)
-        self.realised_cost = self.model.cost(snr, world.user_cpu_hz)  # (T, U, M, Q)
+        self.realised_cost = self.model.cost(snr, cpu_hz)  # (T, U, M, Q)
         mean_snr = self.model.snr(world.distance_m, 1.0, world.interference_w)
         self.reward_cost = (
-            self.model.quadrature_expected_cost(mean_snr, world.user_cpu_hz)
+            self.model.quadrature_expected_cost(mean_snr, cpu_hz)
             if self.scenario.rl.reward_model == "expected"
             else self.realised_cost
         )
         self._snr_feature = self.encoder.snr_feature(mean_snr)  # (T, U, Q)
         self._templates = [
             self.encoder.slot_template(world.interference_w[t], world.distance_m[t],
-                                       world.user_cpu_hz, mean_snr[t])
+                                       cpu_hz[t], mean_snr[t])
             for t in range(world.n_slots)
         ]
         self.slot = 0
@@ -283,7 +294,8 @@ class SlotAssignmentEnv(gym.Env):
     def step(self, action: int):
         action = int(action)
         user = self.current_user
-        valid = bool(self.action_masks()[action])
+        valid = bool(self.action_masks()[action] if action == self.drop_action
+                     else 0 <= action < self.drop_action and self.free[action % self.n_rbs])
         info: dict[str, Any] = {"invalid_action": not valid, "user": user, "slot": self.slot}
         if valid and action != self.drop_action:
             encoder, rb = divmod(action, self.n_rbs)

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 from sb3_contrib import MaskablePPO
 from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.utils import LinearSchedule
 from stable_baselines3.common.vec_env import VecEnv
 
 from netsim.rl.env import MaskSpec
@@ -23,10 +24,18 @@ from solvers.rl.dqn import MaskableDQN
 from solvers.rl.sac_discrete import SACDiscrete
 
 
+def learning_rate(rl: RL) -> float | Callable[[float], float]:
+    """rl.learning_rate, constant or falling linearly to 0 with SB3's progress_remaining
+    (1 at the start of training, 0 at the end)."""
+    if rl.learning_rate_schedule == "constant":
+        return rl.learning_rate
+    return LinearSchedule(rl.learning_rate, 0.0, 1.0)
+
+
 def shared_settings(rl: RL, seed: int, tensorboard_dir: Path | None) -> dict:
     """Hyperparameters every algorithm takes alike (the same tuning effort for all)."""
     return {
-        "learning_rate": rl.learning_rate,
+        "learning_rate": learning_rate(rl),
         "batch_size": rl.batch_size,
         "gamma": rl.gamma,
         "policy_kwargs": {"net_arch": list(rl.net_arch)},
