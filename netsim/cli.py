@@ -1,4 +1,5 @@
-"""Command line: ``netsim run | validate | schema | plot``.
+"""Command line: ``netsim run | sweep | tune | report | train | compare | validate | schema |
+plot``.
 
 Input errors print one line (file, key, problem) and exit with code 2; nothing is written.
 """
@@ -14,6 +15,7 @@ from typing import Annotated, NoReturn
 import typer
 
 from netsim.errors import ScenarioError
+from netsim.semantic.cli import profile
 
 app = typer.Typer(
     help="netsim: CLIP semantic communication over OFDMA — simulate, schedule, compare.",
@@ -63,41 +65,161 @@ def run(
     timing.csv and the resolved scenario.yaml into the output folder."""
     from tqdm import tqdm
 
-    from netsim.output import format_summary, point_folder, write_run, write_sweep
+    from netsim.output import format_summary, write_run
     from netsim.runner import run_scenario
-    from netsim.scenario import load_scenario, sweep_points
+    from netsim.scenario import load_scenario
 
     try:
         scenario = load_scenario(scenario_file)
         if seeds is not None:  # the resolved scenario.yaml records the seeds that ran
             scenario = scenario.model_copy(update={"seeds": parse_seeds(seeds)})
-        seed_list = list(scenario.seeds)
-        points = sweep_points(scenario, str(scenario_file))
     except (ScenarioError, ValueError) as error:
         fail(str(error))
     out_dir = out if out is not None else Path("results") / scenario.name
-    total = sum(len(seed_list) * point.slots for _, point in points)
-    results = []
+    if scenario.sweep:  # the sweep engine, one point after another in this process
+        run_sweep_command(scenario, scenario_file, out_dir, "local", 1, None, progress)
+        return
+    total = len(scenario.seeds) * scenario.slots
     try:
         with tqdm(total=total, unit="slot", desc=scenario.name, disable=not progress or None,
                   leave=False) as bar:
-            for values, point in points:
-                if values:
-                    bar.set_postfix_str(point_folder(values))
-                results.append(run_scenario(point, seed_list, on_slots=bar.update))
+            result = run_scenario(scenario, list(scenario.seeds), on_slots=bar.update)
     except KeyboardInterrupt:
         fail("interrupted; nothing was written", code=130)
     except MemoryError:
         fail(f"{scenario_file}: out of memory: reduce slots, users or RBs; nothing was written",
              code=1)
-    if scenario.sweep:
-        combined = write_sweep(out_dir, scenario, points, results)
-        typer.echo(format_summary(combined, extra=list(scenario.sweep)))
-        typer.echo(f"wrote {out_dir}/sweep_summary.csv and one folder per point")
-    else:
-        write_run(out_dir, scenario, results[0])
-        typer.echo(format_summary(results[0].summary))
-        typer.echo(f"wrote {out_dir}/records.csv, summary.csv, timing.csv, scenario.yaml")
+    write_run(out_dir, scenario, result)
+    typer.echo(format_summary(result.summary))
+    typer.echo(f"wrote {out_dir}/records.csv, summary.csv, timing.csv, scenario.yaml")
+
+
+def run_sweep_command(scenario, scenario_file: Path, out_dir: Path, backend: str,
+                      workers: int | None, address: str | None, progress: bool) -> None:
+    """Run a sweep's unfinished points, print the outcome and the aggregate table."""
+    from netsim.output import format_summary
+    from netsim.sweep import describe, run_sweep, sweep_jobs
+
+    try:
+        jobs = sweep_jobs(scenario, str(scenario_file))
+    except ScenarioError as error:
+        fail(str(error))
+    try:
+        outcome = run_sweep(scenario, str(scenario_file), out_dir, backend, workers, address,
+                            progress, jobs=jobs)
+    except KeyboardInterrupt:
+        fail("interrupted; run the same command again to resume (finished points are kept)",
+             code=130)
+    for line in describe(outcome):
+        typer.echo(line, err=bool(outcome.failed))
+    if outcome.failed:
+        fail("some points failed; fix them and run the same command again", code=1)
+    typer.echo(format_summary(outcome.aggregate, extra=outcome.keys))
+    typer.echo(f"wrote {out_dir}/aggregate.csv, sweep_summary.csv, sweep_timing.csv and one "
+               "folder per point and seed")
+
+
+@app.command()
+def sweep(
+    sweep_file: Annotated[Path, typer.Argument(help="Scenario YAML file with a 'sweep:' section.")],
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Sweep folder (default: results/NAME)."),
+    ] = None,
+    backend: Annotated[
+        str, typer.Option(help="Where points run: 'local' (processes) or 'ray'.")
+    ] = "local",
+    address: Annotated[
+        str | None,
+        typer.Option(help="Ray cluster address (e.g. 'auto' or 'HOST:6379'; with --backend ray). "
+                          "Default: a local Ray instance with --workers CPUs."),
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="Parallel points (default: the number of CPUs).")
+    ] = None,
+    seeds: Annotated[
+        str | None, typer.Option(help="Seeds to run instead of the file's, e.g. '0-4'.")
+    ] = None,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar over points.")] = True,
+) -> None:
+    """Run every point of a sweep, once per seed, in parallel; skip points already
+    finished (a killed sweep resumes); write aggregate.csv (mean and 95 % CI over seeds)."""
+    from netsim.scenario import load_scenario
+    from netsim.sweep import BACKENDS
+
+    try:
+        if backend not in BACKENDS:
+            raise ValueError(f"--backend: {backend!r} is not one of {', '.join(BACKENDS)}")
+        if address is not None and backend != "ray":
+            raise ValueError("--address: only with --backend ray")
+        scenario = load_scenario(sweep_file)
+        if not scenario.sweep:
+            raise ScenarioError(str(sweep_file), "sweep", "required key is missing")
+        if seeds is not None:
+            scenario = scenario.model_copy(update={"seeds": parse_seeds(seeds)})
+    except (ScenarioError, ValueError) as error:
+        fail(str(error))
+    out_dir = out if out is not None else Path("results") / scenario.name
+    run_sweep_command(scenario, sweep_file, out_dir, backend, workers, address, progress)
+
+
+@app.command()
+def tune(
+    scenario_file: Annotated[Path, typer.Argument(
+        help="Scenario YAML file whose 'sweep:' (grid and/or points) is the search space.")],
+    trials: Annotated[int, typer.Option(min=1, help="Trials to run now (added to the study).")] = 10,
+    study_db: Annotated[
+        str | None,
+        typer.Option(help="Study storage: a .db file or sqlite:///PATH (SQLite), or a .log file "
+                          "(Optuna journal). Default: OUT/study.db."),
+    ] = None,
+    study_name: Annotated[
+        str | None, typer.Option(help="Study name in the storage (default: the scenario's name).")
+    ] = None,
+    seed: Annotated[int, typer.Option(min=0, help="Training seed and sampler seed.")] = 0,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Folder for trial trainings and trials.csv "
+                                         "(default: results/NAME/tune)."),
+    ] = None,
+    write_best: Annotated[
+        Path | None,
+        typer.Option(help="Write the scenario with the best trial's values here (YAML)."),
+    ] = None,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar over trials.")] = True,
+) -> None:
+    """Search an RL agent's hyperparameters with Optuna (TPE sampler, median pruning on
+    the learning-curve evaluations); the study resumes from its file and can be shared
+    by several workers running this command at once."""
+    from netsim.scenario import load_scenario
+    from netsim.tune import search_space, tune as run_tune, write_best as store_best
+
+    try:
+        scenario = load_scenario(scenario_file)
+        search_space(scenario, str(scenario_file))
+        if write_best is not None and write_best.suffix not in (".yaml", ".yml"):
+            raise ValueError(f"--write-best: {write_best} should end in .yaml")
+    except (ScenarioError, ValueError) as error:
+        fail(str(error))
+    out_dir = out if out is not None else Path("results") / scenario.name / "tune"
+    storage = study_db if study_db is not None else str(out_dir / "study.db")
+    try:
+        study = run_tune(scenario, str(scenario_file), trials, storage, out_dir, study_name,
+                         seed, progress)
+    except KeyboardInterrupt:
+        fail("interrupted; run the same command again to add trials to the study", code=130)
+    finished = [t for t in study.trials if t.value is not None and t.state.name == "COMPLETE"]
+    typer.echo(f"study '{study.study_name}' in {storage}: {len(study.trials)} trials, "
+               f"{len(finished)} complete; trials in {out_dir}/trials.csv")
+    if finished:
+        typer.echo(f"best: trial {study.best_trial.number}, score vs statistical optimum "
+                   f"{study.best_value:.4f}, {study.best_trial.user_attrs['values']}")
+    if write_best is not None:
+        try:
+            store_best(study, scenario, str(scenario_file), scenario_file, write_best)
+        except ScenarioError as error:
+            fail(str(error))
+        typer.echo(f"wrote {write_best}")
 
 
 @app.command()
@@ -211,10 +333,33 @@ def schema() -> None:
 
 
 @app.command()
-def plot(
-    run_dir: Annotated[Path, typer.Argument(help="Folder written by 'netsim run'.")],
+def report(
+    folder: Annotated[Path, typer.Argument(
+        help="A folder written by netsim run, train, compare, sweep or tune.")],
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="HTML file (default: FOLDER/report.html).")
+    ] = None,
 ) -> None:
-    """Draw the comparison figures (PNG) of a run into RUN_DIR/plots."""
+    """Write one self-contained HTML file (tables, figures embedded) summarising a run,
+    a training, a comparison, a sweep or a search."""
+    from netsim.io import atomic_write_text
+    from netsim.report import build_report
+
+    try:
+        text = build_report(folder)
+    except ScenarioError as error:
+        fail(str(error))
+    path = out if out is not None else folder / "report.html"
+    atomic_write_text(path, text)
+    typer.echo(f"wrote {path}")
+
+
+@app.command()
+def plot(
+    run_dir: Annotated[Path, typer.Argument(help="Folder written by 'netsim run', or a profile CSV.")],
+) -> None:
+    """Draw the comparison figures (PNG) of a run into RUN_DIR/plots; for a profile CSV,
+    accuracy (CLIP-I similarity if measured for regeneration) against SNR into FILE.png."""
     from netsim.plotting import plot_run
 
     try:
@@ -223,6 +368,9 @@ def plot(
         fail(str(error))
     for path in written:
         typer.echo(f"wrote {path}")
+
+
+app.command(name="profile")(profile)  # netsim profile: body in netsim/semantic/cli.py
 
 
 def main() -> None:  # pragma: no cover - console entry for `python -m netsim`

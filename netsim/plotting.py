@@ -116,39 +116,73 @@ def plot_encoder_share(summary: pd.DataFrame, path: Path) -> Path:
     return save_figure(fig, path)
 
 
-def plot_sweep(sweep: pd.DataFrame, keys: list[str], path: Path) -> Path:
-    """Reward and violation rates against the first swept key, one line per scheduler
-    (and per value of any other swept key)."""
-    x_key, other = keys[0], keys[1:]
-    fig, axes = plt.subplots(1, 3, figsize=(16, 5))
-    panels = [("mean_reward", "mean reward per request"),
-              ("delay_violation_rate", "delay violation rate"),
-              ("energy_violation_rate", "energy violation rate")]
+SWEEP_PANELS = (("mean_reward", "mean reward per request"),
+                ("delay_violation_rate", "delay violation rate"),
+                ("energy_violation_rate", "energy violation rate"))
+
+
+def plot_sweep(sweep: pd.DataFrame, keys: list[str], path: Path,
+               panels: tuple[tuple[str, str], ...] = SWEEP_PANELS, log_y: bool = False) -> Path:
+    """Metrics against the first swept key, one line per scheduler (and per value of any
+    other swept key); error bars where a METRIC_ci95 column holds the 95 % CI (not on a
+    log scale)."""
+    x_key = keys[0]
+    # keys that move with x (a sweep's points list) do not split the lines
+    other = [k for k in keys[1:] if sweep.groupby(x_key)[k].nunique().max() > 1]
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.3 * len(panels), 5), squeeze=False)
+    axes = axes[0]
     for index, (label, group) in enumerate(sweep.groupby(["scheduler", *other], sort=True)):
         name = label if isinstance(label, str) else ", ".join(map(str, label))
         group = group.sort_values(x_key)
         style = ":" if str(name).startswith(REFERENCE_PREFIX) else "-o"
         for ax, (column, _) in zip(axes, panels):
-            ax.plot(group[x_key], group[column], style, label=name, color=f"C{index % 10}",
-                    markersize=4)
+            error = None if log_y else group.get(f"{column}_ci95")
+            ax.errorbar(group[x_key], group[column], yerr=error, fmt=style, label=name,
+                        color=f"C{index % 10}", markersize=4, capsize=3)
     for ax, (_, title) in zip(axes, panels):
         ax.set_xlabel(x_key)
         ax.set_title(title)
         ax.grid(alpha=0.3)
+        if log_y:
+            ax.set_yscale("log")
     axes[0].legend(fontsize=7)
-    fig.suptitle(f"Sweep over {', '.join(keys)}")
+    fig.suptitle(f"Sweep over {', '.join(keys)} (mean and 95 % CI over seeds)")
     return save_figure(fig, path)
+
+
+def plot_profile(csv_path: Path) -> Path:
+    """A task-loss profile CSV: accuracy (CLIP-I similarity for a measured regeneration
+    profile) against SNR, one line per encoder, written beside it as FILE.png."""
+    from netsim.taskloss import load_profile
+
+    profile = load_profile(csv_path)
+    regenerate = any("task=regenerate" in text for text in profile.provenance.values())
+    metric = "clip_i2i_similarity" if regenerate else "accuracy"
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for index, encoder in enumerate(profile.encoders):
+        ax.plot(profile.snr_db[encoder], profile.values[metric][encoder], "-o", markersize=3,
+                label=encoder, color=f"C{index % 10}")
+    ax.set_xlabel("per-element SNR of the received features (dB)")
+    ax.set_ylabel("CLIP image-to-image similarity" if regenerate else "accuracy")
+    ax.set_title(f"Task-loss profile {csv_path.name}")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return save_figure(fig, csv_path.with_suffix(".png"))
 
 
 def plot_run(run_dir: str | Path) -> list[Path]:
     """All figures of a run folder, written to RUN_DIR/plots; for a sweep folder, the
-    sweep figure and every point's figures. Returns the paths written."""
+    sweep figure and every point's figures; for a profile CSV, its curves. Returns the
+    paths written."""
     run_dir = Path(run_dir)
-    sweep_file = run_dir / "sweep_summary.csv"
+    if run_dir.is_file() and run_dir.suffix == ".csv":
+        return [plot_profile(run_dir)]
+    sweep_file = run_dir / "aggregate.csv"
     if sweep_file.is_file():
-        scenario = yaml.safe_load((run_dir / "scenario.yaml").read_text())
-        keys = list(scenario.get("sweep") or {})
-        written = [plot_sweep(pd.read_csv(sweep_file), keys, run_dir / "plots" / "sweep.png")]
+        from netsim.sweep import sweep_keys
+
+        table = pd.read_csv(sweep_file)
+        written = [plot_sweep(table, sweep_keys(table), run_dir / "plots" / "sweep.png")]
         for folder in sorted(p for p in run_dir.iterdir() if (p / "summary.csv").is_file()):
             written += plot_run(folder)
         return written
