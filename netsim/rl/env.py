@@ -60,6 +60,18 @@ def observation_size(n_users: int, n_rbs: int) -> int:
     return 3 * n_rbs + 3 * n_users + n_users * n_rbs + 1
 
 
+def observation_layout(n_users: int, n_rbs: int) -> dict[str, slice]:
+    """Where each part of the observation lies, in order (see the module docstring)."""
+    sizes = {"interference": n_rbs, "free": n_rbs, "distance": n_users, "clock": n_users,
+             "mean_snr": n_users * n_rbs, "current_user": n_users, "current_snr": n_rbs,
+             "users_left": 1}
+    layout, start = {}, 0
+    for name, size in sizes.items():
+        layout[name] = slice(start, start + size)
+        start += size
+    return layout
+
+
 @dataclass(frozen=True)
 class ObservationEncoder:
     """Builds the observation vector; its constants come from the training scenario, so a

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
+import torch
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import DummyVecEnv
@@ -134,6 +135,16 @@ def train(
 ) -> Path:
     """Train ``algo`` on ``scenario`` into ``out_dir``; returns the final model's path.
     ``on_evaluation`` receives every learning-curve row as it is written."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(scenario.rl.torch_threads)
+    try:
+        return _train(scenario, algo, out_dir, steps, seed, resume, progress, on_evaluation)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train(scenario: Scenario, algo: str, out_dir: Path, steps: int | None, seed: int,
+           resume: bool, progress: bool, on_evaluation: Callable[[dict], None] | None) -> Path:
     make, cls = ALGORITHMS[algo]
     rl = scenario.rl
     total = rl.total_steps if steps is None else steps
