@@ -29,9 +29,12 @@ more users left in the slot than free RBs). A masked action is never remapped: t
 user goes unserved at its drop penalty plus ``rl.invalid_action_penalty`` and
 ``info["invalid_action"]`` is set.
 
-Reward: minus the realised eq. 11 cost of the user's assignment (the same
+Reward: minus the eq. 11 cost of the user's assignment (the same
 :class:`netsim.cost.CellModel` cost the exact solvers minimise), times
-``rl.reward_scale``; ``info["cost"]`` holds the unscaled cost.
+``rl.reward_scale``: by default its expectation over the fading the agent cannot see
+(what the statistical optimum minimises), or with ``rl.reward_model: realised`` its
+value under this slot's fading draw (the paper); ``info["cost"]`` always holds the
+unscaled realised cost.
 """
 
 from __future__ import annotations
@@ -125,10 +128,10 @@ class ObservationEncoder:
         """Read back from an observation the user being assigned, its mean SNR on each
         RB (linear) and its device clock in Hz."""
         n_rbs = (observation.size - 3 * self.n_users - 1) // (3 + self.n_users)
-        one_hot = 2 * n_rbs + 2 * self.n_users + self.n_users * n_rbs
-        user = int(np.argmax(observation[one_hot: one_hot + self.n_users]))
-        mean_snr = 10.0 ** observation[-1 - n_rbs: -1].astype(float)
-        clock = observation[2 * n_rbs + self.n_users + user]
+        part = observation_layout(self.n_users, n_rbs)
+        user = int(np.argmax(observation[part["current_user"]]))
+        mean_snr = 10.0 ** observation[part["current_snr"]].astype(float)
+        clock = observation[part["clock"]][user]
         return user, mean_snr, float(clock * self.cpu_span_hz + self.cpu_low_hz)
 
     @staticmethod
