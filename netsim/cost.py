@@ -69,6 +69,7 @@ class CellModel:
         self.relative_size = np.array([relative_size(m) for m in self.encoders])
         self.noise_w = channel.noise_power_w(scenario.cell)
         self._tables: dict[bytes, ExpectedCostTable] = {}
+        self._loss_table: tuple[np.ndarray, np.ndarray] | None = None
         bs, task = scenario.base_station, scenario.task
         self.extraction_delay_s = delay.extraction_delay_s(
             bs.cycles_per_bit, task.image_bits, self.relative_size, bs.cpu_hz
@@ -123,11 +124,10 @@ class CellModel:
             users.kappa, user_cpu_hz, users.cycles_per_bit, task.image_bits, task.decoder_size
         )
 
-    def _delays_energies_loss(self, snr: np.ndarray, user_cpu_hz: np.ndarray):
-        """Shared core of :meth:`evaluate` and :meth:`cost` (eqs. 4–8, task loss)."""
+    def _delays_energies(self, snr: np.ndarray, user_cpu_hz: np.ndarray):
+        """Delays and energies of every (user, encoder, RB) at SNR (..., U, Q) (eqs. 4–8)."""
         sc = self.scenario
         cell, bs, task = sc.cell, sc.base_station, sc.task
-        snr = np.asarray(snr, dtype=float)
         user_cpu_hz = np.broadcast_to(user_cpu_hz, snr.shape[:-1])
         t_t = transmission.transmission_delay_s(
             self.embed_dim, snr, cell.rb_bandwidth_hz, sc.transmission
@@ -138,12 +138,29 @@ class CellModel:
             cell.tx_power_w, t_t,
         )
         e_u = self.user_energy_j(user_cpu_hz)
+        total_delay = delay.total_delay_s(self.extraction_delay_s, t_t, t_c)
+        return t_t, t_c, total_delay, e_b, e_u
+
+    def _loss(self, snr: np.ndarray):
+        """Received feature SNR (linear, dB) and task loss at channel SNR (..., U, Q)."""
+        sc = self.scenario
         feature_snr = transmission.feature_snr(snr, sc.transmission)
         feature_snr_db = channel.linear_to_db(feature_snr)
-        loss = task_loss(self.profile, task.kind, self.encoders, feature_snr_db)
-        total_delay = delay.total_delay_s(self.extraction_delay_s, t_t, t_c)
+        loss = task_loss(self.profile, sc.task.kind, self.encoders, feature_snr_db)
+        return feature_snr, feature_snr_db, loss
+
+    def _delays_energies_loss(self, snr: np.ndarray, user_cpu_hz: np.ndarray):
+        """Shared core of :meth:`evaluate` and :meth:`cost` (eqs. 4–8, task loss)."""
+        snr = np.asarray(snr, dtype=float)
+        t_t, t_c, total_delay, e_b, e_u = self._delays_energies(snr, user_cpu_hz)
+        feature_snr, feature_snr_db, loss = self._loss(snr)
         cost = self.penalised_cost(loss, total_delay, e_b + e_u[..., None, None])
         return t_t, t_c, total_delay, e_b, e_u, feature_snr, feature_snr_db, loss, cost
+
+    def _penalty(self, snr: np.ndarray, user_cpu_hz: np.ndarray) -> np.ndarray:
+        """lambda_T v_T + lambda_E v_E, the cost without the task loss, (..., U, M, Q)."""
+        _, _, total_delay, e_b, e_u = self._delays_energies(snr, user_cpu_hz)
+        return self.penalised_cost(0.0, total_delay, e_b + e_u[..., None, None])
 
     def evaluate(self, snr: np.ndarray, user_cpu_hz: np.ndarray) -> SlotMetrics:
         """All metrics for SNR (..., U, Q) and user clocks (..., U) or (U,)."""
@@ -180,22 +197,48 @@ class CellModel:
         return -np.log1p(-(np.arange(n) + 0.5) / n)
 
     def quadrature_expected_cost(self, mean_snr: np.ndarray, user_cpu_hz: np.ndarray):
-        """E over fading of the cost at mean SNR (..., U, Q) -> (..., U, M, Q), by direct
+        """E over fading of the cost at mean SNR (..., U, Q) -> (..., U, M, Q), by
         quadrature on :meth:`fading_nodes`. The cost of one (user, RB) depends only on
-        its own gain, so flat and per-RB fading share this one-dimensional integral."""
-        total = None
-        for node in self.fading_nodes():
-            cost = self.cost(mean_snr * node, user_cpu_hz)
-            total = cost if total is None else total + cost
-        return total / self.scenario.statistical.fading_quantiles
+        its own gain, so flat and per-RB fading share this one-dimensional integral.
+        The delay and energy penalties are summed node by node; the task loss, which
+        depends on the SNR alone, comes from :meth:`expected_loss`. Without fading, the
+        cost at the mean SNR."""
+        mean_snr = np.asarray(mean_snr, dtype=float)
+        if self.scenario.cell.fading.model == "none":
+            return self.cost(mean_snr, user_cpu_hz)
+        nodes = self.fading_nodes()
+        penalty = sum(self._penalty(mean_snr * node, user_cpu_hz) for node in nodes)
+        return self.expected_loss(mean_snr) + penalty / nodes.size
+
+    def expected_loss(self, mean_snr: np.ndarray) -> np.ndarray:
+        """E over fading of the task loss at mean SNR (..., U, Q) -> (..., U, M, Q): the
+        quadrature on :meth:`fading_nodes`, tabulated once per model over mean SNR
+        (every TABLE_STEP_DB, linearly interpolated, clamped outside the table)."""
+        if self._loss_table is None:
+            low, high = self._table_range_db()
+            grid_db = np.arange(low, high + TABLE_STEP_DB / 2, TABLE_STEP_DB)
+            snr = channel.db_to_linear(grid_db)[None, None, :] * self.fading_nodes()[:, None, None]
+            self._loss_table = (grid_db, self._loss(snr)[-1].mean(axis=0)[0])  # (M, G)
+        grid_db, table = self._loss_table
+        mean_snr_db = channel.linear_to_db(mean_snr)
+        out = np.empty(mean_snr_db.shape[:-1] + (len(self.encoders),) + mean_snr_db.shape[-1:])
+        for m in range(len(self.encoders)):
+            out[..., m, :] = np.interp(mean_snr_db, grid_db, table[m])
+        return out
+
+    def _table_range_db(self) -> tuple[float, float]:
+        """Mean-SNR span of the expected-value tables: the profile's range widened by
+        40 dB each way, and at least -60 to 100 dB."""
+        low = min(min(s[0] for s in self.profile.snr_db.values()) - 40.0, -60.0)
+        high = max(max(s[-1] for s in self.profile.snr_db.values()) + 40.0, 100.0)
+        return low, high
 
     def expected_cost_table(self, user_cpu_hz: np.ndarray) -> ExpectedCostTable:
         """:meth:`quadrature_expected_cost` per (user, encoder), tabulated once over mean
         SNR in dB (the cost depends on the RB and the location only through it)."""
         key = np.asarray(user_cpu_hz, dtype=float).tobytes()
         if key not in self._tables:
-            low = min(min(s[0] for s in self.profile.snr_db.values()) - 40.0, -60.0)
-            high = max(max(s[-1] for s in self.profile.snr_db.values()) + 40.0, 100.0)
+            low, high = self._table_range_db()
             grid_db = np.arange(low, high + TABLE_STEP_DB / 2, TABLE_STEP_DB)
             cpu = np.asarray(user_cpu_hz, dtype=float)
             mean_snr = np.broadcast_to(channel.db_to_linear(grid_db), cpu.shape + grid_db.shape)

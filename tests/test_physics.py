@@ -187,3 +187,27 @@ def test_tabulated_expected_cost_matches_direct_quadrature(per):
     mean_snr = model.snr(world.distance_m, 1.0, world.interference_w)
     direct = model.quadrature_expected_cost(mean_snr, world.user_cpu_hz)
     np.testing.assert_allclose(tabulated, direct, rtol=0.01, atol=0.01)
+
+
+@pytest.mark.parametrize("mode", ["paper", "digital"])
+def test_expected_cost_is_the_mean_cost_over_the_fading_nodes(mode):
+    """The quadrature splits the loss (tabulated once over mean SNR) from the penalties
+    (summed node by node); the result is the mean of the cost over the nodes."""
+    from netsim.world import generate_world
+
+    scenario = make_scenario(transmission={"mode": mode}, slots=30)
+    model = CellModel(scenario, load_profile(DEFAULT_PROFILE_PATH))
+    world = generate_world(scenario, 3)
+    mean_snr = model.snr(world.distance_m, 1.0, world.interference_w)
+    nodes = model.fading_nodes()
+    direct = sum(model.cost(mean_snr * node, world.user_cpu_hz) for node in nodes) / nodes.size
+    np.testing.assert_allclose(model.quadrature_expected_cost(mean_snr, world.user_cpu_hz),
+                               direct, rtol=1e-4, atol=1e-6)
+
+
+def test_without_fading_the_expected_cost_is_the_cost_at_the_mean_snr():
+    scenario = make_scenario(cell={"fading": {"model": "none"}})
+    model = CellModel(scenario, load_profile(DEFAULT_PROFILE_PATH))
+    mean_snr = np.array([[1.0, 10.0, 100.0]])
+    np.testing.assert_array_equal(model.quadrature_expected_cost(mean_snr, np.array([2e9])),
+                                  model.cost(mean_snr, np.array([2e9])))
