@@ -1,12 +1,17 @@
 """Sweeps: the same aggregate from local processes and from Ray (local mode); a re-run
 skips finished points; a point left half-done is redone; a train sweep adds the trained
-agent to the schedulers; bad sweep input is one line, exit 2, nothing written."""
+agent to the schedulers; bad sweep input is one line, exit 2, nothing written; a real
+`netsim sweep` killed with SIGKILL resumes to the same aggregate bytes."""
 
 from __future__ import annotations
 
 import json
 import os
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +21,7 @@ from typer.testing import CliRunner
 
 from netsim.cli import app
 from netsim.errors import ScenarioError
-from netsim.scenario import parse_scenario
+from netsim.scenario import load_scenario, parse_scenario
 from netsim.report import build_report
 from netsim.sweep import DONE, run_sweep, sweep_jobs
 from tests.test_cli import one_line, write_yaml
@@ -194,3 +199,58 @@ def test_profile_sweep_measures_then_runs(tmp_path: Path) -> None:
     bad = tiny(sweep={"kind": "profile", "grid": {"options.colour": ["red"]}})
     with pytest.raises(ScenarioError, match="sweep.options.colour: not an option of netsim"):
         sweep_jobs(scenario_of(bad), "tiny.yaml")
+
+
+def test_sweep_killed_with_sigkill_resumes_to_the_same_aggregates(tmp_path: Path) -> None:
+    """A real `netsim sweep` (its own session, so the kill reaches any worker) is killed
+    with SIGKILL once a point is finished and another is not: nothing unfinished looks
+    finished, no aggregate is written; the same command then redoes only the unfinished
+    points and ends with the aggregates of an uninterrupted run, byte for byte."""
+    path = write_yaml(tmp_path / "tiny.yaml", tiny(slots=2000))  # about 1 s per point
+    folders = [job.folder for job in sweep_jobs(load_scenario(path), str(path))]
+    assert len(folders) == 4
+    reference = tmp_path / "reference"
+    uninterrupted = CliRunner().invoke(app, ["sweep", str(path), "--out", str(reference),
+                                             "--no-progress", "--workers", "1"])
+    assert uninterrupted.exit_code == 0, uninterrupted.output
+
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "netsim", "sweep", str(path), "--out", str(out),
+               "--no-progress", "--workers", "1"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not any((out / f / DONE).is_file() for f in folders):
+            assert process.poll() is None, (
+                f"the sweep ended before a point was finished: "
+                f"{process.stderr.read().decode()[-2000:]}")
+            assert time.monotonic() < deadline, "no point finished within 60 s"
+            time.sleep(0.02)
+        os.killpg(process.pid, signal.SIGKILL)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        process.stderr.close()
+    assert process.returncode == -signal.SIGKILL
+
+    finished = [f for f in folders if (out / f / DONE).is_file()]
+    unfinished = [f for f in folders if f not in finished]
+    assert finished and unfinished, f"killed too late to leave a point unfinished: {finished}"
+    assert not any((out / name).exists()
+                   for name in (*AGGREGATES, "sweep_timing.csv", "scenario.yaml"))
+    for folder in finished:  # a point marked done holds the uninterrupted run's files
+        for name in ("records.csv", "summary.csv", "scenario.yaml"):
+            assert (out / folder / name).read_bytes() == (reference / folder / name).read_bytes()
+    markers = {f: (out / f / DONE).stat().st_mtime_ns for f in finished}
+
+    resumed = subprocess.run(command, capture_output=True, text=True, timeout=120,
+                             check=False)
+    assert resumed.returncode == 0, resumed.stderr
+    assert (f"4 points x seeds: {len(unfinished)} run, {len(finished)} already finished, "
+            "0 failed") in resumed.stdout
+    assert {f: (out / f / DONE).stat().st_mtime_ns for f in finished} == markers
+    assert all((out / f / DONE).is_file() for f in unfinished)
+    for name in AGGREGATES:
+        assert (out / name).read_bytes() == (reference / name).read_bytes()
