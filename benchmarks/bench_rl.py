@@ -47,8 +47,11 @@ def env_steps_per_second(scenario, steps: int) -> float:
 def ppo_steps_per_second(scenario, steps: int) -> tuple[float, float]:
     """MaskablePPO learning ``steps`` steps; returns (steps/s, seconds spent in the
     environment's step(), reset() and action_masks())."""
+    import torch
     from sb3_contrib import MaskablePPO
     from stable_baselines3.common.vec_env import DummyVecEnv
+
+    torch.set_num_threads(scenario.rl.torch_threads)  # as netsim train does
 
     spent = [0.0]
 
