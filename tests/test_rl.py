@@ -36,7 +36,8 @@ def test_env_passes_the_gymnasium_checker():
 @pytest.mark.parametrize("users, rbs, voluntary", [(5, 6, False), (7, 3, False), (3, 4, True)])
 def test_masks_are_right_after_every_step(users, rbs, voluntary):
     scenario = make_scenario(users={"count": users, "voluntary_drop": voluntary},
-                             cell={"n_rbs": rbs}, rl={"episode_slots": 6})
+                             cell={"n_rbs": rbs},
+                             rl={"episode_slots": 6, "reward_model": "realised"})
     env = SlotAssignmentEnv(scenario)
     env.reset(seed=3)
     rng = np.random.default_rng(0)

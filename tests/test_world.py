@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 from scenario_factory import make_scenario
-
-from netsim.channel import dbm_to_w
 from scipy.stats import ks_2samp
 
+from netsim.channel import dbm_to_w
 from netsim.world import generate_snapshots, generate_world
 
 
