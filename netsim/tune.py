@@ -108,7 +108,6 @@ def open_study(scenario: Scenario, study_db: str, study_name: str | None, seed: 
 def make_objective(scenario: Scenario, source: str, out_dir: Path, seed: int,
                    space: dict[str, list[Any]]) -> Callable:
     import optuna
-    import torch
 
     from netsim.registry import rl_entry
 
@@ -129,7 +128,6 @@ def make_objective(scenario: Scenario, source: str, out_dir: Path, seed: int,
             if trial.should_prune():
                 raise optuna.TrialPruned(f"pruned at {row['env_steps']} steps")
 
-        torch.set_num_threads(1)
         train(candidate, algo, out_dir / f"trial-{trial.number}", seed=seed, progress=False,
               on_evaluation=report)
         return scores[-1]
