@@ -215,8 +215,7 @@ class CellModel:
         quadrature on :meth:`fading_nodes`, tabulated once per model over mean SNR
         (every TABLE_STEP_DB, linearly interpolated, clamped outside the table)."""
         if self._loss_table is None:
-            low, high = self._table_range_db()
-            grid_db = np.arange(low, high + TABLE_STEP_DB / 2, TABLE_STEP_DB)
+            grid_db = self._table_grid_db()
             snr = channel.db_to_linear(grid_db)[None, None, :] * self.fading_nodes()[:, None, None]
             self._loss_table = (grid_db, self._loss(snr)[-1].mean(axis=0)[0])  # (M, G)
         grid_db, table = self._loss_table
@@ -226,24 +225,23 @@ class CellModel:
             out[..., m, :] = np.interp(mean_snr_db, grid_db, table[m])
         return out
 
-    def _table_range_db(self) -> tuple[float, float]:
-        """Mean-SNR span of the expected-value tables: the profile's range widened by
-        40 dB each way, and at least -60 to 100 dB."""
+    def _table_grid_db(self) -> np.ndarray:
+        """Mean-SNR grid of the expected-value tables, every TABLE_STEP_DB: the
+        profile's range widened by 40 dB each way, and at least -60 to 100 dB."""
         low = min(min(s[0] for s in self.profile.snr_db.values()) - 40.0, -60.0)
         high = max(max(s[-1] for s in self.profile.snr_db.values()) + 40.0, 100.0)
-        return low, high
+        return np.arange(low, high + TABLE_STEP_DB / 2, TABLE_STEP_DB)
 
     def expected_cost_table(self, user_cpu_hz: np.ndarray) -> ExpectedCostTable:
         """:meth:`quadrature_expected_cost` per (user, encoder), tabulated once over mean
         SNR in dB (the cost depends on the RB and the location only through it)."""
         key = np.asarray(user_cpu_hz, dtype=float).tobytes()
         if key not in self._tables:
-            low, high = self._table_range_db()
-            grid_db = np.arange(low, high + TABLE_STEP_DB / 2, TABLE_STEP_DB)
+            grid_db = self._table_grid_db()
             cpu = np.asarray(user_cpu_hz, dtype=float)
             mean_snr = np.broadcast_to(channel.db_to_linear(grid_db), cpu.shape + grid_db.shape)
             values = self.quadrature_expected_cost(mean_snr, cpu)  # (U, M, G)
-            self._tables = {key: ExpectedCostTable(float(low), TABLE_STEP_DB, values)}
+            self._tables = {key: ExpectedCostTable(float(grid_db[0]), TABLE_STEP_DB, values)}
         return self._tables[key]
 
     def expected_cost(

@@ -32,9 +32,10 @@ class WorldTrace:
     user_cpu_hz: np.ndarray
     """(U,) f_u of each user's device; (T, U) for :func:`generate_snapshots`."""
 
-    def cpu_hz_at(self, slot: int) -> np.ndarray:
-        """(U,) the users' clocks in one slot (per world, or per slot for snapshots)."""
-        return self.user_cpu_hz if self.user_cpu_hz.ndim == 1 else self.user_cpu_hz[slot]
+    @property
+    def cpu_hz_by_slot(self) -> np.ndarray:
+        """(T, U) the users' clocks in every slot (per world, or per slot for snapshots)."""
+        return np.broadcast_to(self.user_cpu_hz, self.distance_m.shape)
 
     @property
     def n_slots(self) -> int:

@@ -278,7 +278,7 @@ def test_env_observations_equal_the_schedulers_encoding():
         world, slot, user = env.world, env.slot, env.current_user
         mean_snr = env.model.snr(world.distance_m[slot], 1.0, world.interference_w[slot])
         expected = env.encoder.encode(world.interference_w[slot], env.free,
-                                      world.distance_m[slot], world.cpu_hz_at(slot), user,
+                                      world.distance_m[slot], world.cpu_hz_by_slot[slot], user,
                                       mean_snr, len(env.queue))
         np.testing.assert_allclose(observation, expected, rtol=1e-6, atol=1e-6)
         mask = env.action_masks()
@@ -387,7 +387,7 @@ def test_the_observation_tells_who_is_assigned_with_which_snr_and_clock():
         np.testing.assert_allclose(
             mean_snr, env.model.snr(world.distance_m[slot], 1.0, world.interference_w[slot])[user],
             rtol=1e-5)
-        assert clock_hz == pytest.approx(world.cpu_hz_at(slot)[user], rel=1e-6)
+        assert clock_hz == pytest.approx(world.cpu_hz_by_slot[slot][user], rel=1e-6)
         observation, *_ = env.step(int(np.flatnonzero(env.action_masks())[0]))
 
 

@@ -40,6 +40,7 @@ unscaled realised cost.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 import gymnasium as gym
@@ -63,6 +64,7 @@ def observation_size(n_users: int, n_rbs: int) -> int:
     return 3 * n_rbs + 3 * n_users + n_users * n_rbs + 1
 
 
+@cache
 def observation_layout(n_users: int, n_rbs: int) -> dict[str, slice]:
     """Where each part of the observation lies, in order (see the module docstring)."""
     sizes = {"interference": n_rbs, "free": n_rbs, "distance": n_users, "clock": n_users,
@@ -101,27 +103,27 @@ class ObservationEncoder:
         """The parts of a slot's observations that do not change within the slot
         (interference, distances, clocks); the rest is left 0 for :meth:`fill`."""
         n_rbs = np.shape(interference_w)[-1]
+        part = observation_layout(self.n_users, n_rbs)
         interference_dbm = 10.0 * np.log10(np.asarray(interference_w) * 1e3)
         template = np.zeros(observation_size(self.n_users, n_rbs), dtype=np.float32)
-        template[:n_rbs] = (interference_dbm - self.interference_mean_dbm) / self.interference_std_db
-        users = slice(2 * n_rbs, 2 * n_rbs + self.n_users)
-        template[users] = np.asarray(distance_m) / self.radius_m
-        clocks = slice(users.stop, users.stop + self.n_users)
-        template[clocks] = (np.asarray(user_cpu_hz) - self.cpu_low_hz) / self.cpu_span_hz
-        matrix = slice(clocks.stop, clocks.stop + self.n_users * n_rbs)
-        template[matrix] = self.snr_feature(mean_snr).ravel()
+        template[part["interference"]] = (
+            (interference_dbm - self.interference_mean_dbm) / self.interference_std_db
+        )
+        template[part["distance"]] = np.asarray(distance_m) / self.radius_m
+        template[part["clock"]] = (np.asarray(user_cpu_hz) - self.cpu_low_hz) / self.cpu_span_hz
+        template[part["mean_snr"]] = self.snr_feature(mean_snr).ravel()
         return np.clip(template, -OBS_BOUND, OBS_BOUND)
 
     def fill(self, template: np.ndarray, free: np.ndarray, user: int,
              mean_snr_feature: np.ndarray, users_left: int) -> np.ndarray:
         """A copy of ``template`` with the step's free RBs, current user (one-hot), its
         mean SNR feature (:meth:`snr_feature`) and the users left."""
-        n_rbs = free.size
+        part = observation_layout(self.n_users, free.size)
         observation = template.copy()
-        observation[n_rbs: 2 * n_rbs] = free
-        observation[2 * n_rbs + 2 * self.n_users + self.n_users * n_rbs + user] = 1.0
-        observation[-1 - n_rbs: -1] = np.clip(mean_snr_feature, -OBS_BOUND, OBS_BOUND)
-        observation[-1] = users_left / self.n_users
+        observation[part["free"]] = free
+        observation[part["current_user"].start + user] = 1.0
+        observation[part["current_snr"]] = np.clip(mean_snr_feature, -OBS_BOUND, OBS_BOUND)
+        observation[part["users_left"]] = users_left / self.n_users
         return observation
 
     def current_user(self, observation: np.ndarray) -> tuple[int, np.ndarray, float]:
@@ -175,8 +177,9 @@ def masks_from_observations(observations: np.ndarray, spec: MaskSpec) -> np.ndar
     :func:`action_mask` at the step that produced each observation. An all-zero
     observation (after the episode's end) gets an all-true mask."""
     observations = np.atleast_2d(observations)
-    free = observations[:, spec.n_rbs: 2 * spec.n_rbs] > 0.5
-    users_left = np.rint(observations[:, -1] * spec.n_users)
+    part = observation_layout(spec.n_users, spec.n_rbs)
+    free = observations[:, part["free"]] > 0.5
+    users_left = np.rint(observations[:, part["users_left"].start] * spec.n_users)
     masks = np.concatenate(
         [np.tile(free, spec.n_encoders),
          (spec.voluntary_drop | (users_left > free.sum(axis=1)))[:, None]], axis=1
@@ -266,7 +269,7 @@ class SlotAssignmentEnv(gym.Env):
         slot ``stop`` (default: the whole trace)."""
         self._batched = False
         self.world = world
-        cpu_hz = np.broadcast_to(world.user_cpu_hz, world.distance_m.shape)  # (T, U)
+        cpu_hz = world.cpu_hz_by_slot
         snr = self.model.snr(world.distance_m, world.fading, world.interference_w)
         self.realised_cost = self.model.cost(snr, cpu_hz)  # (T, U, M, Q)
         mean_snr = self.model.snr(world.distance_m, 1.0, world.interference_w)
