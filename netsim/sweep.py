@@ -191,9 +191,10 @@ def execute_job(job: Job) -> dict[str, bytes]:
 
 
 def train_point(scenario: Scenario, job: Job, folder: Path) -> Scenario:
-    """Train the sweep's agent into FOLDER/train at the job's seed (one torch thread,
-    so results do not depend on the worker); return the scenario with the trained
-    agent added to its schedulers (model_path relative to the point folder)."""
+    """Train the sweep's agent into FOLDER/train at the job's seed (with
+    rl.torch_threads; the job's run after it at one torch thread, so results do not
+    depend on the worker); return the scenario with the trained agent added to its
+    schedulers (model_path relative to the point folder)."""
     import torch
 
     from netsim.registry import rl_entry
