@@ -217,8 +217,8 @@ class RL(Strict):
     """Order in which a slot's requesting users are assigned, one per step.
     farthest_first: cell-edge users (largest distance) first, who have the fewest good
     RBs; index: by user index, whatever the layout. With farthest_first even a policy
-    that takes each user's best free RB reaches 99 % of the statistical optimum on
-    paper.yaml; with index, 78 % (benchmarks/bench_rl.py --orders)."""
+    that takes each user's best free RB reaches 100 % of the statistical optimum on
+    paper.yaml; with index, 71 % (benchmarks/bench_rl.py --orders)."""
     total_steps: Annotated[Count, Field(le=1_000_000_000)] = 100_000
     """Environment steps of a training run (netsim train --steps overrides)."""
     learning_rate: PositiveFloat = 3e-4
