@@ -27,12 +27,12 @@ from pathlib import Path
 
 import numpy as np
 
-from netsim.cost import CellModel
-from netsim.runner import build_scheduler, request_records, run_scenario, schedule_seed
+from netsim.model.cost import CellModel
+from netsim.model.taskloss import load_profile
+from netsim.model.world import generate_world
 from netsim.scenario import Scenario, SchedulerEntry, load_scenario, resolve_profile_path
-from netsim.scheduling import SchedulerParams, SchedulingProblem
-from netsim.taskloss import load_profile
-from netsim.world import generate_world
+from netsim.simulation.runner import build_scheduler, request_records, run_scenario, schedule_seed
+from netsim.simulation.scheduling import SchedulerParams, SchedulingProblem
 from solvers.exact.hungarian import HungarianScheduler
 from solvers.exact.ilp import ILPParams, ILPScheduler
 

@@ -21,7 +21,7 @@ from importlib.metadata import version
 
 import torch
 
-from netsim.encoders import ENCODERS
+from netsim.model.encoders import ENCODERS
 from netsim.semantic.data import synthetic_images
 from netsim.semantic.encoders import load_encoder
 from netsim.semantic.profiling import ProfileSettings, measure_profile, parse_snr_grid

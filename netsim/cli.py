@@ -10,10 +10,11 @@ import json
 import re
 import sys
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
 
+from netsim.console import EXIT_INPUT_ERROR, fail
 from netsim.errors import ScenarioError
 from netsim.semantic.cli import profile
 
@@ -24,12 +25,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-EXIT_INPUT_ERROR = 2
-
-
-def fail(message: str, code: int = EXIT_INPUT_ERROR) -> NoReturn:
-    typer.echo(f"netsim: {message}", err=True)
-    raise typer.Exit(code)
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -65,9 +60,9 @@ def run(
     timing.csv and the resolved scenario.yaml into the output folder."""
     from tqdm import tqdm
 
-    from netsim.output import format_summary, write_run
-    from netsim.runner import run_scenario
     from netsim.scenario import load_scenario
+    from netsim.simulation.output import format_summary, write_run
+    from netsim.simulation.runner import run_scenario
 
     try:
         scenario = load_scenario(scenario_file)
@@ -97,8 +92,8 @@ def run(
 def run_sweep_command(scenario, scenario_file: Path, out_dir: Path, backend: str,
                       workers: int | None, address: str | None, progress: bool) -> None:
     """Run a sweep's unfinished points, print the outcome and the aggregate table."""
-    from netsim.output import format_summary
-    from netsim.sweep import describe, run_sweep, sweep_jobs
+    from netsim.experiments.sweep import describe, run_sweep, sweep_jobs
+    from netsim.simulation.output import format_summary
 
     try:
         jobs = sweep_jobs(scenario, str(scenario_file))
@@ -144,8 +139,8 @@ def sweep(
 ) -> None:
     """Run every point of a sweep, once per seed, in parallel; skip points already
     finished (a killed sweep resumes); write aggregate.csv (mean and 95 % CI over seeds)."""
+    from netsim.experiments.sweep import BACKENDS
     from netsim.scenario import load_scenario
-    from netsim.sweep import BACKENDS
 
     try:
         if backend not in BACKENDS:
@@ -191,8 +186,10 @@ def tune(
     """Search an RL agent's hyperparameters with Optuna (TPE sampler, median pruning on
     the learning-curve evaluations); the study resumes from its file and can be shared
     by several workers running this command at once."""
+    from netsim.experiments.tune import search_space
+    from netsim.experiments.tune import tune as run_tune
+    from netsim.experiments.tune import write_best as store_best
     from netsim.scenario import load_scenario
-    from netsim.tune import search_space, tune as run_tune, write_best as store_best
 
     try:
         scenario = load_scenario(scenario_file)
@@ -241,8 +238,8 @@ def train(
 ) -> None:
     """Train an RL scheduler on a scenario: TensorBoard logs, checkpoints every
     rl.checkpoint_every_steps, and learning_curve.csv against the exact optimum."""
-    from netsim.registry import check_algorithms, rl_entry
     from netsim.scenario import load_scenario
+    from netsim.simulation.registry import check_algorithms, rl_entry
 
     try:
         scenario = load_scenario(scenario_file)
@@ -278,8 +275,8 @@ def compare(
     """Train every algorithm on every seed with the same budget and hyperparameters;
     write convergence curves (mean, 95 % CI) and a table against the exact optimum.
     Re-running the same command resumes unfinished trainings."""
-    from netsim.registry import check_algorithms, rl_entry
     from netsim.scenario import load_scenario
+    from netsim.simulation.registry import check_algorithms, rl_entry
 
     algo_list = [a.strip() for a in algos.split(",") if a.strip()]
     try:
@@ -342,8 +339,8 @@ def report(
 ) -> None:
     """Write one self-contained HTML file (tables, figures embedded) summarising a run,
     a training, a comparison, a sweep or a search."""
+    from netsim.experiments.report import build_report
     from netsim.io import atomic_write_text
-    from netsim.report import build_report
 
     try:
         text = build_report(folder)
@@ -360,7 +357,7 @@ def plot(
 ) -> None:
     """Draw the comparison figures (PNG) of a run into RUN_DIR/plots; for a profile CSV,
     accuracy (CLIP-I similarity if measured for regeneration) against SNR into FILE.png."""
-    from netsim.plotting import plot_run
+    from netsim.experiments.plotting import plot_run
 
     try:
         written = plot_run(run_dir)

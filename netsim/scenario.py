@@ -23,8 +23,8 @@ from pydantic import (
     model_validator,
 )
 
-from netsim.encoders import ENCODERS
 from netsim.errors import ScenarioError
+from netsim.model.encoders import ENCODERS
 
 PositiveFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 Count = Annotated[int, Field(strict=True, ge=1)]
@@ -123,8 +123,30 @@ class Mobility(Strict):
 
 
 class Arrivals(Strict):
+    """Request traffic (netsim/simulation/traffic.py)."""
+
+    model: Literal["bernoulli", "poisson"] = "bernoulli"
+    """bernoulli: at each slot's start a user requests one image with ``probability``;
+    poisson: each user's requests arrive at continuous times, a Poisson process of
+    ``rate_per_s`` (delay_model: des only), and wait at the BS for a slot boundary."""
     probability: Probability = 1.0
-    """Each user requests one image per slot with this probability (Bernoulli)."""
+    """Bernoulli: probability that a user requests an image in a slot."""
+    rate_per_s: PositiveFloat = 1.0
+    """Poisson: requests per second per user."""
+
+
+class RequestQueue(Strict):
+    """Each user's FIFO of waiting requests at the BS (delay_model: des). One request
+    per user is served per slot (paper 10a), the oldest first. A request lost to the
+    limit or the timeout is counted and costs the user's drop_penalty."""
+
+    limit: Annotated[int, Field(strict=True, ge=1)] | None = None
+    """Most requests one user may have waiting; an arrival that finds the FIFO full is
+    blocked. null: no limit."""
+    timeout_s: NonNegativeFloat | None = None
+    """A request still waiting this long after its arrival expires. 0: a request not
+    served at the first slot boundary it meets is lost (the analytic model's drop).
+    null: requests wait as long as it takes."""
 
 
 class Users(Strict):
@@ -138,6 +160,7 @@ class Users(Strict):
     """kappa_u of the user device: compute power = kappa * f**3, W."""
     mobility: Mobility = Mobility()
     arrivals: Arrivals = Arrivals()
+    queue: RequestQueue = RequestQueue()
     drop_penalty: PositiveFloat | list[PositiveFloat] = 10.0
     """Cost of leaving a user unserved, loss units (scalar, or one value per user)."""
     voluntary_drop: bool = False
@@ -191,7 +214,7 @@ class Limits(Strict):
 
 
 class Reward(Strict):
-    """Paper eq. 11 penalty weights, per unit of relative violation (see netsim.cost)."""
+    """Paper eq. 11 penalty weights, per unit of relative violation (see netsim.model.cost)."""
 
     lambda_delay: NonNegativeFloat = 100.0
     lambda_energy: NonNegativeFloat = 100.0
@@ -212,7 +235,7 @@ class RL(Strict):
     """Slots drawn per random training world: consecutive episodes play its slots in
     turn (same users and devices; fading and interference evolve), then a new world
     is drawn. 1 (default): a new world every episode, drawn 256 at a time in one
-    vectorised pass (netsim.world.generate_snapshots), so resets stay cheap."""
+    vectorised pass (netsim.model.world.generate_snapshots), so resets stay cheap."""
     user_order: Literal["farthest_first", "index"] = "farthest_first"
     """Order in which a slot's requesting users are assigned, one per step.
     farthest_first: cell-edge users (largest distance) first, who have the fewest good
@@ -463,6 +486,7 @@ def parse_scenario(data: Any, source: str, base_dir: Path | None = None) -> Scen
     except ValidationError as error:
         raise _first_error(source, error) from None
     scenario._source_dir = base_dir
+    _check_queues(scenario, source)
     _check_schedulers(scenario, source)
     _check_profile(scenario, source)
     if scenario.sweep:
@@ -505,7 +529,7 @@ def load_scenario(path: str | Path) -> Scenario:
 
 def resolve_profile_path(scenario: Scenario) -> Path:
     """Where the task-loss profile CSV of a scenario lies."""
-    from netsim.taskloss import DEFAULT_PROFILE_PATH
+    from netsim.model.taskloss import DEFAULT_PROFILE_PATH
 
     if scenario.profile == "default":
         return DEFAULT_PROFILE_PATH
@@ -515,8 +539,21 @@ def resolve_profile_path(scenario: Scenario) -> Path:
     return path
 
 
+def _check_queues(scenario: Scenario, source: str) -> None:
+    """Queues exist only in the discrete-event model."""
+    if scenario.delay_model == "des":
+        return
+    if scenario.users.arrivals.model == "poisson":
+        raise ScenarioError(source, "users.arrivals.model",
+                            "poisson arrivals need delay_model: des (the analytic model has "
+                            "no queue to wait in)")
+    for key in ("limit", "timeout_s"):
+        if getattr(scenario.users.queue, key) is not None:
+            raise ScenarioError(source, f"users.queue.{key}", "needs delay_model: des")
+
+
 def _check_profile(scenario: Scenario, source: str) -> None:
-    from netsim.taskloss import load_profile
+    from netsim.model.taskloss import load_profile
 
     path = resolve_profile_path(scenario)
     if not path.is_file():
@@ -528,8 +565,8 @@ def _check_profile(scenario: Scenario, source: str) -> None:
 
 
 def _check_schedulers(scenario: Scenario, source: str) -> None:
-    from netsim.registry import available_schedulers, scheduler_class
-    from netsim.scheduling import ParameterError
+    from netsim.simulation.registry import available_schedulers, scheduler_class
+    from netsim.simulation.scheduling import ParameterError
 
     for index, entry in enumerate(scenario.schedulers):
         key = f"schedulers[{index}]"
@@ -615,7 +652,7 @@ def sweep_points(scenario: Scenario, source: str) -> list[tuple[dict[str, Any], 
     if not scenario.sweep:
         return [({}, scenario)]
     if scenario.sweep.kind == "train":
-        from netsim.registry import check_algorithms
+        from netsim.simulation.registry import check_algorithms
 
         try:
             check_algorithms([scenario.sweep.algo])
@@ -628,7 +665,7 @@ def sweep_points(scenario: Scenario, source: str) -> list[tuple[dict[str, Any], 
         data = copy.deepcopy(base)
         for key, value in values.items():
             if key.startswith(PROFILE_OPTION) and scenario.sweep.kind == "profile":
-                continue  # an option of netsim profile (checked by netsim.sweep)
+                continue  # an option of netsim profile (checked by netsim.experiments.sweep)
             if not set_dotted(data, key, value):
                 raise ScenarioError(source, f"sweep.{key}", "no such key in the scenario")
         try:

@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from netsim.scheduling import NOT_SERVED, Allocation
+from netsim.simulation.scheduling import NOT_SERVED, Allocation, ParameterError
+
+
+def require_des(name: str, scenario) -> None:  # type: ignore[no-untyped-def]
+    """Queue-aware schedulers exist only where queues do: under delay_model: des."""
+    if scenario.delay_model != "des":
+        raise ParameterError("type", f"{name} needs delay_model: des (it schedules against "
+                             "queues, which only the discrete-event model has)")
 
 
 def best_encoder(cost: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

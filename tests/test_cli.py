@@ -17,9 +17,9 @@ from typer.testing import CliRunner
 import netsim.io
 from netsim.cli import app, parse_seeds
 from netsim.io import atomic_write_text
-from netsim.runner import ORACLE_REFERENCE, RECORD_COLUMNS, STATISTICAL_REFERENCE
+from netsim.model.taskloss import DEFAULT_PROFILE_PATH
 from netsim.scenario import load_scenario, scheduler_label
-from netsim.taskloss import DEFAULT_PROFILE_PATH
+from netsim.simulation.runner import ORACLE_REFERENCE, RECORD_COLUMNS, STATISTICAL_REFERENCE
 
 ROOT = Path(__file__).resolve().parents[1]
 PAPER = ROOT / "scenarios" / "paper.yaml"
@@ -184,12 +184,12 @@ def test_resolved_scenario_with_a_relative_profile_loads_from_the_results(tmp_pa
 def test_run_interrupted_writes_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import netsim.runner
+    import netsim.simulation.runner
 
     def interrupted(*args: Any, **kwargs: Any) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(netsim.runner, "run_scenario", interrupted)
+    monkeypatch.setattr(netsim.simulation.runner, "run_scenario", interrupted)
     scenario_file = write_yaml(tmp_path / "s.yaml", small_scenario())
     out_dir = tmp_path / "out"
     result = invoke("run", scenario_file, "--out", out_dir, "--no-progress")

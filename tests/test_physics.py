@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from scenario_factory import make_scenario
 
-from netsim import channel, delay, energy, transmission
-from netsim.cost import CellModel
-from netsim.encoders import ENCODERS, relative_size
+from netsim.model import channel, delay, energy, transmission
+from netsim.model.cost import CellModel
+from netsim.model.encoders import ENCODERS, relative_size
+from netsim.model.taskloss import DEFAULT_PROFILE_PATH, load_profile
 from netsim.scenario import MacroPathLoss, PowerLawPathLoss, Transmission
-from netsim.taskloss import DEFAULT_PROFILE_PATH, load_profile
 
 IMAGE_BITS = 224 * 224 * 3 * 8  # 1,204,224
 
@@ -178,7 +178,7 @@ def test_paper_yaml_spells_out_the_schema_defaults():
 
 @pytest.mark.parametrize("per", ["user", "user_rb"])
 def test_tabulated_expected_cost_matches_direct_quadrature(per):
-    from netsim.world import generate_world
+    from netsim.model.world import generate_world
 
     scenario = make_scenario(cell={"fading": {"per": per}}, slots=40)
     model = CellModel(scenario, load_profile(DEFAULT_PROFILE_PATH))
@@ -193,7 +193,7 @@ def test_tabulated_expected_cost_matches_direct_quadrature(per):
 def test_expected_cost_is_the_mean_cost_over_the_fading_nodes(mode):
     """The quadrature splits the loss (tabulated once over mean SNR) from the penalties
     (summed node by node); the result is the mean of the cost over the nodes."""
-    from netsim.world import generate_world
+    from netsim.model.world import generate_world
 
     scenario = make_scenario(transmission={"mode": mode}, slots=30)
     model = CellModel(scenario, load_profile(DEFAULT_PROFILE_PATH))

@@ -5,16 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from netsim.encoders import ENCODERS
 from netsim.errors import ScenarioError
-from netsim.profile_model import (
+from netsim.model.encoders import ENCODERS
+from netsim.model.profile_model import (
     AnalyticProfileModel,
     build_rows,
     clean_margin,
     render_csv,
     top1_accuracy,
 )
-from netsim.taskloss import DEFAULT_PROFILE_PATH, load_profile, task_loss
+from netsim.model.taskloss import DEFAULT_PROFILE_PATH, load_profile, task_loss
 
 
 def test_shipped_table_is_what_the_code_regenerates():

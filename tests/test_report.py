@@ -9,12 +9,12 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from netsim.cli import app
-from netsim.output import write_run
-from netsim.report import build_report
-from netsim.runner import run_scenario
+from netsim.experiments.report import build_report
+from netsim.experiments.sweep import run_sweep
+from netsim.experiments.tune import tune
 from netsim.scenario import load_scenario
-from netsim.sweep import run_sweep
-from netsim.tune import tune
+from netsim.simulation.output import write_run
+from netsim.simulation.runner import run_scenario
 from solvers.rl.compare import compare
 from tests.test_cli import one_line, write_yaml
 from tests.test_sweep import scenario_of, tiny

@@ -193,8 +193,8 @@ def test_resume_after_sigkill_ends_at_the_same_step_count(tmp_path, algo, final_
 
 
 def test_a_trained_model_is_a_scheduler_in_netsim_run(trained, tmp_path):
-    from netsim.runner import run_scenario
     from netsim.scenario import load_scenario
+    from netsim.simulation.runner import run_scenario
 
     _, out, path = trained
     scenario_file = tmp_path / "compare.yaml"
@@ -347,8 +347,8 @@ def test_users_are_assigned_in_the_documented_order(order):
 def test_the_rl_scheduler_decides_as_the_policy_acts_in_the_environment(trained):
     """netsim run's RL scheduler takes the users in the training order and, with the same
     model, makes the same decisions as the policy stepping the environment."""
-    from netsim.registry import scheduler_class
-    from netsim.scheduling import SchedulingProblem, SlotObservation
+    from netsim.simulation.registry import scheduler_class
+    from netsim.simulation.scheduling import SchedulingProblem, SlotObservation
 
     scenario, _, path = trained
     cls = scheduler_class("rl")

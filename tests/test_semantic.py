@@ -19,7 +19,8 @@ from typer.testing import CliRunner
 
 from netsim.cli import app
 from netsim.errors import ScenarioError
-from netsim.runner import run_scenario
+from netsim.model.taskloss import load_profile
+from netsim.model.transmission import QUANTIZER_CLIP_SIGMAS, bit_error_rate, digital_feature_snr
 from netsim.scenario import Transmission, load_scenario
 from netsim.semantic.channel import dequantise, make_generator, quantise, transmit
 from netsim.semantic.data import load_images, synthetic_images
@@ -32,8 +33,7 @@ from netsim.semantic.profiling import (
     write_profile,
 )
 from netsim.semantic.regeneration import Adapter, regenerate, tiny_unclip_pipeline
-from netsim.taskloss import load_profile
-from netsim.transmission import QUANTIZER_CLIP_SIGMAS, bit_error_rate, digital_feature_snr
+from netsim.simulation.runner import run_scenario
 
 SIZE = 32
 """Input size of every model here: 1 patch for ViT-B-32, 4 for ViT-B-16 and ViT-L-14."""
@@ -213,7 +213,7 @@ def test_digital_at_infinite_snr_is_only_quantised() -> None:
 def test_received_noise_matches_the_simulators_feature_snr(
     mode: Transmission, snr_db: float
 ) -> None:
-    """The measured per-element SNR is what netsim.transmission predicts for that RB SNR."""
+    """The measured per-element SNR is what netsim.model.transmission predicts for that RB SNR."""
     x = torch.randn(400, 512, generator=torch.Generator().manual_seed(0))
     received = transmit(x, snr_db, mode, make_generator(2))
     measured = x.pow(2).mean() / (received - x).pow(2).mean()

@@ -10,10 +10,12 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from scenario_factory import make_scenario
 
-from netsim.cost import CellModel
-from netsim.registry import available_schedulers, scheduler_class
+from netsim.model.cost import CellModel
+from netsim.model.taskloss import load_profile
+from netsim.model.world import generate_world
 from netsim.scenario import resolve_profile_path
-from netsim.scheduling import (
+from netsim.simulation.registry import available_schedulers, scheduler_class
+from netsim.simulation.scheduling import (
     NOT_SERVED,
     Allocation,
     InfeasibleAllocation,
@@ -21,8 +23,6 @@ from netsim.scheduling import (
     SchedulingProblem,
     check_allocation,
 )
-from netsim.taskloss import load_profile
-from netsim.world import generate_world
 from solvers.exact.hungarian import HungarianScheduler
 from solvers.exact.ilp import ILPParams, ILPScheduler
 from solvers.heuristics.fixed_encoder import FixedEncoderParams

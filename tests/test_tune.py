@@ -13,8 +13,8 @@ import yaml
 from typer.testing import CliRunner
 
 from netsim.cli import app
+from netsim.experiments.tune import open_study, tune
 from netsim.scenario import load_scenario
-from netsim.tune import open_study, tune
 from tests.test_cli import one_line, write_yaml
 from tests.test_sweep import tiny
 

@@ -30,7 +30,7 @@ user goes unserved at its drop penalty plus ``rl.invalid_action_penalty`` and
 ``info["invalid_action"]`` is set.
 
 Reward: minus the eq. 11 cost of the user's assignment (the same
-:class:`netsim.cost.CellModel` cost the exact solvers minimise), times
+:class:`netsim.model.cost.CellModel` cost the exact solvers minimise), times
 ``rl.reward_scale``: by default its expectation over the fading the agent cannot see
 (what the statistical optimum minimises), or with ``rl.reward_model: realised`` its
 value under this slot's fading draw (the paper); ``info["cost"]`` always holds the
@@ -46,11 +46,11 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from netsim.cost import CellModel
-from netsim.runner import drop_penalties
+from netsim.model.cost import CellModel
+from netsim.model.taskloss import load_profile
+from netsim.model.world import WorldTrace, generate_snapshots, generate_world
 from netsim.scenario import Scenario, resolve_profile_path
-from netsim.taskloss import load_profile
-from netsim.world import WorldTrace, generate_snapshots, generate_world
+from netsim.simulation.runner import drop_penalties
 
 SEED_SPACE = 2**31 - 1
 SNAPSHOT_BLOCK = 256

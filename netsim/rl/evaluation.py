@@ -12,10 +12,10 @@ from collections.abc import Callable
 
 import numpy as np
 
-from netsim.registry import scheduler_class
 from netsim.rl.env import SlotAssignmentEnv
 from netsim.scenario import Scenario
-from netsim.scheduling import Allocation, SchedulingProblem
+from netsim.simulation.registry import scheduler_class
+from netsim.simulation.scheduling import Allocation, SchedulingProblem
 
 Policy = Callable[[np.ndarray, np.ndarray], int]
 """(observation, action mask) -> action."""

@@ -1,5 +1,5 @@
 """The feature channel: how a batch of feature vectors crosses one RB at a given SNR
-(DESIGN §1), in the transmission modes of ``netsim.transmission``.
+(DESIGN §1), in the transmission modes of ``netsim.model.transmission``.
 
 - analog (``paper`` and ``analog`` modes): every element is one real channel use; the
   receiver sees x + n with n ~ N(0, P / gamma), P the vector's measured mean power per
@@ -12,7 +12,7 @@
   (at gamma |h|^2 per block under fading).
 
 Infinite SNR: analog features arrive unchanged (bit for bit); digital features arrive
-quantised, without flips. The error formulas are those of ``netsim.transmission`` (one
+quantised, without flips. The error formulas are those of ``netsim.model.transmission`` (one
 copy of the physics): a digital vector's per-element SNR matches
 ``digital_feature_snr(bit_error_rate(gamma))``.
 """
@@ -24,9 +24,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from netsim.channel import db_to_linear
+from netsim.model.channel import db_to_linear
+from netsim.model.transmission import QUANTIZER_CLIP_SIGMAS, bit_error_rate
 from netsim.scenario import Transmission
-from netsim.transmission import QUANTIZER_CLIP_SIGMAS, bit_error_rate
 
 if TYPE_CHECKING:
     import torch

@@ -105,7 +105,7 @@ def profile(
     a scenario's 'profile:' key reads."""
     from pydantic import ValidationError
 
-    from netsim.cli import fail
+    from netsim.console import fail
     from netsim.errors import ScenarioError
     from netsim.scenario import Transmission
 

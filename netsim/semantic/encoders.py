@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from netsim.encoders import ENCODERS
 from netsim.errors import ScenarioError
+from netsim.model.encoders import ENCODERS
 
 if TYPE_CHECKING:
     import torch

@@ -1,11 +1,11 @@
 """Measure a task-loss profile with the real pipeline (DESIGN §4): open_clip encoder ->
 feature channel at each SNR -> classifier or unCLIP decoder -> metrics, written in the
-schema ``netsim.taskloss`` reads (``netsim profile``).
+schema ``netsim.model.taskloss`` reads (``netsim profile``).
 
 The ``snr_db`` column is the per-element SNR of the received features, the axis the
 simulator looks profiles up on: in the analog modes the RB's SNR itself; in digital mode
 the equivalent feature SNR of the channel SNR measured
-(``netsim.transmission.digital_feature_snr``), so that a scenario with the same
+(``netsim.model.transmission.digital_feature_snr``), so that a scenario with the same
 quantisation and modulation reads each row at the channel SNR it was measured at. The
 metrics a task does not measure (CLIP-I for classification; accuracy and cross-entropy
 for regeneration) are copied from the shipped analytic profile, and the provenance says so.
@@ -22,16 +22,16 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
-from netsim.channel import db_to_linear, linear_to_db
-from netsim.encoders import ENCODERS
 from netsim.errors import ScenarioError
+from netsim.model.channel import db_to_linear, linear_to_db
+from netsim.model.encoders import ENCODERS
+from netsim.model.taskloss import DEFAULT_PROFILE_PATH, METRICS, load_profile
+from netsim.model.transmission import bit_error_rate, digital_feature_snr
 from netsim.scenario import Transmission
 from netsim.semantic import data as datasets
 from netsim.semantic.channel import make_generator, transmit
 from netsim.semantic.encoders import Encoder, load_encoder
 from netsim.semantic.receivers import RECEIVERS, LinearHead, ZeroShot, noise_augmentation, score
-from netsim.taskloss import DEFAULT_PROFILE_PATH, METRICS, load_profile
-from netsim.transmission import bit_error_rate, digital_feature_snr
 
 if TYPE_CHECKING:
     import torch
@@ -368,6 +368,6 @@ def load_dataset(settings: ProfileSettings) -> datasets.LabelledImages:
 def write_profile(path: str | Path, rows: Sequence[dict[str, object]]) -> None:
     """The profile CSV, atomically, with stable float formatting (same rows, same bytes)."""
     from netsim.io import atomic_write_text
-    from netsim.profile_model import render_csv
+    from netsim.model.profile_model import render_csv
 
     atomic_write_text(path, render_csv(list(rows)))

@@ -4,7 +4,7 @@ user, so x[u, m, q] collapses to a bipartite matching of users and RBs."""
 
 from __future__ import annotations
 
-from netsim.scheduling import Allocation, Scheduler, SchedulingProblem
+from netsim.simulation.scheduling import Allocation, Scheduler, SchedulingProblem
 from solvers.common import allocation_from_rbs, assign_rbs, best_encoder
 
 

@@ -17,7 +17,13 @@ from typing import Literal
 import numpy as np
 import pulp
 
-from netsim.scheduling import NOT_SERVED, Allocation, Scheduler, SchedulerParams, SchedulingProblem
+from netsim.simulation.scheduling import (
+    NOT_SERVED,
+    Allocation,
+    Scheduler,
+    SchedulerParams,
+    SchedulingProblem,
+)
 
 
 class ILPParams(SchedulerParams):

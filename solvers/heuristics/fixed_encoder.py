@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from netsim.scheduling import Allocation, Scheduler, SchedulerParams, SchedulingProblem
+from netsim.simulation.scheduling import Allocation, Scheduler, SchedulerParams, SchedulingProblem
 from solvers.common import allocation_from_rbs, assign_rbs
 
 

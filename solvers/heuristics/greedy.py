@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from netsim.scheduling import NOT_SERVED, Allocation, Scheduler, SchedulingProblem
+from netsim.simulation.scheduling import NOT_SERVED, Allocation, Scheduler, SchedulingProblem
 from solvers.common import allocation_from_rbs, best_encoder
 
 

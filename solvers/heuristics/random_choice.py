@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from netsim.scheduling import NOT_SERVED, Allocation, Scheduler, SchedulingProblem
+from netsim.simulation.scheduling import NOT_SERVED, Allocation, Scheduler, SchedulingProblem
 
 
 class RandomScheduler(Scheduler):

@@ -18,11 +18,11 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from netsim.experiments.plotting import save_figure
 from netsim.io import atomic_write_text
-from netsim.output import csv_text
-from netsim.plotting import save_figure
-from netsim.runner import ci95_half_width
 from netsim.scenario import Scenario
+from netsim.simulation.output import csv_text
+from netsim.simulation.runner import ci95_half_width
 from solvers.rl.training import train
 
 METRICS = ("mean_return", "score_vs_statistical", "score_vs_oracle")

@@ -18,7 +18,7 @@ import numpy as np
 
 from netsim.rl.env import ObservationEncoder, action_mask, assignment_order
 from netsim.scenario import Scenario, load_scenario
-from netsim.scheduling import (
+from netsim.simulation.scheduling import (
     NOT_SERVED,
     Allocation,
     ParameterError,

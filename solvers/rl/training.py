@@ -23,10 +23,10 @@ from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import DummyVecEnv
 
 from netsim.io import atomic_write_bytes, atomic_write_text
-from netsim.output import csv_text, write_resolved_scenario
 from netsim.rl.env import MaskSpec, SlotAssignmentEnv
 from netsim.rl.evaluation import evaluate_policy
 from netsim.scenario import Scenario
+from netsim.simulation.output import csv_text, write_resolved_scenario
 from solvers.rl.algorithms import ALGORITHMS, masked_predict
 
 CHECKPOINT = re.compile(r"model_(\d+)_steps\.zip")

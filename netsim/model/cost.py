@@ -21,10 +21,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from netsim import channel, delay, energy, transmission
-from netsim.encoders import ENCODERS, relative_size
+from netsim.model import channel, delay, energy, transmission
+from netsim.model.encoders import ENCODERS, relative_size
+from netsim.model.taskloss import TaskProfile, task_loss
 from netsim.scenario import Scenario
-from netsim.taskloss import TaskProfile, task_loss
 
 
 @dataclass(frozen=True)
@@ -161,6 +161,39 @@ class CellModel:
         """lambda_T v_T + lambda_E v_E, the cost without the task loss, (..., U, M, Q)."""
         _, _, total_delay, e_b, e_u = self._delays_energies(snr, user_cpu_hz)
         return self.penalised_cost(0.0, total_delay, e_b + e_u[..., None, None])
+
+    def static_cost(self, metrics: SlotMetrics) -> np.ndarray:
+        """The part of the eq. 11 cost that does not depend on when a request is
+        served: task loss + lambda_E v_E, (..., U, M, Q). Adding lambda_T v_T of the
+        request's delay gives its cost (the closed loop's delay includes queueing)."""
+        energy = metrics.bs_energy_j + metrics.user_energy_j[..., None, None]
+        return metrics.task_loss + self.scenario.reward.lambda_energy * self.energy_violation(
+            energy
+        )
+
+    def expected_static_cost(
+        self, mean_snr: np.ndarray, user_cpu_hz: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """For a scheduler that does not know this slot's fading (closed loop): t_T at
+        each equal-probability fading node, (N, U, M, Q), and the expected timing-free
+        cost E[task loss + lambda_E v_E], (U, M, Q), from mean SNR (U, Q) and clocks
+        (U,). Without fading, one node at the mean SNR."""
+        mean_snr = np.asarray(mean_snr, dtype=float)
+        if self.scenario.cell.fading.model == "none":
+            nodes = np.ones(1)
+        else:
+            nodes = self.fading_nodes()
+        snr = mean_snr[None] * nodes[:, None, None]
+        cpu = np.broadcast_to(user_cpu_hz, snr.shape[:-1])
+        t_t, _, _, e_b, e_u = self._delays_energies(snr, cpu)
+        energy = self.scenario.reward.lambda_energy * self.energy_violation(
+            e_b + e_u[..., None, None]
+        )
+        if self.scenario.cell.fading.model == "none":
+            loss = self._loss(mean_snr)[-1]
+        else:
+            loss = self.expected_loss(mean_snr)
+        return t_t, loss + energy.mean(axis=0)
 
     def evaluate(self, snr: np.ndarray, user_cpu_hz: np.ndarray) -> SlotMetrics:
         """All metrics for SNR (..., U, Q) and user clocks (..., U) or (U,)."""

@@ -1,6 +1,6 @@
 """Delays of one request: extraction, user computing and their total (paper eqs. 3, 5, 6).
 
-The transmission delay (eq. 4) lives in ``netsim.transmission``.
+The transmission delay (eq. 4) lives in ``netsim.model.transmission``.
 """
 
 from __future__ import annotations

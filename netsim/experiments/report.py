@@ -16,7 +16,7 @@ import pandas as pd
 import yaml
 
 from netsim.errors import ScenarioError
-from netsim.plotting import (
+from netsim.experiments.plotting import (
     plot_delay_cdf,
     plot_encoder_share,
     plot_loss_accuracy,
@@ -25,7 +25,7 @@ from netsim.plotting import (
     plot_violations,
     save_figure,
 )
-from netsim.sweep import sweep_keys
+from netsim.experiments.sweep import sweep_keys
 
 KINDS = {  # the file that tells what a folder is, in the order they are tried
     "sweep": "aggregate.csv",

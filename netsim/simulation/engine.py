@@ -1,13 +1,17 @@
-"""The discrete-event view (DESIGN §2): requests queue for the BS processor, their RB and
-the user's device, simulated with SimPy across slots.
+"""The open-loop discrete-event view: decisions made beforehand, timed with SimPy.
 
-Each served request arrives at its slot's start and goes
+Each request enters at its given time (its slot's boundary) and goes
 
     BS CPU (``cores`` servers, FIFO)  ->  its RB (one at a time)  ->  user device
 
-holding each for its service time t_E, t_T, t_C. A request still on the air when the next
-slot starts keeps its RB busy, so contention carries over slots. Without contention
-every wait is exactly 0.0 and the delay equals paper eq. 6 bit for bit.
+holding each for its service time t_E, t_T, t_C. Like the closed loop
+(:mod:`netsim.simulation.closed_loop`), resources serve requests in the order they
+entered (:mod:`netsim.simulation.reservations`): the RB and the device are reserved
+when the request enters, the CPU is first come, first served. A request still on the
+air when the next slot starts keeps its RB busy, so contention carries over slots.
+Without contention every wait is exactly 0.0 and the delay equals paper eq. 6 bit for
+bit. The closed loop gives the same timeline for the same decisions (tested); this
+function is the replay of a fixed decision list.
 """
 
 from __future__ import annotations
@@ -76,29 +80,30 @@ def simulate_requests(
     rbs = [simpy.Resource(env, capacity=1) for _ in range(n_rbs)]
     devices = [simpy.Resource(env, capacity=1) for _ in range(n_users)]
 
-    def request(i: int):
+    def request(i: int, cpu_turn, rb_turn, device_turn):
         stamps[0, i] = env.now
-        with cpu.request() as turn:
-            yield turn
-            stamps[1, i] = env.now
-            yield env.timeout(extraction_s[i])
+        yield cpu_turn
+        stamps[1, i] = env.now
+        yield env.timeout(extraction_s[i])
+        cpu.release(cpu_turn)
         stamps[2, i] = env.now
-        with rbs[rb[i]].request() as turn:
-            yield turn
-            stamps[3, i] = env.now
-            yield env.timeout(transmission_s[i])
+        yield rb_turn
+        stamps[3, i] = env.now
+        yield env.timeout(transmission_s[i])
+        rbs[rb[i]].release(rb_turn)
         stamps[4, i] = env.now
-        with devices[user[i]].request() as turn:
-            yield turn
-            stamps[5, i] = env.now
-            yield env.timeout(computing_s[i])
+        yield device_turn
+        stamps[5, i] = env.now
+        yield env.timeout(computing_s[i])
+        devices[user[i]].release(device_turn)
         stamps[6, i] = env.now
 
     def source():
         for i in range(n):
             if arrival_s[i] > env.now:
                 yield env.timeout(arrival_s[i] - env.now)
-            env.process(request(i))
+            turns = (cpu.request(), rbs[rb[i]].request(), devices[user[i]].request())
+            env.process(request(i, *turns))
 
     env.process(source())
     env.run()

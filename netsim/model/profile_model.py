@@ -21,7 +21,7 @@ published profile, the rest are the constants below):
   similarity times the cosine between the sent and the received embedding (Monte
   Carlo of (1 + x.n) / |x + n| in d dimensions).
 
-Run ``python -m netsim.profile_model`` to rewrite netsim/data/default_profile.csv.
+Run ``python -m netsim.model.profile_model`` to rewrite netsim/data/default_profile.csv.
 """
 
 from __future__ import annotations
@@ -34,8 +34,8 @@ from pathlib import Path
 import numpy as np
 from scipy import optimize, special, stats
 
-from netsim.encoders import ENCODERS
-from netsim.taskloss import COLUMNS, DEFAULT_PROFILE_PATH
+from netsim.model.encoders import ENCODERS
+from netsim.model.taskloss import COLUMNS, DEFAULT_PROFILE_PATH
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ class AnalyticProfileModel:
 
     def provenance(self, encoder: str) -> str:
         return (
-            f"analytic (netsim.profile_model): clean top-1 {ENCODERS[encoder].zero_shot_top1}"
+            f"analytic (netsim.model.profile_model): clean top-1 {ENCODERS[encoder].zero_shot_top1}"
             f" = open_clip ImageNet zero-shot; Gaussian noise on unit-norm "
             f"{ENCODERS[encoder].embed_dim}-d embedding; K={self.n_classes}"
             f" tau={self.cosine_spread} rho={self.text_cosine}"

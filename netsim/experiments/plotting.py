@@ -153,7 +153,7 @@ def plot_sweep(sweep: pd.DataFrame, keys: list[str], path: Path,
 def plot_profile(csv_path: Path) -> Path:
     """A task-loss profile CSV: accuracy (CLIP-I similarity for a measured regeneration
     profile) against SNR, one line per encoder, written beside it as FILE.png."""
-    from netsim.taskloss import load_profile
+    from netsim.model.taskloss import load_profile
 
     profile = load_profile(csv_path)
     regenerate = any("task=regenerate" in text for text in profile.provenance.values())
@@ -179,7 +179,7 @@ def plot_run(run_dir: str | Path) -> list[Path]:
         return [plot_profile(run_dir)]
     sweep_file = run_dir / "aggregate.csv"
     if sweep_file.is_file():
-        from netsim.sweep import sweep_keys
+        from netsim.experiments.sweep import sweep_keys
 
         table = pd.read_csv(sweep_file)
         written = [plot_sweep(table, sweep_keys(table), run_dir / "plots" / "sweep.png")]

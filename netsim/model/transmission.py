@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import erfc
 
-from netsim.channel import shannon_rate_bps
+from netsim.model.channel import shannon_rate_bps
 from netsim.scenario import Transmission
 
 BITS_PER_SYMBOL = {"bpsk": 1, "qpsk": 2, "16qam": 4, "64qam": 6}

@@ -30,7 +30,6 @@ import yaml
 
 from netsim.errors import ScenarioError
 from netsim.io import atomic_write_text
-from netsim.output import csv_text
 from netsim.scenario import (
     Scenario,
     parse_scenario,
@@ -38,6 +37,7 @@ from netsim.scenario import (
     scenario_data,
     set_dotted,
 )
+from netsim.simulation.output import csv_text
 
 OBJECTIVE = "score_vs_statistical"
 POINT_CHOICE = "sweep.points"
@@ -109,7 +109,7 @@ def make_objective(scenario: Scenario, source: str, out_dir: Path, seed: int,
                    space: dict[str, list[Any]]) -> Callable:
     import optuna
 
-    from netsim.registry import rl_entry
+    from netsim.simulation.registry import rl_entry
 
     train = rl_entry("train")
     algo = scenario.sweep.algo

@@ -1,9 +1,16 @@
 """Runs a scenario: for every seed, one world trace; for every scheduler, a decision per
 slot; then the per-request records, a per-scheduler summary and decision timings.
 
-Two reference schedulers run beside the scenario's own on every slot: the oracle
-optimum (Hungarian on the realised cost) and the statistical optimum (Hungarian on the
-expected cost); the summary's gaps are measured against them.
+One engine per delay model: ``analytic`` decides every slot from the world alone and
+times requests with eq. 6, vectorised (the fast path); ``des`` runs every scheduler in
+the closed loop (:mod:`netsim.simulation.closed_loop`), where waits and carry-over come
+from the SimPy simulation.
+
+Two reference schedulers run beside the scenario's own on every slot, and the summary's
+gaps are measured against them. Under ``analytic``: the oracle and statistical optima
+(Hungarian on the realised and on the expected cost). Under ``des`` those are not
+optimal (they do not see queues): the references are the queue-aware per-slot exact
+MILP with each information level, labelled as what they are.
 """
 
 from __future__ import annotations
@@ -17,23 +24,39 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from netsim import channel
-from netsim.cost import CellModel, SlotMetrics
-from netsim.engine import contention_free_timeline, simulate_requests
-from netsim.registry import scheduler_class
+from netsim.model import channel
+from netsim.model.cost import CellModel, SlotMetrics
+from netsim.model.taskloss import load_profile
+from netsim.model.world import WorldTrace, generate_world
 from netsim.scenario import Scenario, SchedulerEntry, resolve_profile_path, scheduler_label
-from netsim.scheduling import (
+from netsim.simulation.closed_loop import (
+    OUTCOMES,
+    SERVED,
+    ClosedLoop,
+    Future,
+    LoopResult,
+    SlotSource,
+)
+from netsim.simulation.engine import contention_free_timeline
+from netsim.simulation.registry import scheduler_class
+from netsim.simulation.scheduling import (
     NOT_SERVED,
     Scheduler,
     SchedulingProblem,
     SlotObservation,
     check_allocation,
 )
-from netsim.taskloss import load_profile
-from netsim.world import WorldTrace, generate_world
+from netsim.simulation.traffic import generate_traffic
 
 ORACLE_REFERENCE = "reference:oracle_optimum"
 STATISTICAL_REFERENCE = "reference:statistical_optimum"
+"""Under ``delay_model: analytic`` the per-slot Hungarian is optimal: the references
+are the oracle and statistical optima."""
+QUEUE_ORACLE_REFERENCE = "reference:oracle_queue_exact"
+QUEUE_STATISTICAL_REFERENCE = "reference:statistical_queue_exact"
+"""Under ``delay_model: des`` the references are the queue-aware per-slot MILP
+(solvers/exact/queue_milp.py): exact for each slot given the state, not an optimum over
+the run (that is the hindsight bound's job), so they are not called optima."""
 CHUNK_ELEMENTS = 2_000_000
 """Slots are evaluated in chunks of at most this many (user, encoder, RB) entries."""
 
@@ -52,6 +75,9 @@ RECORD_COLUMNS = [
     "task_loss", "accuracy", "clip_i2i_similarity", "reward",
     *TIMESTAMP_COLUMNS,
 ]
+DES_RECORD_COLUMNS = [*RECORD_COLUMNS, "outcome", "bs_wait_s"]
+"""Under ``delay_model: des`` a request also has its outcome (served, blocked, expired,
+unserved) and its wait at the BS for a slot that serves it (part of queueing_delay_s)."""
 
 
 @dataclass
@@ -91,11 +117,24 @@ def build_scheduler(entry: SchedulerEntry, seed: int, scenario: Scenario) -> Sch
     return cls(params, scheduler_rng(seed, scheduler_label(entry)))
 
 
-def reference_entries() -> dict[str, SchedulerEntry]:
+def reference_entries(delay_model: str = "analytic") -> dict[str, SchedulerEntry]:
+    """The two references every run adds, per delay model (their labels say what they
+    are: an optimum under the analytic model, a per-slot exact decision under DES)."""
+    if delay_model == "des":
+        return {
+            QUEUE_ORACLE_REFERENCE: SchedulerEntry(type="queue_milp", information="oracle"),
+            QUEUE_STATISTICAL_REFERENCE: SchedulerEntry(type="queue_milp",
+                                                        information="statistical"),
+        }
     return {
         ORACLE_REFERENCE: SchedulerEntry(type="hungarian", information="oracle"),
         STATISTICAL_REFERENCE: SchedulerEntry(type="hungarian", information="statistical"),
     }
+
+
+def reference_labels(delay_model: str) -> tuple[str, str]:
+    """(oracle, statistical) reference labels of a delay model."""
+    return tuple(reference_entries(delay_model))  # type: ignore[return-value]
 
 
 def slot_chunks(scenario: Scenario) -> Iterator[slice]:
@@ -216,8 +255,9 @@ def gather_chunk(
 
 
 def request_records(model: CellModel, world: WorldTrace, run: SchedulerRun, seed: int):
-    """One row per request of one scheduler and seed (see RECORD_COLUMNS): the gathered
-    metrics, then queueing (DES), violations and reward."""
+    """One row per request of one scheduler and seed under the analytic model (see
+    RECORD_COLUMNS): the gathered metrics, then the contention-free times, violations and
+    reward. (Under DES the closed loop's :func:`loop_records`.)"""
     scenario = model.scenario
     slot, user, enc, rb = (run.column(c) for c in ("slot", "user", "encoder", "rb"))
     served = rb != NOT_SERVED
@@ -230,15 +270,7 @@ def request_records(model: CellModel, world: WorldTrace, run: SchedulerRun, seed
     idx = np.flatnonzero(served)  # sorted by slot, then user
     service = (cols["extraction_delay_s"][idx], cols["transmission_delay_s"][idx],
                cols["computing_delay_s"][idx])
-    if scenario.delay_model == "des":
-        timeline = simulate_requests(
-            slot[idx] * scenario.slot_duration_s, user[idx], rb[idx], *service,
-            scenario.users.count, scenario.cell.n_rbs, scenario.base_station.cores,
-        )
-        cols["queueing_delay_s"][idx] = timeline.queueing_delay_s
-        cols["total_delay_s"][idx] = cols["total_delay_s"][idx] + timeline.queueing_delay_s
-    else:
-        timeline = contention_free_timeline(slot[idx] * scenario.slot_duration_s, *service)
+    timeline = contention_free_timeline(slot[idx] * scenario.slot_duration_s, *service)
     for name, values in zip(TIMESTAMP_COLUMNS, timeline.stamps()):
         cols[name] = nan.copy()
         cols[name][idx] = values
@@ -302,9 +334,11 @@ def summarise(records: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:
     performance = "accuracy" if scenario.task.kind == "classify" else "clip_i2i_similarity"
     served = records[records["served"]]
     rows = []
+    oracle_ref, statistical_ref = reference_labels(scenario.delay_model)
+    des = scenario.delay_model == "des"
     reference_cost = {
         label: -records.loc[records["scheduler"] == label, "reward"].mean()
-        for label in (ORACLE_REFERENCE, STATISTICAL_REFERENCE)
+        for label in (oracle_ref, statistical_ref)
     }
     for label, group in records.groupby("scheduler", sort=False):
         mine = served[served["scheduler"] == label]
@@ -326,16 +360,94 @@ def summarise(records: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:
                 "mean_reward": -mean_cost,
                 "mean_reward_ci95": ci95_half_width(per_seed_reward),
                 **user_fairness(group, performance),
-                "gap_to_oracle_pct": 100.0 * (mean_cost / reference_cost[ORACLE_REFERENCE] - 1),
+                "gap_to_oracle_pct": 100.0 * (mean_cost / reference_cost[oracle_ref] - 1),
                 "gap_to_statistical_pct": 100.0
-                * (mean_cost / reference_cost[STATISTICAL_REFERENCE] - 1),
+                * (mean_cost / reference_cost[statistical_ref] - 1),
                 **{
                     f"share_{name}": (mine["encoder"] == name).sum() / max(len(mine), 1)
                     for name in scenario.encoders
                 },
+                **(queue_summary(group) if des else {}),
             }
         )
     return pd.DataFrame(rows)
+
+
+def queue_summary(group: pd.DataFrame) -> dict[str, float]:
+    """DES only: what became of the requests, and their wait at the BS."""
+    outcome = group["outcome"]
+    return {
+        "blocked_fraction": (outcome == "blocked").mean(),
+        "expired_fraction": (outcome == "expired").mean(),
+        "unserved_fraction": (outcome == "unserved").mean(),
+        "mean_bs_wait_s": group.loc[group["served"], "bs_wait_s"].mean(),
+    }
+
+
+def loop_records(model: CellModel, world: WorldTrace, result: LoopResult, label: str,
+                 seed: int) -> pd.DataFrame:
+    """One row per request of a closed-loop run (DES_RECORD_COLUMNS): its outcome, its
+    decision, its realised metrics and its event times as SimPy ran them; the delay
+    counts from arrival, queueing (at the BS, the CPU, the RB and the device) included."""
+    scenario = model.scenario
+    user, slot, enc, rb = result.traffic.user, result.slot, result.encoder, result.rb
+    served = result.outcome == SERVED
+    cols = dict(result.gathered)
+    stamps = dict(zip(TIMESTAMP_COLUMNS, result.stamps))
+    cols.update(stamps)
+    cols["distance_m"] = world.distance_m[slot, user]
+    extraction = np.where(served, model.extraction_delay_s[np.maximum(enc, 0)], np.nan)
+    cols["extraction_delay_s"] = extraction
+    cols["computing_delay_s"] = np.where(
+        served, model.computing_delay_s(world.user_cpu_hz)[user], np.nan)
+    cols["user_energy_j"] = np.where(served, model.user_energy_j(world.user_cpu_hz)[user],
+                                     np.nan)
+    cols["total_delay_s"] = stamps["decode_end_s"] - stamps["arrival_s"]
+    service = extraction + cols["transmission_delay_s"] + cols["computing_delay_s"]
+    cols["queueing_delay_s"] = cols["total_delay_s"] - service
+    cols["bs_wait_s"] = np.where(
+        served, slot * scenario.slot_duration_s - stamps["arrival_s"], np.nan)
+    cols["total_energy_j"] = cols["bs_energy_j"] + cols["user_energy_j"]
+    cols["delay_violation"] = model.delay_violation(cols["total_delay_s"])
+    cols["energy_violation"] = model.energy_violation(cols["total_energy_j"])
+    cost = model.penalised_cost(cols["task_loss"], cols["total_delay_s"], cols["total_energy_j"])
+    cols["reward"] = -np.where(served, cost, drop_penalties(scenario)[user])
+    for name in ("delay_violation", "energy_violation"):
+        cols[name] = np.where(served, cols[name], np.nan)
+    cols["accuracy"] = np.where(served, cols["accuracy"], 0.0)
+    cols["clip_i2i_similarity"] = np.where(served, cols["clip_i2i_similarity"], 0.0)
+    names = np.array(scenario.encoders + [""], dtype=object)
+    frame = pd.DataFrame({
+        "scheduler": label, "seed": seed, "slot": slot, "user": user, "served": served,
+        "encoder": names[enc], "rb": rb, **cols, "outcome": OUTCOMES[result.outcome],
+    })
+    return frame[DES_RECORD_COLUMNS]
+
+
+def run_closed_loop_seed(
+    model: CellModel,
+    world: WorldTrace,
+    seed: int,
+    schedulers: dict[str, Scheduler],
+    on_slots: Callable[[int], None] | None = None,
+) -> dict[str, LoopResult]:
+    """Every scheduler in the closed loop on one seed's world and traffic (the same for
+    all: common random numbers)."""
+    scenario = model.scenario
+    traffic = generate_traffic(scenario, world, seed)
+    penalty = drop_penalties(scenario)
+    needs_expected = any(s.information == "statistical" for s in schedulers.values())
+    needs_observation = any(s.uses_observation for s in schedulers.values())
+    source = SlotSource(model, world, needs_expected, needs_observation)
+    share = 1.0 / max(len(schedulers), 1)
+    results = {}
+    for label, scheduler in schedulers.items():
+        if scheduler.clairvoyant:
+            scheduler.see_future(Future(model, world, traffic, penalty))
+        progress = None if on_slots is None else (lambda n: on_slots(n * share))
+        loop = ClosedLoop(model, world, traffic, scheduler, penalty, source, progress)
+        results[label] = loop.run()
+    return results
 
 
 def run_scenario(
@@ -352,7 +464,7 @@ def run_scenario(
     model = CellModel(scenario, load_profile(resolve_profile_path(scenario)))
     entries = {scheduler_label(e): e for e in scenario.schedulers}
     aliases = {}
-    for reference, entry in reference_entries().items():
+    for reference, entry in reference_entries(scenario.delay_model).items():
         twin = next((label for label, e in entries.items()
                      if e.type == entry.type and e.params == entry.params), None)
         if twin is None:
@@ -364,9 +476,14 @@ def run_scenario(
         world = generate_world(scenario, seed)
         schedulers = {label: build_scheduler(e, seed, scenario)
                       for label, e in entries.items()}
-        runs = schedule_seed(model, world, schedulers, on_slots)
-        seed_frames = {label: request_records(model, world, run, seed)
-                       for label, run in runs.items() if run.columns}
+        if scenario.delay_model == "des":
+            runs = run_closed_loop_seed(model, world, seed, schedulers, on_slots)
+            seed_frames = {label: loop_records(model, world, run, label, seed)
+                           for label, run in runs.items() if run.traffic.count}
+        else:
+            runs = schedule_seed(model, world, schedulers, on_slots)
+            seed_frames = {label: request_records(model, world, run, seed)
+                           for label, run in runs.items() if run.columns}
         for reference, twin in aliases.items():
             if twin in seed_frames:
                 seed_frames[reference] = seed_frames[twin].assign(scheduler=reference)

@@ -3,7 +3,7 @@ of the scenario's sweep (:func:`netsim.scenario.sweep_points`), once per seed, r
 parallel — local processes by default, or tasks on a Ray cluster — then aggregated.
 
 A job is one (point, seed). Its folder under the sweep folder is named by its values
-(:func:`netsim.output.point_folder`, e.g. ``users.count=8,seed=0``) and holds what
+(:func:`netsim.simulation.output.point_folder`, e.g. ``users.count=8,seed=0``) and holds what
 ``netsim run`` writes (``records.csv``, ``summary.csv``, ``timing.csv``,
 ``scenario.yaml``), for a train sweep also ``train/`` (the training folder of
 ``netsim train``, checkpoints left out) and ``training_time.csv``, for a profile sweep
@@ -46,14 +46,6 @@ import pandas as pd
 
 from netsim.errors import ScenarioError
 from netsim.io import atomic_write_bytes, atomic_write_text
-from netsim.output import (
-    PROFILE_COPY,
-    csv_text,
-    point_folder,
-    write_resolved_scenario,
-    write_run,
-)
-from netsim.runner import ci95_half_width, run_scenario
 from netsim.scenario import (
     PROFILE_OPTION,
     Scenario,
@@ -64,6 +56,14 @@ from netsim.scenario import (
     scheduler_label,
     sweep_points,
 )
+from netsim.simulation.output import (
+    PROFILE_COPY,
+    csv_text,
+    point_folder,
+    write_resolved_scenario,
+    write_run,
+)
+from netsim.simulation.runner import ci95_half_width, run_scenario
 
 DONE = "done.json"
 """A job's completion marker, written last."""
@@ -197,7 +197,7 @@ def train_point(scenario: Scenario, job: Job, folder: Path) -> Scenario:
     schedulers (model_path relative to the point folder)."""
     import torch
 
-    from netsim.registry import rl_entry
+    from netsim.simulation.registry import rl_entry
 
     torch.set_num_threads(1)
     started = time.perf_counter()

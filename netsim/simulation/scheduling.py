@@ -1,7 +1,7 @@
 """The scheduler interface: what a scheduler sees in a slot and what it must return.
 
 Schedulers live in the ``solvers`` package and are found by name through the
-``netsim.schedulers`` entry-point group (see :mod:`netsim.registry`).
+``netsim.schedulers`` entry-point group (see :mod:`netsim.simulation.registry`).
 """
 
 from __future__ import annotations
@@ -40,6 +40,53 @@ class SlotObservation:
 
 
 @dataclass(frozen=True)
+class QueueState:
+    """The state of the timed system at a slot boundary (closed loop, ``delay_model: des``),
+    for the problem's rows (the users with a waiting request), and what a queue-aware
+    scheduler needs to time its choices (DESIGN §2).
+
+    Times are absolute, in s from the start of the run. Resources are served in the
+    order decisions are committed (:mod:`netsim.simulation.reservations`): a core, an RB
+    or a device is free from ``*_free_s`` on, or from ``now_s`` if that lies earlier.
+    """
+
+    now_s: float
+    slot: int
+    core_free_s: np.ndarray
+    """(cores,) when each BS core finishes the extraction work committed so far."""
+    rb_free_s: np.ndarray
+    """(Q,) when each RB finishes the transmissions committed so far."""
+    device_free_s: np.ndarray
+    """(U_rows,) when each row's device finishes decoding what it was sent."""
+    arrival_s: np.ndarray
+    """(U_rows,) arrival time of each row's oldest waiting request (the one served now)."""
+    queue_length: np.ndarray
+    """(U_rows,) requests waiting per row user, the served one included."""
+    extraction_s: np.ndarray
+    """(M,) t_E of each encoder (eq. 3)."""
+    computing_s: np.ndarray
+    """(U_rows,) t_C of each row's device (eq. 5)."""
+    static_cost: np.ndarray
+    """(U_rows, M, Q) the part of the eq. 11 cost that does not depend on timing: task
+    loss + lambda_E v_E, realised (oracle) or expected over fading (statistical)."""
+    transmission_s: np.ndarray
+    """t_T (eq. 4): (U_rows, M, Q) realised for an oracle; (N, U_rows, M, Q) at the N
+    equal-probability fading nodes for a statistical scheduler."""
+    max_delay_s: float
+    """T_max."""
+    lambda_delay: float
+    """lambda_T of eq. 11."""
+
+    @property
+    def cores(self) -> int:
+        return self.core_free_s.size
+
+    def remaining_work_s(self) -> np.ndarray:
+        """(cores,) committed extraction work left on each core, s."""
+        return np.maximum(self.core_free_s - self.now_s, 0.0)
+
+
+@dataclass(frozen=True)
 class SchedulingProblem:
     """One slot's decision, for the users that requested an image.
 
@@ -58,6 +105,8 @@ class SchedulingProblem:
     """False: exactly min(U, Q) users must be served; True: any user may be dropped."""
     observation: SlotObservation | None = None
     """Filled in for schedulers whose ``uses_observation`` is True."""
+    queue: QueueState | None = None
+    """Filled in, in the closed loop, for schedulers whose ``queue_aware`` is True."""
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -66,14 +115,21 @@ class SchedulingProblem:
 
 @dataclass(frozen=True)
 class Allocation:
-    """Per user: encoder index and RB index, both NOT_SERVED (-1) for a dropped user."""
+    """Per user: encoder index and RB index, both NOT_SERVED (-1) for a dropped user.
+
+    ``cpu_order`` (closed loop only): the served rows in the order their extractions
+    take the BS cores; None means arrival order (oldest request first, ties by row)."""
 
     encoder: np.ndarray
     rb: np.ndarray
+    cpu_order: np.ndarray | None = None
 
     @classmethod
-    def from_pairs(cls, encoder: np.ndarray, rb: np.ndarray) -> Allocation:
-        return cls(np.asarray(encoder, dtype=np.int64), np.asarray(rb, dtype=np.int64))
+    def from_pairs(
+        cls, encoder: np.ndarray, rb: np.ndarray, cpu_order: np.ndarray | None = None
+    ) -> Allocation:
+        order = None if cpu_order is None else np.asarray(cpu_order, dtype=np.int64)
+        return cls(np.asarray(encoder, dtype=np.int64), np.asarray(rb, dtype=np.int64), order)
 
     @property
     def served(self) -> np.ndarray:
@@ -113,6 +169,9 @@ def check_allocation(
         raise InfeasibleAllocation(
             f"{int(served.sum())} users served where {min(n_users, n_rbs)} RBs could serve them"
         )
+    order = allocation.cpu_order
+    if order is not None and not np.array_equal(np.sort(order), np.flatnonzero(served)):
+        raise InfeasibleAllocation("cpu_order must list every served user exactly once")
 
 
 class ParameterError(ValueError):
@@ -139,6 +198,11 @@ class Scheduler(ABC):
     """False for a scheduler that ignores the cost tensor (its time is not charged)."""
     uses_observation: ClassVar[bool] = False
     """True for a scheduler that acts on the slot's SlotObservation (RL agents)."""
+    queue_aware: ClassVar[bool] = False
+    """True for a scheduler that reads the closed loop's QueueState (``problem.queue``)."""
+    clairvoyant: ClassVar[bool] = False
+    """True for a bound that is handed the whole future (:meth:`see_future`), not a
+    causal scheduler."""
 
     @classmethod
     def prepare(cls, params: SchedulerParams, scenario: Scenario) -> SchedulerParams:
@@ -154,6 +218,10 @@ class Scheduler(ABC):
     @property
     def information(self) -> Information:
         return self.params.information
+
+    def see_future(self, future: object) -> None:
+        """Clairvoyant bounds only: every arrival and fading draw of the run, before it
+        starts (:class:`netsim.simulation.closed_loop.Future`)."""
 
     @abstractmethod
     def decide(self, problem: SchedulingProblem) -> Allocation:

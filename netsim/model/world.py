@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.signal import lfilter
 
-from netsim.channel import dbm_to_w
+from netsim.model.channel import dbm_to_w
 from netsim.scenario import Scenario
 
 
@@ -44,7 +44,8 @@ class WorldTrace:
 
 def world_streams(seed: int) -> dict[str, np.random.Generator]:
     """Independent generators for each random part of the world, from one seed."""
-    names = ("positions", "mobility", "devices", "fading", "interference", "arrivals")
+    names = ("positions", "mobility", "devices", "fading", "interference", "arrivals",
+             "poisson_arrivals")
     children = np.random.SeedSequence(seed).spawn(len(names))
     return {name: np.random.default_rng(child) for name, child in zip(names, children)}
 

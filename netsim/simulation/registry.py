@@ -7,7 +7,7 @@ from __future__ import annotations
 from functools import cache
 from importlib.metadata import entry_points
 
-from netsim.scheduling import Scheduler
+from netsim.simulation.scheduling import Scheduler
 
 GROUP = "netsim.schedulers"
 RL_GROUP = "netsim.rl"

@@ -1,0 +1,1 @@
+"""Experiments on top of the simulation: sweeps, tuning, reports, plots."""

@@ -1,0 +1,1 @@
+"""The timed world: traffic, the SimPy engine, the closed-loop runner, the scheduler interface and registry."""

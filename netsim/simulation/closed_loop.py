@@ -1,0 +1,380 @@
+"""The closed loop (DESIGN §2): schedulers act inside the discrete-event simulation.
+
+A SimPy process, the slot clock, wakes at every slot boundary t = n tau. It admits the
+requests that arrived since the last boundary into their user's FIFO (blocking those
+that find it full, expiring those that waited past the timeout), shows the scheduler
+the state of the system at that instant (:class:`QueueState`: each core's, RB's and
+device's committed work, the waiting requests and their ages) with whatever its
+information level allows, and carries the decision out: each served user's oldest
+request becomes a SimPy process that holds a core for t_E, its RB for t_T and the
+user's device for t_C,
+
+    traffic -> BS FIFO per user -> slot boundary: scheduler(state) -> CPU (cores) ->
+    RB (reserved at the decision, busy into later slots) -> device -> record
+
+Resources serve requests in the order decisions are committed
+(:mod:`netsim.simulation.reservations`); the engine's ledger predicts each request's
+times with the same rules and SimPy realises them (equal, tested). Requests still
+waiting after the last boundary are counted as unserved. Every request lost (blocked,
+expired or unserved) costs its user's drop penalty.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import simpy
+
+from netsim.model import channel
+from netsim.model.cost import CellModel, SlotMetrics
+from netsim.model.world import WorldTrace
+from netsim.simulation.reservations import Ledger, plan
+from netsim.simulation.scheduling import (
+    QueueState,
+    Scheduler,
+    SchedulingProblem,
+    SlotObservation,
+    check_allocation,
+)
+from netsim.simulation.traffic import Traffic
+
+SERVED, BLOCKED, EXPIRED, UNSERVED = 0, 1, 2, 3
+OUTCOMES = np.array(["served", "blocked", "expired", "unserved"], dtype=object)
+"""Names of the outcome codes, the ``outcome`` column of a DES run's records."""
+
+GATHERED = {
+    # record column -> (SlotMetrics field, index pattern)
+    "snr_db": ("snr", "uq"),
+    "feature_snr_db": ("feature_snr", "uq"),
+    "rate_bps": ("rate_bps", "uq"),
+    "transmission_delay_s": ("transmission_delay_s", "umq"),
+    "bs_energy_j": ("bs_energy_j", "umq"),
+    "task_loss": ("task_loss", "umq"),
+    "accuracy": ("accuracy", "umq"),
+    "clip_i2i_similarity": ("clip_similarity", "umq"),
+}
+
+
+@dataclass(frozen=True)
+class Future:
+    """What a clairvoyant bound is handed before the run: the whole world and traffic."""
+
+    model: CellModel
+    world: WorldTrace
+    traffic: Traffic
+    drop_penalty: np.ndarray
+
+
+@dataclass
+class LoopResult:
+    """One scheduler over one seed: per request (in the traffic's order) its fate, its
+    decision, its event times and the realised metrics of its decision."""
+
+    traffic: Traffic
+    outcome: np.ndarray
+    """(N,) SERVED, BLOCKED, EXPIRED or UNSERVED."""
+    slot: np.ndarray
+    """(N,) the slot whose boundary served it or registered its loss."""
+    encoder: np.ndarray
+    rb: np.ndarray
+    stamps: np.ndarray
+    """(7, N) arrival, cpu start/end, RB start/end, decode start/end, as SimPy ran them
+    (NaN where not served)."""
+    planned: np.ndarray
+    """(6, N) the ledger's prediction of the six service stamps at decision time."""
+    left_s: np.ndarray
+    """(N,) when the request left the system: end of decoding, or when it was lost."""
+    gathered: dict[str, np.ndarray]
+    """Realised metrics of each served request (GATHERED's columns, NaN otherwise)."""
+    decide_s: list[float] = field(default_factory=list)
+    information_s: list[float] = field(default_factory=list)
+    time_in_system_area: float = 0.0
+    """Integral over time of the number of requests in the system, from the engine's own
+    arrival and departure events (Little's law: equals the sum of sojourn times)."""
+    end_s: float = 0.0
+    """When the last request left."""
+
+
+class SlotSource:
+    """The per-slot tensors the schedulers see, computed chunk by chunk (vectorised over
+    slots) as the clock reaches them."""
+
+    CHUNK_ELEMENTS = 2_000_000
+
+    def __init__(self, model: CellModel, world: WorldTrace, statistical: bool,
+                 observation: bool) -> None:
+        self.model, self.world = model, world
+        self.statistical, self.observation = statistical, observation
+        scenario = model.scenario
+        per_slot = scenario.users.count * len(scenario.encoders) * scenario.cell.n_rbs
+        self.step = max(1, self.CHUNK_ELEMENTS // per_slot)
+        self.start = self.stop = -1
+        self.information_s: dict[str, float] = {}
+
+    def load(self, slot: int) -> int:
+        """Make ``slot``'s chunk current; return the slot's offset in it."""
+        if self.start < 0 or not self.start <= slot < self.stop:
+            self._compute(slot)
+        return slot - self.start
+
+    def _compute(self, slot: int) -> None:
+        model, world = self.model, self.world
+        self.start, self.stop = slot, min(slot + self.step, world.n_slots)
+        part = slice(self.start, self.stop)
+        n_slots = self.stop - self.start
+        started = time.perf_counter()
+        snr = model.snr(world.distance_m[part], world.fading[part], world.interference_w[part])
+        self.metrics: SlotMetrics = model.evaluate(snr, world.user_cpu_hz)
+        self.static = model.static_cost(self.metrics)
+        self.information_s = {"oracle": (time.perf_counter() - started) / n_slots}
+        if self.statistical or self.observation:
+            self.mean_snr = model.snr(world.distance_m[part], 1.0, world.interference_w[part])
+        if self.statistical:
+            started = time.perf_counter()
+            self.expected = model.expected_cost(
+                world.distance_m[part], world.interference_w[part], world.user_cpu_hz
+            )
+            self.information_s["statistical"] = (time.perf_counter() - started) / n_slots
+
+
+class ClosedLoop:
+    """One scheduler, one seed: the slot clock and the requests as SimPy processes."""
+
+    def __init__(
+        self,
+        model: CellModel,
+        world: WorldTrace,
+        traffic: Traffic,
+        scheduler: Scheduler,
+        drop_penalty: np.ndarray,
+        source: SlotSource | None = None,
+        on_slot: Callable[[int], None] | None = None,
+    ) -> None:
+        self.model, self.world, self.traffic = model, world, traffic
+        self.scheduler = scheduler
+        self.drop_penalty = drop_penalty
+        scenario = model.scenario
+        self.scenario = scenario
+        self.tau = scenario.slot_duration_s
+        self.n_users, self.n_rbs = scenario.users.count, scenario.cell.n_rbs
+        self.source = source or SlotSource(
+            model, world, scheduler.information == "statistical", scheduler.uses_observation
+        )
+        self.on_slot = on_slot
+        self.computing_s = model.computing_delay_s(world.user_cpu_hz)
+        self.extraction_s = model.extraction_delay_s
+        n = traffic.count
+        self.outcome = np.full(n, UNSERVED, dtype=np.int8)
+        self.slot = np.full(n, scenario.slots - 1, dtype=np.int64)
+        self.encoder = np.full(n, -1, dtype=np.int64)
+        self.rb = np.full(n, -1, dtype=np.int64)
+        self.stamps = np.full((7, n), np.nan)
+        self.stamps[0] = traffic.arrival_s
+        self.planned = np.full((6, n), np.nan)
+        self.left_s = np.full(n, np.nan)
+        self.gathered = {name: np.full(n, np.nan) for name in GATHERED}
+        self.fifo: list[deque[int]] = [deque() for _ in range(self.n_users)]
+        self.next_arrival = 0
+        self.ledger = Ledger.idle(scenario.base_station.cores, self.n_rbs, self.n_users)
+        self.result_timing: tuple[list[float], list[float]] = ([], [])
+        self._pending: list[tuple[int, int, int, int, int]] = []
+
+    # ---------------------------------------------------------------- running
+    def run(self) -> LoopResult:
+        env = simpy.Environment()
+        self.env = env
+        self.cpu = simpy.Resource(env, capacity=self.scenario.base_station.cores)
+        self.rbs = [simpy.Resource(env, capacity=1) for _ in range(self.n_rbs)]
+        self.devices = [simpy.Resource(env, capacity=1) for _ in range(self.n_users)]
+        env.process(self._clock())
+        env.run()
+        self._flush_gathered()
+        end_s = (self.scenario.slots - 1) * self.tau
+        waiting = self.outcome == UNSERVED
+        self.left_s[waiting] = end_s
+        arrival = self.traffic.arrival_s
+        area = self._area_in_system()
+        return LoopResult(
+            self.traffic, self.outcome, self.slot, self.encoder, self.rb, self.stamps,
+            self.planned, self.left_s, self.gathered, *self.result_timing,
+            time_in_system_area=area,
+            end_s=float(max(np.nanmax(self.left_s, initial=0.0), arrival.max(initial=0.0))),
+        )
+
+    def _clock(self):
+        env = self.env
+        for slot in range(self.scenario.slots):
+            now = slot * self.tau
+            if now > env.now:
+                yield env.timeout(now - env.now)
+            self._admit(slot, now)
+            users = np.array([u for u in range(self.n_users) if self.fifo[u]], dtype=np.int64)
+            if users.size:
+                self._decide(slot, now, users)
+            if self.on_slot is not None:
+                self.on_slot(1)
+
+    # ------------------------------------------------------------- admission
+    def _lose(self, request: int, outcome: int, slot: int, at_s: float) -> None:
+        self.outcome[request] = outcome
+        self.slot[request] = slot
+        self.left_s[request] = at_s
+
+    def _expire(self, user: int, at_s: float, slot: int) -> None:
+        """Remove the user's requests that have waited longer than the timeout by at_s."""
+        timeout = self.scenario.users.queue.timeout_s
+        fifo, arrival = self.fifo[user], self.traffic.arrival_s
+        while fifo and arrival[fifo[0]] + timeout < at_s:
+            request = fifo.popleft()
+            self._lose(request, EXPIRED, slot, arrival[request] + timeout)
+
+    def _admit(self, slot: int, now: float) -> None:
+        """Requests that arrived by ``now`` join their user's FIFO, in arrival order."""
+        queue = self.scenario.users.queue
+        arrival, user = self.traffic.arrival_s, self.traffic.user
+        stop = int(np.searchsorted(arrival, now, side="right"))
+        for request in range(self.next_arrival, stop):
+            u = int(user[request])
+            if queue.timeout_s is not None:
+                self._expire(u, arrival[request], slot)
+            if queue.limit is not None and len(self.fifo[u]) >= queue.limit:
+                self._lose(request, BLOCKED, slot, arrival[request])
+            else:
+                self.fifo[u].append(request)
+        self.next_arrival = stop
+        if queue.timeout_s is not None:
+            for u in range(self.n_users):
+                self._expire(u, now, slot)
+
+    # -------------------------------------------------------------- deciding
+    def _decide(self, slot: int, now: float, users: np.ndarray) -> None:
+        source, scheduler = self.source, self.scheduler
+        if self._pending and not source.start <= slot < source.stop:
+            self._flush_gathered()  # the metrics of the chunk they were served in
+        offset = source.load(slot)
+        oracle = scheduler.information == "oracle"
+        tensor = source.metrics.cost if oracle else source.expected
+        cost = tensor[offset] if users.size == self.n_users else tensor[offset][users]
+        heads = np.array([self.fifo[u][0] for u in users], dtype=np.int64)
+        started = time.perf_counter()
+        observation = queue = None
+        if scheduler.uses_observation:
+            world = self.world
+            observation = SlotObservation(users, world.distance_m[slot], world.user_cpu_hz,
+                                          world.interference_w[slot], source.mean_snr[offset])
+        if scheduler.queue_aware:
+            queue = self.queue_state(slot, now, users, heads, offset)
+        state_s = time.perf_counter() - started
+        voluntary = self.scenario.users.voluntary_drop
+        problem = SchedulingProblem(cost, self.drop_penalty[users], tuple(self.model.encoders),
+                                    voluntary, observation, queue)
+        started = time.perf_counter()
+        allocation = scheduler.decide(problem)
+        self.result_timing[0].append(time.perf_counter() - started)
+        self.result_timing[1].append(
+            (source.information_s[scheduler.information] if scheduler.uses_cost else 0.0)
+            + state_s
+        )
+        check_allocation(allocation, users.size, len(self.model.encoders), self.n_rbs, voluntary)
+        rows = np.flatnonzero(allocation.served)
+        if allocation.cpu_order is not None:
+            rows = allocation.cpu_order
+        else:  # oldest request first, ties by user
+            rows = rows[np.argsort(self.traffic.arrival_s[heads[rows]], kind="stable")]
+        self._carry_out(slot, now, offset, users[rows], heads[rows],
+                        allocation.encoder[rows], allocation.rb[rows])
+
+    def queue_state(self, slot: int, now: float, users: np.ndarray, heads: np.ndarray,
+                    offset: int) -> QueueState:
+        """The state a queue-aware scheduler sees at this boundary (its rows: ``users``)."""
+        source, ledger = self.source, self.ledger
+        if self.scheduler.information == "oracle":
+            static = source.static[offset][users]
+            transmission = source.metrics.transmission_delay_s[offset][users]
+        else:
+            transmission, static = self.model.expected_static_cost(
+                source.mean_snr[offset][users], self.world.user_cpu_hz[users]
+            )
+        reward = self.scenario.reward
+        return QueueState(
+            now_s=now, slot=slot, core_free_s=ledger.core_free_s.copy(),
+            rb_free_s=ledger.rb_free_s.copy(), device_free_s=ledger.device_free_s[users],
+            arrival_s=self.traffic.arrival_s[heads],
+            queue_length=np.array([len(self.fifo[u]) for u in users]),
+            extraction_s=self.extraction_s, computing_s=self.computing_s[users],
+            static_cost=static, transmission_s=transmission,
+            max_delay_s=self.scenario.limits.max_delay_s, lambda_delay=reward.lambda_delay,
+        )
+
+    # ------------------------------------------------------------- carrying out
+    def _carry_out(self, slot, now, offset, users, requests, encoders, rbs) -> None:
+        """Serve each user's oldest request, in CPU order, and start its SimPy process."""
+        metrics = self.source.metrics
+        t_e = self.extraction_s[encoders]
+        t_t = metrics.transmission_delay_s[offset][users, encoders, rbs]
+        t_c = self.computing_s[users]
+        planned = plan(self.ledger, now, t_e, rbs, t_t, users, t_c, commit=True)
+        for i, (u, request) in enumerate(zip(users, requests)):
+            self.fifo[u].popleft()
+            self.outcome[request] = SERVED
+            self.slot[request] = slot
+            self.encoder[request], self.rb[request] = encoders[i], rbs[i]
+            self._pending.append((int(request), offset, int(u), int(encoders[i]), int(rbs[i])))
+            turns = (self.cpu.request(), self.rbs[rbs[i]].request(),
+                     self.devices[u].request())
+            self.env.process(self._serve(int(request), turns, int(rbs[i]), int(u),
+                                         t_e[i], t_t[i], t_c[i]))
+        self.planned[:, requests] = np.array([
+            planned.cpu_start_s, planned.cpu_end_s, planned.rb_start_s, planned.rb_end_s,
+            planned.decode_start_s, planned.decode_end_s])
+
+    def _serve(self, request, turns, rb, user, t_e, t_t, t_c):
+        """One request's path: its core, its RB, its user's device (turns taken, in
+        commit order, when the decision was made)."""
+        env, stamps = self.env, self.stamps
+        cpu_turn, rb_turn, device_turn = turns
+        yield cpu_turn
+        stamps[1, request] = env.now
+        yield env.timeout(t_e)
+        self.cpu.release(cpu_turn)
+        stamps[2, request] = env.now
+        yield rb_turn
+        stamps[3, request] = env.now
+        yield env.timeout(t_t)
+        self.rbs[rb].release(rb_turn)
+        stamps[4, request] = env.now
+        yield device_turn
+        stamps[5, request] = env.now
+        yield env.timeout(t_c)
+        self.devices[user].release(device_turn)
+        stamps[6, request] = env.now
+        self.left_s[request] = env.now
+
+    def _flush_gathered(self) -> None:
+        """Pick the served requests' realised metrics out of the current chunk."""
+        if not self._pending:
+            return
+        request, t, u, m, q = (np.array(c) for c in zip(*self._pending))
+        index = {"u": u, "m": m, "q": q}
+        metrics = self.source.metrics
+        for column, (name, pattern) in GATHERED.items():
+            values = getattr(metrics, name)[(t, *(index[c] for c in pattern))]
+            self.gathered[column][request] = (
+                channel.linear_to_db(values) if column.endswith("_db") else values
+            )
+        self._pending = []
+
+    def _area_in_system(self) -> float:
+        """Integral of the number of requests in the system over time, from the sorted
+        arrival and leaving events (each request leaves when decoded or lost)."""
+        arrival = self.traffic.arrival_s
+        times = np.concatenate([arrival, self.left_s])
+        steps = np.concatenate([np.ones(arrival.size), -np.ones(arrival.size)])
+        order = np.lexsort((-steps, times))
+        count = np.cumsum(steps[order])
+        widths = np.diff(times[order])
+        return float(np.sum(count[:-1] * widths))

@@ -1,0 +1,247 @@
+"""The closed loop: schedulers inside the discrete-event simulation (DESIGN §2)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scenario_factory import make_scenario
+from scipy import stats
+
+from netsim.model.cost import CellModel
+from netsim.model.taskloss import load_profile
+from netsim.model.world import generate_world
+from netsim.scenario import resolve_profile_path
+from netsim.simulation.closed_loop import SERVED, ClosedLoop
+from netsim.simulation.engine import simulate_requests
+from netsim.simulation.queue_cost import decision_cost
+from netsim.simulation.runner import build_scheduler, drop_penalties, loop_records
+from netsim.simulation.scheduling import QueueState, SchedulingProblem
+from netsim.simulation.traffic import generate_traffic, poisson_arrivals
+from solvers.exact.enumeration import enumerate_slot
+from solvers.exact.queue_milp import solve_slot
+
+
+def _loop(scenario, entry: dict, seed: int = 0, record: list | None = None):
+    """Run one scheduler in the closed loop; optionally record every problem it saw."""
+    from netsim.scenario import SchedulerEntry
+
+    model = CellModel(scenario, load_profile(resolve_profile_path(scenario)))
+    world = generate_world(scenario, seed)
+    traffic = generate_traffic(scenario, world, seed)
+    scheduler = build_scheduler(SchedulerEntry(**entry), seed, scenario)
+    if record is not None:
+        decide = scheduler.decide
+
+        def recording(problem):
+            allocation = decide(problem)
+            record.append((problem, allocation))
+            return allocation
+
+        scheduler.decide = recording  # type: ignore[method-assign]
+    result = ClosedLoop(model, world, traffic, scheduler, drop_penalties(scenario)).run()
+    return model, world, result
+
+
+def _busy(**updates):
+    """Five users on one or two cores with slots shorter than the work they bring."""
+    base = dict(delay_model="des", slots=12, slot_duration_s=0.08, seeds=[0],
+                schedulers=["random"])
+    base.update(updates)
+    return make_scenario(**base)
+
+
+@pytest.mark.parametrize("cores", [1, 2, 3])
+def test_fixed_decisions_give_the_same_timeline_closed_and_open_loop(cores):
+    scenario = _busy(base_station={"cores": cores})
+    _, _, result = _loop(scenario, {"type": "random"})
+    served = np.flatnonzero(result.outcome == SERVED)
+    assert served.size > 20
+    # the open loop replays the decisions in commit order: slot, then CPU order
+    order = served[np.lexsort((served, result.planned[0, served], result.slot[served]))]
+    model = CellModel(scenario, load_profile(resolve_profile_path(scenario)))
+    world = generate_world(scenario, 0)
+    user, rb = result.traffic.user[order], result.rb[order]
+    service = (model.extraction_delay_s[result.encoder[order]],
+               result.stamps[4, order] - result.stamps[3, order],
+               model.computing_delay_s(world.user_cpu_hz)[user])
+    open_loop = simulate_requests(result.slot[order] * scenario.slot_duration_s, user, rb,
+                                  *service, scenario.users.count, scenario.cell.n_rbs, cores)
+    closed = result.stamps[1:, order]
+    np.testing.assert_allclose(np.array(open_loop.stamps()[1:]), closed, rtol=0, atol=1e-12)
+    # and the engine's ledger predicted exactly what SimPy then did
+    np.testing.assert_allclose(result.planned[:, order], closed, rtol=0, atol=1e-12)
+    # contention happened: some request waited for a core or an RB
+    assert np.max(closed[0] - result.slot[order] * scenario.slot_duration_s) > 0.01
+
+
+def test_littles_law_holds_on_a_poisson_run():
+    scenario = _busy(users={"arrivals": {"model": "poisson", "rate_per_s": 6.0}},
+                     slots=200, slot_duration_s=0.05)
+    _, _, result = _loop(scenario, {"type": "fixed_encoder", "encoder": "ViT-B-16"})
+    sojourn = result.left_s - result.traffic.arrival_s
+    assert np.all(sojourn >= 0)
+    horizon = result.end_s - 0.0
+    mean_in_system = result.time_in_system_area / horizon  # L, from the event counts
+    arrival_rate = result.traffic.count / horizon  # lambda
+    assert mean_in_system == pytest.approx(arrival_rate * sojourn.mean(), rel=1e-9)
+
+
+def test_poisson_traffic_has_the_rate_and_exponential_gaps():
+    rng = np.random.default_rng(7)
+    traffic = poisson_arrivals(2.5, 4, 4000.0, rng)
+    counts = np.bincount(traffic.user, minlength=4)
+    # counts: Poisson(rate x horizon) each; a two-sided 99.9 % check of all four
+    low, high = stats.poisson.ppf([0.0005, 0.9995], 2.5 * 4000.0)
+    assert np.all((counts >= low) & (counts <= high)), counts
+    gaps = np.diff(traffic.arrival_s[traffic.user == 0])
+    assert stats.kstest(gaps, "expon", args=(0, 1 / 2.5)).pvalue > 0.001
+    assert np.all(np.diff(traffic.arrival_s) >= 0)
+
+
+def test_slotted_queue_matches_the_pollaczek_khinchine_wait():
+    """One user, one RB, Poisson arrivals at rate lambda, one request served per slot of
+    tau: the number waiting at slot boundaries is the M/D/1 embedded chain with service
+    tau, so the mean wait from arrival to the boundary that serves a request is the
+    Pollaczek-Khinchine M/D/1 wait rho tau / (2 (1 - rho)) plus half a slot (arrivals
+    are uniform within a slot), rho = lambda tau."""
+    tau, rho = 0.1, 0.7
+    means = []
+    for seed in range(8):
+        scenario = make_scenario(
+            delay_model="des", slots=3000, slot_duration_s=tau, seeds=[seed],
+            users={"count": 1, "arrivals": {"model": "poisson", "rate_per_s": rho / tau}},
+            cell={"n_rbs": 1}, schedulers=["random"])
+        model, world, result = _loop(scenario, {"type": "fixed_encoder",
+                                                "encoder": "ViT-B-32"}, seed)
+        records = loop_records(model, world, result, "x", seed)
+        served = records[records["served"]]
+        assert (records["outcome"] != "unserved").mean() > 0.99
+        means.append(served["bs_wait_s"].mean())
+    theory = tau / 2 + rho * tau / (2 * (1 - rho))
+    half = stats.t.ppf(0.995, len(means) - 1) * np.std(means, ddof=1) / np.sqrt(len(means))
+    assert abs(np.mean(means) - theory) < max(half, 1e-3), (np.mean(means), theory, half)
+
+
+def test_queue_limit_and_timeout_count_their_losses():
+    scenario = _busy(users={"arrivals": {"model": "poisson", "rate_per_s": 40.0},
+                            "queue": {"limit": 3, "timeout_s": 0.1}}, slots=60)
+    model, world, result = _loop(scenario, {"type": "fixed_encoder", "encoder": "ViT-L-14"})
+    records = loop_records(model, world, result, "x", 0)
+    outcome = records["outcome"].value_counts()
+    assert outcome.get("blocked", 0) > 0 and outcome.get("expired", 0) > 0
+    lost = records[~records["served"]]
+    penalty = drop_penalties(scenario)[lost["user"]]
+    np.testing.assert_allclose(lost["reward"], -penalty)
+    served = records[records["served"]]
+    assert (served["bs_wait_s"] <= 0.1 + 1e-12).all()
+    assert len(records) == result.traffic.count  # every request accounted for
+
+
+def test_timeout_zero_is_the_analytic_models_drop():
+    scenario = _busy(users={"count": 5, "queue": {"timeout_s": 0.0}}, cell={"n_rbs": 3},
+                     slot_duration_s=1.0, slots=6)
+    model, world, result = _loop(scenario, {"type": "hungarian", "information": "oracle"})
+    records = loop_records(model, world, result, "x", 0)
+    per_slot = records.groupby("slot")["served"].sum()
+    assert (per_slot == 3).all()
+    lost = records[~records["served"]]
+    # a request not served at its boundary is lost (expired) at the next one; after the
+    # last boundary the ones left are counted as unserved
+    arrival_slot = np.round(lost["arrival_s"] / scenario.slot_duration_s).astype(int)
+    expired = lost["outcome"] == "expired"
+    assert (lost.loc[~expired, "outcome"] == "unserved").all()
+    assert (lost.loc[expired, "slot"] == arrival_slot[expired] + 1).all()
+    assert (arrival_slot[~expired] == scenario.slots - 1).all()
+
+
+# ------------------------------------------------------------------ queue-aware MILP
+@st.composite
+def tiny_states(draw):
+    """A slot with 1-3 waiting users, 2 encoders, RBs and cores busy from earlier slots,
+    realised (oracle) or fading-node (statistical) transmission times."""
+    n_users = draw(st.integers(1, 3))
+    n_rbs = draw(st.integers(1, 3))
+    cores = draw(st.integers(1, 2))
+    statistical = draw(st.booleans())
+    seed = draw(st.integers(0, 10_000))
+    rng = np.random.default_rng(seed)
+    now = 1.0
+    times = lambda *shape: rng.choice([0.0, 0.02, 0.05, 0.12], size=shape)
+    tx_shape = (3, n_users, 2, n_rbs) if statistical else (n_users, 2, n_rbs)
+    state = QueueState(
+        now_s=now, slot=10, core_free_s=now + times(cores) * rng.integers(0, 2, cores),
+        rb_free_s=now + times(n_rbs) * rng.integers(0, 2, n_rbs),
+        device_free_s=now + times(n_users), arrival_s=now - rng.uniform(0, 0.15, n_users),
+        queue_length=np.ones(n_users, dtype=int), extraction_s=np.array([0.01, 0.06]),
+        computing_s=rng.uniform(0.01, 0.05, n_users),
+        static_cost=rng.uniform(0.5, 3.0, (n_users, 2, n_rbs)),
+        transmission_s=rng.uniform(0.005, 0.25, tx_shape),
+        max_delay_s=0.2, lambda_delay=float(rng.choice([1.0, 10.0, 100.0])))
+    voluntary = draw(st.booleans())
+    problem = SchedulingProblem(np.zeros((n_users, 2, n_rbs)),
+                                rng.uniform(2.0, 20.0, n_users), ("a", "b"), voluntary,
+                                None, state)
+    return problem
+
+
+@settings(max_examples=60, deadline=None)
+@given(tiny_states())
+def test_queue_milp_equals_brute_force(problem):
+    state = problem.queue
+    allocation, objective = solve_slot(problem, state)
+    _, best = enumerate_slot(problem, state)
+    realised = decision_cost(state, allocation, problem.drop_penalty)
+    assert realised == pytest.approx(best, rel=1e-9, abs=1e-9)
+    assert objective == pytest.approx(best, rel=1e-9, abs=1e-9)
+
+
+def test_oracle_queue_milp_never_loses_a_slot_to_another_scheduler():
+    from netsim.scenario import SchedulerEntry
+
+    scenario = _busy(slots=8, users={"arrivals": {"model": "poisson", "rate_per_s": 12.0}})
+    seen: list = []
+    _loop(scenario, {"type": "queue_milp", "information": "oracle"}, record=seen)
+    others = [build_scheduler(SchedulerEntry(**e), 0, scenario) for e in (
+        {"type": "hungarian", "information": "oracle"},
+        {"type": "queue_greedy", "information": "oracle"},
+        {"type": "fixed_encoder", "encoder": "ViT-B-32", "information": "oracle"},
+        {"type": "fixed_encoder", "encoder": "ViT-L-14", "information": "oracle"},
+        {"type": "random"})]
+    assert len(seen) >= 6
+    for problem, allocation in seen:
+        mine = decision_cost(problem.queue, allocation, problem.drop_penalty)
+        for other in others:
+            theirs = decision_cost(problem.queue, other.decide(problem), problem.drop_penalty)
+            assert mine <= theirs + 1e-9
+
+
+def test_queue_greedy_is_never_worse_than_the_myopic_hungarian_on_a_slot():
+    from netsim.scenario import SchedulerEntry
+
+    scenario = _busy(slots=10, users={"arrivals": {"model": "poisson", "rate_per_s": 12.0}})
+    seen: list = []
+    _loop(scenario, {"type": "queue_greedy", "information": "statistical"}, record=seen)
+    hungarian = build_scheduler(SchedulerEntry(type="hungarian"), 0, scenario)
+    for problem, allocation in seen:
+        mine = decision_cost(problem.queue, allocation, problem.drop_penalty)
+        theirs = decision_cost(problem.queue, hungarian.decide(problem), problem.drop_penalty)
+        assert mine <= theirs + 1e-9
+
+
+def test_brute_force_enumerates_every_order():
+    # a sanity check of the yardstick itself: two users, one core, no RB or device
+    # backlog; the cheaper order is the one that serves the urgent user first
+    state = QueueState(
+        now_s=0.0, slot=0, core_free_s=np.zeros(1), rb_free_s=np.zeros(2),
+        device_free_s=np.zeros(2), arrival_s=np.array([0.0, -0.15]),
+        queue_length=np.ones(2, dtype=int), extraction_s=np.array([0.1]),
+        computing_s=np.zeros(2), static_cost=np.ones((2, 1, 2)),
+        transmission_s=np.zeros((2, 1, 2)), max_delay_s=0.2, lambda_delay=10.0)
+    problem = SchedulingProblem(np.zeros((2, 1, 2)), np.full(2, 50.0), ("a",), False, None,
+                                state)
+    allocation, cost = enumerate_slot(problem, state)
+    # user 1 first: ends at 0.1 (delay 0.25: penalty 10 x 0.25), user 0 at 0.2 (on time)
+    assert list(allocation.cpu_order) == [1, 0]
+    assert cost == pytest.approx(2.0 + 10.0 * 0.25)
