@@ -245,3 +245,59 @@ def test_brute_force_enumerates_every_order():
     # user 1 first: ends at 0.1 (delay 0.25: penalty 10 x 0.25), user 0 at 0.2 (on time)
     assert list(allocation.cpu_order) == [1, 0]
     assert cost == pytest.approx(2.0 + 10.0 * 0.25)
+
+
+# ------------------------------------------------------------- the command line
+@pytest.mark.parametrize(("updates", "key"), [
+    ({"users": {"arrivals": {"model": "poisson", "rate_per_s": 2.0}}}, "users.arrivals.model"),
+    ({"users": {"queue": {"limit": 3}}}, "users.queue.limit"),
+    ({"delay_model": "des", "users": {"arrivals": {"model": "poisson", "rate_per_s": -1}}},
+     "users.arrivals.rate_per_s"),
+    ({"delay_model": "des", "users": {"arrivals": {"model": "exponential"}}},
+     "users.arrivals.model"),
+    ({"delay_model": "des", "users": {"queue": {"limit": 0}}}, "users.queue.limit"),
+    ({"delay_model": "des", "users": {"queue": {"timeout_s": -0.5}}}, "users.queue.timeout_s"),
+    ({"schedulers": [{"type": "queue_milp"}]}, "schedulers[0].type"),
+    ({"schedulers": [{"type": "queue_greedy"}]}, "schedulers[0].type"),
+])
+def test_bad_traffic_keys_get_one_line_and_exit_2(tmp_path, updates, key):
+    from scenario_factory import deep_update, paper_dict
+    from typer.testing import CliRunner
+
+    from netsim.cli import app
+    from tests.test_cli import one_line, write_yaml
+
+    path = write_yaml(tmp_path / "bad.yaml", deep_update(paper_dict(), updates))
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["run", str(path), "--out", str(out), "--no-progress"])
+    assert result.exit_code == 2
+    line = one_line(result)
+    assert str(path) in line and key in line, line
+    assert not out.exists()
+
+
+def test_a_des_run_killed_with_sigkill_leaves_no_half_written_file(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from scenario_factory import deep_update, paper_dict
+
+    from tests.test_cli import write_yaml
+
+    data = deep_update(paper_dict(), {
+        "delay_model": "des", "slots": 400, "slot_duration_s": 0.05, "seeds": [0],
+        "users": {"arrivals": {"model": "poisson", "rate_per_s": 8.0}},
+        "schedulers": ["random", {"type": "queue_greedy", "information": "oracle"}]})
+    path = write_yaml(tmp_path / "des.yaml", data)
+    out = tmp_path / "out"
+    process = subprocess.Popen([sys.executable, "-m", "netsim", "run", str(path), "--out",
+                                str(out), "--no-progress"], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    time.sleep(4.0)  # well into the simulation (imports take about 2 s)
+    assert process.poll() is None, "the run ended before it could be killed"
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    written = [p.name for p in out.iterdir() if not p.name.startswith(".")] if out.exists() else []
+    assert written == []

@@ -8,9 +8,10 @@ extraction ends and its RB (still free in this slot) is done with earlier reserv
 the user takes the encoder and RB of least eq. 11 cost at those times (the realised
 cost for an oracle, the expectation over fading for a statistical scheduler), and the
 next user sees the CPU and RBs as this choice left them. The myopic Hungarian decision
-(on the queue-free cost) is timed the same way, and the cheaper of the two is
-returned, so the heuristic never does worse on a slot than the myopic optimum. Cost:
-U vectorised evaluations of (M x Q) choices plus one Hungarian assignment.
+(on the queue-free cost) and each one-encoder-for-all decision are timed the same way,
+and the cheapest of these candidates on the slot is returned, so the heuristic never
+does worse on a slot than the myopic optimum or any fixed encoder. Cost: U vectorised
+evaluations of (M x Q) choices plus M + 1 Hungarian assignments.
 """
 
 from __future__ import annotations
@@ -73,7 +74,7 @@ def earliest_deadline_greedy(problem: SchedulingProblem, state: QueueState) -> A
 
 class QueueGreedyScheduler(Scheduler):
     """Earliest deadline first, cheapest (encoder, RB) given the committed work; never
-    worse on a slot than the myopic Hungarian decision."""
+    worse on a slot than the myopic Hungarian decision or a fixed encoder."""
 
     queue_aware = True
 
@@ -86,10 +87,13 @@ class QueueGreedyScheduler(Scheduler):
         state = problem.queue
         if state is None:
             raise ValueError("queue_greedy needs the closed loop's queue state")
-        greedy = earliest_deadline_greedy(problem, state)
+        candidates = [earliest_deadline_greedy(problem, state)]
         cost_uq, encoder_uq = best_encoder(problem.cost)
-        myopic = allocation_from_rbs(
-            assign_rbs(cost_uq, problem.drop_penalty, problem.voluntary_drop), encoder_uq)
-        candidates = [greedy, myopic]
+        candidates.append(allocation_from_rbs(
+            assign_rbs(cost_uq, problem.drop_penalty, problem.voluntary_drop), encoder_uq))
+        for m in range(problem.shape[1]):  # one encoder for all, RBs by the Hungarian
+            rb = assign_rbs(problem.cost[:, m, :], problem.drop_penalty,
+                            problem.voluntary_drop)
+            candidates.append(allocation_from_rbs(rb, np.full(cost_uq.shape, m)))
         costs = [decision_cost(state, a, problem.drop_penalty) for a in candidates]
         return candidates[int(np.argmin(costs))]
