@@ -90,6 +90,8 @@ def all_schedulers(problem: SchedulingProblem, seed: int):
         cls = scheduler_class(name)
         if cls.uses_observation:  # acts on a SlotObservation: tested in test_rl.py
             continue
+        if cls.queue_aware:  # acts on the closed loop's state: tested in test_closed_loop.py
+            continue
         params = {"encoder": problem.encoders[-1]} if cls.Params is FixedEncoderParams else {}
         yield name, cls(cls.Params(**params), np.random.default_rng(seed))
 
