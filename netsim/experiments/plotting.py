@@ -1,8 +1,11 @@
-"""Comparison figures of a run folder (``netsim plot DIR``), PNG via matplotlib."""
+"""Comparison figures of a run folder (``netsim plot DIR``), PNG via matplotlib; for a
+sweep folder the sweep figure, and for a sweep over the offered load
+(``users.arrivals.rate_per_s``) the load curves with each scheduler's instability load."""
 
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 
 import matplotlib
@@ -14,7 +17,8 @@ import pandas as pd
 import yaml
 
 from netsim.errors import ScenarioError
-from netsim.io import atomic_write_bytes
+from netsim.io import atomic_write_bytes, atomic_write_text
+from netsim.simulation.output import csv_text
 
 REFERENCE_PREFIX = "reference:"
 
@@ -150,6 +154,264 @@ def plot_sweep(sweep: pd.DataFrame, keys: list[str], path: Path,
     return save_figure(fig, path)
 
 
+# ------------------------------------------------------------------ load curves
+LOAD_KEY = "users.arrivals.rate_per_s"
+"""A sweep over this key (Poisson requests per second per user, delay_model: des) gets
+the load curves (:func:`plot_load_curves`) beside its sweep figure."""
+BACKLOG_THRESHOLD = 0.05
+"""A scheduler is unstable at a load where, in at least half of the seeds (the median),
+more than this share of the requests is still in the system when arrivals stop
+(:func:`backlog_fractions`, :func:`instability_loads`)."""
+BACKLOG_CRITERION = "backlog_fraction_median"
+"""The column :func:`instability_loads` reads, where the table has it (a load sweep's
+table, :func:`load_curve_table`); else ``backlog_fraction`` (e.g. a hand-made table)."""
+LOAD_PANELS = (("mean_total_delay_s", "mean delay of served requests (s, log)"),
+               ("delay_violation_rate", "late fraction (served requests over T_max)"),
+               ("mean_reward", "mean reward per request (eq. 11)"),
+               (BACKLOG_CRITERION, "backlog when arrivals stop (share of requests, median)"))
+RECORD_COLUMNS = ("scheduler", "seed", "served", "outcome", "decode_end_s")
+"""What :func:`load_curve_table` reads of a point's records.csv."""
+INSTABILITY_DOC = (
+    f"unstable from the smallest load at which, in at least half of the seeds, more than "
+    f"{BACKLOG_THRESHOLD:.0%} of the requests are still in the system when arrivals stop"
+)
+
+
+def backlog_fractions(records: pd.DataFrame, end_s: float) -> pd.DataFrame:
+    """Per scheduler and seed of one closed-loop run: the share of its requests still in
+    the system at ``end_s`` (the last slot boundary, when arrivals stop): waiting at the
+    BS (outcome ``unserved``) or served but not yet decoded (``decode_end_s`` later).
+    Blocked and expired requests have left. NaN for records without an ``outcome``
+    column (the analytic model has no queues).
+
+    Why this measures stability: a stable system holds on average L = lambda W requests
+    (Little's law, W the mean time in the system), so at the end of a run of length H
+    its backlog is about W / H of the lambda H requests, and shrinks as H grows; an
+    unstable one, which completes requests at a rate mu < lambda, keeps about
+    1 - mu / lambda of them, whatever H. (The BS wait and the unserved fraction alone
+    miss it: with voluntary_drop false and Q >= U every waiting user is served at each
+    slot, so the backlog of a scheduler that overloads the CPU, the RBs or the devices
+    builds up behind the BS, in committed work.)
+    """
+    if "outcome" not in records.columns:
+        frame = records[["scheduler", "seed"]].drop_duplicates()
+        return frame.assign(backlog_fraction=np.nan).reset_index(drop=True)
+    in_system = (records["outcome"] == "unserved") | (
+        (records["outcome"] == "served") & (records["decode_end_s"] > end_s))
+    frame = records[["scheduler", "seed"]].assign(backlog_fraction=in_system.astype(float))
+    return (frame.groupby(["scheduler", "seed"], sort=False)["backlog_fraction"].mean()
+            .reset_index())
+
+
+def load_curve_table(sweep_dir: Path, table: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """The sweep's aggregate TABLE with the backlog added: :func:`backlog_fractions` of
+    every finished point folder (values from its ``done.json``, the end of arrivals from
+    its ``scenario.yaml``), per point and scheduler its mean over seeds
+    (``backlog_fraction``, ``_ci95``) and its median (``backlog_fraction_median``)."""
+    from netsim.experiments.sweep import DONE
+    from netsim.simulation.runner import ci95_half_width
+
+    measured = ["backlog_fraction", "backlog_fraction_ci95", BACKLOG_CRITERION]
+    table = table.drop(columns=measured, errors="ignore")
+    frames = []
+    for folder in sorted(p for p in sweep_dir.iterdir() if (p / DONE).is_file()):
+        if not (folder / "records.csv").is_file():
+            continue
+        values = json.loads((folder / DONE).read_text())["values"]
+        scenario = yaml.safe_load((folder / "scenario.yaml").read_text())
+        end_s = (scenario["slots"] - 1) * scenario["slot_duration_s"]
+        records = pd.read_csv(folder / "records.csv", usecols=lambda c: c in RECORD_COLUMNS)
+        part = backlog_fractions(records, end_s)
+        for key in keys:
+            part[key] = values.get(key)
+        frames.append(part)
+    if not frames:
+        return table.assign(**{column: np.nan for column in measured})
+    backlog = pd.concat(frames, ignore_index=True)
+    for key in keys:  # the aggregate's types (a YAML 2 is an int, the CSV's 2.0 a float)
+        backlog[key] = backlog[key].astype(table[key].dtype)
+    per_point = (backlog.groupby([*keys, "scheduler"], sort=False)["backlog_fraction"]
+                 .agg(backlog_fraction="mean",
+                      backlog_fraction_ci95=lambda v: ci95_half_width(v.dropna().to_numpy()),
+                      backlog_fraction_median="median")
+                 .reset_index())
+    return table.merge(per_point, on=[*keys, "scheduler"], how="left")
+
+
+def row_keys(table: pd.DataFrame, keys: list[str], load_key: str = LOAD_KEY) -> list[str]:
+    """The swept keys other than the load that split the curves (e.g. the cores); a key
+    that moves with the load (a sweep's ``points`` list: one value per load, several in
+    all) does not."""
+    def moves_with_load(key: str) -> bool:
+        per_load = table.groupby(load_key)[key].nunique(dropna=False).max()
+        return per_load == 1 and table[key].nunique(dropna=False) > 1
+
+    return [k for k in keys if k != load_key and not moves_with_load(k)]
+
+
+def instability_loads(table: pd.DataFrame, keys: list[str] | None = None,
+                      load_key: str = LOAD_KEY, threshold: float = BACKLOG_THRESHOLD,
+                      column: str | None = None) -> pd.DataFrame:
+    """Per value of the other swept keys (e.g. the cores) and scheduler: the smallest
+    swept load at which the backlog COLUMN exceeds THRESHOLD (``unstable_load``, NaN if
+    none; a NaN backlog never counts), the largest swept load below it
+    (``last_stable_load``), the largest load swept, and at the unstable load the backlog,
+    the mean delay and the late fraction. COLUMN: ``backlog_fraction_median`` where the
+    table has it, else ``backlog_fraction``."""
+    from netsim.experiments.sweep import sweep_keys
+
+    keys = sweep_keys(table) if keys is None else keys
+    if column is None:
+        column = BACKLOG_CRITERION if BACKLOG_CRITERION in table else "backlog_fraction"
+    other = row_keys(table, keys, load_key)
+    rows = []
+    for label, group in table.groupby([*other, "scheduler"], sort=False):
+        label = label if isinstance(label, tuple) else (label,)
+        group = group.sort_values(load_key)
+        loads = group[load_key].to_numpy(dtype=float)
+        over = np.flatnonzero(group[column].to_numpy(dtype=float) > threshold)
+        first = over[0] if over.size else None
+        row = dict(zip([*other, "scheduler"], label))
+        row["unstable_load"] = loads[first] if first is not None else np.nan
+        below = loads[:first] if first is not None else loads
+        row["last_stable_load"] = below[-1] if below.size else np.nan
+        row["max_load_swept"] = loads[-1]
+        for name, source in (("backlog_at_unstable", column),
+                             ("mean_total_delay_s_at_unstable", "mean_total_delay_s"),
+                             ("delay_violation_rate_at_unstable", "delay_violation_rate")):
+            known = first is not None and source in group
+            row[name] = group[source].to_numpy(dtype=float)[first] if known else np.nan
+        row["criterion"] = f"{column} > {threshold:g}"
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def capacity_lines(scenario: dict, cores: int | None) -> list[tuple[float, str]]:
+    """Per-user loads (requests/s) that saturate a resource, from a resolved scenario:
+    the slot structure (one request per user per slot, 1 / tau) and, per encoder, the
+    BS cores if every request used it (cores / (U t_E), eq. 3)."""
+    from netsim.model.delay import extraction_delay_s
+    from netsim.model.encoders import relative_size
+
+    try:
+        bs, users = scenario["base_station"], scenario["users"]["count"]
+        cores = bs["cores"] if cores is None else cores
+        lines = [(1.0 / scenario["slot_duration_s"], "1/τ")]
+        for name in scenario["encoders"]:
+            t_e = float(extraction_delay_s(bs["cycles_per_bit"], scenario["task"]["image_bits"],
+                                           relative_size(name), bs["cpu_hz"]))
+            lines.append((cores / (users * t_e), f"CPU, all {name}"))
+    except (KeyError, TypeError):
+        return []
+    return lines
+
+
+def load_panels(table: pd.DataFrame) -> tuple[tuple[str, str], ...]:
+    """LOAD_PANELS, the backlog panel drawing ``backlog_fraction`` (mean over seeds)
+    where the table has no median."""
+    if BACKLOG_CRITERION in table or "backlog_fraction" not in table:
+        return LOAD_PANELS
+    return (*LOAD_PANELS[:-1], ("backlog_fraction", "backlog when arrivals stop (share)"))
+
+
+def plot_load_curves(table: pd.DataFrame, instability: pd.DataFrame, keys: list[str],
+                     path: Path, scenario: dict | None = None,
+                     load_key: str = LOAD_KEY) -> Path:
+    """The classic load curves: LOAD_PANELS' metrics against the offered load, one line
+    per scheduler, one row of panels per value of the other swept keys (e.g. the BS
+    cores); a cross marks the load at which each scheduler becomes unstable
+    (:func:`instability_loads`), the line continues dashed beyond it. Grey verticals:
+    the loads that saturate the slot structure and the cores (:func:`capacity_lines`)."""
+    other = row_keys(table, keys, load_key)
+    panels = load_panels(table)
+    rows = [()] if not other else list(
+        table[other].drop_duplicates().sort_values(other).itertuples(index=False, name=None))
+    schedulers = sorted(table["scheduler"].unique(), key=lambda s: (s.startswith(
+        REFERENCE_PREFIX), s))
+    color = {s: f"C{i % 10}" for i, s in enumerate(schedulers)}
+    fig, axes = plt.subplots(len(rows), len(panels), squeeze=False,
+                             figsize=(4.6 * len(panels), 3.9 * len(rows)))
+    x_max = float(table[load_key].max())
+    for r, row_values in enumerate(rows):
+        mask = np.ones(len(table), dtype=bool)
+        unstable_mask = np.ones(len(instability), dtype=bool)
+        for key, value in zip(other, row_values):
+            mask &= (table[key] == value).to_numpy()
+            unstable_mask &= (instability[key] == value).to_numpy()
+        part, marks = table[mask], instability[unstable_mask]
+        row_name = ", ".join(f"{k} = {v}" for k, v in zip(other, row_values))
+        cores = dict(zip(other, row_values)).get("base_station.cores")
+        for scheduler in schedulers:
+            group = part[part["scheduler"] == scheduler].sort_values(load_key)
+            if group.empty:
+                continue
+            found = marks.loc[marks["scheduler"] == scheduler, "unstable_load"]
+            unstable = float(found.iloc[0]) if len(found) else np.nan
+            reference = scheduler.startswith(REFERENCE_PREFIX)
+            for ax, (column, _) in zip(axes[r], panels):
+                if column not in group:
+                    continue
+                x, y = group[load_key].to_numpy(float), group[column].to_numpy(float)
+                error = group.get(f"{column}_ci95")
+                error = None if error is None or column == "mean_total_delay_s" else error
+                stable = ~(x > unstable) if not np.isnan(unstable) else np.ones_like(x, bool)
+                error_stable = None if error is None else error.to_numpy(float)[stable]
+                ax.errorbar(x[stable], y[stable], yerr=error_stable,
+                            fmt=":" if reference else "-o", color=color[scheduler],
+                            markersize=3.5, capsize=2, linewidth=1.3,
+                            label=scheduler if ax is axes[0, 0] else None)
+                if not np.isnan(unstable):
+                    beyond = x >= unstable
+                    ax.plot(x[beyond], y[beyond], "--", color=color[scheduler],
+                            linewidth=1.0, alpha=0.6)
+                    ax.plot(x[x == unstable], y[x == unstable], "X", color=color[scheduler],
+                            markersize=10, markeredgecolor="k", markeredgewidth=0.6)
+        for ax, (column, title) in zip(axes[r], panels):
+            ax.set_title(f"{title}\n{row_name}" if row_name else title, fontsize=9)
+            ax.set_xlabel(f"offered load: {load_key} (requests/s per user)", fontsize=8)
+            ax.grid(alpha=0.3)
+            if column == "mean_total_delay_s":
+                ax.set_yscale("log")
+            if column in (BACKLOG_CRITERION, "backlog_fraction"):
+                ax.axhline(BACKLOG_THRESHOLD, color="k", linestyle="--", linewidth=0.8)
+            if column != "mean_total_delay_s" and column != "mean_reward":
+                ax.set_ylim(-0.03, 1.03)
+            for load, name in capacity_lines(scenario or {}, cores):
+                if load <= 1.05 * x_max:
+                    ax.axvline(load, color="0.5", linestyle=":", linewidth=0.9)
+                    ax.text(load, 1.0, name, rotation=90, fontsize=6, color="0.35",
+                            ha="right", va="top", transform=ax.get_xaxis_transform())
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    handles.append(plt.Line2D([], [], marker="X", color="0.4", linestyle="none",
+                              markeredgecolor="k", markersize=9))
+    labels.append("becomes unstable (dashed beyond)")
+    fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8)
+    fig.suptitle("Load curves: mean and 95 % CI over seeds (backlog: median); "
+                 + INSTABILITY_DOC, fontsize=9)
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
+def plot_load_sweep(sweep_dir: Path, table: pd.DataFrame, keys: list[str]) -> list[Path]:
+    """A load sweep's curves and tables into SWEEP_DIR/plots: load_curves.png,
+    load_curves.csv (what the figure draws) and instability.csv (per scheduler, and
+    value of the other swept keys, the load at which it becomes unstable)."""
+    out = sweep_dir / "plots"
+    curves = load_curve_table(sweep_dir, table, keys)
+    instability = instability_loads(curves, keys)
+    scenario_file = sweep_dir / "scenario.yaml"
+    scenario = yaml.safe_load(scenario_file.read_text()) if scenario_file.is_file() else None
+    columns = [*keys, "scheduler", "seeds"] + [
+        c for column, _ in LOAD_PANELS for c in (column, f"{column}_ci95") if c in curves]
+    extra = [c for c in ("backlog_fraction", "backlog_fraction_ci95", "unserved_fraction",
+                         "mean_bs_wait_s", "mean_queueing_delay_s", "served_fraction")
+             if c in curves]
+    atomic_write_text(out / "load_curves.csv", csv_text(curves[columns + extra]))
+    atomic_write_text(out / "instability.csv", csv_text(instability))
+    figure = plot_load_curves(curves, instability, keys, out / "load_curves.png", scenario)
+    return [figure, out / "load_curves.csv", out / "instability.csv"]
+
+
 def plot_profile(csv_path: Path) -> Path:
     """A task-loss profile CSV: accuracy (CLIP-I similarity for a measured regeneration
     profile) against SNR, one line per encoder, written beside it as FILE.png."""
@@ -172,8 +434,8 @@ def plot_profile(csv_path: Path) -> Path:
 
 def plot_run(run_dir: str | Path) -> list[Path]:
     """All figures of a run folder, written to RUN_DIR/plots; for a sweep folder, the
-    sweep figure and every point's figures; for a profile CSV, its curves. Returns the
-    paths written."""
+    sweep figure (and, for a load sweep, :func:`plot_load_sweep`'s curves and tables) and
+    every point's figures; for a profile CSV, its curves. Returns the paths written."""
     run_dir = Path(run_dir)
     if run_dir.is_file() and run_dir.suffix == ".csv":
         return [plot_profile(run_dir)]
@@ -182,7 +444,10 @@ def plot_run(run_dir: str | Path) -> list[Path]:
         from netsim.experiments.sweep import sweep_keys
 
         table = pd.read_csv(sweep_file)
-        written = [plot_sweep(table, sweep_keys(table), run_dir / "plots" / "sweep.png")]
+        keys = sweep_keys(table)
+        written = [plot_sweep(table, keys, run_dir / "plots" / "sweep.png")]
+        if LOAD_KEY in keys:
+            written += plot_load_sweep(run_dir, table, keys)
         for folder in sorted(p for p in run_dir.iterdir() if (p / "summary.csv").is_file()):
             written += plot_run(folder)
         return written
