@@ -35,12 +35,14 @@ against brute-force enumeration).
 
 from __future__ import annotations
 
+import itertools
 from typing import Annotated
 
 import highspy
 import numpy as np
 from pydantic import Field
 
+from netsim.simulation.queue_cost import timing
 from netsim.simulation.scheduling import (
     NOT_SERVED,
     Allocation,
@@ -50,6 +52,7 @@ from netsim.simulation.scheduling import (
     SchedulingProblem,
 )
 from solvers.common import require_des
+from solvers.heuristics.queue_greedy import queue_greedy_decision
 
 
 class QueueMILPParams(SchedulerParams):
@@ -76,7 +79,9 @@ class QueueMILPScheduler(Scheduler):
     def decide(self, problem: SchedulingProblem) -> Allocation:
         if problem.queue is None:
             raise ValueError("queue_milp needs the closed loop's queue state")
-        allocation, objective = solve_slot(problem, problem.queue, self.params.time_limit_s)
+        incumbent = queue_greedy_decision(problem, problem.queue)
+        allocation, objective = solve_slot(problem, problem.queue, self.params.time_limit_s,
+                                           incumbent)
         self.last_objective = objective
         return allocation
 
@@ -89,6 +94,21 @@ def start_grid(core0: np.ndarray, t_e: np.ndarray, jobs: int) -> np.ndarray:
     for _ in range(max(jobs - 1, 0)):
         sums |= {round(a + b, 12) for a in sums for b in t_e}
     return np.unique(np.round(np.add.outer(np.unique(core0), sorted(sums)).ravel(), 12))
+
+
+def encoder_multisets(n_enc: int, most: int) -> np.ndarray:
+    """Every vector of encoder counts with at most ``most`` extractions in all,
+    (K, M), by total then lexicographically."""
+    vectors = [c for total in range(max(most, 0) + 1)
+               for c in itertools.product(range(total + 1), repeat=n_enc) if sum(c) == total]
+    return np.array(sorted(vectors, key=lambda c: (sum(c), [-x for x in c])), dtype=int
+                    ).reshape(-1, n_enc)
+
+
+def _latest_useful_start(core0: np.ndarray, t_e: np.ndarray, jobs: int) -> float:
+    """No extraction of this slot starts later than the first core's committed work plus
+    jobs - 1 of the longest extractions: a second core freeing after that is never used."""
+    return float(core0[0] + max(jobs - 1, 0) * t_e.max())
 
 
 def start_costs(state: QueueState, starts: np.ndarray) -> np.ndarray:
@@ -111,7 +131,8 @@ def start_costs(state: QueueState, starts: np.ndarray) -> np.ndarray:
 
 
 def solve_slot(
-    problem: SchedulingProblem, state: QueueState, time_limit_s: float | None = None
+    problem: SchedulingProblem, state: QueueState, time_limit_s: float | None = None,
+    incumbent: Allocation | None = None,
 ) -> tuple[Allocation, float]:
     """The minimum-cost allocation (with its CPU order) and its objective.
 
@@ -120,15 +141,22 @@ def solve_slot(
     no earlier start lowers), drops y[u]. Rows: one choice per user (10a, 10b), one
     user per RB (10c), at most the free cores running at each start time, and the
     number of drops. Built as arrays for HiGHS (highspy); the LP relaxation is solved
-    first and, being integral on most slots, is the answer; else branch and bound.
+    first and, being integral on most slots, is the answer; else branch and bound,
+    started from ``incumbent`` (a feasible decision, e.g. the heuristic's) if given: its
+    cost lets HiGHS fix most columns by their reduced costs at once.
     """
     n_users, _, n_rbs = state.static_cost.shape
     t_e = state.extraction_s
     core0 = np.sort(np.maximum(state.core_free_s - state.now_s, 0.0))
     n_served = min(n_users, n_rbs)
-    starts = start_grid(core0[:n_served], t_e, n_served)
+    lattice = n_served <= 1 or core0.size == 1 or core0[1] >= _latest_useful_start(core0, t_e, n_served)
+    if lattice:  # one core in play: a start is the work of the extractions before it
+        counts = encoder_multisets(len(t_e), n_served - 1)
+        starts = core0[0] + counts @ t_e
+    else:
+        starts = start_grid(core0[:n_served], t_e, n_served)
     cost = start_costs(state, starts)  # (U, M, Q, S)
-    last = cost[..., -1]
+    last = cost[..., -1] if not lattice else cost.max(axis=-1)
     timed = np.argwhere(cost < last[..., None] - 1e-12)  # (n_timed, 4)
     untimed = np.argwhere(np.ones(last.shape, dtype=bool))  # (n_untimed, 3)
     n_timed, n_untimed = len(timed), len(untimed)
@@ -137,38 +165,58 @@ def solve_slot(
     col_user = np.concatenate([timed[:, 0], untimed[:, 0], np.arange(n_users)])
     col_rb = np.concatenate([timed[:, 2], untimed[:, 2], np.full(n_users, -1)])
     n_cols = col_cost.size
-    rows: list[np.ndarray] = []  # (row, col) entries, all coefficients 1
+    rows: list[np.ndarray] = []  # (row, col, coefficient)
     lower: list[float] = []
     upper: list[float] = []
     cols = np.arange(n_cols)
-    rows.append(np.stack([col_user, cols]))
+    rows.append(np.stack([col_user, cols, np.ones(n_cols)]))
     lower += [1.0] * n_users
     upper += [1.0] * n_users
     served_cols = np.flatnonzero(col_rb >= 0)
-    rows.append(np.stack([n_users + col_rb[served_cols], served_cols]))
+    rows.append(np.stack([n_users + col_rb[served_cols], served_cols,
+                          np.ones(served_cols.size)]))
     lower += [0.0] * n_rbs
     upper += [1.0] * n_rbs
     n_rows = n_users + n_rbs
-    if n_timed:
+    if n_timed and lattice:
+        # the CPU order is a path through the encoder-count lattice: an extraction with
+        # encoder m starting at node k leaves from k (out) and enters k + e_m (in)
+        node_of = {tuple(c): k for k, c in enumerate(counts.tolist())}
+        size = counts.sum(axis=1)
+        node, enc = timed[:, 3], timed[:, 1]
+        child = np.array([node_of.get(tuple(counts[k] + np.eye(len(t_e), dtype=int)[m]), -1)
+                          for k, m in zip(node, enc)])
+        rows.append(np.stack([n_rows + node, np.arange(n_timed), np.ones(n_timed)]))
+        into = np.flatnonzero(child >= 0)
+        rows.append(np.stack([n_rows + child[into], into, -np.ones(into.size)]))
+        lower += [-np.inf] * len(counts)
+        upper += [1.0 if size[k] == 0 else 0.0 for k in range(len(counts))]
+        n_rows += len(counts)
+    elif n_timed:
         begin = starts[timed[:, 3]]
         end = begin + t_e[timed[:, 1]]
         for tau in np.unique(begin):
             free = int(np.sum(core0 <= tau + 1e-12))
             running = np.flatnonzero((begin <= tau + 1e-12) & (tau + 1e-12 < end))
             if running.size > free:
-                rows.append(np.stack([np.full(running.size, n_rows), running]))
+                rows.append(np.stack([np.full(running.size, n_rows), running,
+                                      np.ones(running.size)]))
                 lower.append(0.0)
                 upper.append(float(free))
                 n_rows += 1
     if not problem.voluntary_drop:
         drops = n_timed + n_untimed + np.arange(n_users)
-        rows.append(np.stack([np.full(n_users, n_rows), drops]))
+        rows.append(np.stack([np.full(n_users, n_rows), drops, np.ones(n_users)]))
         lower.append(float(max(0, n_users - n_rbs)))
         upper.append(float(max(0, n_users - n_rbs)))
         n_rows += 1
     entries = np.concatenate(rows, axis=1)
+    start = None
+    if incumbent is not None:
+        start = _columns_of(incumbent, state, starts, timed, untimed, n_users,
+                            counts if lattice else None)
     solution, objective = _solve_binary(col_cost, entries, n_rows, np.array(lower),
-                                        np.array(upper), time_limit_s)
+                                        np.array(upper), time_limit_s, start)
     chosen = solution > 0.5
     encoder = np.full(n_users, NOT_SERVED, dtype=np.int64)
     rb = np.full(n_users, NOT_SERVED, dtype=np.int64)
@@ -184,13 +232,45 @@ def solve_slot(
     return Allocation.from_pairs(encoder, rb, cpu_order), objective
 
 
+def _columns_of(allocation: Allocation, state: QueueState, starts: np.ndarray,
+                timed: np.ndarray, untimed: np.ndarray, n_users: int,
+                counts: np.ndarray | None) -> np.ndarray | None:
+    """The programme's column vector of a decision (its extractions at their list-schedule
+    starts: grid times, or lattice nodes when ``counts`` is given), or None if a start
+    is not a column's."""
+    rows, times = timing(state, allocation)
+    column = {tuple(key): i for i, key in enumerate(timed.tolist())}
+    offset = len(timed)
+    untimed_column = {tuple(key): offset + i for i, key in enumerate(untimed.tolist())}
+    values = np.zeros(len(timed) + len(untimed) + n_users)
+    values[offset + len(untimed) + np.flatnonzero(~allocation.served)] = 1.0
+    before = np.zeros(len(state.extraction_s), dtype=int)
+    nodes = {} if counts is None else {tuple(c): k for k, c in enumerate(counts.tolist())}
+    for u, start in zip(rows, times.cpu_start_s - state.now_s):
+        m, q = int(allocation.encoder[u]), int(allocation.rb[u])
+        if counts is None:
+            k = int(np.argmin(np.abs(starts - start)))
+            if abs(starts[k] - start) > 1e-9:
+                return None
+        else:
+            k = nodes.get(tuple(before), -1)
+            before[m] += 1
+        key = (int(u), m, q, k)
+        values[column[key] if key in column else untimed_column[(int(u), m, q)]] = 1.0
+    return values
+
+
 def _solve_binary(cost: np.ndarray, entries: np.ndarray, n_rows: int, lower: np.ndarray,
-                  upper: np.ndarray, time_limit_s: float | None) -> tuple[np.ndarray, float]:
-    """min cost.x over binary x with lower <= A x <= upper (A's ones at ``entries``,
-    rows x cols): the LP relaxation first, branch and bound only if it is fractional."""
+                  upper: np.ndarray, time_limit_s: float | None,
+                  start: np.ndarray | None = None) -> tuple[np.ndarray, float]:
+    """min cost.x over binary x with lower <= A x <= upper (``entries``: rows of row
+    index, column index, coefficient): the LP relaxation first, branch and bound only
+    if it is fractional."""
     n_cols = cost.size
     order = np.lexsort((entries[0], entries[1]))
-    row_index, col_index = entries[0][order], entries[1][order]
+    row_index = entries[0][order].astype(np.int64)
+    col_index = entries[1][order].astype(np.int64)
+    coefficient = entries[2][order]
     lp = highspy.HighsLp()
     lp.num_col_, lp.num_row_ = n_cols, n_rows
     lp.col_cost_ = cost.astype(float)
@@ -200,7 +280,7 @@ def _solve_binary(cost: np.ndarray, entries: np.ndarray, n_rows: int, lower: np.
     lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
     lp.a_matrix_.start_ = np.searchsorted(col_index, np.arange(n_cols + 1)).astype(np.int32)
     lp.a_matrix_.index_ = row_index.astype(np.int32)
-    lp.a_matrix_.value_ = np.ones(row_index.size)
+    lp.a_matrix_.value_ = coefficient
     highs = highspy.Highs()
     highs.setOptionValue("output_flag", False)
     highs.setOptionValue("random_seed", 0)
@@ -215,6 +295,10 @@ def _solve_binary(cost: np.ndarray, entries: np.ndarray, n_rows: int, lower: np.
         return np.round(values), float(cost @ np.round(values))
     highs.changeColsIntegrality(n_cols, np.arange(n_cols, dtype=np.int32),
                                 np.full(n_cols, highspy.HighsVarType.kInteger))
+    if start is not None:
+        solution = highspy.HighsSolution()
+        solution.col_value = start
+        highs.setSolution(solution)
     highs.run()
     if highs.getModelStatus() != highspy.HighsModelStatus.kOptimal:
         raise RuntimeError(f"queue MILP: {highs.modelStatusToString(highs.getModelStatus())}")

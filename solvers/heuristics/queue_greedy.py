@@ -84,16 +84,20 @@ class QueueGreedyScheduler(Scheduler):
         return params
 
     def decide(self, problem: SchedulingProblem) -> Allocation:
-        state = problem.queue
-        if state is None:
+        if problem.queue is None:
             raise ValueError("queue_greedy needs the closed loop's queue state")
-        candidates = [earliest_deadline_greedy(problem, state)]
-        cost_uq, encoder_uq = best_encoder(problem.cost)
-        candidates.append(allocation_from_rbs(
-            assign_rbs(cost_uq, problem.drop_penalty, problem.voluntary_drop), encoder_uq))
-        for m in range(problem.shape[1]):  # one encoder for all, RBs by the Hungarian
-            rb = assign_rbs(problem.cost[:, m, :], problem.drop_penalty,
-                            problem.voluntary_drop)
-            candidates.append(allocation_from_rbs(rb, np.full(cost_uq.shape, m)))
-        costs = [decision_cost(state, a, problem.drop_penalty) for a in candidates]
-        return candidates[int(np.argmin(costs))]
+        return queue_greedy_decision(problem, problem.queue)
+
+
+def queue_greedy_decision(problem: SchedulingProblem, state: QueueState) -> Allocation:
+    """The cheapest on the slot of: the earliest-deadline greedy, the myopic Hungarian
+    decision and each one-encoder-for-all decision (see the module docstring)."""
+    candidates = [earliest_deadline_greedy(problem, state)]
+    cost_uq, encoder_uq = best_encoder(problem.cost)
+    candidates.append(allocation_from_rbs(
+        assign_rbs(cost_uq, problem.drop_penalty, problem.voluntary_drop), encoder_uq))
+    for m in range(problem.shape[1]):  # one encoder for all, RBs by the Hungarian
+        rb = assign_rbs(problem.cost[:, m, :], problem.drop_penalty, problem.voluntary_drop)
+        candidates.append(allocation_from_rbs(rb, np.full(cost_uq.shape, m)))
+    costs = [decision_cost(state, a, problem.drop_penalty) for a in candidates]
+    return candidates[int(np.argmin(costs))]
