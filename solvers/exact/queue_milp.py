@@ -36,6 +36,8 @@ against brute-force enumeration).
 from __future__ import annotations
 
 import itertools
+import os
+import sys
 from typing import Annotated
 
 import highspy
@@ -260,6 +262,31 @@ def _columns_of(allocation: Allocation, state: QueueState, starts: np.ndarray,
     return values
 
 
+_BANNER_SHOWN = False
+
+
+def quiet_highs() -> highspy.Highs:
+    """A HiGHS instance that logs nothing. HiGHS prints its banner on stdout from C++
+    when the first instance is made: that once, stdout's descriptor is pointed at
+    /dev/null, so a command's output stays its own."""
+    global _BANNER_SHOWN
+    if _BANNER_SHOWN:
+        highs = highspy.Highs()
+    else:
+        sys.stdout.flush()
+        saved, devnull = os.dup(1), os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, 1)
+            highs = highspy.Highs()
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+            os.close(devnull)
+        _BANNER_SHOWN = True
+    highs.setOptionValue("output_flag", False)
+    return highs
+
+
 def _solve_binary(cost: np.ndarray, entries: np.ndarray, n_rows: int, lower: np.ndarray,
                   upper: np.ndarray, time_limit_s: float | None,
                   start: np.ndarray | None = None) -> tuple[np.ndarray, float]:
@@ -281,8 +308,7 @@ def _solve_binary(cost: np.ndarray, entries: np.ndarray, n_rows: int, lower: np.
     lp.a_matrix_.start_ = np.searchsorted(col_index, np.arange(n_cols + 1)).astype(np.int32)
     lp.a_matrix_.index_ = row_index.astype(np.int32)
     lp.a_matrix_.value_ = coefficient
-    highs = highspy.Highs()
-    highs.setOptionValue("output_flag", False)
+    highs = quiet_highs()
     highs.setOptionValue("random_seed", 0)
     if time_limit_s is not None:
         highs.setOptionValue("time_limit", float(time_limit_s))
