@@ -117,3 +117,33 @@ def test_timestamps_tell_the_same_story_as_the_delays(delay_model):
     np.testing.assert_allclose(r["decode_end_s"] - r["arrival_s"], r["total_delay_s"], atol=1e-9)
     np.testing.assert_allclose(r["arrival_s"], r["slot"] * 0.1, atol=1e-12)
     assert (r["cpu_start_s"] >= r["arrival_s"]).all() and (r["rb_start_s"] >= r["cpu_end_s"]).all()
+
+
+def test_analytic_path_keeps_the_bytes_it_wrote_before_the_closed_loop(tmp_path):
+    """paper.yaml (40 slots, seeds 0-1, the queue-blind schedulers) under the analytic
+    model writes the very records.csv and summary.csv that netsim wrote before the
+    closed loop existed (hashes taken from commit 11bc352's `netsim run`)."""
+    import hashlib
+
+    from scenario_factory import deep_update, paper_dict
+    from typer.testing import CliRunner
+
+    from netsim.cli import app
+    from tests.test_cli import write_yaml
+
+    data = deep_update(paper_dict(), {"slots": 40, "seeds": [0, 1]})
+    data["schedulers"] = [
+        {"type": "hungarian", "information": "oracle"},
+        {"type": "hungarian", "information": "statistical"},
+        {"type": "greedy", "information": "statistical"}, "random",
+        {"type": "fixed_encoder", "encoder": "ViT-L-14"}]
+    path = write_yaml(tmp_path / "regress.yaml", data)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["run", str(path), "--out", str(out), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    digest = {name: hashlib.sha256((out / name).read_bytes()).hexdigest()
+              for name in ("records.csv", "summary.csv")}
+    assert digest == {
+        "records.csv": "f87dabdf8c5ae67e065eb4e58fcbcec812e4ca2ea92e2ca85443f0b9a6630d04",
+        "summary.csv": "1eed4476b630d5a49f5229a440ad8cb5bfd131666af5502111aa051fd147c8eb",
+    }
