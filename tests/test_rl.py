@@ -209,6 +209,24 @@ def test_a_trained_model_is_a_scheduler_in_netsim_run(trained, tmp_path):
             > summary.loc["random", "mean_reward"])
 
 
+def test_a_trained_model_schedules_inside_the_closed_loop(trained):
+    """The same trained policy acts at each slot boundary of the DES (it sees the
+    paper's state, no queue): its waiting users are served, every request accounted."""
+    from netsim.scenario import SchedulerEntry
+    from netsim.simulation.runner import run_scenario
+
+    scenario, _, path = trained
+    assert scenario.users.count <= scenario.cell.n_rbs
+    scenario = scenario.model_copy(update={
+        "seeds": [7], "slots": 30, "delay_model": "des", "slot_duration_s": 0.5,
+        "schedulers": [SchedulerEntry(type="rl", algo="ppo", model_path=str(path)),
+                       SchedulerEntry(type="random")]})
+    records = run_scenario(scenario).records
+    mine = records[records["scheduler"] == f"rl_ppo_{path}"]
+    assert len(mine) > 0 and mine["outcome"].isin(["served", "unserved"]).all()
+    assert mine["served"].mean() > 0.9
+
+
 @pytest.mark.parametrize(
     "entry, problem",
     [("{type: rl, model_path: nowhere.zip}", "no such file"),
