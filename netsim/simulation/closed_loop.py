@@ -95,6 +95,9 @@ class LoopResult:
     """Realised metrics of each served request (GATHERED's columns, NaN otherwise)."""
     decide_s: list[float] = field(default_factory=list)
     information_s: list[float] = field(default_factory=list)
+    bound_cost: float = float("nan")
+    """For a clairvoyant bound: the total cost over the run that no causal scheduler can
+    beat (its ``bound`` attribute after :meth:`Scheduler.see_future`)."""
     time_in_system_area: float = 0.0
     """Integral over time of the number of requests in the system, from the engine's own
     arrival and departure events (Little's law: equals the sum of sojourn times)."""

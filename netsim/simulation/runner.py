@@ -328,7 +328,8 @@ def user_fairness(group: pd.DataFrame, performance: str) -> dict[str, float]:
     }
 
 
-def summarise(records: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:
+def summarise(records: pd.DataFrame, scenario: Scenario,
+              bound_cost: dict[str, float] | None = None) -> pd.DataFrame:
     """Per scheduler: means over all requests of all seeds, CI over seed means, gaps."""
     limits = scenario.limits
     performance = "accuracy" if scenario.task.kind == "classify" else "clip_i2i_similarity"
@@ -368,9 +369,23 @@ def summarise(records: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:
                     for name in scenario.encoders
                 },
                 **(queue_summary(group) if des else {}),
+                **bound_columns(mean_cost, records, bound_cost),
             }
         )
     return pd.DataFrame(rows)
+
+
+def bound_columns(mean_cost: float, records: pd.DataFrame,
+                  bound_cost: dict[str, float] | None) -> dict[str, float]:
+    """With a hindsight bound in the run: the mean reward per request no causal scheduler
+    can beat (its total bound cost over the seeds, per request) and every scheduler's
+    gap to it. Nothing without one."""
+    if not bound_cost:
+        return {}
+    label, total = next(iter(bound_cost.items()))
+    per_request = total / max(int((records["scheduler"] == label).sum()), 1)
+    return {"bound_reward": -per_request,
+            "gap_to_bound_pct": 100.0 * (mean_cost / per_request - 1.0)}
 
 
 def queue_summary(group: pd.DataFrame) -> dict[str, float]:
@@ -447,6 +462,8 @@ def run_closed_loop_seed(
         progress = None if on_slots is None else (lambda n: on_slots(n * share))
         loop = ClosedLoop(model, world, traffic, scheduler, penalty, source, progress)
         results[label] = loop.run()
+        if scheduler.clairvoyant:
+            results[label].bound_cost = float(getattr(scheduler, "bound", float("nan")))
     return results
 
 
@@ -472,6 +489,7 @@ def run_scenario(
         else:
             aliases[reference] = twin
     frames, timing_rows = [], []
+    bound_cost: dict[str, float] = {}
     for seed in seeds:
         world = generate_world(scenario, seed)
         schedulers = {label: build_scheduler(e, seed, scenario)
@@ -488,13 +506,18 @@ def run_scenario(
             if twin in seed_frames:
                 seed_frames[reference] = seed_frames[twin].assign(scheduler=reference)
         frames.extend(seed_frames.values())
+        if scenario.delay_model == "des":
+            for label, run in runs.items():
+                if np.isfinite(run.bound_cost):
+                    bound_cost[label] = bound_cost.get(label, 0.0) + run.bound_cost
         for label, run in runs.items():
             timing_rows.extend(
                 {"scheduler": label, "seed": seed, "decide_s": d, "information_s": i}
                 for d, i in zip(run.decide_s, run.information_s)
             )
     records = pd.concat(frames, ignore_index=True)
-    return RunResult(records, summarise(records, scenario), timing_table(timing_rows, aliases))
+    return RunResult(records, summarise(records, scenario, bound_cost),
+                     timing_table(timing_rows, aliases))
 
 
 def timing_table(rows: list[dict], aliases: dict[str, str]) -> pd.DataFrame:
