@@ -61,7 +61,12 @@ def run(
     from tqdm import tqdm
 
     from netsim.scenario import load_scenario
-    from netsim.simulation.output import format_summary, write_run
+    from netsim.simulation.output import (
+        OutputError,
+        check_output_folder,
+        format_summary,
+        publish_run,
+    )
     from netsim.simulation.runner import run_scenario
 
     try:
@@ -74,6 +79,10 @@ def run(
     if scenario.sweep:  # the sweep engine, one point after another in this process
         run_sweep_command(scenario, scenario_file, out_dir, "local", 1, None, progress)
         return
+    try:
+        check_output_folder(out_dir)
+    except OutputError as error:
+        fail(str(error))
     total = len(scenario.seeds) * scenario.slots
     try:
         with tqdm(total=total, unit="slot", desc=scenario.name, disable=not progress or None,
@@ -84,7 +93,12 @@ def run(
     except MemoryError:
         fail(f"{scenario_file}: out of memory: reduce slots, users or RBs; nothing was written",
              code=1)
-    write_run(out_dir, scenario, result)
+    try:
+        publish_run(out_dir, scenario, result)
+    except OSError as error:
+        kept = "the earlier run there is kept" if out_dir.exists() else "nothing was written"
+        fail(f"--out {out_dir}: writing the results failed ({error.strerror or error}); {kept}",
+             code=1)
     typer.echo(format_summary(result.summary))
     typer.echo(f"wrote {out_dir}/records.csv, summary.csv, timing.csv, scenario.yaml")
 

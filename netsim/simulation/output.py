@@ -1,7 +1,11 @@
-"""Writing a run's results: CSV files with stable bytes, each written atomically."""
+"""Writing a run's results: CSV files with stable bytes, each written atomically, and a
+run folder published all or nothing."""
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +42,73 @@ def write_run(out_dir: Path, scenario: Scenario, result: RunResult) -> None:
     atomic_write_text(out_dir / "summary.csv", csv_text(result.summary))
     atomic_write_text(out_dir / "timing.csv", csv_text(result.timing))
     write_resolved_scenario(out_dir, scenario)
+
+
+RUN_FILES = ("records.csv", "summary.csv", "timing.csv", "scenario.yaml")
+"""What ``netsim run`` writes; a folder holding scenario.yaml and records.csv is a run
+folder, which a new run into the same place replaces whole."""
+
+
+class OutputError(Exception):
+    """The output folder cannot take a run; ``str(error)`` is one line."""
+
+
+def _is_run_folder(path: Path) -> bool:
+    return (path / "scenario.yaml").is_file() and (path / "records.csv").is_file()
+
+
+def check_output_folder(out_dir: Path) -> None:
+    """Before any work: raise OutputError unless ``out_dir`` can take a run. It must be
+    absent, empty, or an earlier run folder (which the run will replace whole, plots and
+    reports included); its parent must exist or be creatable, and writable (tried by
+    making and removing a folder there, so read-only mounts and permissions count)."""
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise OutputError(f"--out {out_dir}: is a file, not a folder")
+    if out_dir.is_dir() and any(out_dir.iterdir()) and not _is_run_folder(out_dir):
+        raise OutputError(f"--out {out_dir}: holds files that are not a netsim run "
+                          "(no scenario.yaml and records.csv); choose another folder")
+    parent = out_dir.absolute().parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        os.rmdir(tempfile.mkdtemp(prefix=f".{out_dir.name}.probe-", dir=parent))
+    except OSError as error:
+        raise OutputError(f"--out {out_dir}: cannot write in {parent}: "
+                          f"{error.strerror or error}") from None
+
+
+def publish_run(out_dir: Path, scenario: Scenario, result: RunResult) -> None:
+    """Write a run folder all or nothing: the files go into a hidden folder beside
+    ``out_dir`` (:func:`write_run`), which then takes its place by renames; an earlier
+    run there is moved aside first and removed once the new one is in place, or moved
+    back if the move fails. A reader sees the old run, the new one, or for an instant no
+    folder — never files of two runs. Leftovers of a publish killed midway (hidden
+    ``.NAME.new-*`` and ``.NAME.old-*`` folders) are removed by the next one."""
+    out_dir = Path(out_dir).absolute()
+    parent, name = out_dir.parent, out_dir.name
+    parent.mkdir(parents=True, exist_ok=True)
+    for stale in [*parent.glob(f".{name}.new-*"), *parent.glob(f".{name}.old-*")]:
+        shutil.rmtree(stale, ignore_errors=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{name}.new-", dir=parent))
+    aside = None
+    try:
+        write_run(staging, scenario, result)
+        if out_dir.exists():
+            aside = Path(tempfile.mkdtemp(prefix=f".{name}.old-", dir=parent))
+            os.rmdir(aside)
+            os.rename(out_dir, aside)
+        try:
+            os.rename(staging, out_dir)
+        except BaseException:
+            if aside is not None:
+                os.rename(aside, out_dir)
+                aside = None
+            raise
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    if aside is not None:
+        shutil.rmtree(aside, ignore_errors=True)
 
 
 def point_folder(values: dict[str, Any]) -> str:

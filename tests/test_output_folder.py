@@ -1,0 +1,104 @@
+"""A run folder is published all or nothing, and checked before the work starts."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from scenario_factory import deep_update, paper_dict
+from typer.testing import CliRunner
+
+import netsim.simulation.output as output
+from netsim.cli import app
+from tests.test_cli import one_line, write_yaml
+
+
+def scenario_file(tmp_path: Path, seed: int) -> Path:
+    data = deep_update(paper_dict(), {"slots": 3, "seeds": [seed],
+                                      "schedulers": ["random"]})
+    return write_yaml(tmp_path / f"s{seed}.yaml", data)
+
+
+def run(path: Path, out: Path):
+    return CliRunner().invoke(app, ["run", str(path), "--out", str(out), "--no-progress"])
+
+
+def contents(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def hidden_leftovers(out: Path) -> list[str]:
+    return sorted(p.name for p in out.parent.iterdir() if p.name.startswith(f".{out.name}."))
+
+
+def test_a_second_run_replaces_the_first_whole(tmp_path):
+    out = tmp_path / "out"
+    assert run(scenario_file(tmp_path, 0), out).exit_code == 0
+    (out / "plots").mkdir()
+    (out / "plots" / "reward.png").write_bytes(b"stale figure of run 0")
+    assert run(scenario_file(tmp_path, 1), out).exit_code == 0
+    assert sorted(contents(out)) == sorted(output.RUN_FILES)  # run 0's figure went with it
+    assert b"seeds:\n- 1\n" in (out / "scenario.yaml").read_bytes()
+    assert hidden_leftovers(out) == []
+
+
+@pytest.mark.parametrize("failing_call", [1, 2])
+def test_a_failed_publish_leaves_the_earlier_run_whole(tmp_path, monkeypatch, failing_call):
+    """The move aside (call 1) or the move into place (call 2) fails: the folder holds
+    exactly the earlier run's files, and nothing hidden is left beside it."""
+    out = tmp_path / "out"
+    assert run(scenario_file(tmp_path, 0), out).exit_code == 0
+    before = contents(out)
+    real_rename, calls = os.rename, []
+
+    def flaky_rename(source, target):
+        calls.append(source)
+        if len(calls) == failing_call:
+            raise OSError(28, "No space left on device")
+        return real_rename(source, target)
+
+    monkeypatch.setattr(output.os, "rename", flaky_rename)
+    result = run(scenario_file(tmp_path, 1), out)
+    assert result.exit_code == 1
+    assert "the earlier run there is kept" in one_line(result)
+    assert contents(out) == before
+    assert hidden_leftovers(out) == []
+
+
+def test_a_publish_killed_midway_is_cleaned_up_by_the_next(tmp_path):
+    out = tmp_path / "out"
+    (tmp_path / ".out.new-abc").mkdir()  # what a kill between the two renames leaves
+    (tmp_path / ".out.new-abc" / "records.csv").write_text("half\n")
+    (tmp_path / ".out.old-def").mkdir()
+    assert run(scenario_file(tmp_path, 0), out).exit_code == 0
+    assert hidden_leftovers(out) == []
+
+
+@pytest.mark.parametrize("case", ["file", "foreign", "unwritable"])
+def test_an_output_that_cannot_take_a_run_fails_before_the_work(tmp_path, monkeypatch, case):
+    import netsim.simulation.runner as runner
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("the simulation ran before the output was checked")
+
+    monkeypatch.setattr(runner, "run_scenario", no_work)
+    out = tmp_path / "out"
+    if case == "file":
+        out.write_text("not a folder")
+        expected = "is a file"
+    elif case == "foreign":
+        out.mkdir()
+        (out / "thesis.tex").write_text("precious")
+        expected = "not a netsim run"
+    else:  # a parent that cannot hold folders: a regular file on the way
+        (tmp_path / "blocker").write_text("x")
+        out = tmp_path / "blocker" / "out"
+        expected = "cannot write in"
+    result = run(scenario_file(tmp_path, 0), out)
+    assert result.exit_code == 2
+    line = one_line(result)
+    assert expected in line and str(out) in line
+    if case == "foreign":
+        assert (out / "thesis.tex").read_text() == "precious"
