@@ -67,7 +67,7 @@ def run(
         format_summary,
         publish_run,
     )
-    from netsim.simulation.runner import run_scenario
+    from netsim.simulation.runner import NoRequestsError, run_scenario
 
     try:
         scenario = load_scenario(scenario_file)
@@ -93,6 +93,8 @@ def run(
     except MemoryError:
         fail(f"{scenario_file}: out of memory: reduce slots, users or RBs; nothing was written",
              code=1)
+    except NoRequestsError as error:
+        fail(f"{scenario_file}: {error}; nothing was written", code=1)
     try:
         publish_run(out_dir, scenario, result)
     except OSError as error:

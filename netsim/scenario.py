@@ -486,7 +486,7 @@ def parse_scenario(data: Any, source: str, base_dir: Path | None = None) -> Scen
     except ValidationError as error:
         raise _first_error(source, error) from None
     scenario._source_dir = base_dir
-    _check_queues(scenario, source)
+    _check_traffic(scenario, source)
     _check_schedulers(scenario, source)
     _check_profile(scenario, source)
     if scenario.sweep:
@@ -539,6 +539,19 @@ def resolve_profile_path(scenario: Scenario) -> Path:
     return path
 
 
+REFERENCE_PREFIX = "reference:"
+"""Labels of the reference schedulers every run adds (netsim.simulation.runner)."""
+
+
+def _check_traffic(scenario: Scenario, source: str) -> None:
+    """A run needs requests; queues exist only in the discrete-event model."""
+    arrivals = scenario.users.arrivals
+    if arrivals.model == "bernoulli" and arrivals.probability == 0:
+        raise ScenarioError(source, "users.arrivals.probability",
+                            "0: no request would ever arrive, there is nothing to simulate")
+    _check_queues(scenario, source)
+
+
 def _check_queues(scenario: Scenario, source: str) -> None:
     """Queues exist only in the discrete-event model."""
     if scenario.delay_model == "des":
@@ -570,6 +583,9 @@ def _check_schedulers(scenario: Scenario, source: str) -> None:
 
     for index, entry in enumerate(scenario.schedulers):
         key = f"schedulers[{index}]"
+        if scheduler_label(entry).startswith(REFERENCE_PREFIX):
+            raise ScenarioError(source, key + ".label", f"labels starting with "
+                                f"{REFERENCE_PREFIX!r} are the references' own")
         try:
             cls = scheduler_class(entry.type)
         except KeyError:

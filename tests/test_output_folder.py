@@ -102,3 +102,14 @@ def test_an_output_that_cannot_take_a_run_fails_before_the_work(tmp_path, monkey
     assert expected in line and str(out) in line
     if case == "foreign":
         assert (out / "thesis.tex").read_text() == "precious"
+
+
+def test_a_run_in_which_no_request_arrived_is_one_line_and_writes_nothing(tmp_path):
+    data = deep_update(paper_dict(), {
+        "slots": 2, "seeds": [0], "delay_model": "des", "schedulers": ["random"],
+        "users": {"arrivals": {"model": "poisson", "rate_per_s": 0.001}}})
+    out = tmp_path / "out"
+    result = run(write_yaml(tmp_path / "quiet.yaml", data), out)
+    assert result.exit_code == 1
+    assert "no request arrived" in one_line(result)
+    assert not out.exists()

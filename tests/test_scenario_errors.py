@@ -88,6 +88,18 @@ def non_numeric(column: str, row: int, value: str) -> Callable[[list[str]], list
 # name -> (mutation of the paper dict | raw file text, profile to write or None,
 #          texts that must appear in the message besides the file path)
 CASES: dict[str, tuple[Any, Any, list[str]]] = {
+    "no_request_can_arrive": (
+        set_key("users.arrivals", {"probability": 0.0}), None,
+        ["users.arrivals.probability", "no request would ever arrive"],
+    ),
+    "ilp_time_limit_zero": (
+        set_key("schedulers", ["random", {"type": "ilp", "time_limit_s": 0}]), None,
+        ["schedulers[1].time_limit_s", "greater than 0"],
+    ),
+    "label_of_a_reference": (
+        set_key("schedulers", ["random", {"type": "greedy", "label": "reference:oracle_optimum"}]),
+        None, ["schedulers[1].label", "references' own"],
+    ),
     "unknown_top_level_key": (set_key("colour", "blue"), None, ["colour", "unknown key"]),
     "unknown_nested_key": (set_key("cell.n_rbz", 4), None, ["cell.n_rbz", "unknown key"]),
     "unknown_deep_key": (

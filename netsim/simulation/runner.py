@@ -99,6 +99,10 @@ class SchedulerRun:
         return np.concatenate(self.columns[name])
 
 
+class NoRequestsError(ValueError):
+    """A run in which no request arrived: there is nothing to record or summarise."""
+
+
 @dataclass(frozen=True)
 class RunResult:
     records: pd.DataFrame
@@ -515,6 +519,9 @@ def run_scenario(
                 {"scheduler": label, "seed": seed, "decide_s": d, "information_s": i}
                 for d, i in zip(run.decide_s, run.information_s)
             )
+    if not frames:
+        raise NoRequestsError("no request arrived in any seed: nothing to summarise "
+                              "(raise users.arrivals' probability or rate, or the slots)")
     records = pd.concat(frames, ignore_index=True)
     return RunResult(records, summarise(records, scenario, bound_cost),
                      timing_table(timing_rows, aliases))

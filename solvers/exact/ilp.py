@@ -12,10 +12,11 @@ CBC binary bundled with PuLP.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 import numpy as np
 import pulp
+from pydantic import Field
 
 from netsim.simulation.scheduling import (
     NOT_SERVED,
@@ -28,7 +29,8 @@ from netsim.simulation.scheduling import (
 
 class ILPParams(SchedulerParams):
     solver: Literal["auto", "highs", "cbc"] = "auto"
-    time_limit_s: float | None = None
+    time_limit_s: Annotated[float, Field(gt=0)] | None = None
+    """Stop the solver after this long; a slot it has not solved by then is an error."""
 
 
 def make_solver(name: str, time_limit_s: float | None) -> pulp.LpSolver:
