@@ -9,8 +9,8 @@ import pytest
 from scenario_factory import deep_update, paper_dict
 from typer.testing import CliRunner
 
-import netsim.simulation.output as output
 from netsim.cli import app
+from netsim.simulation import output
 from tests.test_cli import one_line, write_yaml
 
 
@@ -78,7 +78,7 @@ def test_a_publish_killed_midway_is_cleaned_up_by_the_next(tmp_path):
 
 @pytest.mark.parametrize("case", ["file", "foreign", "unwritable"])
 def test_an_output_that_cannot_take_a_run_fails_before_the_work(tmp_path, monkeypatch, case):
-    import netsim.simulation.runner as runner
+    from netsim.simulation import runner
 
     def no_work(*args, **kwargs):
         raise AssertionError("the simulation ran before the output was checked")
