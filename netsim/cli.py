@@ -58,16 +58,9 @@ def run(
 ) -> None:
     """Simulate a scenario with every scheduler it lists; write records.csv, summary.csv,
     timing.csv and the resolved scenario.yaml into the output folder."""
-    from tqdm import tqdm
-
+    from netsim.locks import FolderBusy, exclusive_writer
     from netsim.scenario import load_scenario
-    from netsim.simulation.output import (
-        OutputError,
-        check_output_folder,
-        format_summary,
-        publish_run,
-    )
-    from netsim.simulation.runner import NoRequestsError, run_scenario
+    from netsim.simulation.output import OutputError, check_output_folder
 
     try:
         scenario = load_scenario(scenario_file)
@@ -81,8 +74,19 @@ def run(
         return
     try:
         check_output_folder(out_dir)
-    except OutputError as error:
+        with exclusive_writer(out_dir, "run"):
+            _run_and_publish(scenario, scenario_file, out_dir, progress)
+    except (OutputError, FolderBusy) as error:
         fail(str(error))
+
+
+def _run_and_publish(scenario, scenario_file: Path, out_dir: Path, progress: bool) -> None:
+    """Simulate, then publish the run folder (see :func:`run`)."""
+    from tqdm import tqdm
+
+    from netsim.simulation.output import format_summary, publish_run
+    from netsim.simulation.runner import NoRequestsError, run_scenario
+
     total = len(scenario.seeds) * scenario.slots
     try:
         with tqdm(total=total, unit="slot", desc=scenario.name, disable=not progress or None,
@@ -115,9 +119,14 @@ def run_sweep_command(scenario, scenario_file: Path, out_dir: Path, backend: str
         jobs = sweep_jobs(scenario, str(scenario_file))
     except ScenarioError as error:
         fail(str(error))
+    from netsim.locks import FolderBusy, exclusive_writer
+
     try:
-        outcome = run_sweep(scenario, str(scenario_file), out_dir, backend, workers, address,
-                            progress, jobs=jobs)
+        with exclusive_writer(out_dir, "sweep"):
+            outcome = run_sweep(scenario, str(scenario_file), out_dir, backend, workers,
+                                address, progress, jobs=jobs)
+    except FolderBusy as error:
+        fail(str(error))
     except KeyboardInterrupt:
         fail("interrupted; run the same command again to resume (finished points are kept)",
              code=130)
@@ -266,9 +275,14 @@ def train(
         fail(f"--algo: {error}")
     train_fn = rl_entry("train")
     out_dir = out if out is not None else Path("results") / scenario.name / f"train-{algo}-s{seed}"
+    from netsim.locks import FolderBusy, exclusive_writer
+
     try:
-        model_path = train_fn(scenario, algo, out_dir, steps=steps, seed=seed, resume=resume,
-                              progress=progress)
+        with exclusive_writer(out_dir, "train"):
+            model_path = train_fn(scenario, algo, out_dir, steps=steps, seed=seed,
+                                  resume=resume, progress=progress)
+    except FolderBusy as error:
+        fail(str(error))
     except KeyboardInterrupt:
         fail(f"interrupted; resume with --resume --out {out_dir}", code=130)
     typer.echo(f"wrote {model_path} and {out_dir}/learning_curve.csv")

@@ -30,7 +30,8 @@ def contents(folder: Path) -> dict[str, bytes]:
 
 
 def hidden_leftovers(out: Path) -> list[str]:
-    return sorted(p.name for p in out.parent.iterdir() if p.name.startswith(f".{out.name}."))
+    return sorted(p.name for p in out.parent.iterdir()
+                  if p.name.startswith(f".{out.name}.") and p.name != f".{out.name}.lock")
 
 
 def test_a_second_run_replaces_the_first_whole(tmp_path):
@@ -113,3 +114,37 @@ def test_a_run_in_which_no_request_arrived_is_one_line_and_writes_nothing(tmp_pa
     assert result.exit_code == 1
     assert "no request arrived" in one_line(result)
     assert not out.exists()
+
+
+@pytest.mark.parametrize("command", ["run", "sweep", "train"])
+def test_one_folder_one_writer(tmp_path, command):
+    """While a netsim process writes a folder, another aimed at it is refused with one
+    line before it starts; once the first is gone the folder is free again."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "out"
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys, time; from netsim.locks import exclusive_writer\n"
+         f"with exclusive_writer({str(out)!r}, 'run'):\n"
+         "    print('held', flush=True); time.sleep(60)"],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        path = scenario_file(tmp_path, 0)
+        args = {"run": ["run", str(path)], "train": ["train", str(path), "--steps", "64"],
+                "sweep": ["sweep", str(path)]}[command]
+        if command == "sweep":
+            data = deep_update(paper_dict(), {"slots": 2, "seeds": [0], "schedulers":
+                                              ["random"], "sweep": {"users.count": [2, 3]}})
+            args = ["sweep", str(write_yaml(tmp_path / "sweep.yaml", data))]
+        result = CliRunner().invoke(app, [*args, "--out", str(out), "--no-progress"])
+        assert result.exit_code == 2
+        line = one_line(result)
+        assert "netsim run (pid" in line and str(out) in line
+        assert not out.exists()
+    finally:
+        holder.kill()
+        holder.wait()
+    assert run(scenario_file(tmp_path, 0), out).exit_code == 0
