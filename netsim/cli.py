@@ -27,20 +27,26 @@ app = typer.Typer(
 
 
 
+MAX_SEEDS = 100_000
+"""Most seeds one command takes (each is a whole simulated world)."""
+
+
 def parse_seeds(text: str) -> list[int]:
     """'0,1,2' or '0-4' or a mix ('0-2,7') -> list of distinct seeds, in order."""
-    seeds: list[int] = []
+    seeds: dict[int, None] = {}  # ordered and distinct
     for part in text.split(","):
         part = part.strip()
-        match = re.fullmatch(r"(\d+)(?:-(\d+))?", part)
+        match = re.fullmatch(r"(\d{1,19})(?:-(\d{1,19}))?", part)
         if not match:
             raise ValueError(f"--seeds: {part!r} is not a seed or a range like 0-4")
         low = int(match.group(1))
         high = int(match.group(2)) if match.group(2) else low
         if high < low:
             raise ValueError(f"--seeds: range {part!r} runs backwards")
-        seeds.extend(s for s in range(low, high + 1) if s not in seeds)
-    return seeds
+        if high - low + 1 + len(seeds) > MAX_SEEDS:
+            raise ValueError(f"--seeds: more than {MAX_SEEDS:,} seeds")
+        seeds.update(dict.fromkeys(range(low, high + 1)))
+    return list(seeds)
 
 
 @app.command()

@@ -515,6 +515,9 @@ def load_scenario(path: str | Path) -> Scenario:
     source = str(path)
     if not path.is_file():
         raise ScenarioError(source, "", "no such file")
+    if path.stat().st_size > MAX_FILE_BYTES:
+        raise ScenarioError(source, "", f"larger than {MAX_FILE_BYTES // 2**20} MiB: not a "
+                            "scenario file")
     try:
         data = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)
     except yaml.YAMLError as error:
@@ -524,7 +527,33 @@ def load_scenario(path: str | Path) -> Scenario:
         raise ScenarioError(source, where, f"YAML syntax error: {problem}") from None
     except UnicodeDecodeError:
         raise ScenarioError(source, "", "not a UTF-8 text file") from None
+    if _expanded_size(data) > MAX_VALUES:
+        raise ScenarioError(source, "", f"expands to more than {MAX_VALUES:,} values "
+                            "(YAML aliases repeating aliases): refused")
     return parse_scenario(data, source, path.parent)
+
+
+MAX_FILE_BYTES = 8 * 2**20
+"""Largest scenario file read (a scenario is a few kB)."""
+MAX_VALUES = 1_000_000
+"""Most values a scenario may hold once YAML aliases are expanded: aliases of aliases
+(the 'billion laughs') make a few lines expand into billions, which validation would
+then walk."""
+
+
+def _expanded_size(data: Any) -> int:
+    """Values in ``data`` counting shared (aliased) parts every time they appear; stops
+    counting past MAX_VALUES."""
+    count, stack = 0, [data]
+    while stack and count <= MAX_VALUES:
+        node = stack.pop()
+        count += 1
+        if isinstance(node, dict):
+            stack.extend(node.keys())
+            stack.extend(node.values())
+        elif isinstance(node, list | tuple):
+            stack.extend(node)
+    return count
 
 
 def resolve_profile_path(scenario: Scenario) -> Path:

@@ -335,3 +335,25 @@ def test_load_scenario_accepts_the_paper_scenario() -> None:
     scenario = load_scenario(PAPER)
     assert scenario.users.count == 5
     assert scenario.cell.n_rbs == 6
+
+
+def test_yaml_that_expands_far_beyond_its_size_is_refused(tmp_path):
+    """The 'billion laughs': aliases of aliases, 10^7 values from a dozen lines."""
+    levels = ["    a0: &a0 [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]"]
+    for level in range(1, 7):
+        refs = ", ".join([f"*a{level - 1}"] * 10)
+        levels.append(f"    a{level}: &a{level} [{refs}]")
+    text = "schedulers: [random]\nsweep:\n  grid:\n" + "\n".join(levels) + "\n"
+    path = tmp_path / "laughs.yaml"
+    path.write_text(text, encoding="utf-8")
+    result = CliRunner().invoke(app, ["validate", str(path)])
+    assert result.exit_code == 2
+    assert "expands to more than 1,000,000 values" in stderr_of(result)
+
+
+def test_a_seed_range_too_long_is_refused_at_once(tmp_path):
+    result = CliRunner().invoke(app, ["run", str(PAPER), "--seeds", "0-99999999999",
+                                      "--out", str(tmp_path / "out"), "--no-progress"])
+    assert result.exit_code == 2
+    assert "more than 100,000 seeds" in stderr_of(result)
+    assert not (tmp_path / "out").exists()
