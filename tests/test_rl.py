@@ -33,6 +33,42 @@ def test_env_passes_the_gymnasium_checker():
     check_env(SlotAssignmentEnv(make_scenario()), skip_render_check=True)
 
 
+@pytest.mark.parametrize("damage", ["corrupt", "truncated", "other_algorithm", "other_size"])
+def test_validate_refuses_a_model_file_that_run_could_not_use(trained, tmp_path, damage):
+    """netsim validate loads the model: what it says ok, run can use."""
+    import shutil
+
+    import yaml
+    from typer.testing import CliRunner
+
+    from netsim.cli import app
+
+    _, out, path = trained
+    folder = tmp_path / "model"
+    shutil.copytree(out, folder)
+    model = folder / path.name
+    algo = "ppo"
+    if damage == "corrupt":
+        model.write_bytes(np.random.default_rng(0).bytes(4096))
+    elif damage == "truncated":
+        model.write_bytes(model.read_bytes()[: model.stat().st_size // 2])
+    elif damage == "other_algorithm":
+        algo = "dqn"
+    else:  # the training scenario beside it claims another cell than the network's
+        data = yaml.safe_load((folder / "scenario.yaml").read_text())
+        data["cell"]["n_rbs"] += 1
+        (folder / "scenario.yaml").write_text(yaml.safe_dump(data))
+    data = yaml.safe_load((folder / "scenario.yaml").read_text())
+    data["schedulers"] = [{"type": "rl", "algo": algo, "model_path": str(model)}]
+    data["sweep"] = {}
+    scenario_file = tmp_path / "uses_model.yaml"
+    scenario_file.write_text(yaml.safe_dump(data))
+    result = CliRunner().invoke(app, ["validate", str(scenario_file)])
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and "schedulers[0].model_path" in lines[0], result.output
+
+
 @pytest.mark.parametrize("users, rbs, voluntary", [(5, 6, False), (7, 3, False), (3, 4, True)])
 def test_masks_are_right_after_every_step(users, rbs, voluntary):
     scenario = make_scenario(users={"count": users, "voluntary_drop": voluntary},

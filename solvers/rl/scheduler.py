@@ -16,7 +16,7 @@ from typing import Literal
 
 import numpy as np
 
-from netsim.rl.env import ObservationEncoder, action_mask, assignment_order
+from netsim.rl.env import ObservationEncoder, action_mask, assignment_order, observation_size
 from netsim.scenario import Scenario, load_scenario
 from netsim.simulation.scheduling import (
     NOT_SERVED,
@@ -33,6 +33,28 @@ class RLParams(SchedulerParams):
     algo: Literal["ppo", "dqn", "sac"] = "ppo"
     model_path: str
     """The trained model (model.zip written by netsim train), relative to the scenario."""
+
+
+def check_model_file(path: Path, algo: str, scenario: Scenario) -> None:
+    """Load the model as ``algo`` and check its spaces against the scenario's: a corrupt,
+    truncated, other-algorithm or other-size file is a ParameterError here (so `netsim
+    validate` sees it), not a crash in the middle of a run."""
+    try:
+        model = ALGORITHMS[algo][1].load(path, device="cpu")
+    except Exception as error:  # noqa: BLE001 - any failure to load is the same answer
+        first = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        raise ParameterError("model_path", f"{path} cannot be loaded as a {algo} model "
+                             f"({type(error).__name__}{': ' + first[:120] if first else ''})"
+                             ) from None
+    n_users, n_rbs = scenario.users.count, scenario.cell.n_rbs
+    expected = (observation_size(n_users, n_rbs),)
+    actions = len(scenario.encoders) * n_rbs + 1  # every (encoder, RB), and "not served"
+    if model.observation_space.shape != expected:
+        raise ParameterError("model_path", f"{path}: its network takes observations of shape "
+                             f"{model.observation_space.shape}, this scenario gives {expected}")
+    if getattr(model.action_space, "n", actions) != actions:
+        raise ParameterError("model_path", f"{path}: its network has "
+                             f"{model.action_space.n} actions, this scenario {actions}")
 
 
 class RLScheduler(Scheduler):
@@ -60,6 +82,7 @@ class RLScheduler(Scheduler):
                 raise ParameterError(
                     "model_path", f"trained with {what} = {there}, this scenario has {here}"
                 )
+        check_model_file(path, params.algo, scenario)
         return params.model_copy(update={"model_path": str(path.resolve())})
 
     def __init__(self, params: RLParams, rng: np.random.Generator) -> None:
