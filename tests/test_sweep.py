@@ -108,6 +108,68 @@ def test_point_killed_mid_run_is_redone(local_sweep: Path) -> None:
         assert (local_sweep / name).read_bytes() == data
 
 
+@pytest.mark.parametrize("damage", ["edited", "truncated", "deleted"])
+def test_a_finished_point_with_damaged_files_is_redone(local_sweep: Path, tmp_path: Path,
+                                                      damage: str) -> None:
+    """done.json lists each file's SHA-256: a point whose files changed after it finished
+    is not taken as finished."""
+    out = tmp_path / "copy"
+    shutil.copytree(local_sweep, out)
+    before = {name: (out / name).read_bytes() for name in AGGREGATES}
+    victim = out / "users.count=2,seed=0"
+    records = victim / "records.csv"
+    if damage == "edited":
+        records.write_bytes(records.read_bytes().replace(b",", b";", 1))
+    elif damage == "truncated":
+        records.write_bytes(records.read_bytes()[:100])
+    else:
+        records.unlink()
+    outcome = run_sweep(scenario_of(tiny()), "tiny.yaml", out, workers=1, progress=False)
+    assert outcome.ran == [victim.name] and len(outcome.skipped) == 3
+    for name, data in before.items():
+        assert (out / name).read_bytes() == data
+
+
+def test_workers_die_with_a_killed_sweep_driver(tmp_path: Path) -> None:
+    """SIGKILL to the driver of a two-worker sweep: no worker process outlives it."""
+    path = write_yaml(tmp_path / "slow.yaml", tiny(slots=4000, seeds=[0, 1, 2, 3]))
+    out = tmp_path / "out"
+    driver = subprocess.Popen(
+        [sys.executable, "-m", "netsim", "sweep", str(path), "--out", str(out),
+         "--no-progress", "--workers", "2"], stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        workers: list[int] = []
+        while len(workers) < 2 and time.monotonic() < deadline:
+            time.sleep(0.5)
+            found = subprocess.run(["pgrep", "-P", str(driver.pid)], capture_output=True,
+                                   text=True, check=False)
+            workers = [int(pid) for pid in found.stdout.split()]
+        assert len(workers) >= 2, "the workers never started"
+        time.sleep(2.0)  # well into their points
+        driver.kill()
+        driver.wait()
+        deadline = time.monotonic() + 10
+        alive = workers
+        while alive and time.monotonic() < deadline:
+            time.sleep(0.2)
+            alive = [pid for pid in workers if _alive(pid)]
+        assert alive == []
+    finally:
+        if _alive(driver.pid):
+            os.killpg(driver.pid, signal.SIGKILL)
+
+
+def _alive(pid: int) -> bool:
+    """The process exists and is not a zombie."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
 def test_changed_scenario_reruns_its_points(local_sweep: Path, tmp_path: Path) -> None:
     out = tmp_path / "copy"
     shutil.copytree(local_sweep, out)

@@ -231,10 +231,16 @@ def measure_point(scenario: Scenario, job: Job, folder: Path) -> Scenario:
 
 
 def is_finished(out_dir: Path, job: Job) -> bool:
-    marker = out_dir / job.folder / DONE
+    """The job's done.json exists, is for this very job, and every file it lists is
+    there with the bytes it had when the job finished (a damaged point is redone)."""
+    folder = out_dir / job.folder
     try:
-        return json.loads(marker.read_text())["fingerprint"] == job.fingerprint
-    except (OSError, ValueError, KeyError, TypeError):
+        marker = json.loads((folder / DONE).read_text())
+        if marker["fingerprint"] != job.fingerprint:
+            return False
+        return all(hashlib.sha256((folder / name).read_bytes()).hexdigest() == digest
+                   for name, digest in marker["files"].items())
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return False
 
 
@@ -245,12 +251,26 @@ def store(out_dir: Path, job: Job, files: dict[str, bytes]) -> None:
         shutil.rmtree(folder)  # a stale or partial attempt
     for name, data in files.items():
         atomic_write_bytes(folder / name, data)
-    marker = {"values": job.values, "fingerprint": job.fingerprint}
+    marker = {"values": job.values, "fingerprint": job.fingerprint,
+              "files": {name: hashlib.sha256(data).hexdigest() for name, data in files.items()}}
     atomic_write_text(folder / DONE, json.dumps(marker, sort_keys=True, default=str) + "\n")
 
 
 # ------------------------------------------------------------------ backends
 OnResult = Callable[[Job, dict[str, bytes] | None, BaseException | None], None]
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """Worker initialiser: the kernel kills this worker when the driver dies, however it
+    dies (Linux prctl PR_SET_PDEATHSIG; elsewhere a no-op)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+    if os.getppid() != parent_pid:  # the driver died before the line above
+        os._exit(1)
 
 
 def map_local(jobs: list[Job], workers: int, on_result: OnResult) -> None:
@@ -264,7 +284,8 @@ def map_local(jobs: list[Job], workers: int, on_result: OnResult) -> None:
             else:
                 on_result(job, files, None)
         return
-    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"),
+                             initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
         futures = {pool.submit(execute_job, job): job for job in jobs}
         try:
             for future in as_completed(futures):
