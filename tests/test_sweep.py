@@ -130,6 +130,19 @@ def test_a_finished_point_with_damaged_files_is_redone(local_sweep: Path, tmp_pa
         assert (out / name).read_bytes() == data
 
 
+def test_what_killed_jobs_leave_is_removed_by_the_next_sweep(local_sweep: Path,
+                                                               tmp_path: Path) -> None:
+    out = tmp_path / "copy"
+    shutil.copytree(local_sweep, out)
+    (out / "users.count=3,seed=0" / DONE).unlink()
+    stale = out / ".work" / "netsim-point-killed"
+    stale.mkdir(parents=True)
+    (stale / "records.csv").write_text("half")
+    outcome = run_sweep(scenario_of(tiny()), "tiny.yaml", out, workers=1, progress=False)
+    assert outcome.ran == ["users.count=3,seed=0"]
+    assert not (out / ".work").exists()
+
+
 def test_workers_die_with_a_killed_sweep_driver(tmp_path: Path) -> None:
     """SIGKILL to the driver of a two-worker sweep: no worker process outlives it."""
     path = write_yaml(tmp_path / "slow.yaml", tiny(slots=4000, seeds=[0, 1, 2, 3]))

@@ -170,9 +170,15 @@ def profile_arguments(options: dict[str, Any]) -> list[str]:
 
 
 # ---------------------------------------------------------------------- one job
-def execute_job(job: Job) -> dict[str, bytes]:
-    """Run one job in a temporary folder; return its files (relative path -> bytes)."""
-    with tempfile.TemporaryDirectory(prefix="netsim-point-") as temp:
+WORK = ".work"
+"""Hidden folder of a sweep's output where local jobs run; what a killed job leaves there
+is removed by the next sweep into the same folder."""
+
+
+def execute_job(job: Job, work_root: str | None = None) -> dict[str, bytes]:
+    """Run one job in a temporary folder (under ``work_root`` if given, else the system's
+    temporary folder); return its files (relative path -> bytes)."""
+    with tempfile.TemporaryDirectory(prefix="netsim-point-", dir=work_root) as temp:
         folder = Path(temp)
         base_dir = Path(job.base_dir) if job.base_dir is not None else None
         scenario = parse_scenario(job.data, job.source, base_dir)
@@ -273,12 +279,13 @@ def die_with_parent(parent_pid: int) -> None:
         os._exit(1)
 
 
-def map_local(jobs: list[Job], workers: int, on_result: OnResult) -> None:
+def map_local(jobs: list[Job], workers: int, on_result: OnResult,
+              work_root: str | None = None) -> None:
     """Run jobs in this process (workers = 1) or in a pool of fresh processes."""
     if workers == 1:
         for job in jobs:
             try:
-                files = execute_job(job)
+                files = execute_job(job, work_root)
             except Exception as error:  # a failing point must not stop the others
                 on_result(job, None, error)
             else:
@@ -286,7 +293,7 @@ def map_local(jobs: list[Job], workers: int, on_result: OnResult) -> None:
         return
     with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"),
                              initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
-        futures = {pool.submit(execute_job, job): job for job in jobs}
+        futures = {pool.submit(execute_job, job, work_root): job for job in jobs}
         try:
             for future in as_completed(futures):
                 error = future.exception()
@@ -427,7 +434,11 @@ def run_sweep(
         if todo and backend == "ray":
             map_ray(todo, workers, address, on_result)
         elif todo:
-            map_local(todo, workers, on_result)
+            work = Path(out_dir) / WORK
+            shutil.rmtree(work, ignore_errors=True)  # what killed jobs left behind
+            work.mkdir(parents=True, exist_ok=True)
+            map_local(todo, workers, on_result, str(work))
+            shutil.rmtree(work, ignore_errors=True)
     if not outcome.failed:
         outcome.aggregate = write_aggregates(out_dir, scenario, jobs, keys)
     return outcome
