@@ -487,6 +487,7 @@ def parse_scenario(data: Any, source: str, base_dir: Path | None = None) -> Scen
         raise _first_error(source, error) from None
     scenario._source_dir = base_dir
     _check_traffic(scenario, source)
+    _check_physics(scenario, source)
     _check_schedulers(scenario, source)
     _check_profile(scenario, source)
     if scenario.sweep:
@@ -566,6 +567,16 @@ def resolve_profile_path(scenario: Scenario) -> Path:
     if not path.is_absolute() and scenario.source_dir is not None:
         path = scenario.source_dir / path
     return path
+
+
+def _check_physics(scenario: Scenario, source: str) -> None:
+    from netsim.model.overflow import overflowing_quantity
+
+    found = overflowing_quantity(scenario)
+    if found is not None:
+        key, what = found
+        raise ScenarioError(source, key, f"with the scenario's other values {what} leaves "
+                            "the range of floating point: choose physical values")
 
 
 REFERENCE_PREFIX = "reference:"

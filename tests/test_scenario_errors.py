@@ -88,6 +88,10 @@ def non_numeric(column: str, row: int, value: str) -> Callable[[list[str]], list
 # name -> (mutation of the paper dict | raw file text, profile to write or None,
 #          texts that must appear in the message besides the file path)
 CASES: dict[str, tuple[Any, Any, list[str]]] = {
+    "snr_overflows": (set_key("cell.tx_power_w", 1e308), None,
+                      ["cell.tx_power_w", "the SNR", "range of floating point"]),
+    "energy_overflows": (set_key("base_station.kappa", 1e300), None,
+                         ["base_station.kappa", "energy", "range of floating point"]),
     "no_request_can_arrive": (
         set_key("users.arrivals", {"probability": 0.0}), None,
         ["users.arrivals.probability", "no request would ever arrive"],
