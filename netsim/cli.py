@@ -78,12 +78,24 @@ def run(
     if scenario.sweep:  # the sweep engine, one point after another in this process
         run_sweep_command(scenario, scenario_file, out_dir, "local", 1, None, progress)
         return
+    check_memory(scenario, scenario_file)
     try:
         check_output_folder(out_dir)
         with exclusive_writer(out_dir, "run"):
             _run_and_publish(scenario, scenario_file, out_dir, progress)
     except (OutputError, FolderBusy) as error:
         fail(str(error))
+
+
+def check_memory(scenario, scenario_file: Path) -> None:
+    """Refuse, before the work, a run whose results cannot fit in this machine's memory."""
+    from netsim.simulation.runner import available_memory_bytes, estimated_memory_bytes
+
+    needed, available = estimated_memory_bytes(scenario), available_memory_bytes()
+    if available is not None and needed > 0.8 * available:
+        fail(f"{scenario_file}: this run would hold about {needed / 2**30:,.1f} GiB of "
+             f"results in memory, {available / 2**30:,.1f} GiB are available: reduce "
+             "slots, seeds, users or schedulers (or run it as a sweep over seeds)")
 
 
 def _run_and_publish(scenario, scenario_file: Path, out_dir: Path, progress: bool) -> None:

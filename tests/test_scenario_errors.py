@@ -361,3 +361,17 @@ def test_a_seed_range_too_long_is_refused_at_once(tmp_path):
     assert result.exit_code == 2
     assert "more than 100,000 seeds" in stderr_of(result)
     assert not (tmp_path / "out").exists()
+
+
+def test_a_run_too_big_for_memory_is_refused_before_the_work(tmp_path):
+    """10 million slots x 1,000 users: refused at once with the reason, nothing written."""
+    data = paper_dict()
+    data.update(slots=10_000_000, seeds=[0, 1], schedulers=["random"])
+    data["users"]["count"], data["cell"]["n_rbs"] = 1000, 1000
+    path = tmp_path / "big.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["run", str(path), "--out", str(out), "--no-progress"])
+    assert result.exit_code == 2
+    assert "GiB of results in memory" in stderr_of(result)
+    assert not out.exists()

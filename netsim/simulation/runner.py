@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import time
 import zlib
+from pathlib import Path
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -97,6 +98,37 @@ class SchedulerRun:
 
     def column(self, name: str) -> np.ndarray:
         return np.concatenate(self.columns[name])
+
+
+RECORD_BYTES = 600
+"""Memory one request's record takes while a run gathers them (its ~40 columns, the
+label strings, and the copy pandas makes when it joins the seeds), bytes."""
+
+
+def estimated_memory_bytes(scenario: Scenario) -> int:
+    """What a run of ``scenario`` will hold in memory at its peak, roughly: every
+    request's record for every scheduler (the references included) and seed, plus one
+    seed's world trace."""
+    users, cell = scenario.users, scenario.cell
+    arrivals = users.arrivals
+    per_user_slot = (arrivals.probability if arrivals.model == "bernoulli"
+                     else arrivals.rate_per_s * scenario.slot_duration_s)
+    requests = len(scenario.seeds) * scenario.slots * users.count * per_user_slot
+    schedulers = len(scenario.schedulers) + 2
+    fading = users.count * (cell.n_rbs if cell.fading.per == "user_rb" else 1)
+    world = scenario.slots * (5 * users.count + cell.n_rbs + fading) * 8
+    return int(requests * schedulers * RECORD_BYTES + world)
+
+
+def available_memory_bytes() -> int | None:
+    """MemAvailable from /proc/meminfo (Linux), else None."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
 
 
 class NoRequestsError(ValueError):
