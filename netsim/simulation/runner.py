@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import time
 import zlib
-from pathlib import Path
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
