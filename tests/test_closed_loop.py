@@ -46,8 +46,8 @@ def _loop(scenario, entry: dict, seed: int = 0, record: list | None = None):
 
 def _busy(**updates):
     """Five users on one or two cores with slots shorter than the work they bring."""
-    base = dict(delay_model="des", slots=12, slot_duration_s=0.08, seeds=[0],
-                schedulers=["random"])
+    base = {"delay_model": "des", "slots": 12, "slot_duration_s": 0.08, "seeds": [0],
+            "schedulers": ["random"]}
     base.update(updates)
     return make_scenario(**base)
 

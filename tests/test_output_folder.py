@@ -126,9 +126,9 @@ def test_one_folder_one_writer(tmp_path, command):
     out = tmp_path / "out"
     holder = subprocess.Popen(
         [sys.executable, "-c",
-         "import sys, time; from netsim.locks import exclusive_writer\n"
-         f"with exclusive_writer({str(out)!r}, 'run'):\n"
-         "    print('held', flush=True); time.sleep(60)"],
+         ("import sys, time; from netsim.locks import exclusive_writer\n"
+          f"with exclusive_writer({str(out)!r}, 'run'):\n"
+          "    print('held', flush=True); time.sleep(60)")],
         stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "held"

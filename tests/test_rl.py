@@ -194,38 +194,83 @@ def test_learning_curve_and_outputs(trained):
                    "delay_violation_rate", "energy_violation_rate"):
         assert curve[column].notna().all()
     assert (curve["score_vs_oracle"] <= curve["score_vs_statistical"] + 1e-9).all()
-    assert (out / "checkpoints" / "model_8192_steps.zip").is_file()
+    unit = out / "checkpoints" / "step_4096"  # the first rollout start past 4,096 steps
+    assert (unit / "model.zip").is_file() and (unit / "state.pkl").is_file()
     assert any((out / "tensorboard").rglob("events.out.tfevents.*"))
 
 
-@pytest.mark.parametrize("algo, final_steps", [("ppo", 4096), ("sac", 4000)])
-def test_resume_after_sigkill_ends_at_the_same_step_count(tmp_path, algo, final_steps):
-    """PPO rounds 4000 up to whole 256-step rollouts; SAC collects 4 steps at a time."""
+RESUME_RL = ("rl: {n_steps: 256, batch_size: 64, checkpoint_every_steps: 512,"
+             " eval_every_steps: 1024, eval_slots: 3, eval_seeds: [10000], learning_starts: 256,"
+             " buffer_size: 5000}\n")
+
+
+@pytest.mark.parametrize("algo", ["ppo", "dqn", "sac"])
+def test_a_training_killed_with_sigkill_resumes_to_the_uninterrupted_result(tmp_path, algo):
+    """Killed after its first checkpoint, resumed: the same final weights, bit for bit,
+    and the same learning curve (wall-clock column aside) as a run never interrupted."""
+    import torch
+
     scenario_file = tmp_path / "tiny.yaml"
-    scenario_file.write_text(
-        (ROOT / "scenarios" / "paper.yaml").read_text()
-        + "rl: {n_steps: 256, batch_size: 64, checkpoint_every_steps: 512,"
-        " eval_every_steps: 100000, eval_slots: 5, eval_seeds: [10000], learning_starts: 256}\n"
-    )
-    out = tmp_path / "run"
-    command = [sys.executable, "-m", "netsim", "train", str(scenario_file), "--steps", "4000",
-               "--algo", algo, "--out", str(out), "--no-progress"]
-    process = subprocess.Popen(command, start_new_session=True)
+    scenario_file.write_text((ROOT / "scenarios" / "paper.yaml").read_text() + RESUME_RL)
+
+    def command(out):
+        return [sys.executable, "-m", "netsim", "train", str(scenario_file), "--steps", "2000",
+                "--algo", algo, "--out", str(out), "--no-progress"]
+
+    subprocess.run(command(tmp_path / "whole"), check=True, capture_output=True)
+    out = tmp_path / "killed"
+    process = subprocess.Popen(command(out), start_new_session=True,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
-    while not list((out / "checkpoints").glob("model_*_steps.zip")) and time.time() < deadline:
-        time.sleep(0.2)
+    while not list((out / "checkpoints").glob("step_*")) and time.time() < deadline:
+        time.sleep(0.05)
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()
     assert process.returncode == -signal.SIGKILL
     assert not (out / "model.zip").exists()
-    resumed = subprocess.run(command + ["--resume"], capture_output=True, text=True)
+    resumed = subprocess.run(command(out) + ["--resume"], capture_output=True, text=True,
+                             check=False)
     assert resumed.returncode == 0, resumed.stderr
-    model = ALGORITHMS[algo][1].load(out / "model.zip", device="cpu")
-    assert model.num_timesteps == final_steps
-    curve = pd.read_csv(out / "learning_curve.csv")
-    assert curve["env_steps"].iloc[-1] == final_steps
-    if algo == "sac":  # off-policy checkpoints carry the replay buffer, the latest only
-        assert len(list((out / "checkpoints").glob("replay_*_steps.pkl"))) == 1
+    cls = ALGORITHMS[algo][1]
+    whole = cls.load(tmp_path / "whole" / "model.zip", device="cpu").policy.state_dict()
+    again = cls.load(out / "model.zip", device="cpu").policy.state_dict()
+    assert whole.keys() == again.keys()
+    assert all(torch.equal(whole[k], again[k]) for k in whole)
+    curves = [pd.read_csv(folder / "learning_curve.csv").drop(columns="wall_time_s")
+              for folder in (tmp_path / "whole", out)]
+    pd.testing.assert_frame_equal(*curves)
+    if algo != "ppo":  # off-policy checkpoints carry the replay buffer, the latest only
+        assert len(list((out / "checkpoints").glob("step_*/replay.pkl"))) == 1
+
+
+def test_a_training_folder_takes_one_training(tmp_path):
+    """A fresh training into a folder holding one, or a resume with another scenario,
+    algorithm or seed, is refused with one line; a finished one resumes to itself."""
+    from typer.testing import CliRunner
+
+    from netsim.cli import app
+
+    scenario_file = tmp_path / "tiny.yaml"
+    base = (ROOT / "scenarios" / "paper.yaml").read_text()
+    scenario_file.write_text(base + RESUME_RL)
+    out = tmp_path / "run"
+    args = ["train", str(scenario_file), "--steps", "256", "--algo", "ppo", "--out", str(out),
+            "--no-progress"]
+    assert CliRunner().invoke(app, args).exit_code == 0
+    model = (out / "model.zip").read_bytes()
+    cases = [(args, "already holds a training"),
+             ([*args[:5], "dqn", *args[6:], "--resume"], "another algorithm"),
+             ([*args, "--seed", "3", "--resume"], "another seed")]
+    edited = tmp_path / "edited.yaml"
+    edited.write_text(base.replace("slots: 200", "slots: 201") + RESUME_RL)
+    cases.append(([args[0], str(edited), *args[2:], "--resume"], "another scenario"))
+    for argv, problem in cases:
+        result = CliRunner().invoke(app, argv)
+        assert result.exit_code == 2, (argv, result.output)
+        lines = [line for line in result.output.splitlines() if line.strip()]
+        assert len(lines) == 1 and problem in lines[0], result.output
+    assert CliRunner().invoke(app, [*args, "--resume"]).exit_code == 0
+    assert (out / "model.zip").read_bytes() == model  # finished: nothing redone
 
 
 def test_a_trained_model_is_a_scheduler_in_netsim_run(trained, tmp_path):

@@ -24,14 +24,20 @@ def csv_text(frame: pd.DataFrame) -> str:
     return frame.to_csv(index=False, float_format=FLOAT_FORMAT, lineterminator="\n")
 
 
+def resolved_scenario_text(scenario: Scenario) -> str:
+    """The text of the scenario.yaml :func:`write_resolved_scenario` writes."""
+    if scenario.profile != "default":
+        scenario = scenario.model_copy(update={"profile": PROFILE_COPY})
+    return resolved_yaml(scenario)
+
+
 def write_resolved_scenario(out_dir: Path, scenario: Scenario) -> None:
     """scenario.yaml, self-contained: a profile other than the default is copied beside
     it as profile.csv, so the folder re-runs from anywhere."""
     if scenario.profile != "default":
         source = resolve_profile_path(scenario)
         atomic_write_bytes(out_dir / PROFILE_COPY, source.read_bytes())
-        scenario = scenario.model_copy(update={"profile": PROFILE_COPY})
-    atomic_write_text(out_dir / "scenario.yaml", resolved_yaml(scenario))
+    atomic_write_text(out_dir / "scenario.yaml", resolved_scenario_text(scenario))
 
 
 def write_run(out_dir: Path, scenario: Scenario, result: RunResult) -> None:

@@ -1,21 +1,38 @@
 """``netsim train``: train an RL scheduler on a scenario, with TensorBoard logs, periodic
-checkpoints, resumption, and a learning curve measured against the exact optimum.
+checkpoints, exact resumption, and a learning curve measured against the exact optimum.
 
 Output folder:
     model.zip               the trained model (a scheduler a scenario can name)
     learning_curve.csv      env steps, wall time, return, scores vs the optima, violations
-    checkpoints/model_<steps>_steps.zip   (+ replay_<steps>_steps.pkl for DQN, SAC)
+    checkpoints/step_<steps>/   one checkpoint, one unit: model.zip (weights and
+                            optimiser), state.pkl (the environment with its random
+                            generators and current episode, the algorithm's counters and
+                            last observation, torch's, numpy's and Python's random states,
+                            the learning curve so far) and, for DQN and SAC, replay.pkl
     tensorboard/            SB3's TensorBoard logs
     scenario.yaml           the resolved scenario
+
+A checkpoint is taken at the start of a rollout (after the gradient steps on the
+previous one) and written into a hidden folder that is renamed into place: it exists
+whole or not at all. ``--resume`` restores all of it, so the resumed run takes the very
+steps the uninterrupted one would: the same final weights and the same learning curve
+(but for its wall-clock column).
 """
 
 from __future__ import annotations
 
+import json
+import os
+import random
 import re
+import shutil
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+import cloudpickle
+import numpy as np
 import pandas as pd
 import torch
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList
@@ -26,44 +43,103 @@ from netsim.io import atomic_write_bytes, atomic_write_text
 from netsim.rl.env import MaskSpec, SlotAssignmentEnv
 from netsim.rl.evaluation import evaluate_policy
 from netsim.scenario import Scenario
-from netsim.simulation.output import csv_text, write_resolved_scenario
+from netsim.simulation.output import csv_text, resolved_scenario_text, write_resolved_scenario
 from solvers.rl.algorithms import ALGORITHMS, masked_predict
 
-CHECKPOINT = re.compile(r"model_(\d+)_steps\.zip")
+CHECKPOINT = re.compile(r"step_(\d+)")
+
+
+STATE_ATTRIBUTES = ("num_timesteps", "_last_obs", "_last_episode_starts",
+                    "_last_original_obs", "_episode_num", "_n_calls", "_n_updates",
+                    "_current_progress_remaining", "ep_info_buffer", "ep_success_buffer")
+"""What an algorithm carries between rollouts beyond its weights and optimiser."""
 
 
 class RolloutCheckpoint(BaseCallback):
-    """Saves ``checkpoints/model_<steps>_steps.zip`` at the first rollout end past every
-    multiple of ``every`` steps: a rollout boundary, so a resumed run collects exactly
-    the rollouts an uninterrupted one would and ends at the same step count."""
+    """Saves ``checkpoints/step_<steps>/`` at the first rollout start past every multiple
+    of ``every`` steps: after the previous rollout's gradient steps, so a resumed run
+    goes on exactly as the uninterrupted one (see the module docstring)."""
 
-    def __init__(self, folder: Path, every: int) -> None:
+    def __init__(self, folder: Path, every: int, rows: list[dict], identity: dict) -> None:
         super().__init__()
         self.folder, self.every = folder, every
+        self.rows, self.identity = rows, identity
         self.next_at = every
 
     def _init_callback(self) -> None:
         self.next_at = (self.num_timesteps // self.every + 1) * self.every
 
-    def _on_rollout_end(self) -> None:
+    def _on_rollout_start(self) -> None:
         if self.num_timesteps >= self.next_at:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            path = self.folder / f"model_{self.num_timesteps}_steps.zip"
-            if getattr(self.model, "replay_buffer", None) is not None:  # DQN, SAC
-                replay = self.folder / f"replay_{self.num_timesteps}_steps.pkl"
-                temp = self.folder / "replay.tmp.pkl"
-                self.model.save_replay_buffer(temp)
-                temp.replace(replay)
-                for old in self.folder.glob("replay_*_steps.pkl"):
-                    if old != replay:
-                        old.unlink()
-            temp = path.with_suffix(".tmp.zip")
-            self.model.save(temp)
-            temp.replace(path)  # a checkpoint appears whole or not at all
+            save_checkpoint(self.model, self.folder, self.rows, self.identity)
             self.next_at = (self.num_timesteps // self.every + 1) * self.every
 
     def _on_step(self) -> bool:
         return True
+
+
+def save_checkpoint(model, folder: Path, rows: list[dict], identity: dict) -> Path:  # type: ignore[no-untyped-def]
+    """Write one checkpoint unit (module docstring) atomically; keep the replay buffer
+    of the latest one only."""
+    steps = model.num_timesteps
+    folder.mkdir(parents=True, exist_ok=True)
+    final = folder / f"step_{steps}"
+    staging = Path(tempfile.mkdtemp(prefix=f".step_{steps}.", dir=folder))
+    try:
+        model.save(staging / "model.zip")
+        if getattr(model, "replay_buffer", None) is not None:  # DQN, SAC
+            model.save_replay_buffer(staging / "replay.pkl")
+        state = {
+            "identity": identity,
+            "env": model.env,
+            "attributes": {name: getattr(model, name) for name in STATE_ATTRIBUTES
+                           if hasattr(model, name)},
+            "rng": {"torch": torch.get_rng_state(), "numpy": np.random.get_state(),
+                    "python": random.getstate()},
+            "curve_rows": list(rows),
+        }
+        with open(staging / "state.pkl", "wb") as handle:
+            cloudpickle.dump(state, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if final.exists():
+            shutil.rmtree(final)
+        os.rename(staging, final)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    for older in folder.glob("step_*/replay.pkl"):
+        if older.parent != final:
+            older.unlink()
+    return final
+
+
+def latest_checkpoint(folder: Path) -> tuple[Path, int] | None:
+    """The latest whole checkpoint unit and its step count (hidden staging folders of a
+    write that was killed are not units)."""
+    found = [(int(m.group(1)), p) for p in folder.glob("step_*")
+             if (m := CHECKPOINT.fullmatch(p.name)) and (p / "state.pkl").is_file()]
+    if not found:
+        return None
+    steps, path = max(found)
+    return path, steps
+
+
+def load_checkpoint(unit: Path, cls, out_dir: Path):  # type: ignore[no-untyped-def]
+    """The model of a checkpoint unit with everything restored, and its curve rows."""
+    with open(unit / "state.pkl", "rb") as handle:
+        state = cloudpickle.load(handle)
+    model = cls.load(unit / "model.zip", env=state["env"], device="cpu",
+                     tensorboard_log=str(out_dir / "tensorboard"))
+    for name, value in state["attributes"].items():
+        setattr(model, name, value)
+    if (unit / "replay.pkl").is_file():
+        model.load_replay_buffer(unit / "replay.pkl")
+    rng = state["rng"]
+    torch.set_rng_state(rng["torch"])
+    np.random.set_state(rng["numpy"])
+    random.setstate(rng["python"])
+    return model, state["curve_rows"], state["identity"]
 
 
 class LearningCurve(BaseCallback):
@@ -93,23 +169,15 @@ class LearningCurve(BaseCallback):
         result = evaluate_policy(masked_predict(self.model), self.scenario)
         wall = self.wall_offset_s + time.perf_counter() - self.started
         self.rows.append({"env_steps": self.num_timesteps, "wall_time_s": wall, **result})
-        for key in ("score_vs_statistical", "score_vs_oracle", "mean_return"):
-            self.logger.record(f"eval/{key}", result[key])
+        if getattr(self.model, "_logger", None) is not None:  # not before learn() ran
+            for key in ("score_vs_statistical", "score_vs_oracle", "mean_return"):
+                self.logger.record(f"eval/{key}", result[key])
         atomic_write_text(self.path, csv_text(pd.DataFrame(self.rows)))
         if self.on_evaluation is not None:  # e.g. a tuner's pruning; may raise to stop
             self.on_evaluation(self.rows[-1])
 
     def _on_step(self) -> bool:
         return True
-
-
-def latest_checkpoint(folder: Path) -> tuple[Path, int] | None:
-    found = [(int(m.group(1)), p) for p in folder.glob("model_*_steps.zip")
-             if (m := CHECKPOINT.fullmatch(p.name))]
-    if not found:
-        return None
-    steps, path = max(found)
-    return path, steps
 
 
 def make_env(scenario: Scenario, seed: int) -> DummyVecEnv:
@@ -143,37 +211,65 @@ def train(
         torch.set_num_threads(threads)
 
 
+class TrainingFolderError(ValueError):
+    """The output folder holds another training, or a resume would mix settings;
+    ``str(error)`` is one line."""
+
+
+FINISHED = "finished.json"
+"""Written after model.zip: the identity and step count of the finished training."""
+
+
+def training_identity(scenario: Scenario, algo: str, seed: int) -> dict:
+    """What must match for a resume to continue the same training."""
+    return {"algo": algo, "seed": seed, "scenario": resolved_scenario_text(scenario)}
+
+
 def _train(scenario: Scenario, algo: str, out_dir: Path, steps: int | None, seed: int,
            resume: bool, progress: bool, on_evaluation: Callable[[dict], None] | None) -> Path:
     make, cls = ALGORITHMS[algo]
     rl = scenario.rl
     total = rl.total_steps if steps is None else steps
     out_dir = Path(out_dir)
+    identity = training_identity(scenario, algo, seed)
+    finished = out_dir / FINISHED
+    if resume and finished.is_file() and (out_dir / "model.zip").is_file():
+        record = json.loads(finished.read_text())
+        _check_same_training(record["identity"], identity, out_dir)
+        if record["steps"] == total:
+            return out_dir / "model.zip"  # nothing left to do
+    holds_training = any((out_dir / name).exists()
+                         for name in ("scenario.yaml", "checkpoints", "model.zip"))
+    if not resume and holds_training:
+        raise TrainingFolderError(f"--out {out_dir}: already holds a training; --resume "
+                                  "continues it, or choose another folder")
     out_dir.mkdir(parents=True, exist_ok=True)
     curve_path = out_dir / "learning_curve.csv"
-    env = make_env(scenario, seed)
     rows: list[dict] = []
     wall_offset = 0.0
-    done_steps = 0
+    for stale in (out_dir / "checkpoints").glob(".step_*"):  # a checkpoint write killed
+        shutil.rmtree(stale, ignore_errors=True)
     checkpoint = latest_checkpoint(out_dir / "checkpoints") if resume else None
     if checkpoint is not None:
-        path, done_steps = checkpoint
-        model = cls.load(path, env=env, device="cpu",
-                         tensorboard_log=str(out_dir / "tensorboard"))
-        replay = path.parent / f"replay_{done_steps}_steps.pkl"
-        if replay.is_file():
-            model.load_replay_buffer(replay)
-        if curve_path.is_file():
-            previous = pd.read_csv(curve_path)
-            previous = previous[previous["env_steps"] <= done_steps]
-            rows = previous.to_dict("records")
-            wall_offset = float(previous["wall_time_s"].max()) if len(previous) else 0.0
+        unit, _ = checkpoint
+        model, rows, saved = load_checkpoint(unit, cls, out_dir)
+        _check_same_training(saved, identity, out_dir)
+        wall_offset = float(rows[-1]["wall_time_s"]) if rows else 0.0
     else:
-        model = make(env, rl, seed, out_dir / "tensorboard", MaskSpec.from_scenario(scenario))
+        if resume and holds_training and (out_dir / "scenario.yaml").is_file():
+            written = (out_dir / "scenario.yaml").read_text(encoding="utf-8")
+            if written != identity["scenario"]:
+                raise TrainingFolderError(f"--out {out_dir}: holds a training of another "
+                                          "scenario; resume it with that scenario, or "
+                                          "choose another folder")
+        model = make(make_env(scenario, seed), rl, seed, out_dir / "tensorboard",
+                     MaskSpec.from_scenario(scenario))
         write_resolved_scenario(out_dir, scenario)
     curve = LearningCurve(scenario, curve_path, rl.eval_every_steps, rows, wall_offset,
                           on_evaluation)
-    checkpoints = RolloutCheckpoint(out_dir / "checkpoints", rl.checkpoint_every_steps)
+    checkpoints = RolloutCheckpoint(out_dir / "checkpoints", rl.checkpoint_every_steps, rows,
+                                    identity)
+    done_steps = model.num_timesteps
     if total > done_steps:
         model.learn(
             total_timesteps=total - done_steps,
@@ -191,4 +287,17 @@ def _train(scenario: Scenario, algo: str, out_dir: Path, steps: int | None, seed
     model.save(temp)
     atomic_write_bytes(final, temp.read_bytes())
     temp.unlink()
+    atomic_write_text(finished, json.dumps({"identity": identity, "steps": total},
+                                           sort_keys=True) + "\n")
     return final
+
+
+def _check_same_training(saved: dict, identity: dict, out_dir: Path) -> None:
+    for key, what in (("algo", "algorithm"), ("seed", "seed"), ("scenario", "scenario")):
+        if saved.get(key) != identity[key]:
+            raise TrainingFolderError(
+                f"--out {out_dir}: holds a training with another {what} "
+                f"({saved.get(key)!r} there)" if key != "scenario" else
+                f"--out {out_dir}: holds a training of another scenario (its resolved "
+                "scenario.yaml differs); resume it with the same scenario, or choose "
+                "another folder")
