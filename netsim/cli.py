@@ -201,6 +201,28 @@ def sweep(
     run_sweep_command(scenario, sweep_file, out_dir, backend, workers, address, progress)
 
 
+def _target_problem(path: Path, folder: bool) -> str | None:
+    """Why PATH cannot be written as a folder (FOLDER) or as a file, or None: it exists
+    as the other kind, or a parent of it is a file."""
+    if folder and path.exists() and not path.is_dir():
+        return "is a file, not a folder"
+    if not folder and path.is_dir():
+        return "is a folder, not a file"
+    for parent in path.parents:
+        if parent.exists():
+            return None if parent.is_dir() else f"{parent} is a file, not a folder"
+    return None
+
+
+def _check_targets(*targets: tuple[str, Path | None, bool]) -> None:
+    """Before any work: fail with one line for the first (OPTION, PATH, FOLDER) whose
+    PATH cannot be written (see :func:`_target_problem`)."""
+    for option, path, folder in targets:
+        problem = None if path is None else _target_problem(path, folder)
+        if problem:
+            fail(f"{option} {path}: {problem}" if option else f"{path}: {problem}")
+
+
 @app.command()
 def tune(
     scenario_file: Annotated[Path, typer.Argument(
@@ -243,9 +265,13 @@ def tune(
         fail(str(error))
     out_dir = out if out is not None else Path("results") / scenario.name / "tune"
     storage = study_db if study_db is not None else str(out_dir / "study.db")
+    _check_targets(("--out", out_dir, True), ("--write-best", write_best, False),
+                   ("--study-db", None if "://" in storage else Path(storage), False))
     try:
         study = run_tune(scenario, str(scenario_file), trials, storage, out_dir, study_name,
                          seed, progress)
+    except ScenarioError as error:  # e.g. a study file that is damaged or not a study
+        fail(str(error))
     except KeyboardInterrupt:
         fail("interrupted; run the same command again to add trials to the study", code=130)
     finished = [t for t in study.trials if t.value is not None and t.state.name == "COMPLETE"]
@@ -301,6 +327,8 @@ def train(
                                   resume=resume, progress=progress)
     except FolderBusy as error:
         fail(str(error))
+    except ValueError as error:  # the folder holds another training (TrainingFolderError)
+        fail(str(error))
     except KeyboardInterrupt:
         fail(f"interrupted; resume with --resume --out {out_dir}", code=130)
     typer.echo(f"wrote {model_path} and {out_dir}/learning_curve.csv")
@@ -326,7 +354,9 @@ def compare(
     from netsim.scenario import load_scenario
     from netsim.simulation.registry import check_algorithms, rl_entry
 
-    algo_list = [a.strip() for a in algos.split(",") if a.strip()]
+    algo_list = list(dict.fromkeys(a.strip() for a in algos.split(",") if a.strip()))
+    if not algo_list:
+        fail(f"--algos: {algos!r} names no algorithm")
     try:
         scenario = load_scenario(scenario_file)
         seed_list = parse_seeds(seeds)
@@ -337,9 +367,17 @@ def compare(
         fail(f"--algos: {error}" if "algorithm" in str(error) else str(error))
     compare_fn = rl_entry("compare")
     budget = scenario.rl.total_steps if steps is None else steps
+    every = scenario.rl.eval_every_steps
+    if budget < every:  # no evaluation inside the budget: no curve to compare
+        where = f"--steps {steps}" if steps is not None else \
+            f"{scenario_file}: rl.total_steps: {budget}"
+        fail(f"{where}: fewer than rl.eval_every_steps ({every}), so no evaluation to compare")
     out_dir = out if out is not None else Path("results") / scenario.name / "compare"
+    _check_targets(("--out", out_dir, True))
     try:
         table = compare_fn(scenario, algo_list, seed_list, budget, out_dir, progress)
+    except ValueError as error:  # a training folder there holds another training
+        fail(str(error))
     except KeyboardInterrupt:
         fail("interrupted; run the same command again to resume", code=130)
     typer.echo(table.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
@@ -390,12 +428,22 @@ def report(
     from netsim.experiments.report import build_report
     from netsim.io import atomic_write_text
 
+    if out is not None and out.suffix.lower() not in (".html", ".htm"):
+        fail(f"--out {out}: should end in .html")  # not over a CSV of the folder
+    if out is not None:
+        _check_targets(("--out", out, False))
+    elif folder.is_dir():
+        _check_targets(("", folder / "report.html", False))
     try:
         text = build_report(folder)
     except ScenarioError as error:
         fail(str(error))
     path = out if out is not None else folder / "report.html"
-    atomic_write_text(path, text)
+    try:
+        atomic_write_text(path, text)
+    except OSError as error:
+        fail(f"{path}: writing the report failed ({error.strerror or error}); nothing was "
+             "written", code=1)
     typer.echo(f"wrote {path}")
 
 
@@ -411,6 +459,8 @@ def plot(
         written = plot_run(run_dir)
     except ScenarioError as error:
         fail(str(error))
+    except OSError as error:  # inputs are read and checked first: this is a write
+        fail(f"{run_dir}: writing the figures failed ({error.strerror or error})", code=1)
     for path in written:
         typer.echo(f"wrote {path}")
 

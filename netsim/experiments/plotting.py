@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import matplotlib
@@ -23,13 +24,153 @@ from netsim.simulation.output import csv_text
 REFERENCE_PREFIX = "reference:"
 
 
-def _read(run_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+# ------------------------------------------------------------------ checked reading
+# What the figures read of a folder netsim wrote is checked as it is read: a damaged,
+# truncated or foreign file raises ScenarioError ("FILE: COLUMN: PROBLEM", one line).
+SUMMARY_COLUMNS = ("scheduler",)
+SUMMARY_NUMBERS = ("mean_reward", "mean_reward_ci95", "mean_task_loss",
+                   "delay_violation_rate", "energy_violation_rate")
+RECORDS_NUMBERS = ("total_delay_s",)
+SWEEP_NUMBERS = ("mean_reward", "delay_violation_rate", "energy_violation_rate")
+
+
+def read_csv_checked(path: Path, numbers: tuple[str, ...] = (), texts: tuple[str, ...] = (),
+                     flags: tuple[str, ...] = (), rows: bool = True, **read_options
+                     ) -> pd.DataFrame:
+    """The CSV at PATH; ScenarioError if it is missing, unreadable, empty (no rows when
+    ROWS), lacks one of the columns NUMBERS (numeric cells, empty allowed), TEXTS (no
+    empty cell) or FLAGS (True/False in every cell)."""
+    path = Path(path)
+    try:
+        frame = pd.read_csv(path, **read_options)
+        with path.open("rb") as handle:  # netsim ends every CSV with a newline
+            size = handle.seek(0, 2)
+            handle.seek(max(size - 1, 0))
+            if size and handle.read(1) != b"\n":
+                raise ScenarioError(str(path), "", "truncated: the last line is incomplete")
+    except FileNotFoundError:
+        raise ScenarioError(str(path), "", "missing") from None
+    except pd.errors.EmptyDataError:
+        raise ScenarioError(str(path), "", "the file is empty") from None
+    except UnicodeDecodeError:
+        raise ScenarioError(str(path), "", "not a text (UTF-8) CSV file") from None
+    except (pd.errors.ParserError, ValueError) as error:
+        reason = " ".join(str(error).split())[:200]
+        raise ScenarioError(str(path), "", f"not a readable CSV file ({reason})") from None
+    except OSError as error:
+        raise ScenarioError(str(path), "", f"cannot read it ({error.strerror or error})") from None
+    return check_columns(frame, path, numbers, texts, flags, rows)
+
+
+def check_columns(frame: pd.DataFrame, path: Path, numbers: tuple[str, ...] = (),
+                  texts: tuple[str, ...] = (), flags: tuple[str, ...] = (),
+                  rows: bool = True) -> pd.DataFrame:
+    """FRAME (read from PATH) checked as :func:`read_csv_checked` says; NUMBERS made
+    numeric, TEXTS made strings."""
+    for column in (*numbers, *texts, *flags):
+        if column not in frame.columns:
+            raise ScenarioError(str(path), column, "required column is missing "
+                                "(a damaged file, or not one netsim wrote)")
+    if rows and frame.empty:
+        raise ScenarioError(str(path), "", "no rows (a damaged or unfinished file)")
+    for column in numbers:
+        values = pd.to_numeric(frame[column], errors="coerce")
+        bad = frame[column][values.isna() & frame[column].notna()]
+        if len(bad):
+            raise ScenarioError(str(path), column, f"row {bad.index[0] + 2}: "
+                                f"{str(bad.iloc[0])[:40]!r} is not a number")
+        frame[column] = values
+    for column in texts:
+        empty = frame[column].isna()
+        if empty.any():
+            raise ScenarioError(str(path), column,
+                                f"row {int(empty.to_numpy().argmax()) + 2}: empty cell")
+        frame[column] = frame[column].astype(str)
+    for column in flags:
+        if frame[column].dtype != bool:
+            values = frame[column].map({True: True, False: False, "True": True,
+                                        "False": False})
+            bad = frame[column][values.isna()]
+            if len(bad):
+                raise ScenarioError(str(path), column, f"row {bad.index[0] + 2}: "
+                                    f"{str(bad.iloc[0])[:40]!r} is not True or False")
+            frame[column] = values.astype(bool)
+    return frame
+
+
+def read_aggregate(path: Path, numbers: tuple[str, ...]) -> tuple[pd.DataFrame, list[str]]:
+    """A sweep's aggregate.csv (checked: a scheduler column, the NUMBERS columns, at least
+    one row) and its swept keys (the columns before 'scheduler'; at least one)."""
+    from netsim.experiments.sweep import sweep_keys
+
+    table = read_csv_checked(path, numbers=numbers, texts=("scheduler",))
+    keys = sweep_keys(table)
+    if not keys:
+        raise ScenarioError(str(path), "", "no swept key column before 'scheduler'")
+    return table, keys
+
+
+def read_yaml_checked(path: Path) -> dict:
+    """The YAML mapping at PATH; ScenarioError if it is missing, unreadable or no mapping."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ScenarioError(str(path), "", "missing") from None
+    except UnicodeDecodeError:
+        raise ScenarioError(str(path), "", "not a text (UTF-8) file") from None
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"line {mark.line + 1}: " if mark is not None else ""
+        raise ScenarioError(str(path), "", f"{where}YAML syntax error") from None
+    except OSError as error:
+        raise ScenarioError(str(path), "", f"cannot read it ({error.strerror or error})") from None
+    if not isinstance(data, dict):
+        raise ScenarioError(str(path), "", "the file must hold a mapping of keys to values")
+    return data
+
+
+def scenario_value(data: dict, path: Path, key: str, kind: type | tuple[type, ...]):
+    """DATA's dotted KEY (a resolved scenario.yaml read from PATH), of type KIND."""
+    node = data
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            raise ScenarioError(str(path), key, "required key is missing")
+        node = node[part]
+    if not isinstance(node, kind) or isinstance(node, bool):
+        name = getattr(kind, "__name__", "number")
+        raise ScenarioError(str(path), key, f"{node!r} is not a {name}")
+    return node
+
+
+def check_figure_folder(folder: Path) -> None:
+    """Before drawing: FOLDER (where figures go) must be a folder or creatable as one."""
+    folder = Path(folder)
+    for place in (folder, *folder.parents):
+        if place.exists():
+            if not place.is_dir():
+                where = "" if place == folder else f", so {folder} cannot be one"
+                raise ScenarioError(str(place), "", f"is a file, not a folder for the "
+                                    f"figures{where}")
+            return
+
+
+def read_run_folder(run_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """The checked summary, records and resolved scenario of a run folder; the scenario
+    dict holds ``task.kind`` and ``limits.max_delay_s`` (checked) for the figures."""
     for name in ("summary.csv", "records.csv", "scenario.yaml"):
         if not (run_dir / name).is_file():
             raise ScenarioError(str(run_dir), name, "missing: is this a folder 'netsim run' wrote?")
-    summary = pd.read_csv(run_dir / "summary.csv")
-    records = pd.read_csv(run_dir / "records.csv", keep_default_na=True)
-    scenario = yaml.safe_load((run_dir / "scenario.yaml").read_text())
+    scenario = read_yaml_checked(run_dir / "scenario.yaml")
+    kind = scenario_value(scenario, run_dir / "scenario.yaml", "task.kind", str)
+    scenario_value(scenario, run_dir / "scenario.yaml", "limits.max_delay_s", (int, float))
+    metric = "accuracy" if kind == "classify" else "clip_i2i_similarity"
+    summary = read_csv_checked(run_dir / "summary.csv", numbers=(*SUMMARY_NUMBERS, metric),
+                               texts=SUMMARY_COLUMNS)
+    shares = tuple(c for c in summary.columns if str(c).startswith("share_"))
+    check_columns(summary, run_dir / "summary.csv", numbers=shares)
+    records = read_csv_checked(run_dir / "records.csv", numbers=RECORDS_NUMBERS,
+                               texts=("scheduler",), flags=("served",), keep_default_na=True)
     return summary, records, scenario
 
 
@@ -217,10 +358,13 @@ def load_curve_table(sweep_dir: Path, table: pd.DataFrame, keys: list[str]) -> p
     for folder in sorted(p for p in sweep_dir.iterdir() if (p / DONE).is_file()):
         if not (folder / "records.csv").is_file():
             continue
-        values = json.loads((folder / DONE).read_text())["values"]
-        scenario = yaml.safe_load((folder / "scenario.yaml").read_text())
-        end_s = (scenario["slots"] - 1) * scenario["slot_duration_s"]
-        records = pd.read_csv(folder / "records.csv", usecols=lambda c: c in RECORD_COLUMNS)
+        values = _done_values(folder / DONE)
+        scenario_file = folder / "scenario.yaml"
+        scenario = read_yaml_checked(scenario_file)
+        end_s = ((scenario_value(scenario, scenario_file, "slots", int) - 1)
+                 * scenario_value(scenario, scenario_file, "slot_duration_s", (int, float)))
+        records = read_csv_checked(folder / "records.csv", texts=("scheduler",),
+                                   numbers=("seed",), usecols=lambda c: c in RECORD_COLUMNS)
         part = backlog_fractions(records, end_s)
         for key in keys:
             part[key] = values.get(key)
@@ -236,6 +380,17 @@ def load_curve_table(sweep_dir: Path, table: pd.DataFrame, keys: list[str]) -> p
                       backlog_fraction_median="median")
                  .reset_index())
     return table.merge(per_point, on=[*keys, "scheduler"], how="left")
+
+
+def _done_values(path: Path) -> dict:
+    """The swept values a finished point's done.json records; ScenarioError if damaged."""
+    try:
+        values = json.loads(path.read_text(encoding="utf-8"))["values"]
+    except (OSError, ValueError, KeyError, TypeError):
+        raise ScenarioError(str(path), "values", "unreadable (a damaged file)") from None
+    if not isinstance(values, dict):
+        raise ScenarioError(str(path), "values", "not a mapping of keys to values")
+    return values
 
 
 def row_keys(table: pd.DataFrame, keys: list[str], load_key: str = LOAD_KEY) -> list[str]:
@@ -396,20 +551,31 @@ def plot_load_sweep(sweep_dir: Path, table: pd.DataFrame, keys: list[str]) -> li
     """A load sweep's curves and tables into SWEEP_DIR/plots: load_curves.png,
     load_curves.csv (what the figure draws) and instability.csv (per scheduler, and
     value of the other swept keys, the load at which it becomes unstable)."""
+    return _load_sweep_job(sweep_dir, table, keys)()
+
+
+def _load_sweep_job(sweep_dir: Path, table: pd.DataFrame,
+                    keys: list[str]) -> Callable[[], list[Path]]:
+    """Read and check what :func:`plot_load_sweep` draws (ScenarioError before anything
+    is written); returns the function that draws and writes it."""
     out = sweep_dir / "plots"
     curves = load_curve_table(sweep_dir, table, keys)
     instability = instability_loads(curves, keys)
     scenario_file = sweep_dir / "scenario.yaml"
-    scenario = yaml.safe_load(scenario_file.read_text()) if scenario_file.is_file() else None
+    scenario = read_yaml_checked(scenario_file) if scenario_file.is_file() else None
     columns = [*keys, "scheduler", "seeds"] + [
         c for column, _ in LOAD_PANELS for c in (column, f"{column}_ci95") if c in curves]
     extra = [c for c in ("backlog_fraction", "backlog_fraction_ci95", "unserved_fraction",
                          "mean_bs_wait_s", "mean_queueing_delay_s", "served_fraction")
              if c in curves]
-    atomic_write_text(out / "load_curves.csv", csv_text(curves[columns + extra]))
-    atomic_write_text(out / "instability.csv", csv_text(instability))
-    figure = plot_load_curves(curves, instability, keys, out / "load_curves.png", scenario)
-    return [figure, out / "load_curves.csv", out / "instability.csv"]
+
+    def draw() -> list[Path]:
+        atomic_write_text(out / "load_curves.csv", csv_text(curves[columns + extra]))
+        atomic_write_text(out / "instability.csv", csv_text(instability))
+        figure = plot_load_curves(curves, instability, keys, out / "load_curves.png", scenario)
+        return [figure, out / "load_curves.csv", out / "instability.csv"]
+
+    return draw
 
 
 def plot_profile(csv_path: Path) -> Path:
@@ -435,28 +601,39 @@ def plot_profile(csv_path: Path) -> Path:
 def plot_run(run_dir: str | Path) -> list[Path]:
     """All figures of a run folder, written to RUN_DIR/plots; for a sweep folder, the
     sweep figure (and, for a load sweep, :func:`plot_load_sweep`'s curves and tables) and
-    every point's figures; for a profile CSV, its curves. Returns the paths written."""
+    every point's figures; for a profile CSV, its curves. Returns the paths written.
+    Everything is read and checked before the first file is written: a damaged or
+    foreign input raises ScenarioError and writes nothing."""
     run_dir = Path(run_dir)
     if run_dir.is_file() and run_dir.suffix == ".csv":
+        check_figure_folder(run_dir.parent)
+        if run_dir.with_suffix(".png").is_dir():
+            raise ScenarioError(str(run_dir.with_suffix(".png")), "", "is a folder, not a file")
         return [plot_profile(run_dir)]
+    return [path for draw in _plot_jobs(run_dir) for path in draw()]
+
+
+def _plot_jobs(run_dir: Path) -> list[Callable[[], list[Path]]]:
+    """The figures of RUN_DIR (see :func:`plot_run`), read and checked: functions that
+    draw and write them."""
     sweep_file = run_dir / "aggregate.csv"
     if sweep_file.is_file():
-        from netsim.experiments.sweep import sweep_keys
-
-        table = pd.read_csv(sweep_file)
-        keys = sweep_keys(table)
-        written = [plot_sweep(table, keys, run_dir / "plots" / "sweep.png")]
+        table, keys = read_aggregate(sweep_file, SWEEP_NUMBERS)
+        check_figure_folder(run_dir / "plots")
+        jobs = [lambda: [plot_sweep(table, keys, run_dir / "plots" / "sweep.png")]]
         if LOAD_KEY in keys:
-            written += plot_load_sweep(run_dir, table, keys)
+            jobs.append(_load_sweep_job(run_dir, table, keys))
         for folder in sorted(p for p in run_dir.iterdir() if (p / "summary.csv").is_file()):
-            written += plot_run(folder)
-        return written
-    summary, records, scenario = _read(run_dir)
+            jobs += _plot_jobs(folder)
+        return jobs
+    summary, records, scenario = read_run_folder(run_dir)
     out = run_dir / "plots"
-    return [
+    check_figure_folder(out)
+    kind, max_delay_s = scenario["task"]["kind"], scenario["limits"]["max_delay_s"]
+    return [lambda: [
         plot_reward(summary, out / "reward.png"),
-        plot_loss_accuracy(summary, out / "loss_accuracy.png", scenario["task"]["kind"]),
+        plot_loss_accuracy(summary, out / "loss_accuracy.png", kind),
         plot_violations(summary, out / "violations.png"),
-        plot_delay_cdf(records, out / "delay_cdf.png", scenario["limits"]["max_delay_s"]),
+        plot_delay_cdf(records, out / "delay_cdf.png", max_delay_s),
         plot_encoder_share(summary, out / "encoder_share.png"),
-    ]
+    ]]

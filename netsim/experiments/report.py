@@ -13,16 +13,20 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
-import yaml
 
 from netsim.errors import ScenarioError
 from netsim.experiments.plotting import (
+    check_columns,
     plot_delay_cdf,
     plot_encoder_share,
     plot_loss_accuracy,
     plot_reward,
     plot_sweep,
     plot_violations,
+    read_aggregate,
+    read_csv_checked,
+    read_run_folder,
+    read_yaml_checked,
     save_figure,
 )
 from netsim.experiments.sweep import sweep_keys
@@ -107,24 +111,26 @@ def describe_scenario(report: Report, folder: Path) -> None:
     path = folder / "scenario.yaml"
     if not path.is_file():
         return
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    cell, users, rl = data.get("cell", {}), data.get("users", {}), data.get("rl", {})
+    data = read_yaml_checked(path)
+    cell, users, rl = (data.get(key) if isinstance(data.get(key), dict) else {}
+                       for key in ("cell", "users", "rl"))
+    encoders = data.get("encoders") if isinstance(data.get("encoders"), list) else []
     report.note(
         f"Scenario '{data.get('name')}': {users.get('count')} users, {cell.get('n_rbs')} RBs, "
-        f"encoders {', '.join(data.get('encoders', []))}, seeds {data.get('seeds')}, "
+        f"encoders {', '.join(map(str, encoders))}, seeds {data.get('seeds')}, "
         f"{data.get('slots')} slots per seed, delay model {data.get('delay_model')}; "
         f"RL budget {rl.get('total_steps')} steps. {data.get('description', '')}".strip())
 
 
 def run_report(report: Report, folder: Path) -> None:
-    summary = pd.read_csv(folder / "summary.csv")
-    records = pd.read_csv(folder / "records.csv")
-    scenario = yaml.safe_load((folder / "scenario.yaml").read_text(encoding="utf-8"))
+    summary, records, scenario = read_run_folder(folder)
+    timing_path = folder / "timing.csv"
+    timing = read_csv_checked(timing_path, texts=("scheduler",)) if timing_path.is_file() else None
     report.heading("Schedulers")
     report.table(summary, RUN_COLUMNS)
-    if (folder / "timing.csv").is_file():
+    if timing is not None:
         report.heading("Decision time (wall clock)")
-        report.table(pd.read_csv(folder / "timing.csv"))
+        report.table(timing)
     report.heading("Figures")
     report.figure(lambda p: plot_reward(summary, p))
     report.figure(lambda p: plot_loss_accuracy(summary, p, scenario["task"]["kind"]))
@@ -152,8 +158,13 @@ def plot_curves(curves: dict[str, pd.DataFrame], path: Path) -> Path:
     return save_figure(fig, path)
 
 
+def read_curve(path: Path) -> pd.DataFrame:
+    """A learning_curve.csv, checked (env_steps and the CURVE_METRICS, numbers)."""
+    return read_csv_checked(path, numbers=("env_steps", *(m for m, _ in CURVE_METRICS)))
+
+
 def training_report(report: Report, folder: Path) -> None:
-    curve = pd.read_csv(folder / "learning_curve.csv")
+    curve = read_curve(folder / "learning_curve.csv")
     report.heading("Learning curve (held-out worlds, against the exact optimum)")
     report.figure(lambda p: plot_curves({folder.name: curve}, p))
     report.table(curve)
@@ -161,37 +172,51 @@ def training_report(report: Report, folder: Path) -> None:
 
 def comparison_report(report: Report, folder: Path) -> None:
     report.heading("Algorithms at the last evaluation (mean and 95 % CI over seeds)")
-    report.table(pd.read_csv(folder / "compare.csv"))
+    report.table(read_csv_checked(folder / "compare.csv", texts=("algo",)))
     if (folder / "convergence.png").is_file():
         report.png((folder / "convergence.png").read_bytes())
 
 
 def search_report(report: Report, folder: Path) -> None:
-    trials = pd.read_csv(folder / "trials.csv")
+    trials = read_csv_checked(folder / "trials.csv", numbers=("number", "value"),
+                              texts=("state",))
+    numbers = trials["number"]
+    if numbers.isna().any() or (numbers != numbers.round()).any():
+        raise ScenarioError(str(folder / "trials.csv"), "number",
+                            "every trial number must be a whole number")
+    trials["number"] = numbers.astype(int)
+    curves = {f"trial {n}": read_curve(folder / f"trial-{n}" / "learning_curve.csv")
+              for n in trials["number"]
+              if (folder / f"trial-{n}" / "learning_curve.csv").is_file()}
     report.heading("Trials (objective: last score vs the statistical optimum)")
     done = trials[trials["state"] == "COMPLETE"].sort_values("value", ascending=False)
     report.note(f"{len(trials)} trials: {len(done)} complete, "
                 f"{int((trials['state'] == 'PRUNED').sum())} pruned.")
     report.table(pd.concat([done, trials[trials["state"] != "COMPLETE"]]))
-    curves = {f"trial {n}": pd.read_csv(folder / f"trial-{n}" / "learning_curve.csv")
-              for n in trials["number"]
-              if (folder / f"trial-{n}" / "learning_curve.csv").is_file()}
     if curves:
         report.figure(lambda p: plot_curves(curves, p))
 
 
 def sweep_report(report: Report, folder: Path) -> None:
-    table = pd.read_csv(folder / "aggregate.csv")
-    keys = sweep_keys(table)
+    table, keys = read_aggregate(folder / "aggregate.csv",
+                                 ("mean_reward", *(m for m, _ in SWEEP_METRICS)))
+    timing_path = folder / "sweep_timing.csv"
+    timing = (read_csv_checked(timing_path, numbers=TIMING_METRICS[0][:1],
+                               texts=("scheduler",)) if timing_path.is_file() else None)
+    if timing is not None and timing["scheduler"].str.startswith("train:").any():
+        check_columns(timing, timing_path, numbers=TIMING_METRICS[1][:1])
+    profile_path = folder / "profile_aggregate.csv"
+    profiles = (read_csv_checked(profile_path, numbers=("snr_db",), texts=("encoder",))
+                if profile_path.is_file() else None)
+    curves = {path.parent.parent.name: read_curve(path)
+              for path in sorted(folder.glob("*/train/learning_curve.csv"))}
     report.heading("Aggregate: mean over seeds (METRIC_ci95: 95 % Student-t half-width)")
     headline = [c for metric in ["mean_reward", *(m for m, _ in SWEEP_METRICS)]
                 for c in (metric, f"{metric}_ci95")]
     report.table(table, [*keys, "scheduler", "seeds", *headline, "served_fraction"])
     report.figure(lambda p: plot_sweep(table, keys, p, SWEEP_METRICS[:3]))
     report.figure(lambda p: plot_sweep(table, keys, p, SWEEP_METRICS[3:]))
-    timing_path = folder / "sweep_timing.csv"
-    if timing_path.is_file():
-        timing = pd.read_csv(timing_path)
+    if timing is not None:
         report.heading("Time (wall clock, mean and 95 % CI over seeds)")
         report.table(timing, [*keys, "scheduler", "seeds", "mean_decision_ms",
                               "mean_decision_ms_ci95", "p95_decide_ms", "train_steps",
@@ -201,10 +226,8 @@ def sweep_report(report: Report, folder: Path) -> None:
         report.figure(lambda p: plot_sweep(decisions, keys, p, TIMING_METRICS[:1], log_y=True))
         if len(trainings):
             report.figure(lambda p: plot_sweep(trainings, keys, p, TIMING_METRICS[1:]))
-    if (folder / "profile_aggregate.csv").is_file():
-        profile_section(report, pd.read_csv(folder / "profile_aggregate.csv"))
-    curves = {path.parent.parent.name: pd.read_csv(path)
-              for path in sorted(folder.glob("*/train/learning_curve.csv"))}
+    if profiles is not None:
+        profile_section(report, profiles)
     if curves:
         report.heading("Learning curves of the trained agents (one line per point and seed)")
         report.figure(lambda p: plot_curves(curves, p))

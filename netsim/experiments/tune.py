@@ -80,6 +80,7 @@ def open_storage(study_db: str):
     path = Path(study_db)
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix in JOURNAL_SUFFIXES:
+        check_journal(path)
         from optuna.storages import JournalStorage
         from optuna.storages.journal import JournalFileBackend
 
@@ -87,22 +88,48 @@ def open_storage(study_db: str):
     return optuna.storages.RDBStorage(f"sqlite:///{path.resolve()}")
 
 
+def check_journal(path: Path) -> None:
+    """Refuse, before Optuna appends to it, a journal file whose complete lines are not
+    all JSON records (a damaged file, or not a journal)."""
+    if not path.is_file():
+        return
+    with path.open("rb") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.endswith(b"\n") or not line.strip():
+                continue  # a line another worker is writing now
+            try:
+                record = json.loads(line)
+            except ValueError:
+                record = None
+            if not isinstance(record, dict):
+                raise ScenarioError(f"--study-db {path}", "", f"line {number}: not an Optuna "
+                                    "journal record (a damaged file, or not a journal)")
+
+
 def open_study(scenario: Scenario, study_db: str, study_name: str | None, seed: int):
     """Create or load the study. The TPE sampler's seed moves on with the number of
     trials already stored, so a resumed study does not replay its first random draws."""
     import optuna
+    from sqlalchemy.exc import SQLAlchemyError
 
-    storage = open_storage(study_db)
     name = study_name or scenario.name
     try:
-        done = len(optuna.load_study(study_name=name, storage=storage).trials)
-    except KeyError:
-        done = 0
-    return optuna.create_study(
-        study_name=name, storage=storage, load_if_exists=True, direction="maximize",
-        sampler=optuna.samplers.TPESampler(seed=seed + done),
-        pruner=optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=0),
-    )
+        storage = open_storage(study_db)
+        try:
+            done = len(optuna.load_study(study_name=name, storage=storage).trials)
+        except KeyError:
+            done = 0
+        return optuna.create_study(
+            study_name=name, storage=storage, load_if_exists=True, direction="maximize",
+            sampler=optuna.samplers.TPESampler(seed=seed + done),
+            pruner=optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=0),
+        )
+    except (OSError, ValueError, SQLAlchemyError, optuna.exceptions.OptunaError) as error:
+        # a damaged or foreign file, a folder, an unknown URL scheme: input to fix
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else error
+        reason = " ".join(str(reason).split("\n")[0].split())[:200]
+        raise ScenarioError(f"--study-db {study_db}", "",
+                            f"cannot open the study ({reason})") from None
 
 
 def make_objective(scenario: Scenario, source: str, out_dir: Path, seed: int,
