@@ -208,6 +208,8 @@ def test_bad_scenario_is_rejected_with_one_line(case: str, tmp_path: Path) -> No
         ("missing_column", drop_column("cross_entropy"), ["cross_entropy", "missing"]),
         ("non_numeric_value", non_numeric("accuracy", 3, "high"), ["accuracy", "'high'", "line 4"]),
         ("non_numeric_snr", non_numeric("snr_db", 1, "loud"), ["snr_db", "'loud'", "line 2"]),
+        ("snr_axis_that_forces_a_huge_table", non_numeric("snr_db", 1, "-1e9"),
+         ["snr_db", "out of range", "line 2"]),
     ],
 )
 def test_malformed_profile_csv_is_rejected(

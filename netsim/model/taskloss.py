@@ -19,7 +19,11 @@ from netsim.errors import ScenarioError
 DEFAULT_PROFILE_PATH = Path(__file__).parent / "data" / "default_profile.csv"
 COLUMNS = ("encoder", "snr_db", "accuracy", "cross_entropy", "clip_i2i_similarity", "provenance")
 METRICS = ("accuracy", "cross_entropy", "clip_i2i_similarity")
-_BOUNDS = {"accuracy": (0.0, 1.0), "cross_entropy": (0.0, math.inf), "clip_i2i_similarity": (-1.0, 1.0)}
+_BOUNDS = {"accuracy": (0.0, 1.0), "cross_entropy": (0.0, math.inf), "clip_i2i_similarity": (-1.0, 1.0),
+           "snr_db": (-300.0, 300.0)}
+"""Allowed values per column. SNRs beyond +-300 dB are not physical, and the expected
+-value tables span the profile's SNR axis at a fixed step: a wider axis would make them
+huge (netsim.model.cost)."""
 
 
 @dataclass(frozen=True)
