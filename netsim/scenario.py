@@ -514,6 +514,8 @@ def load_scenario(path: str | Path) -> Scenario:
     """Read and validate a scenario YAML file (safe loader)."""
     path = Path(path)
     source = str(path)
+    if path.is_dir():
+        raise ScenarioError(source, "", "is a folder, not a scenario file")
     if not path.is_file():
         raise ScenarioError(source, "", "no such file")
     if path.stat().st_size > MAX_FILE_BYTES:

@@ -241,7 +241,7 @@ def test_file_that_does_not_exist(tmp_path: Path) -> None:
 def test_folder_instead_of_file(tmp_path: Path) -> None:
     folder = tmp_path / "folder.yaml"
     folder.mkdir()
-    assert_rejected(tmp_path, folder, [str(folder), "no such file"])
+    assert_rejected(tmp_path, folder, [str(folder), "is a folder, not a scenario file"])
 
 
 def test_binary_file(tmp_path: Path) -> None:
