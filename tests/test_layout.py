@@ -1,0 +1,47 @@
+"""The package's layers: nothing imports the command line (DESIGN §5)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CLI_MODULES = {"netsim.cli", "netsim.semantic.cli"}
+ALLOWED = {"netsim.__main__": {"netsim.cli"}, "netsim.cli": {"netsim.semantic.cli"}}
+"""The only arrows into the CLI: `python -m netsim` starts it, and the top-level CLI
+registers the semantic pipeline's commands."""
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imported(path: Path) -> set[str]:
+    """Every module a file imports, at any depth (function-level imports included)."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+            names |= {f"{node.module}.{alias.name}" for alias in node.names}
+    return names
+
+
+def test_nothing_imports_the_command_line():
+    arrows = []
+    for package in ("netsim", "solvers"):
+        for path in sorted((ROOT / package).rglob("*.py")):
+            name = module_name(path)
+            for target in imported(path) & CLI_MODULES:
+                if target not in ALLOWED.get(name, set()):
+                    arrows.append(f"{name} -> {target}")
+    assert arrows == []
+
+
+def test_the_walk_sees_an_import_of_the_cli(tmp_path):
+    """The check above can fail: a function-level import of the CLI is found."""
+    sample = tmp_path / "sample.py"
+    sample.write_text("def f():\n    from netsim.cli import fail\n")
+    assert "netsim.cli" in imported(sample)
