@@ -45,3 +45,12 @@ def test_the_walk_sees_an_import_of_the_cli(tmp_path):
     sample = tmp_path / "sample.py"
     sample.write_text("def f():\n    from netsim.cli import fail\n")
     assert "netsim.cli" in imported(sample)
+
+
+def test_the_profile_options_list_is_the_commands():
+    import inspect
+
+    from netsim.semantic import PROFILE_OPTIONS
+    from netsim.semantic.cli import profile
+
+    assert tuple(inspect.signature(profile).parameters) == PROFILE_OPTIONS

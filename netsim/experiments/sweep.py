@@ -27,7 +27,6 @@ Sweep folder, written once every job is finished:
 from __future__ import annotations
 
 import hashlib
-import inspect
 import json
 import os
 import shutil
@@ -56,6 +55,7 @@ from netsim.scenario import (
     scheduler_label,
     sweep_points,
 )
+from netsim.semantic import PROFILE_OPTIONS
 from netsim.simulation.output import (
     PROFILE_COPY,
     csv_text,
@@ -140,12 +140,7 @@ def sweep_jobs(scenario: Scenario, source: str) -> list[Job]:
 def profile_options(sweep: Sweep, values: dict[str, Any], source: str) -> dict[str, Any]:
     """The netsim profile options of one point: the sweep's ``options`` and the point's
     ``options.NAME`` values; each name must be an option of the command."""
-    try:
-        from netsim.semantic.cli import profile
-    except ImportError as error:
-        raise ScenarioError(source, "sweep.kind", f"netsim profile is not available ({error})"
-                            ) from None
-    known = set(inspect.signature(profile).parameters) - set(PROFILE_FIXED)
+    known = set(PROFILE_OPTIONS) - set(PROFILE_FIXED)
     options = dict(sweep.options)
     options.update({k.removeprefix(PROFILE_OPTION): v for k, v in values.items()
                     if k.startswith(PROFILE_OPTION)})
