@@ -68,6 +68,32 @@ def test_a_failed_publish_leaves_the_earlier_run_whole(tmp_path, monkeypatch, fa
     assert hidden_leftovers(out) == []
 
 
+@pytest.mark.parametrize("failing_write", [1, 2, 3, 4])
+def test_a_failed_file_write_leaves_the_earlier_run_whole(tmp_path, monkeypatch,
+                                                          failing_write):
+    """Each of the run's four file writes fails in turn (a full disk): the folder holds
+    exactly the earlier run's files, nothing hidden is left, exit 1 with one line."""
+    import netsim.io
+
+    out = tmp_path / "out"
+    assert run(scenario_file(tmp_path, 0), out).exit_code == 0
+    before = contents(out)
+    real_replace, calls = os.replace, []
+
+    def flaky_replace(source, target):
+        calls.append(target)
+        if len(calls) == failing_write:
+            raise OSError(28, "No space left on device")
+        return real_replace(source, target)
+
+    monkeypatch.setattr(netsim.io.os, "replace", flaky_replace)
+    result = run(scenario_file(tmp_path, 1), out)
+    assert result.exit_code == 1, result.output
+    assert "No space left on device" in one_line(result)
+    assert contents(out) == before
+    assert hidden_leftovers(out) == []
+
+
 def test_a_publish_killed_midway_is_cleaned_up_by_the_next(tmp_path):
     out = tmp_path / "out"
     (tmp_path / ".out.new-abc").mkdir()  # what a kill between the two renames leaves
