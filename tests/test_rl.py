@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -505,3 +506,46 @@ def test_the_myopic_reference_takes_each_users_cheapest_valid_action():
         assert mask[action]
         assert expected[action] == pytest.approx(expected[mask].min())
         observation, _, terminated, _, _ = env.step(action)
+
+
+@pytest.mark.parametrize(("operation", "failing_call"),
+                         [("replace", 1), ("replace", 2), ("rename", 1), ("rename", 2)])
+def test_a_training_whose_file_write_fails_resumes_to_the_uninterrupted_result(
+        tmp_path, monkeypatch, operation, failing_call):
+    """The N-th learning-curve write (os.replace of an atomic write) or checkpoint
+    publication (os.rename of its staging folder) fails, as on a full disk: --resume
+    then ends with the uninterrupted run's weights, bit for bit."""
+    import torch
+
+    import netsim.io
+    import solvers.rl.training as training
+    from netsim.scenario import load_scenario
+
+    scenario_file = tmp_path / "tiny.yaml"
+    scenario_file.write_text((ROOT / "scenarios" / "paper.yaml").read_text() + RESUME_RL)
+    scenario = load_scenario(scenario_file)
+
+    def weights(out):
+        model = ALGORITHMS["ppo"][1].load(out / "model.zip", device="cpu")
+        return model.policy.state_dict()
+
+    whole = weights(Path(train(scenario, "ppo", tmp_path / "whole", steps=1536, seed=0,
+                               progress=False)).parent)
+    module = netsim.io.os if operation == "replace" else training.os
+    real, calls = getattr(module, operation), []
+
+    def flaky(source, target):
+        calls.append(target)
+        if len(calls) == failing_call:
+            raise OSError(28, "No space left on device")
+        return real(source, target)
+
+    out = tmp_path / "faulted"
+    with monkeypatch.context() as patch:
+        patch.setattr(module, operation, flaky)
+        with pytest.raises(OSError):
+            train(scenario, "ppo", out, steps=1536, seed=0, progress=False)
+    assert not (out / "model.zip").exists()
+    train(scenario, "ppo", out, steps=1536, seed=0, resume=True, progress=False)
+    again = weights(out)
+    assert all(torch.equal(whole[k], again[k]) for k in whole)
