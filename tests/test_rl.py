@@ -518,7 +518,7 @@ def test_a_training_whose_file_write_fails_resumes_to_the_uninterrupted_result(
     import torch
 
     import netsim.io
-    import solvers.rl.training as training
+    from solvers.rl import training
     from netsim.scenario import load_scenario
 
     scenario_file = tmp_path / "tiny.yaml"
