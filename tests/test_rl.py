@@ -518,8 +518,8 @@ def test_a_training_whose_file_write_fails_resumes_to_the_uninterrupted_result(
     import torch
 
     import netsim.io
-    from solvers.rl import training
     from netsim.scenario import load_scenario
+    from solvers.rl import training
 
     scenario_file = tmp_path / "tiny.yaml"
     scenario_file.write_text((ROOT / "scenarios" / "paper.yaml").read_text() + RESUME_RL)
