@@ -205,10 +205,13 @@ RESUME_RL = ("rl: {n_steps: 256, batch_size: 64, checkpoint_every_steps: 512,"
              " buffer_size: 5000}\n")
 
 
-@pytest.mark.parametrize("algo", ["ppo", "dqn", "sac"])
-def test_a_training_killed_with_sigkill_resumes_to_the_uninterrupted_result(tmp_path, algo):
-    """Killed after its first checkpoint, resumed: the same final weights, bit for bit,
-    and the same learning curve (wall-clock column aside) as a run never interrupted."""
+@pytest.mark.parametrize(("algo", "stop"), [("ppo", signal.SIGKILL), ("dqn", signal.SIGKILL),
+                                           ("sac", signal.SIGKILL), ("ppo", signal.SIGINT)])
+def test_a_training_killed_with_sigkill_resumes_to_the_uninterrupted_result(tmp_path, algo,
+                                                                            stop):
+    """Killed (SIGKILL) or interrupted (SIGINT, Ctrl-C) after its first checkpoint, then
+    resumed: the same final weights, bit for bit, and the same learning curve (wall-clock
+    column aside) as a run never interrupted."""
     import torch
 
     scenario_file = tmp_path / "tiny.yaml"
@@ -221,13 +224,18 @@ def test_a_training_killed_with_sigkill_resumes_to_the_uninterrupted_result(tmp_
     subprocess.run(command(tmp_path / "whole"), check=True, capture_output=True)
     out = tmp_path / "killed"
     process = subprocess.Popen(command(out), start_new_session=True,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120
     while not list((out / "checkpoints").glob("step_*")) and time.time() < deadline:
         time.sleep(0.05)
-    os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
-    assert process.returncode == -signal.SIGKILL
+    os.killpg(process.pid, stop)
+    _, stderr = process.communicate()
+    if stop == signal.SIGKILL:
+        assert process.returncode == -signal.SIGKILL
+    else:  # Ctrl-C: one line that says how to go on, exit 130
+        assert process.returncode == 130
+        assert stderr.strip().splitlines()[-1] == (
+            f"netsim: interrupted; resume with --resume --out {out}")
     assert not (out / "model.zip").exists()
     resumed = subprocess.run(command(out) + ["--resume"], capture_output=True, text=True,
                              check=False)
