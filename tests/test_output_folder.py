@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -46,22 +45,15 @@ def test_a_second_run_replaces_the_first_whole(tmp_path):
 
 
 @pytest.mark.parametrize("failing_call", [1, 2])
-def test_a_failed_publish_leaves_the_earlier_run_whole(tmp_path, monkeypatch, failing_call):
+def test_a_failed_publish_leaves_the_earlier_run_whole(tmp_path, failing_nth_call,
+                                                        failing_call):
     """The move aside (call 1) or the move into place (call 2) fails: the folder holds
     exactly the earlier run's files, and nothing hidden is left beside it."""
     out = tmp_path / "out"
     assert run(scenario_file(tmp_path, 0), out).exit_code == 0
     before = contents(out)
-    real_rename, calls = os.rename, []
-
-    def flaky_rename(source, target):
-        calls.append(source)
-        if len(calls) == failing_call:
-            raise OSError(28, "No space left on device")
-        return real_rename(source, target)
-
-    monkeypatch.setattr(output.os, "rename", flaky_rename)
-    result = run(scenario_file(tmp_path, 1), out)
+    with failing_nth_call(output.os, "rename", failing_call):
+        result = run(scenario_file(tmp_path, 1), out)
     assert result.exit_code == 1
     assert "the earlier run there is kept" in one_line(result)
     assert contents(out) == before
@@ -69,7 +61,7 @@ def test_a_failed_publish_leaves_the_earlier_run_whole(tmp_path, monkeypatch, fa
 
 
 @pytest.mark.parametrize("failing_write", [1, 2, 3, 4])
-def test_a_failed_file_write_leaves_the_earlier_run_whole(tmp_path, monkeypatch,
+def test_a_failed_file_write_leaves_the_earlier_run_whole(tmp_path, failing_nth_call,
                                                           failing_write):
     """Each of the run's four file writes fails in turn (a full disk): the folder holds
     exactly the earlier run's files, nothing hidden is left, exit 1 with one line."""
@@ -78,16 +70,8 @@ def test_a_failed_file_write_leaves_the_earlier_run_whole(tmp_path, monkeypatch,
     out = tmp_path / "out"
     assert run(scenario_file(tmp_path, 0), out).exit_code == 0
     before = contents(out)
-    real_replace, calls = os.replace, []
-
-    def flaky_replace(source, target):
-        calls.append(target)
-        if len(calls) == failing_write:
-            raise OSError(28, "No space left on device")
-        return real_replace(source, target)
-
-    monkeypatch.setattr(netsim.io.os, "replace", flaky_replace)
-    result = run(scenario_file(tmp_path, 1), out)
+    with failing_nth_call(netsim.io.os, "replace", failing_write):
+        result = run(scenario_file(tmp_path, 1), out)
     assert result.exit_code == 1, result.output
     assert "No space left on device" in one_line(result)
     assert contents(out) == before

@@ -519,7 +519,7 @@ def test_the_myopic_reference_takes_each_users_cheapest_valid_action():
 @pytest.mark.parametrize(("operation", "failing_call"),
                          [("replace", 1), ("replace", 2), ("rename", 1), ("rename", 2)])
 def test_a_training_whose_file_write_fails_resumes_to_the_uninterrupted_result(
-        tmp_path, monkeypatch, operation, failing_call):
+        tmp_path, failing_nth_call, operation, failing_call):
     """The N-th learning-curve write (os.replace of an atomic write) or checkpoint
     publication (os.rename of its staging folder) fails, as on a full disk: --resume
     then ends with the uninterrupted run's weights, bit for bit."""
@@ -540,19 +540,9 @@ def test_a_training_whose_file_write_fails_resumes_to_the_uninterrupted_result(
     whole = weights(Path(train(scenario, "ppo", tmp_path / "whole", steps=1536, seed=0,
                                progress=False)).parent)
     module = netsim.io.os if operation == "replace" else training.os
-    real, calls = getattr(module, operation), []
-
-    def flaky(source, target):
-        calls.append(target)
-        if len(calls) == failing_call:
-            raise OSError(28, "No space left on device")
-        return real(source, target)
-
     out = tmp_path / "faulted"
-    with monkeypatch.context() as patch:
-        patch.setattr(module, operation, flaky)
-        with pytest.raises(OSError):
-            train(scenario, "ppo", out, steps=1536, seed=0, progress=False)
+    with failing_nth_call(module, operation, failing_call), pytest.raises(OSError):
+        train(scenario, "ppo", out, steps=1536, seed=0, progress=False)
     assert not (out / "model.zip").exists()
     train(scenario, "ppo", out, steps=1536, seed=0, resume=True, progress=False)
     again = weights(out)

@@ -185,8 +185,7 @@ def _alive(pid: int) -> bool:
 
 @pytest.mark.parametrize("failing_write", [1, 5, 9, 14, 18, 27, 36, 37, 39])
 def test_a_failed_file_write_at_any_point_of_a_sweep_resumes_to_the_same_aggregates(
-        local_sweep: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        failing_write: int) -> None:
+        local_sweep: Path, tmp_path: Path, failing_nth_call, failing_write: int) -> None:
     """Every file a sweep writes goes through one atomic write (39 for this sweep: each
     point's 4 files in its work folder, the same 4 and done.json in place, then 3
     aggregates). Failing the N-th one (a full disk) and running the command again gives
@@ -194,16 +193,7 @@ def test_a_failed_file_write_at_any_point_of_a_sweep_resumes_to_the_same_aggrega
     import netsim.io
 
     out = tmp_path / "sweep"
-    real_replace, calls = os.replace, []
-
-    def flaky_replace(source, target):
-        calls.append(target)
-        if len(calls) == failing_write:
-            raise OSError(28, "No space left on device")
-        return real_replace(source, target)
-
-    with monkeypatch.context() as patch:
-        patch.setattr(netsim.io.os, "replace", flaky_replace)
+    with failing_nth_call(netsim.io.os, "replace", failing_write):
         try:
             first = run_sweep(scenario_of(tiny()), "tiny.yaml", out, workers=1, progress=False)
         except OSError:
