@@ -11,6 +11,7 @@ encoders as that scenario.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Literal
 
@@ -35,12 +36,24 @@ class RLParams(SchedulerParams):
     """The trained model (model.zip written by netsim train), relative to the scenario."""
 
 
+def load_model(path: Path, algo: str):  # type: ignore[no-untyped-def]
+    """The trained model at ``path`` as ``algo``, loaded once per file version: the
+    scenario check and every seed's scheduler share it (inference leaves it unchanged)."""
+    stat = Path(path).stat()
+    return _load_model(str(Path(path).resolve()), algo, stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=8)
+def _load_model(path: str, algo: str, mtime_ns: int, size: int):  # type: ignore[no-untyped-def]
+    return ALGORITHMS[algo][1].load(path, device="cpu")
+
+
 def check_model_file(path: Path, algo: str, scenario: Scenario) -> None:
     """Load the model as ``algo`` and check its spaces against the scenario's: a corrupt,
     truncated, other-algorithm or other-size file is a ParameterError here (so `netsim
     validate` sees it), not a crash in the middle of a run."""
     try:
-        model = ALGORITHMS[algo][1].load(path, device="cpu")
+        model = load_model(path, algo)
     except Exception as error:  # noqa: BLE001 - any failure to load is the same answer
         first = str(error).strip().splitlines()[0] if str(error).strip() else ""
         raise ParameterError("model_path", f"{path} cannot be loaded as a {algo} model "
@@ -88,7 +101,7 @@ class RLScheduler(Scheduler):
     def __init__(self, params: RLParams, rng: np.random.Generator) -> None:
         super().__init__(params, rng)
         path = Path(params.model_path)
-        self.model = ALGORITHMS[params.algo][1].load(path, device="cpu")
+        self.model = load_model(path, params.algo)
         training = load_scenario(path.parent / "scenario.yaml")
         self.encoder = ObservationEncoder.from_scenario(training)
         self.user_order = training.rl.user_order
