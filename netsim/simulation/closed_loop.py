@@ -50,16 +50,31 @@ OUTCOMES = np.array(["served", "blocked", "expired", "unserved"], dtype=object)
 """Names of the outcome codes, the ``outcome`` column of a DES run's records."""
 
 GATHERED = {
-    # record column -> (SlotMetrics field, index pattern)
-    "snr_db": ("snr", "uq"),
-    "feature_snr_db": ("feature_snr", "uq"),
-    "rate_bps": ("rate_bps", "uq"),
-    "transmission_delay_s": ("transmission_delay_s", "umq"),
-    "bs_energy_j": ("bs_energy_j", "umq"),
-    "task_loss": ("task_loss", "umq"),
-    "accuracy": ("accuracy", "umq"),
-    "clip_i2i_similarity": ("clip_similarity", "umq"),
+    # record column -> (SlotMetrics field, index pattern: slot in the chunk, user,
+    # encoder, RB)
+    "snr_db": ("snr", "tuq"),
+    "feature_snr_db": ("feature_snr", "tuq"),
+    "rate_bps": ("rate_bps", "tuq"),
+    "extraction_delay_s": ("extraction_delay_s", "m"),
+    "transmission_delay_s": ("transmission_delay_s", "tumq"),
+    "total_delay_s": ("total_delay_s", "tumq"),
+    "bs_energy_j": ("bs_energy_j", "tumq"),
+    "task_loss": ("task_loss", "tumq"),
+    "accuracy": ("accuracy", "tumq"),
+    "clip_i2i_similarity": ("clip_similarity", "tumq"),
 }
+"""The record columns read off a chunk's SlotMetrics at each request's decision, by
+both engines (``total_delay_s`` is eq. 6's, queueing excluded)."""
+
+
+def pick_metrics(metrics: SlotMetrics, index: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Each decided request's GATHERED values out of a chunk's metric tensors (index:
+    arrays ``t``, ``u``, ``m``, ``q`` per request), SNRs in dB."""
+    picked = {}
+    for column, (name, pattern) in GATHERED.items():
+        values = getattr(metrics, name)[tuple(index[c] for c in pattern)]
+        picked[column] = channel.linear_to_db(values) if column.endswith("_db") else values
+    return picked
 
 
 @dataclass(frozen=True)
@@ -381,13 +396,9 @@ class ClosedLoop:
         if not self._pending:
             return
         request, t, u, m, q = (np.array(c) for c in zip(*self._pending))
-        index = {"u": u, "m": m, "q": q}
-        metrics = self.source.metrics
-        for column, (name, pattern) in GATHERED.items():
-            values = getattr(metrics, name)[(t, *(index[c] for c in pattern))]
-            self.gathered[column][request] = (
-                channel.linear_to_db(values) if column.endswith("_db") else values
-            )
+        picked = pick_metrics(self.source.metrics, {"t": t, "u": u, "m": m, "q": q})
+        for column, values in picked.items():
+            self.gathered[column][request] = values
         self._pending = []
 
     def _area_in_system(self) -> float:

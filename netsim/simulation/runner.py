@@ -25,18 +25,19 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from netsim.model import channel
 from netsim.model.cost import CellModel, SlotMetrics
 from netsim.model.taskloss import load_profile
 from netsim.model.world import WorldTrace, generate_world
 from netsim.scenario import Scenario, SchedulerEntry, resolve_profile_path, scheduler_label
 from netsim.simulation.closed_loop import (
+    GATHERED,
     OUTCOMES,
     SERVED,
     ClosedLoop,
     Future,
     LoopResult,
     SlotSource,
+    pick_metrics,
 )
 from netsim.simulation.engine import contention_free_timeline
 from netsim.simulation.registry import scheduler_class
@@ -256,21 +257,6 @@ def schedule_seed(
     return runs
 
 
-GATHERED = {
-    # record column -> (SlotMetrics field, index pattern)
-    "snr_db": ("snr", "tuq"),
-    "feature_snr_db": ("feature_snr", "tuq"),
-    "rate_bps": ("rate_bps", "tuq"),
-    "extraction_delay_s": ("extraction_delay_s", "m"),
-    "transmission_delay_s": ("transmission_delay_s", "tumq"),
-    "total_delay_s": ("total_delay_s", "tumq"),
-    "bs_energy_j": ("bs_energy_j", "tumq"),
-    "task_loss": ("task_loss", "tumq"),
-    "accuracy": ("accuracy", "tumq"),
-    "clip_i2i_similarity": ("clip_similarity", "tumq"),
-}
-
-
 def gather_chunk(
     decided: dict[str, np.ndarray], metrics: SlotMetrics, part: slice
 ) -> dict[str, np.ndarray]:
@@ -281,12 +267,9 @@ def gather_chunk(
     index = {"t": slot[rows] - part.start, "u": decided["user"][rows],
              "m": decided["encoder"][rows], "q": rb[rows]}
     gathered = {}
-    for column, (name, pattern) in GATHERED.items():
-        values = np.full(slot.size, np.nan)
-        values[rows] = getattr(metrics, name)[tuple(index[c] for c in pattern)]
-        if column.endswith("_db"):
-            values = channel.linear_to_db(values)
-        gathered[column] = values
+    for column, values in pick_metrics(metrics, index).items():
+        gathered[column] = np.full(slot.size, np.nan)
+        gathered[column][rows] = values
     return gathered
 
 
@@ -447,14 +430,13 @@ def loop_records(model: CellModel, world: WorldTrace, result: LoopResult, label:
     stamps = dict(zip(TIMESTAMP_COLUMNS, result.stamps))
     cols.update(stamps)
     cols["distance_m"] = world.distance_m[slot, user]
-    extraction = np.where(served, model.extraction_delay_s[np.maximum(enc, 0)], np.nan)
-    cols["extraction_delay_s"] = extraction
     cols["computing_delay_s"] = np.where(
         served, model.computing_delay_s(world.user_cpu_hz)[user], np.nan)
     cols["user_energy_j"] = np.where(served, model.user_energy_j(world.user_cpu_hz)[user],
                                      np.nan)
     cols["total_delay_s"] = stamps["decode_end_s"] - stamps["arrival_s"]
-    service = extraction + cols["transmission_delay_s"] + cols["computing_delay_s"]
+    service = (cols["extraction_delay_s"] + cols["transmission_delay_s"]
+               + cols["computing_delay_s"])
     cols["queueing_delay_s"] = cols["total_delay_s"] - service
     cols["bs_wait_s"] = np.where(
         served, slot * scenario.slot_duration_s - stamps["arrival_s"], np.nan)
