@@ -93,7 +93,9 @@ def check_memory(scenario, scenario_file: Path) -> None:
 
     needed, available = estimated_memory_bytes(scenario), available_memory_bytes()
     if available is not None and needed > 0.8 * available:
-        fail(f"{scenario_file}: this run would hold about {needed / 2**30:,.1f} GiB of "
+        gib = needed / 2**30
+        amount = f"{gib:,.1f}" if gib < 1e6 else f"{gib:.2g}"
+        fail(f"{scenario_file}: this run would hold about {amount} GiB of "
              f"results in memory, {available / 2**30:,.1f} GiB are available: reduce "
              "slots, seeds, users or schedulers (or run it as a sweep over seeds)")
 
