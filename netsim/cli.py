@@ -140,12 +140,14 @@ def run_sweep_command(scenario, scenario_file: Path, out_dir: Path, backend: str
     except ScenarioError as error:
         fail(str(error))
     from netsim.locks import FolderBusy, exclusive_writer
+    from netsim.ownership import ForeignFolder
 
+    _check_targets(("--out", out_dir, True))
     try:
         with exclusive_writer(out_dir, "sweep"):
             outcome = run_sweep(scenario, str(scenario_file), out_dir, backend, workers,
                                 address, progress, jobs=jobs)
-    except FolderBusy as error:
+    except (FolderBusy, ForeignFolder) as error:
         fail(str(error))
     except KeyboardInterrupt:
         fail("interrupted; run the same command again to resume (finished points are kept)",
@@ -216,6 +218,17 @@ def _target_problem(path: Path, folder: bool) -> str | None:
     return None
 
 
+def _check_owner(out_dir: Path, command: str) -> None:
+    """Before any work: fail with one line unless OUT_DIR can take the command's results
+    (netsim.ownership)."""
+    from netsim.ownership import ForeignFolder, check_folder
+
+    try:
+        check_folder(out_dir, command)
+    except ForeignFolder as error:
+        fail(str(error))
+
+
 def _check_targets(*targets: tuple[str, Path | None, bool]) -> None:
     """Before any work: fail with one line for the first (OPTION, PATH, FOLDER) whose
     PATH cannot be written (see :func:`_target_problem`)."""
@@ -269,6 +282,7 @@ def tune(
     storage = study_db if study_db is not None else str(out_dir / "study.db")
     _check_targets(("--out", out_dir, True), ("--write-best", write_best, False),
                    ("--study-db", None if "://" in storage else Path(storage), False))
+    _check_owner(out_dir, "tune")
     try:
         study = run_tune(scenario, str(scenario_file), trials, storage, out_dir, study_name,
                          seed, progress)
@@ -376,6 +390,7 @@ def compare(
         fail(f"{where}: fewer than rl.eval_every_steps ({every}), so no evaluation to compare")
     out_dir = out if out is not None else Path("results") / scenario.name / "compare"
     _check_targets(("--out", out_dir, True))
+    _check_owner(out_dir, "compare")
     try:
         table = compare_fn(scenario, algo_list, seed_list, budget, out_dir, progress)
     except ValueError as error:  # a training folder there holds another training

@@ -278,3 +278,20 @@ def test_atomic_write_text_interrupted_leaves_no_trace(
     else:
         assert target.read_text(encoding="utf-8") == existing
         assert [p.name for p in target.parent.iterdir()] == ["out.txt"]
+
+
+def test_run_output_is_its_own_no_solver_banner(tmp_path: Path) -> None:
+    """The first HiGHS instance prints a banner from C++ on stdout; a run with the ILP and
+    the queue MILP shows the summary table first, nothing of the solver's."""
+    import subprocess
+    import sys
+
+    data = yaml.safe_load(PAPER.read_text())
+    data.update(slots=2, seeds=[0], delay_model="des",
+                schedulers=[{"type": "ilp", "information": "oracle"}, "queue_milp"])
+    scenario = write_yaml(tmp_path / "ilp.yaml", data)
+    done = subprocess.run([sys.executable, "-m", "netsim", "run", str(scenario), "--out",
+                           str(tmp_path / "out"), "--no-progress"], capture_output=True,
+                          text=True, check=True)
+    assert "HiGHS" not in done.stdout + done.stderr
+    assert done.stdout.split()[0] == "scheduler"

@@ -158,3 +158,51 @@ def test_one_folder_one_writer(tmp_path, command):
         holder.kill()
         holder.wait()
     assert run(scenario_file(tmp_path, 0), out).exit_code == 0
+
+
+@pytest.mark.parametrize("command", ["sweep", "compare", "tune"])
+@pytest.mark.parametrize("holding", ["notes", "run", "other command"])
+def test_commands_that_add_to_a_folder_refuse_a_folder_of_something_else(
+        tmp_path, command, holding):
+    """sweep, compare and tune keep what is in their folder and add to it; aimed at a
+    folder of someone's notes, a run, or another command's results, each is refused
+    with one line before the work, and the folder is left as it was."""
+    out = tmp_path / "out"
+    if holding == "notes":
+        out.mkdir()
+        (out / "notes.txt").write_text("mine\n")
+    elif holding == "run":
+        assert run(scenario_file(tmp_path, 0), out).exit_code == 0
+    else:
+        out.mkdir()
+        (out / ".netsim-folder").write_text("sweep\n" if command != "sweep" else "tune\n")
+    before = contents(out)
+    data = deep_update(paper_dict(), {"slots": 2, "seeds": [0], "schedulers": ["random"],
+                                      "sweep": {"rl.learning_rate": [0.001, 0.0003]},
+                                      "rl": {"eval_every_steps": 64}})
+    path = write_yaml(tmp_path / "s.yaml", data)
+    args = {"sweep": ["sweep", str(path), "--no-progress"],
+            "compare": ["compare", str(path), "--algos", "ppo", "--seeds", "0", "--steps",
+                        "64", "--no-progress"],
+            "tune": ["tune", str(path), "--trials", "1", "--no-progress"]}[command]
+    result = CliRunner().invoke(app, [*args, "--out", str(out)])
+    assert result.exit_code == 2, result.output
+    line = one_line(result)
+    assert str(out) in line and "choose another folder" in line
+    assert contents(out) == before
+
+
+def test_a_sweep_folder_takes_its_own_sweep_again(tmp_path):
+    """The marker a sweep leaves lets the same command resume there (and an empty folder
+    or one with hidden files only is anyone's)."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / ".hidden").write_text("")
+    data = deep_update(paper_dict(), {"slots": 2, "seeds": [0], "schedulers": ["random"],
+                                      "sweep": {"users.count": [2, 3]}})
+    args = ["sweep", str(write_yaml(tmp_path / "s.yaml", data)), "--out", str(out),
+            "--workers", "1", "--no-progress"]
+    assert CliRunner().invoke(app, args).exit_code == 0
+    assert (out / ".netsim-folder").read_text() == "sweep\n"
+    again = CliRunner().invoke(app, args)
+    assert again.exit_code == 0 and "2 already finished" in again.output

@@ -45,6 +45,7 @@ import pandas as pd
 
 from netsim.errors import ScenarioError
 from netsim.io import atomic_write_bytes, atomic_write_text
+from netsim.ownership import claim_folder
 from netsim.scenario import (
     PROFILE_OPTION,
     Scenario,
@@ -407,6 +408,7 @@ def run_sweep(
 
     out_dir = Path(out_dir)
     jobs = sweep_jobs(scenario, source) if jobs is None else jobs
+    claim_folder(out_dir, "sweep")
     keys = list(dict.fromkeys(k for job in jobs for k in job.values if k != "seed"))
     outcome = SweepOutcome(jobs, keys=keys)
     finished = [is_finished(out_dir, job) for job in jobs]

@@ -30,6 +30,7 @@ import yaml
 
 from netsim.errors import ScenarioError
 from netsim.io import atomic_write_text
+from netsim.ownership import claim_folder
 from netsim.scenario import (
     Scenario,
     parse_scenario,
@@ -190,6 +191,7 @@ def tune(scenario: Scenario, source: str, trials: int, study_db: str, out_dir: P
     space = search_space(scenario, source)
     out_dir = Path(out_dir)
     study = open_study(scenario, study_db, study_name, seed)
+    claim_folder(out_dir, "tune")
     objective = make_objective(scenario, source, out_dir, seed, space)
 
     def after(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:

@@ -80,7 +80,8 @@ from netsim.simulation.scheduling import (
     SchedulerParams,
     SchedulingProblem,
 )
-from solvers.exact.queue_milp import quiet_highs, solve_slot
+from solvers.exact.highs import quiet_highs
+from solvers.exact.queue_milp import solve_slot
 
 MAX_SLOTS = 50
 """Longest run the bound accepts: one MILP over the whole run grows with it."""

@@ -25,6 +25,7 @@ from netsim.simulation.scheduling import (
     SchedulerParams,
     SchedulingProblem,
 )
+from solvers.exact.highs import quiet_highs
 
 
 class ILPParams(SchedulerParams):
@@ -38,6 +39,7 @@ def make_solver(name: str, time_limit_s: float | None) -> pulp.LpSolver:
     if name in {"auto", "highs"}:
         highs = pulp.HiGHS(msg=False, timeLimit=time_limit_s)
         if highs.available():
+            quiet_highs()  # HiGHS's banner, shown by its first instance, goes nowhere
             return highs
         if name == "highs":
             raise RuntimeError("pulp.HiGHS is not available: pip install highspy")

@@ -36,8 +36,6 @@ against brute-force enumeration).
 from __future__ import annotations
 
 import itertools
-import os
-import sys
 from typing import Annotated
 
 import highspy
@@ -54,6 +52,7 @@ from netsim.simulation.scheduling import (
     SchedulingProblem,
 )
 from solvers.common import require_des
+from solvers.exact.highs import quiet_highs
 from solvers.heuristics.queue_greedy import queue_greedy_decision
 
 
@@ -260,31 +259,6 @@ def _columns_of(allocation: Allocation, state: QueueState, starts: np.ndarray,
         key = (int(u), m, q, k)
         values[column[key] if key in column else untimed_column[(int(u), m, q)]] = 1.0
     return values
-
-
-_BANNER_SHOWN = False
-
-
-def quiet_highs() -> highspy.Highs:
-    """A HiGHS instance that logs nothing. HiGHS prints its banner on stdout from C++
-    when the first instance is made: that once, stdout's descriptor is pointed at
-    /dev/null, so a command's output stays its own."""
-    global _BANNER_SHOWN
-    if _BANNER_SHOWN:
-        highs = highspy.Highs()
-    else:
-        sys.stdout.flush()
-        saved, devnull = os.dup(1), os.open(os.devnull, os.O_WRONLY)
-        try:
-            os.dup2(devnull, 1)
-            highs = highspy.Highs()
-        finally:
-            os.dup2(saved, 1)
-            os.close(saved)
-            os.close(devnull)
-        _BANNER_SHOWN = True
-    highs.setOptionValue("output_flag", False)
-    return highs
 
 
 def _solve_binary(cost: np.ndarray, entries: np.ndarray, n_rows: int, lower: np.ndarray,

@@ -20,6 +20,7 @@ from tqdm import tqdm
 
 from netsim.experiments.plotting import save_figure
 from netsim.io import atomic_write_text
+from netsim.ownership import claim_folder
 from netsim.scenario import Scenario
 from netsim.simulation.output import csv_text
 from netsim.simulation.runner import ci95_half_width
@@ -31,6 +32,7 @@ METRICS = ("mean_return", "score_vs_statistical", "score_vs_oracle")
 def run_trainings(scenario: Scenario, algos: list[str], seeds: list[int], steps: int,
                   out_dir: Path, progress: bool = True) -> None:
     """Every (algorithm, seed) training, each resumable in its own folder."""
+    claim_folder(out_dir, "compare")
     runs = [(algo, seed) for algo in algos for seed in seeds]
     for algo, seed in tqdm(runs, desc="trainings", unit="run", disable=not progress or None):
         train(scenario, algo, out_dir / f"{algo}-s{seed}", steps=steps, seed=seed,

@@ -66,13 +66,14 @@ class RolloutCheckpoint(BaseCallback):
         self.rows, self.identity = rows, identity
         self.next_at = every
 
-    def _init_callback(self) -> None:
-        self.next_at = (self.num_timesteps // self.every + 1) * self.every
+    def _init_callback(self) -> None:  # the model's count: a resumed run starts past 0
+        self.next_at = (self.model.num_timesteps // self.every + 1) * self.every
 
     def _on_rollout_start(self) -> None:
-        if self.num_timesteps >= self.next_at:
+        steps = self.model.num_timesteps  # self.num_timesteps lags until the first step
+        if steps >= self.next_at:
             save_checkpoint(self.model, self.folder, self.rows, self.identity)
-            self.next_at = (self.num_timesteps // self.every + 1) * self.every
+            self.next_at = (steps // self.every + 1) * self.every
 
     def _on_step(self) -> bool:
         return True
@@ -157,18 +158,18 @@ class LearningCurve(BaseCallback):
         self.started = time.perf_counter()
         self.next_at = every
 
-    def _init_callback(self) -> None:
-        self.next_at = (self.num_timesteps // self.every + 1) * self.every
+    def _init_callback(self) -> None:  # the model's count: a resumed run starts past 0
+        self.next_at = (self.model.num_timesteps // self.every + 1) * self.every
 
     def _on_rollout_end(self) -> None:
-        if self.num_timesteps >= self.next_at:
+        if self.model.num_timesteps >= self.next_at:
             self.record()
-            self.next_at = (self.num_timesteps // self.every + 1) * self.every
+            self.next_at = (self.model.num_timesteps // self.every + 1) * self.every
 
     def record(self) -> None:
         result = evaluate_policy(masked_predict(self.model), self.scenario)
         wall = self.wall_offset_s + time.perf_counter() - self.started
-        self.rows.append({"env_steps": self.num_timesteps, "wall_time_s": wall, **result})
+        self.rows.append({"env_steps": self.model.num_timesteps, "wall_time_s": wall, **result})
         if getattr(self.model, "_logger", None) is not None:  # not before learn() ran
             for key in ("score_vs_statistical", "score_vs_oracle", "mean_return"):
                 self.logger.record(f"eval/{key}", result[key])
@@ -280,7 +281,6 @@ def _train(scenario: Scenario, algo: str, out_dir: Path, steps: int | None, seed
         )
     if not rows or rows[-1]["env_steps"] != model.num_timesteps:
         curve.model = model
-        curve.num_timesteps = model.num_timesteps
         curve.record()
     final = out_dir / "model.zip"
     temp = out_dir / "model.tmp.zip"

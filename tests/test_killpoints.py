@@ -1,0 +1,126 @@
+"""SIGKILL at every file operation of `run`, `sweep` and `train` (each algorithm), then the
+command again (`--resume` for a training): the uninterrupted run's result, byte for byte,
+and in between nothing a reader could mistake for a result (tests/killpoints.py kills)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+import yaml
+
+from tests.scenario_factory import ROOT, paper_dict
+
+RUN_FILES = ("records.csv", "summary.csv", "scenario.yaml")  # timing.csv: wall clock
+
+
+def kill_everywhere(work: Path, first: list[str], again: list[str],
+                    setup: Path | None = None) -> tuple[Path, list[dict[str, Any]]]:
+    """Run tests/killpoints.py; return the reference folder and one entry per kill."""
+    work.mkdir(parents=True, exist_ok=True)
+    spec = work / "spec.json"
+    spec.write_text(json.dumps({"workdir": str(work / "w"), "first": first, "again": again,
+                                "setup": str(setup) if setup else None}))
+    (work / "w").mkdir()
+    done = subprocess.run([sys.executable, "-m", "tests.killpoints", str(spec)], cwd=ROOT,
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads((work / "w" / "result.json").read_text())
+    points = result["points"]
+    assert len(points) == len(result["operations"]) >= 5
+    for point in points:
+        assert point["killed"], point  # every operation reached: the kill happened there
+        assert point["again_exit"] == 0, point
+    return work / "w" / "reference", points
+
+
+def tiny_scenario(folder: Path, **changes: Any) -> Path:
+    data = paper_dict()
+    data.update(name="tiny", slots=4, seeds=[0, 1],
+                schedulers=[{"type": "hungarian", "information": "statistical"}, "random"])
+    data.update(changes)
+    path = folder / "tiny.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def files_of(folder: Path, names: tuple[str, ...]) -> dict[str, bytes] | None:
+    if not folder.exists():
+        return None
+    visible = sorted(p.name for p in folder.iterdir() if not p.name.startswith("."))
+    assert set(names) <= set(visible), visible
+    return {name: (folder / name).read_bytes() for name in names}
+
+
+def test_run_killed_at_every_file_operation(tmp_path: Path) -> None:
+    """`netsim run` into a folder holding an earlier run: killed before each of its file
+    operations, the folder holds the earlier run whole, the new one whole, or nothing
+    (between the two renames of the publish); run again, the new run's bytes."""
+    scenario = tiny_scenario(tmp_path)
+    earlier = tmp_path / "earlier"
+    subprocess.run([sys.executable, "-m", "netsim", "run", str(scenario), "--out", str(earlier),
+                    "--seeds", "7", "--no-progress"], check=True, capture_output=True)
+    command = ["run", str(scenario), "--out", "{out}", "--no-progress"]
+    reference, points = kill_everywhere(tmp_path / "kills", command, command, setup=earlier)
+    new = files_of(reference, RUN_FILES)
+    old = files_of(earlier, RUN_FILES)
+    assert new != old
+    seen = set()
+    for point in points:
+        left = files_of(tmp_path / "kills" / "w" / f"kill_{point['n']}.killed", RUN_FILES)
+        state = "nothing" if left is None else "old" if left == old else "new"
+        assert state == "nothing" or left in (old, new), point
+        seen.add(state)
+        assert files_of(tmp_path / "kills" / "w" / f"kill_{point['n']}", RUN_FILES) == new
+    assert seen == {"old", "nothing", "new"}  # new: killed before the old one is removed
+
+
+def test_sweep_killed_at_every_file_operation(tmp_path: Path) -> None:
+    """`netsim sweep` (2 points x 1 seed, one worker) killed before each file operation
+    of its driver, then run again: the uninterrupted sweep's aggregates, byte for byte."""
+    scenario = tiny_scenario(tmp_path, seeds=[0], sweep={"users.count": [2, 3]})
+    command = ["sweep", str(scenario), "--out", "{out}", "--workers", "1", "--no-progress"]
+    reference, points = kill_everywhere(tmp_path / "kills", command, command)
+    for point in points:
+        for name in ("aggregate.csv", "sweep_summary.csv"):
+            again = tmp_path / "kills" / "w" / f"kill_{point['n']}" / name
+            assert again.read_bytes() == (reference / name).read_bytes(), (point, name)
+
+
+TRAIN_RL = {"n_steps": 64, "batch_size": 32, "checkpoint_every_steps": 128,
+            "eval_every_steps": 128, "eval_slots": 1, "eval_seeds": [10000],
+            "learning_starts": 64, "buffer_size": 1000, "net_arch": [16]}
+
+
+@pytest.mark.parametrize("algo", ["ppo", "dqn", "sac"])
+def test_training_killed_at_every_file_operation(tmp_path: Path, algo: str) -> None:
+    """`netsim train` killed before each of its file operations (checkpoint units, the
+    learning curve, the final model, the tensorboard log), then `--resume`: the
+    uninterrupted run's final weights, bit for bit, and its learning curve."""
+    import torch
+
+    from solvers.rl.training import ALGORITHMS
+
+    scenario = tiny_scenario(tmp_path, rl=TRAIN_RL)
+    command = ["train", str(scenario), "--algo", algo, "--steps", "320", "--out", "{out}",
+               "--no-progress"]
+    reference, points = kill_everywhere(tmp_path / "kills", command, [*command, "--resume"])
+    cls = ALGORITHMS[algo][1]
+
+    def weights(folder: Path) -> dict[str, torch.Tensor]:
+        return cls.load(folder / "model.zip", device="cpu").policy.state_dict()
+
+    def curve(folder: Path) -> pd.DataFrame:
+        return pd.read_csv(folder / "learning_curve.csv").drop(columns="wall_time_s")
+
+    whole, whole_curve = weights(reference), curve(reference)
+    for point in points:
+        folder = tmp_path / "kills" / "w" / f"kill_{point['n']}"
+        again = weights(folder)
+        assert all(torch.equal(whole[k], again[k]) for k in whole), point
+        pd.testing.assert_frame_equal(curve(folder), whole_curve)
