@@ -27,10 +27,11 @@ from pathlib import Path
 
 import numpy as np
 
+from netsim.loading import load_scenario
 from netsim.model.cost import CellModel
-from netsim.model.taskloss import load_profile
+from netsim.model.taskloss import load_profile, resolve_profile_path
 from netsim.model.world import generate_world
-from netsim.scenario import Scenario, SchedulerEntry, load_scenario, resolve_profile_path
+from netsim.scenario import Scenario, SchedulerEntry
 from netsim.simulation.runner import build_scheduler, request_records, run_scenario, schedule_seed
 from netsim.simulation.scheduling import SchedulerParams, SchedulingProblem
 from solvers.exact.hungarian import HungarianScheduler

@@ -22,10 +22,11 @@ from pathlib import Path
 
 import numpy as np
 
+from netsim.loading import load_scenario
 from netsim.model.cost import CellModel
-from netsim.model.taskloss import load_profile
+from netsim.model.taskloss import load_profile, resolve_profile_path
 from netsim.model.world import generate_world
-from netsim.scenario import SchedulerEntry, load_scenario, resolve_profile_path
+from netsim.scenario import SchedulerEntry
 from netsim.simulation.closed_loop import ClosedLoop
 from netsim.simulation.queue_cost import decision_cost
 from netsim.simulation.runner import (
@@ -51,7 +52,7 @@ def scenario_with(**updates):
         for part in parents:
             node = node[part]
         node[leaf] = value
-    from netsim.scenario import parse_scenario
+    from netsim.loading import parse_scenario
 
     return parse_scenario(data, "bench", PAPER.parent)
 

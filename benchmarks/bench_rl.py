@@ -21,9 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
+from netsim.loading import load_scenario
 from netsim.rl.env import SlotAssignmentEnv
 from netsim.rl.evaluation import evaluate_policy, myopic_policy
-from netsim.scenario import load_scenario
 
 PAPER = Path(__file__).resolve().parent.parent / "scenarios" / "paper.yaml"
 

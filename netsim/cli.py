@@ -64,8 +64,8 @@ def run(
 ) -> None:
     """Simulate a scenario with every scheduler it lists; write records.csv, summary.csv,
     timing.csv and the resolved scenario.yaml into the output folder."""
+    from netsim.loading import load_scenario
     from netsim.locks import FolderBusy, exclusive_writer
-    from netsim.scenario import load_scenario
     from netsim.simulation.output import OutputError, check_output_folder
 
     try:
@@ -187,7 +187,7 @@ def sweep(
     """Run every point of a sweep, once per seed, in parallel; skip points already
     finished (a killed sweep resumes); write aggregate.csv (mean and 95 % CI over seeds)."""
     from netsim.experiments.sweep import BACKENDS
-    from netsim.scenario import load_scenario
+    from netsim.loading import load_scenario
 
     try:
         if backend not in BACKENDS:
@@ -269,7 +269,7 @@ def tune(
     from netsim.experiments.tune import search_space
     from netsim.experiments.tune import tune as run_tune
     from netsim.experiments.tune import write_best as store_best
-    from netsim.scenario import load_scenario
+    from netsim.loading import load_scenario
 
     try:
         scenario = load_scenario(scenario_file)
@@ -323,7 +323,7 @@ def train(
 ) -> None:
     """Train an RL scheduler on a scenario: TensorBoard logs, checkpoints every
     rl.checkpoint_every_steps, and learning_curve.csv against the exact optimum."""
-    from netsim.scenario import load_scenario
+    from netsim.loading import load_scenario
     from netsim.simulation.registry import check_algorithms, rl_entry
 
     try:
@@ -367,7 +367,7 @@ def compare(
     """Train every algorithm on every seed with the same budget and hyperparameters;
     write convergence curves (mean, 95 % CI) and a table against the exact optimum.
     Re-running the same command resumes unfinished trainings."""
-    from netsim.scenario import load_scenario
+    from netsim.loading import load_scenario
     from netsim.simulation.registry import check_algorithms, rl_entry
 
     algo_list = list(dict.fromkeys(a.strip() for a in algos.split(",") if a.strip()))
@@ -406,7 +406,7 @@ def validate(
     files: Annotated[list[Path], typer.Argument(help="Scenario YAML files to check.")],
 ) -> None:
     """Check scenario files against the schema; one line per file."""
-    from netsim.scenario import load_scenario
+    from netsim.loading import load_scenario
 
     failed = False
     for path in files:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from pydantic import ValidationError
+
 
 class ScenarioError(Exception):
     """A scenario (or a file it points to) is invalid.
@@ -15,3 +19,39 @@ class ScenarioError(Exception):
         self.problem = problem
         where = f"{source}: {key}: " if key else f"{source}: "
         super().__init__(where + problem)
+
+
+_TYPE_TAGS = {"int", "float", "str", "bool", "list", "dict", "tuple"}
+
+
+def _format_location(loc: tuple[Any, ...]) -> str:
+    parts: list[str] = []
+    for item in loc:
+        if isinstance(item, int):
+            parts.append(f"[{item}]")
+        elif "-" in str(item) or "[" in str(item) or item in _TYPE_TAGS:
+            continue  # pydantic's union-member and validator tags, not keys a user wrote
+        else:
+            parts.append(("." if parts else "") + str(item))
+    return "".join(parts) or "(top level)"
+
+
+def validation_error(source: str, error: ValidationError, prefix: str = "") -> ScenarioError:
+    """The ScenarioError for the most specific error of a pydantic ValidationError;
+    ``prefix`` is the key of the part that was validated (e.g. ``schedulers[2]``)."""
+    # The most specific error: for a union (a number or a list of numbers) pydantic
+    # reports every branch; the one that reached deepest matches what the user wrote.
+    first = max(error.errors(), key=lambda e: len(e["loc"]))
+    loc = tuple(x for x in first["loc"] if x not in {"power_law", "3gpp_macro"})
+    key = _format_location(loc)
+    if prefix:
+        key = prefix + ("" if key.startswith("[") or key == "(top level)" else ".") + key
+        key = key.replace(".(top level)", "")
+    message = first["msg"].removeprefix("Value error, ")
+    if first["type"] == "extra_forbidden":
+        message = "unknown key"
+    elif first["type"] == "missing":
+        message = "required key is missing"
+    elif "input" in first and first["type"] not in {"value_error", "assertion_error"}:
+        message += f" (got {first['input']!r})"
+    return ScenarioError(source, key, message)

@@ -1,12 +1,14 @@
-"""Scenario files: the strict schema, every default with its unit, and loading.
+"""Scenario files: the strict schema, every default with its unit.
 
 Every parameter of the system model (DESIGN §1–2) has its default here and only here.
-A scenario YAML file overrides any subset; unknown keys are errors.
+A scenario YAML file overrides any subset; unknown keys are errors. This module is the
+schema only and imports nothing of netsim above it; reading files, checking them
+against the scheduler plugins and the profile, and expanding sweeps is
+:mod:`netsim.loading`.
 """
 
 from __future__ import annotations
 
-import copy
 import itertools
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -17,7 +19,6 @@ from pydantic import (
     ConfigDict,
     Field,
     PrivateAttr,
-    ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
@@ -442,214 +443,6 @@ def scheduler_label(entry: SchedulerEntry) -> str:
     return "_".join([entry.type, *(str(params[k]) for k in sorted(params))])
 
 
-# -------------------------------------------------------------------------- loading
-_TYPE_TAGS = {"int", "float", "str", "bool", "list", "dict", "tuple"}
-
-
-def _format_location(loc: tuple[Any, ...]) -> str:
-    parts: list[str] = []
-    for item in loc:
-        if isinstance(item, int):
-            parts.append(f"[{item}]")
-        elif "-" in str(item) or "[" in str(item) or item in _TYPE_TAGS:
-            continue  # pydantic's union-member and validator tags, not keys a user wrote
-        else:
-            parts.append(("." if parts else "") + str(item))
-    return "".join(parts) or "(top level)"
-
-
-def _first_error(source: str, error: ValidationError, prefix: str = "") -> ScenarioError:
-    # The most specific error: for a union (a number or a list of numbers) pydantic
-    # reports every branch; the one that reached deepest matches what the user wrote.
-    first = max(error.errors(), key=lambda e: len(e["loc"]))
-    loc = tuple(x for x in first["loc"] if x not in {"power_law", "3gpp_macro"})
-    key = _format_location(loc)
-    if prefix:
-        key = prefix + ("" if key.startswith("[") or key == "(top level)" else ".") + key
-        key = key.replace(".(top level)", "")
-    message = first["msg"].removeprefix("Value error, ")
-    if first["type"] == "extra_forbidden":
-        message = "unknown key"
-    elif first["type"] == "missing":
-        message = "required key is missing"
-    elif "input" in first and first["type"] not in {"value_error", "assertion_error"}:
-        message += f" (got {first['input']!r})"
-    return ScenarioError(source, key, message)
-
-
-def parse_scenario(data: Any, source: str, base_dir: Path | None = None) -> Scenario:
-    """Validate a mapping as a scenario; raise ScenarioError naming the key on failure."""
-    if not isinstance(data, dict):
-        raise ScenarioError(source, "", "the file must hold a mapping of keys to values")
-    try:
-        scenario = Scenario.model_validate(data)
-    except ValidationError as error:
-        raise _first_error(source, error) from None
-    scenario._source_dir = base_dir
-    _check_traffic(scenario, source)
-    _check_physics(scenario, source)
-    _check_schedulers(scenario, source)
-    _check_profile(scenario, source)
-    if scenario.sweep:
-        sweep_points(scenario, source)  # every point must be valid before anything runs
-    return scenario
-
-
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """PyYAML's safe loader, except that a key written twice in a mapping is an error."""
-
-    def construct_mapping(self, node, deep=False):  # type: ignore[no-untyped-def]
-        seen = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            if key in seen:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"key {key!r} appears twice", key_node.start_mark
-                )
-            seen.add(key)
-        return super().construct_mapping(node, deep=deep)
-
-
-def load_scenario(path: str | Path) -> Scenario:
-    """Read and validate a scenario YAML file (safe loader)."""
-    path = Path(path)
-    source = str(path)
-    if path.is_dir():
-        raise ScenarioError(source, "", "is a folder, not a scenario file")
-    if not path.is_file():
-        raise ScenarioError(source, "", "no such file")
-    if path.stat().st_size > MAX_FILE_BYTES:
-        raise ScenarioError(source, "", f"larger than {MAX_FILE_BYTES // 2**20} MiB: not a "
-                            "scenario file")
-    try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(error, "problem", None) or "not valid YAML"
-        raise ScenarioError(source, where, f"YAML syntax error: {problem}") from None
-    except UnicodeDecodeError:
-        raise ScenarioError(source, "", "not a UTF-8 text file") from None
-    if _expanded_size(data) > MAX_VALUES:
-        raise ScenarioError(source, "", f"expands to more than {MAX_VALUES:,} values "
-                            "(YAML aliases repeating aliases): refused")
-    return parse_scenario(data, source, path.parent)
-
-
-MAX_FILE_BYTES = 8 * 2**20
-"""Largest scenario file read (a scenario is a few kB)."""
-MAX_VALUES = 1_000_000
-"""Most values a scenario may hold once YAML aliases are expanded: aliases of aliases
-(the 'billion laughs') make a few lines expand into billions, which validation would
-then walk."""
-
-
-def _expanded_size(data: Any) -> int:
-    """Values in ``data`` counting shared (aliased) parts every time they appear; stops
-    counting past MAX_VALUES."""
-    count, stack = 0, [data]
-    while stack and count <= MAX_VALUES:
-        node = stack.pop()
-        count += 1
-        if isinstance(node, dict):
-            stack.extend(node.keys())
-            stack.extend(node.values())
-        elif isinstance(node, list | tuple):
-            stack.extend(node)
-    return count
-
-
-def resolve_profile_path(scenario: Scenario) -> Path:
-    """Where the task-loss profile CSV of a scenario lies."""
-    from netsim.model.taskloss import DEFAULT_PROFILE_PATH
-
-    if scenario.profile == "default":
-        return DEFAULT_PROFILE_PATH
-    path = Path(scenario.profile)
-    if not path.is_absolute() and scenario.source_dir is not None:
-        path = scenario.source_dir / path
-    return path
-
-
-def _check_physics(scenario: Scenario, source: str) -> None:
-    from netsim.model.overflow import overflowing_quantity
-
-    found = overflowing_quantity(scenario)
-    if found is not None:
-        key, what = found
-        raise ScenarioError(source, key, f"with the scenario's other values {what} leaves "
-                            "the range of floating point: choose physical values")
-
-
-REFERENCE_PREFIX = "reference:"
-"""Labels of the reference schedulers every run adds (netsim.simulation.runner)."""
-
-
-def _check_traffic(scenario: Scenario, source: str) -> None:
-    """A run needs requests; queues exist only in the discrete-event model."""
-    arrivals = scenario.users.arrivals
-    if arrivals.model == "bernoulli" and arrivals.probability == 0:
-        raise ScenarioError(source, "users.arrivals.probability",
-                            "0: no request would ever arrive, there is nothing to simulate")
-    _check_queues(scenario, source)
-
-
-def _check_queues(scenario: Scenario, source: str) -> None:
-    """Queues exist only in the discrete-event model."""
-    if scenario.delay_model == "des":
-        return
-    if scenario.users.arrivals.model == "poisson":
-        raise ScenarioError(source, "users.arrivals.model",
-                            "poisson arrivals need delay_model: des (the analytic model has "
-                            "no queue to wait in)")
-    for key in ("limit", "timeout_s"):
-        if getattr(scenario.users.queue, key) is not None:
-            raise ScenarioError(source, f"users.queue.{key}", "needs delay_model: des")
-
-
-def _check_profile(scenario: Scenario, source: str) -> None:
-    from netsim.model.taskloss import load_profile
-
-    path = resolve_profile_path(scenario)
-    if not path.is_file():
-        raise ScenarioError(source, "profile", f"no such file: {path}")
-    profile = load_profile(path)
-    missing = [name for name in scenario.encoders if name not in profile.encoders]
-    if missing:
-        raise ScenarioError(source, "profile", f"{path} has no rows for encoder {missing[0]}")
-
-
-def _check_schedulers(scenario: Scenario, source: str) -> None:
-    from netsim.simulation.registry import available_schedulers, scheduler_class
-    from netsim.simulation.scheduling import ParameterError
-
-    for index, entry in enumerate(scenario.schedulers):
-        key = f"schedulers[{index}]"
-        if scheduler_label(entry).startswith(REFERENCE_PREFIX):
-            raise ScenarioError(source, key + ".label", f"labels starting with "
-                                f"{REFERENCE_PREFIX!r} are the references' own")
-        try:
-            cls = scheduler_class(entry.type)
-        except KeyError:
-            known = ", ".join(available_schedulers())
-            raise ScenarioError(
-                source, key + ".type", f"unknown scheduler {entry.type!r} (known: {known})"
-            ) from None
-        try:
-            params = cls.Params.model_validate(entry.params)
-        except ValidationError as error:
-            raise _first_error(source, error, prefix=key) from None
-        try:
-            params = cls.prepare(params, scenario)
-        except ParameterError as error:
-            raise ScenarioError(source, f"{key}.{error.key}", error.problem) from None
-        encoder = getattr(params, "encoder", None)
-        if encoder is not None and encoder not in scenario.encoders:
-            raise ScenarioError(
-                source, key + ".encoder", f"encoder {encoder!r} is not in the scenario's encoders"
-            )
-
-
 def scenario_data(scenario: Scenario) -> dict[str, Any]:
     """The fully resolved scenario as plain data (every default filled in)."""
     data = scenario.model_dump(mode="json")
@@ -701,35 +494,5 @@ def sweep_values(sweep: Sweep, source: str) -> list[dict[str, Any]]:
     ]
 
 
-def sweep_points(scenario: Scenario, source: str) -> list[tuple[dict[str, Any], Scenario]]:
-    """Expand ``sweep`` into (point, scenario) pairs (see :func:`sweep_values`).
-
-    A scenario without a sweep is one point, ``{}``. Each point is validated like a
-    file; an error names the swept key and value.
-    """
-    if not scenario.sweep:
-        return [({}, scenario)]
-    if scenario.sweep.kind == "train":
-        from netsim.simulation.registry import check_algorithms
-
-        try:
-            check_algorithms([scenario.sweep.algo])
-        except ValueError as error:
-            raise ScenarioError(source, "sweep.algo", str(error)) from None
-    base = scenario_data(scenario)
-    base.pop("sweep")
-    points = []
-    for values in sweep_values(scenario.sweep, source):
-        data = copy.deepcopy(base)
-        for key, value in values.items():
-            if key.startswith(PROFILE_OPTION) and scenario.sweep.kind == "profile":
-                continue  # an option of netsim profile (checked by netsim.experiments.sweep)
-            if not set_dotted(data, key, value):
-                raise ScenarioError(source, f"sweep.{key}", "no such key in the scenario")
-        try:
-            point_scenario = parse_scenario(data, source, scenario.source_dir)
-        except ScenarioError as error:
-            where = ", ".join(f"{k}={v!r}" for k, v in values.items())
-            raise ScenarioError(source, f"sweep ({where}): {error.key}", error.problem) from None
-        points.append((values, point_scenario))
-    return points
+REFERENCE_PREFIX = "reference:"
+"""Labels of the reference schedulers every run adds (netsim.simulation.runner)."""

@@ -7,7 +7,8 @@ from typing import Any
 
 import yaml
 
-from netsim.scenario import Scenario, parse_scenario
+from netsim.loading import parse_scenario
+from netsim.scenario import Scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 PAPER = ROOT / "scenarios" / "paper.yaml"

@@ -17,8 +17,9 @@ from typer.testing import CliRunner
 import netsim.io
 from netsim.cli import app, parse_seeds
 from netsim.io import atomic_write_text
+from netsim.loading import load_scenario
 from netsim.model.taskloss import DEFAULT_PROFILE_PATH
-from netsim.scenario import load_scenario, scheduler_label
+from netsim.scenario import scheduler_label
 from netsim.simulation.runner import ORACLE_REFERENCE, RECORD_COLUMNS, STATISTICAL_REFERENCE
 
 ROOT = Path(__file__).resolve().parents[1]

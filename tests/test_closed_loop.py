@@ -10,9 +10,8 @@ from scenario_factory import make_scenario
 from scipy import stats
 
 from netsim.model.cost import CellModel
-from netsim.model.taskloss import load_profile
+from netsim.model.taskloss import load_profile, resolve_profile_path
 from netsim.model.world import generate_world
-from netsim.scenario import resolve_profile_path
 from netsim.simulation.closed_loop import SERVED, ClosedLoop
 from netsim.simulation.engine import simulate_requests
 from netsim.simulation.queue_cost import decision_cost

@@ -12,9 +12,9 @@ import pytest
 from scenario_factory import make_scenario
 
 from netsim.model.cost import CellModel
-from netsim.model.taskloss import load_profile
+from netsim.model.taskloss import load_profile, resolve_profile_path
 from netsim.model.world import generate_world
-from netsim.scenario import Scenario, ScenarioError, SchedulerEntry, resolve_profile_path
+from netsim.scenario import Scenario, ScenarioError, SchedulerEntry
 from netsim.simulation.closed_loop import Future
 from netsim.simulation.reservations import Ledger, plan
 from netsim.simulation.runner import (

@@ -1,4 +1,5 @@
-"""The package's layers: nothing imports the command line (DESIGN §5)."""
+"""The package's layers (DESIGN §5): imports form no cycle, nothing imports the command
+line, and the scenario schema imports nothing of netsim above it."""
 
 from __future__ import annotations
 
@@ -54,3 +55,58 @@ def test_the_profile_options_list_is_the_commands():
     from netsim.semantic.cli import profile
 
     assert tuple(inspect.signature(profile).parameters) == PROFILE_OPTIONS
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Module -> the package modules it imports (function-level imports included)."""
+    paths = {module_name(path): path for package in ("netsim", "solvers")
+             for path in sorted((ROOT / package).rglob("*.py"))}
+    return {name: {t for t in imported(path) if t in paths and t != name}
+            for name, path in paths.items()}
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for target in sorted(graph[node]):
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_the_imports_have_no_cycle():
+    assert cycles(import_graph()) == []
+
+
+def test_the_cycle_check_can_fail():
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
+    assert cycles(graph) == [["a", "b", "c"]]
+
+
+def test_the_schema_imports_nothing_above_it():
+    """netsim.scenario is read by every layer; it may use only the error type and the
+    encoder table, never the model, simulation, solvers or RL above it."""
+    assert import_graph()["netsim.scenario"] <= {"netsim.errors", "netsim.model.encoders"}

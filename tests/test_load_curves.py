@@ -23,7 +23,8 @@ from netsim.experiments.plotting import (
     instability_loads,
     plot_load_curves,
 )
-from netsim.scenario import load_scenario, scenario_data
+from netsim.loading import load_scenario
+from netsim.scenario import scenario_data
 from tests.scenario_factory import ROOT
 
 QUEUEING = ROOT / "scenarios" / "queueing.yaml"

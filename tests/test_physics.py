@@ -167,7 +167,8 @@ def test_paper_yaml_spells_out_the_schema_defaults():
     """Every physical parameter in paper.yaml equals its one default in the schema."""
     from scenario_factory import PAPER
 
-    from netsim.scenario import Scenario, load_scenario, scenario_data
+    from netsim.loading import load_scenario
+    from netsim.scenario import Scenario, scenario_data
 
     paper = scenario_data(load_scenario(PAPER))
     defaults = scenario_data(Scenario(schedulers=[{"type": "random"}]))

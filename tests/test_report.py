@@ -12,7 +12,7 @@ from netsim.cli import app
 from netsim.experiments.report import build_report
 from netsim.experiments.sweep import run_sweep
 from netsim.experiments.tune import tune
-from netsim.scenario import load_scenario
+from netsim.loading import load_scenario
 from netsim.simulation.output import write_run
 from netsim.simulation.runner import run_scenario
 from solvers.rl.compare import compare

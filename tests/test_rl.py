@@ -281,7 +281,7 @@ def test_a_training_folder_takes_one_training(tmp_path):
 
 
 def test_a_trained_model_is_a_scheduler_in_netsim_run(trained, tmp_path):
-    from netsim.scenario import load_scenario
+    from netsim.loading import load_scenario
     from netsim.simulation.runner import run_scenario
 
     _, out, path = trained
@@ -322,7 +322,7 @@ def test_a_trained_model_schedules_inside_the_closed_loop(trained):
 )
 def test_rl_scheduler_entries_are_checked(trained, tmp_path, entry, problem):
     from netsim.errors import ScenarioError
-    from netsim.scenario import load_scenario
+    from netsim.loading import load_scenario
 
     _, _, path = trained
     scenario_file = tmp_path / "bad.yaml"
@@ -524,7 +524,7 @@ def test_a_training_whose_file_write_fails_resumes_to_the_uninterrupted_result(
     import torch
 
     import netsim.io
-    from netsim.scenario import load_scenario
+    from netsim.loading import load_scenario
     from solvers.rl import training
 
     scenario_file = tmp_path / "tiny.yaml"

@@ -14,8 +14,8 @@ from typer.testing import CliRunner
 
 from netsim.cli import app
 from netsim.errors import ScenarioError
+from netsim.loading import load_scenario
 from netsim.model.taskloss import DEFAULT_PROFILE_PATH
-from netsim.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 PAPER = ROOT / "scenarios" / "paper.yaml"

@@ -19,9 +19,10 @@ from typer.testing import CliRunner
 
 from netsim.cli import app
 from netsim.errors import ScenarioError
+from netsim.loading import load_scenario
 from netsim.model.taskloss import load_profile
 from netsim.model.transmission import QUANTIZER_CLIP_SIGMAS, bit_error_rate, digital_feature_snr
-from netsim.scenario import Transmission, load_scenario
+from netsim.scenario import Transmission
 from netsim.semantic.channel import dequantise, make_generator, quantise, transmit
 from netsim.semantic.data import load_images, synthetic_images
 from netsim.semantic.encoders import Encoder, load_encoder, resolve_weights

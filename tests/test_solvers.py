@@ -11,9 +11,8 @@ from hypothesis.extra.numpy import arrays
 from scenario_factory import make_scenario
 
 from netsim.model.cost import CellModel
-from netsim.model.taskloss import load_profile
+from netsim.model.taskloss import load_profile, resolve_profile_path
 from netsim.model.world import generate_world
-from netsim.scenario import resolve_profile_path
 from netsim.simulation.registry import available_schedulers, scheduler_class
 from netsim.simulation.scheduling import (
     NOT_SERVED,

@@ -23,7 +23,7 @@ from netsim.cli import app
 from netsim.errors import ScenarioError
 from netsim.experiments.report import build_report
 from netsim.experiments.sweep import DONE, run_sweep, sweep_jobs
-from netsim.scenario import load_scenario, parse_scenario
+from netsim.loading import load_scenario, parse_scenario
 from tests.scenario_factory import PAPER, paper_dict
 from tests.test_cli import one_line, write_yaml
 

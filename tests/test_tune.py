@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from netsim.cli import app
 from netsim.experiments.tune import open_study, tune
-from netsim.scenario import load_scenario
+from netsim.loading import load_scenario
 from tests.test_cli import one_line, write_yaml
 from tests.test_sweep import tiny
 

@@ -18,6 +18,7 @@ import pandas as pd
 import yaml
 
 from netsim.errors import ScenarioError
+from netsim.experiments.tables import sweep_keys
 from netsim.io import atomic_write_bytes, atomic_write_text
 from netsim.simulation.output import csv_text
 
@@ -101,8 +102,6 @@ def check_columns(frame: pd.DataFrame, path: Path, numbers: tuple[str, ...] = ()
 def read_aggregate(path: Path, numbers: tuple[str, ...]) -> tuple[pd.DataFrame, list[str]]:
     """A sweep's aggregate.csv (checked: a scheduler column, the NUMBERS columns, at least
     one row) and its swept keys (the columns before 'scheduler'; at least one)."""
-    from netsim.experiments.sweep import sweep_keys
-
     table = read_csv_checked(path, numbers=numbers, texts=("scheduler",))
     keys = sweep_keys(table)
     if not keys:
@@ -350,7 +349,7 @@ def load_curve_table(sweep_dir: Path, table: pd.DataFrame, keys: list[str]) -> p
     its ``scenario.yaml``), per point and scheduler its mean over seeds
     (``backlog_fraction``, ``_ci95``) and its median (``backlog_fraction_median``)."""
     from netsim.experiments.sweep import DONE
-    from netsim.simulation.runner import ci95_half_width
+    from netsim.statistics import ci95_half_width
 
     measured = ["backlog_fraction", "backlog_fraction_ci95", BACKLOG_CRITERION]
     table = table.drop(columns=measured, errors="ignore")
@@ -413,8 +412,6 @@ def instability_loads(table: pd.DataFrame, keys: list[str] | None = None,
     (``last_stable_load``), the largest load swept, and at the unstable load the backlog,
     the mean delay and the late fraction. COLUMN: ``backlog_fraction_median`` where the
     table has it, else ``backlog_fraction``."""
-    from netsim.experiments.sweep import sweep_keys
-
     keys = sweep_keys(table) if keys is None else keys
     if column is None:
         column = BACKLOG_CRITERION if BACKLOG_CRITERION in table else "backlog_fraction"

@@ -29,7 +29,7 @@ from netsim.experiments.plotting import (
     read_yaml_checked,
     save_figure,
 )
-from netsim.experiments.sweep import sweep_keys
+from netsim.experiments.tables import sweep_keys
 
 KINDS = {  # the file that tells what a folder is, in the order they are tried
     "sweep": "aggregate.csv",

@@ -1,5 +1,5 @@
 """Sweeps (``netsim sweep``, and ``netsim run`` on a file with a ``sweep:``): every point
-of the scenario's sweep (:func:`netsim.scenario.sweep_points`), once per seed, run in
+of the scenario's sweep (:func:`netsim.loading.sweep_points`), once per seed, run in
 parallel — local processes by default, or tasks on a Ray cluster — then aggregated.
 
 A job is one (point, seed). Its folder under the sweep folder is named by its values
@@ -44,18 +44,12 @@ from typing import Any
 import pandas as pd
 
 from netsim.errors import ScenarioError
+from netsim.experiments.tables import PROFILE_ROWS
 from netsim.io import atomic_write_bytes, atomic_write_text
+from netsim.loading import parse_scenario, sweep_points
+from netsim.model.taskloss import resolve_profile_path
 from netsim.ownership import claim_folder
-from netsim.scenario import (
-    PROFILE_OPTION,
-    Scenario,
-    Sweep,
-    parse_scenario,
-    resolve_profile_path,
-    scenario_data,
-    scheduler_label,
-    sweep_points,
-)
+from netsim.scenario import PROFILE_OPTION, Scenario, Sweep, scenario_data, scheduler_label
 from netsim.semantic import PROFILE_OPTIONS
 from netsim.simulation.output import (
     PROFILE_COPY,
@@ -64,7 +58,8 @@ from netsim.simulation.output import (
     write_resolved_scenario,
     write_run,
 )
-from netsim.simulation.runner import ci95_half_width, run_scenario
+from netsim.simulation.runner import run_scenario
+from netsim.statistics import ci95_half_width
 
 DONE = "done.json"
 """A job's completion marker, written last."""
@@ -73,7 +68,6 @@ SKIPPED_TRAIN_FILES = ("train/checkpoints/",)
 BACKENDS = ("local", "ray")
 PROFILE_FIXED = ("out", "seed", "progress")
 """Options of netsim profile that a profile sweep sets itself."""
-PROFILE_ROWS = ("encoder", "snr_db")
 
 
 @dataclass(frozen=True)
@@ -439,14 +433,6 @@ def run_sweep(
     if not outcome.failed:
         outcome.aggregate = write_aggregates(out_dir, scenario, jobs, keys)
     return outcome
-
-
-def sweep_keys(table: pd.DataFrame) -> list[str]:
-    """The swept keys of an aggregate or sweep summary: the columns before 'scheduler'
-    (a profile aggregate: 'encoder'), 'seed' left out."""
-    columns = list(table.columns)
-    first = columns.index("scheduler" if "scheduler" in columns else PROFILE_ROWS[0])
-    return [c for c in columns[:first] if c != "seed"]
 
 
 def describe(outcome: SweepOutcome) -> Iterable[str]:

@@ -30,14 +30,10 @@ import yaml
 
 from netsim.errors import ScenarioError
 from netsim.io import atomic_write_text
+from netsim.loading import parse_scenario
+from netsim.model.taskloss import resolve_profile_path
 from netsim.ownership import claim_folder
-from netsim.scenario import (
-    Scenario,
-    parse_scenario,
-    resolve_profile_path,
-    scenario_data,
-    set_dotted,
-)
+from netsim.scenario import Scenario, scenario_data, set_dotted
 from netsim.simulation.output import csv_text
 
 OBJECTIVE = "score_vs_statistical"

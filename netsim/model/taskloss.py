@@ -11,10 +11,14 @@ import csv
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from netsim.errors import ScenarioError
+
+if TYPE_CHECKING:
+    from netsim.scenario import Scenario
 
 DEFAULT_PROFILE_PATH = Path(__file__).parent / "data" / "default_profile.csv"
 COLUMNS = ("encoder", "snr_db", "accuracy", "cross_entropy", "clip_i2i_similarity", "provenance")
@@ -107,3 +111,13 @@ def load_profile(path: str | Path) -> TaskProfile:
         for i, metric in enumerate(METRICS, start=1):
             values[metric][encoder] = data[:, i]
     return TaskProfile(snr, values, provenance, source)
+
+
+def resolve_profile_path(scenario: Scenario) -> Path:
+    """Where the task-loss profile CSV of a scenario lies."""
+    if scenario.profile == "default":
+        return DEFAULT_PROFILE_PATH
+    path = Path(scenario.profile)
+    if not path.is_absolute() and scenario.source_dir is not None:
+        path = scenario.source_dir / path
+    return path

@@ -47,9 +47,9 @@ import gymnasium as gym
 import numpy as np
 
 from netsim.model.cost import CellModel
-from netsim.model.taskloss import load_profile
+from netsim.model.taskloss import load_profile, resolve_profile_path
 from netsim.model.world import WorldTrace, generate_snapshots, generate_world
-from netsim.scenario import Scenario, resolve_profile_path
+from netsim.scenario import Scenario
 from netsim.simulation.runner import drop_penalties
 
 SEED_SPACE = 2**31 - 1

@@ -12,7 +12,8 @@ from typing import Any
 import pandas as pd
 
 from netsim.io import atomic_write_bytes, atomic_write_text
-from netsim.scenario import Scenario, resolve_profile_path, resolved_yaml
+from netsim.model.taskloss import resolve_profile_path
+from netsim.scenario import Scenario, resolved_yaml
 from netsim.simulation.runner import RunResult
 
 FLOAT_FORMAT = "%.10g"

@@ -23,12 +23,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from netsim.model.cost import CellModel, SlotMetrics
-from netsim.model.taskloss import load_profile
+from netsim.model.taskloss import load_profile, resolve_profile_path
 from netsim.model.world import WorldTrace, generate_world
-from netsim.scenario import Scenario, SchedulerEntry, resolve_profile_path, scheduler_label
+from netsim.scenario import Scenario, SchedulerEntry, scheduler_label
 from netsim.simulation.closed_loop import (
     GATHERED,
     OUTCOMES,
@@ -49,6 +48,7 @@ from netsim.simulation.scheduling import (
     check_allocation,
 )
 from netsim.simulation.traffic import generate_traffic
+from netsim.statistics import ci95_half_width, jain_index
 
 ORACLE_REFERENCE = "reference:oracle_optimum"
 STATISTICAL_REFERENCE = "reference:statistical_optimum"
@@ -317,20 +317,6 @@ def request_records(model: CellModel, world: WorldTrace, run: SchedulerRun, seed
         }
     )
     return frame[RECORD_COLUMNS]
-
-
-def ci95_half_width(values: np.ndarray) -> float:
-    """Half-width of the 95 % Student-t interval of the mean over seeds (0 for one seed)."""
-    if len(values) < 2:
-        return 0.0
-    return float(stats.t.ppf(0.975, len(values) - 1) * np.std(values, ddof=1) / np.sqrt(len(values)))
-
-
-def jain_index(values: np.ndarray) -> float:
-    """Jain's fairness index (sum x)^2 / (n sum x^2) of non-negative values: 1 when all
-    are equal, 1/n when one has everything; NaN when all are 0."""
-    squares = float(np.sum(values**2))
-    return float(np.sum(values) ** 2 / (len(values) * squares)) if squares > 0 else float("nan")
 
 
 def user_fairness(group: pd.DataFrame, performance: str) -> dict[str, float]:

@@ -23,7 +23,7 @@ from netsim.io import atomic_write_text
 from netsim.ownership import claim_folder
 from netsim.scenario import Scenario
 from netsim.simulation.output import csv_text
-from netsim.simulation.runner import ci95_half_width
+from netsim.statistics import ci95_half_width
 from solvers.rl.training import train
 
 METRICS = ("mean_return", "score_vs_statistical", "score_vs_oracle")

@@ -17,8 +17,9 @@ from typing import Literal
 
 import numpy as np
 
+from netsim.loading import load_scenario
 from netsim.rl.env import ObservationEncoder, action_mask, assignment_order, observation_size
-from netsim.scenario import Scenario, load_scenario
+from netsim.scenario import Scenario
 from netsim.simulation.scheduling import (
     NOT_SERVED,
     Allocation,

@@ -1,0 +1,129 @@
+"""The assignment of one slot, user by user: the one place that knows the order of the
+users, the free RBs, the action mask, the observation and what an action means. The
+environment (:mod:`netsim.rl.env`), the RL scheduler (:mod:`solvers.rl.scheduler`) and
+the evaluation (:mod:`netsim.rl.evaluation`) all step through it (mobile-env's handler
+idea: the RL interface touches the simulation in one place).
+
+Action ``m * Q + q`` serves the current user with encoder m on RB q; the last action,
+``M * Q``, leaves it unserved (DESIGN §3).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from netsim.rl.observation import ObservationEncoder
+
+NOT_SERVED = -1
+
+
+def assignment_order(users: np.ndarray, distance_m: np.ndarray, rule: str) -> np.ndarray:
+    """The requesting ``users`` in the order they are assigned (``rl.user_order``):
+    farthest_first sorts them by decreasing distance (ties by index); index keeps them."""
+    users = np.asarray(users)
+    if rule == "index":
+        return users
+    return users[np.argsort(-np.asarray(distance_m)[users], kind="stable")]
+
+
+def action_mask(free: np.ndarray, users_left: int, n_encoders: int, voluntary_drop: bool
+                ) -> np.ndarray:
+    """Valid actions: any encoder on a free RB; 'unserved' only where a drop is allowed
+    (voluntary drops, or more users left in the slot than free RBs)."""
+    mask = np.empty(n_encoders * free.size + 1, dtype=bool)
+    mask[:-1].reshape(n_encoders, free.size)[:] = free
+    mask[-1] = voluntary_drop or users_left > np.count_nonzero(free)
+    return mask
+
+
+@dataclass(frozen=True)
+class Step:
+    """What one action did: the user it served (or not), the encoder and RB it took
+    (NOT_SERVED for both when unserved), and whether the action was valid (an invalid
+    action leaves the user unserved; it is never remapped)."""
+
+    user: int
+    encoder: int
+    rb: int
+    valid: bool
+
+    @property
+    def served(self) -> bool:
+        return self.rb != NOT_SERVED
+
+
+@dataclass
+class SlotAssignment:
+    """One slot's users assigned one per step, in ``rl.user_order``.
+
+    :param observer: scales the observation (the training scenario's constants)
+    :param users: the requesting users, already in assignment order
+    :param template: the slot's observation template (:meth:`ObservationEncoder.slot_template`)
+    :param snr_feature: every user's mean-SNR feature on every RB, (U, Q)
+    :param n_encoders: encoders M of the action space
+    :param voluntary_drop: whether a user may be left unserved while an RB is free
+    """
+
+    observer: ObservationEncoder
+    users: list[int]
+    template: np.ndarray
+    snr_feature: np.ndarray
+    n_encoders: int
+    voluntary_drop: bool
+    free: np.ndarray = field(init=False)
+    steps: list[Step] = field(init=False, default_factory=list)
+    position: int = field(init=False, default=0)
+
+    def __post_init__(self) -> None:
+        self.free = np.ones(self.snr_feature.shape[-1], dtype=bool)
+
+    @property
+    def n_rbs(self) -> int:
+        return self.free.size
+
+    @property
+    def drop_action(self) -> int:
+        return self.n_encoders * self.n_rbs
+
+    @property
+    def done(self) -> bool:
+        return self.position >= len(self.users)
+
+    @property
+    def current_user(self) -> int:
+        return int(self.users[self.position])
+
+    @property
+    def users_left(self) -> int:
+        """Users still to assign, the current one included."""
+        return len(self.users) - self.position
+
+    def mask(self) -> np.ndarray:
+        """Valid actions for the current user (sb3-contrib's masking protocol)."""
+        return action_mask(self.free, self.users_left, self.n_encoders, self.voluntary_drop)
+
+    def observation(self) -> np.ndarray:
+        """What the policy sees before acting for the current user."""
+        user = self.current_user
+        return self.observer.fill(self.template, self.free, user, self.snr_feature[user],
+                                  self.users_left)
+
+    def act(self, action: int) -> Step:
+        """Carry out ``action`` for the current user and move on to the next."""
+        action = int(action)
+        user = self.current_user
+        if action == self.drop_action:
+            valid = bool(self.mask()[action])
+        else:
+            valid = 0 <= action < self.drop_action and bool(self.free[action % self.n_rbs])
+        if valid and action != self.drop_action:
+            encoder, rb = divmod(action, self.n_rbs)
+            self.free[rb] = False
+            step = Step(user, int(encoder), int(rb), True)
+        else:
+            step = Step(user, NOT_SERVED, NOT_SERVED, valid)
+        self.steps.append(step)
+        self.position += 1
+        return step
