@@ -94,8 +94,8 @@ def test_masks_are_right_after_every_step(users, rbs, voluntary):
         if action < env.drop_action:
             used.add(action % rbs)
         left -= 1
-        if "slot_decisions" in info:  # the next slot starts with every RB free
-            served = [q for _, _, q in info["slot_decisions"] if q >= 0]
+        if "slot_steps" in info:  # the next slot starts with every RB free
+            served = [step.rb for step in info["slot_steps"] if step.served]
             assert len(served) == len(set(served))
             if not voluntary:
                 assert len(served) == min(users, rbs)
@@ -111,8 +111,9 @@ def test_a_masked_action_is_penalised_not_remapped():
     assert info["invalid_action"]
     expected = env.penalty[user] + env.scenario.rl.invalid_action_penalty
     assert info["cost"] == pytest.approx(expected)
-    assert env.decisions[-1] == (user, -1, -1)
-    assert not env.free[0] and env.free[1:].all()
+    last = env.assignment.steps[-1]
+    assert (last.user, last.served, last.valid) == (user, False, False)
+    assert not env.assignment.free[0] and env.assignment.free[1:].all()
 
 
 def test_same_world_seed_same_episode():
@@ -383,9 +384,9 @@ def test_env_observations_equal_the_schedulers_encoding():
     while not terminated:
         world, slot, user = env.world, env.slot, env.current_user
         mean_snr = env.model.snr(world.distance_m[slot], 1.0, world.interference_w[slot])
-        expected = env.encoder.encode(world.interference_w[slot], env.free,
-                                      world.distance_m[slot], world.cpu_hz_by_slot[slot], user,
-                                      mean_snr, len(env.queue))
+        expected = env.observer.encode(world.interference_w[slot], env.assignment.free,
+                                       world.distance_m[slot], world.cpu_hz_by_slot[slot],
+                                       user, mean_snr, env.assignment.users_left)
         np.testing.assert_allclose(observation, expected, rtol=1e-6, atol=1e-6)
         mask = env.action_masks()
         observation, _, terminated, _, _ = env.step(int(rng.choice(np.flatnonzero(mask))))
@@ -442,7 +443,7 @@ def test_users_are_assigned_in_the_documented_order(order):
     while not terminated:
         sequence.append(env.current_user)
         _, _, terminated, _, info = env.step(int(rng.choice(np.flatnonzero(env.action_masks()))))
-        if "slot_decisions" in info:
+        if "slot_steps" in info:
             slot = info["slot"]
             active = np.flatnonzero(env.world.active[slot])
             key = -env.world.distance_m[slot][active] if order == "farthest_first" else active
@@ -468,7 +469,7 @@ def test_the_rl_scheduler_decides_as_the_policy_acts_in_the_environment(trained)
         decisions = None
         while decisions is None:
             observation, _, _, _, info = env.step(act(observation, env.action_masks()))
-            decisions = info.get("slot_decisions")
+            decisions = info.get("slot_steps")
         users = np.flatnonzero(world.active[slot])
         mean_snr = model.snr(world.distance_m[slot], 1.0, world.interference_w[slot])
         problem = SchedulingProblem(
@@ -478,7 +479,7 @@ def test_the_rl_scheduler_decides_as_the_policy_acts_in_the_environment(trained)
                             world.interference_w[slot], mean_snr),
         )
         allocation = scheduler.decide(problem)
-        by_user = {u: (m, q) for u, m, q in decisions}
+        by_user = {step.user: (step.encoder, step.rb) for step in decisions}
         for row, user in enumerate(users):
             assert (allocation.encoder[row], allocation.rb[row]) == by_user[user]
 
@@ -487,7 +488,7 @@ def test_the_observation_tells_who_is_assigned_with_which_snr_and_clock():
     env = SlotAssignmentEnv(make_scenario())
     observation, _ = env.reset(seed=8)
     for _ in range(3):
-        user, mean_snr, clock_hz = env.encoder.current_user(observation)
+        user, mean_snr, clock_hz = env.observer.current_user(observation)
         world, slot = env.world, env.slot
         assert user == env.current_user
         np.testing.assert_allclose(

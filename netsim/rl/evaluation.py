@@ -57,12 +57,13 @@ def evaluate_policy(policy: Policy, scenario: Scenario, seeds: list[int] | None 
             )
             totals["policy"] += info["cost"]
             requests += 1
-            if "slot_decisions" not in info:
+            if "slot_steps" not in info:
                 continue
-            users = np.array([u for u, _, _ in info["slot_decisions"]])
-            for u, m, q in info["slot_decisions"]:
-                if q >= 0:
+            users = np.array([step.user for step in info["slot_steps"]])
+            for step in info["slot_steps"]:
+                if step.served:
                     served += 1
+                    u, m, q = step.user, step.encoder, step.rb
                     delay = metrics.total_delay_s[slot, u, m, q]
                     energy = metrics.bs_energy_j[slot, u, m, q] + metrics.user_energy_j[slot, u]
                     delay_violations += int(delay > limits.max_delay_s)
@@ -95,7 +96,7 @@ def myopic_policy(scenario: Scenario) -> Policy:
     env = SlotAssignmentEnv(scenario)
 
     def act(observation: np.ndarray, mask: np.ndarray) -> int:
-        user, mean_snr, clock_hz = env.encoder.current_user(observation)
+        user, mean_snr, clock_hz = env.observer.current_user(observation)
         cost = env.model.quadrature_expected_cost(mean_snr[None, :], np.array([clock_hz]))
         flat = np.append(cost.ravel(), env.penalty[user])
         return int(np.argmin(np.where(mask, flat, np.inf)))

@@ -18,7 +18,7 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.utils import LinearSchedule
 from stable_baselines3.common.vec_env import VecEnv
 
-from netsim.rl.env import MaskSpec
+from netsim.rl.observation import MaskSpec
 from netsim.scenario import RL
 from solvers.rl.dqn import MaskableDQN
 from solvers.rl.sac_discrete import SACDiscrete

@@ -4,8 +4,8 @@ that acts only among valid actions.
 At action time, Q-values of masked actions are set to -inf before the arg-max, and
 epsilon-greedy exploration draws uniformly among the valid actions. The bootstrap
 target max_a' Q_target(s', a') is also taken over the actions valid in s': the masks are
-read back from the replayed observations (:func:`netsim.rl.env.masks_from_observations`),
-so the replay buffer is SB3's own.
+read back from the replayed observations (:mod:`solvers.rl.common`), so the replay
+buffer is SB3's own.
 """
 
 from __future__ import annotations
@@ -15,32 +15,8 @@ import torch as th
 import torch.nn.functional as F
 from stable_baselines3 import DQN
 
-from netsim.rl.env import MaskSpec, masks_from_observations
-
-
-def random_valid(masks: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """One uniformly random valid action per row of ``masks``."""
-    scores = rng.random(masks.shape)
-    scores[~masks] = -1.0
-    return scores.argmax(axis=1)
-
-
-class MaskedOffPolicy:
-    """What DQN and SAC-Discrete share: masks read from observations, and warm-up and
-    exploration among valid actions only. Mixed in before the SB3 class."""
-
-    mask_spec: MaskSpec | None
-    mask_rng: np.random.Generator
-
-    def _masks(self, observation: np.ndarray) -> np.ndarray:
-        return masks_from_observations(np.asarray(observation), self.mask_spec)
-
-    def _sample_action(self, learning_starts, action_noise=None, n_envs=1):
-        if self.num_timesteps < learning_starts:
-            action = random_valid(self._masks(self._last_obs), self.mask_rng)
-        else:
-            action, _ = self.predict(self._last_obs, deterministic=False)
-        return action, action
+from netsim.rl.observation import MaskSpec
+from solvers.rl.common import MaskedOffPolicy, random_valid
 
 
 class MaskableDQN(MaskedOffPolicy, DQN):

@@ -13,7 +13,7 @@ expectation over actions is an exact sum instead of a sample:
   with masks the reachable maximum is log of the valid count, so the target follows it).
 
 Masked actions get zero probability in acting and in every sum; masks of replayed
-states are read back from the observations (:func:`netsim.rl.env.masks_from_observations`).
+states are read back from the observations (:mod:`solvers.rl.common`).
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ from stable_baselines3.common.torch_layers import create_mlp
 from stable_baselines3.common.utils import polyak_update
 from torch import nn
 
-from netsim.rl.env import MaskSpec
-from solvers.rl.dqn import MaskedOffPolicy
+from netsim.rl.observation import MaskSpec
+from solvers.rl.common import MaskedOffPolicy
 
 
 class DiscreteSACPolicy(BasePolicy):

@@ -18,7 +18,8 @@ from typing import Literal
 import numpy as np
 
 from netsim.loading import load_scenario
-from netsim.rl.env import ObservationEncoder, action_mask, assignment_order, observation_size
+from netsim.rl.assignment import SlotAssignment, assignment_order
+from netsim.rl.observation import ObservationEncoder, observation_size
 from netsim.scenario import Scenario
 from netsim.simulation.scheduling import (
     NOT_SERVED,
@@ -28,11 +29,11 @@ from netsim.simulation.scheduling import (
     SchedulerParams,
     SchedulingProblem,
 )
-from solvers.rl.algorithms import ALGORITHMS
+from solvers.rl.algorithms import ALGORITHM_NAMES, ALGORITHMS
 
 
 class RLParams(SchedulerParams):
-    algo: Literal["ppo", "dqn", "sac"] = "ppo"
+    algo: Literal[ALGORITHM_NAMES] = "ppo"  # type: ignore[valid-type]
     model_path: str
     """The trained model (model.zip written by netsim train), relative to the scenario."""
 
@@ -104,25 +105,28 @@ class RLScheduler(Scheduler):
         path = Path(params.model_path)
         self.model = load_model(path, params.algo)
         training = load_scenario(path.parent / "scenario.yaml")
-        self.encoder = ObservationEncoder.from_scenario(training)
+        self.observer = ObservationEncoder.from_scenario(training)
         self.user_order = training.rl.user_order
 
     def decide(self, problem: SchedulingProblem) -> Allocation:
+        """The policy assigns the slot's requesting users one by one, through the same
+        :class:`SlotAssignment` as in training."""
         seen = problem.observation
-        n_users, n_enc, n_rbs = problem.shape
-        free = np.ones(n_rbs, dtype=bool)
+        n_users, n_encoders, _ = problem.shape
+        users = assignment_order(seen.users, seen.distance_m, self.user_order)
+        template = self.observer.slot_template(seen.interference_w, seen.distance_m,
+                                               seen.user_cpu_hz, seen.mean_snr)
+        assignment = SlotAssignment(self.observer, [int(u) for u in users], template,
+                                    self.observer.snr_feature(seen.mean_snr), n_encoders,
+                                    problem.voluntary_drop)
+        while not assignment.done:
+            action, _ = self.model.predict(assignment.observation(),
+                                           action_masks=assignment.mask(), deterministic=True)
+            assignment.act(int(action))
+        row_of = {int(user): row for row, user in enumerate(seen.users)}
         encoder = np.full(n_users, NOT_SERVED, dtype=np.int64)
         rb = np.full(n_users, NOT_SERVED, dtype=np.int64)
-        rows = assignment_order(np.arange(n_users), seen.distance_m[seen.users], self.user_order)
-        for step, row in enumerate(rows):
-            user = seen.users[row]
-            mask = action_mask(free, n_users - step, n_enc, problem.voluntary_drop)
-            observation = self.encoder.encode(seen.interference_w, free, seen.distance_m,
-                                              seen.user_cpu_hz, int(user), seen.mean_snr,
-                                              n_users - step)
-            action, _ = self.model.predict(observation, action_masks=mask, deterministic=True)
-            action = int(action)
-            if action < n_enc * n_rbs:
-                encoder[row], rb[row] = divmod(action, n_rbs)
-                free[rb[row]] = False
+        for step in assignment.steps:
+            if step.served:
+                encoder[row_of[step.user]], rb[row_of[step.user]] = step.encoder, step.rb
         return Allocation.from_pairs(encoder, rb)

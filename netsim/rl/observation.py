@@ -1,0 +1,144 @@
+"""What the policy sees (DESIGN §3): the observation vector, its layout and scales, and
+the action masks read back from observations (for off-policy learners' replayed
+states). The parts and their order are listed in :mod:`netsim.rl.env`'s docstring."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+
+import numpy as np
+
+from netsim.scenario import Scenario
+
+OBS_BOUND = 100.0
+"""Observations are clipped to +-OBS_BOUND (reached only by absurd SNRs)."""
+
+
+def observation_size(n_users: int, n_rbs: int) -> int:
+    """3 Q + 3 U + U Q + 1 entries (see the module docstring)."""
+    return 3 * n_rbs + 3 * n_users + n_users * n_rbs + 1
+
+
+@cache
+def observation_layout(n_users: int, n_rbs: int) -> dict[str, slice]:
+    """Where each part of the observation lies, in order (see the module docstring)."""
+    sizes = {"interference": n_rbs, "free": n_rbs, "distance": n_users, "clock": n_users,
+             "mean_snr": n_users * n_rbs, "current_user": n_users, "current_snr": n_rbs,
+             "users_left": 1}
+    layout, start = {}, 0
+    for name, size in sizes.items():
+        layout[name] = slice(start, start + size)
+        start += size
+    return layout
+
+
+@dataclass(frozen=True)
+class ObservationEncoder:
+    """Builds the observation vector; its constants come from the training scenario, so a
+    trained policy sees the same scales wherever it is used."""
+
+    n_users: int
+    n_rbs: int
+    radius_m: float
+    interference_mean_dbm: float
+    interference_std_db: float
+    cpu_low_hz: float
+    cpu_span_hz: float
+
+    @classmethod
+    def from_scenario(cls, scenario: Scenario) -> ObservationEncoder:
+        low, high = scenario.users.cpu_hz_range
+        itf = scenario.cell.interference
+        return cls(scenario.users.count, scenario.cell.n_rbs, scenario.cell.radius_m, itf.mean_dbm,
+                   max(itf.std_db, 1e-9), low, max(high - low, 1.0))
+
+    def slot_template(
+        self, interference_w: np.ndarray, distance_m: np.ndarray, user_cpu_hz: np.ndarray,
+        mean_snr: np.ndarray,
+    ) -> np.ndarray:
+        """The parts of a slot's observations that do not change within the slot
+        (interference, distances, clocks); the rest is left 0 for :meth:`fill`."""
+        n_rbs = np.shape(interference_w)[-1]
+        part = observation_layout(self.n_users, n_rbs)
+        interference_dbm = 10.0 * np.log10(np.asarray(interference_w) * 1e3)
+        template = np.zeros(observation_size(self.n_users, n_rbs), dtype=np.float32)
+        template[part["interference"]] = (
+            (interference_dbm - self.interference_mean_dbm) / self.interference_std_db
+        )
+        template[part["distance"]] = np.asarray(distance_m) / self.radius_m
+        template[part["clock"]] = (np.asarray(user_cpu_hz) - self.cpu_low_hz) / self.cpu_span_hz
+        template[part["mean_snr"]] = self.snr_feature(mean_snr).ravel()
+        return np.clip(template, -OBS_BOUND, OBS_BOUND)
+
+    def fill(self, template: np.ndarray, free: np.ndarray, user: int,
+             mean_snr_feature: np.ndarray, users_left: int) -> np.ndarray:
+        """A copy of ``template`` with the step's free RBs, current user (one-hot), its
+        mean SNR feature (:meth:`snr_feature`) and the users left."""
+        part = observation_layout(self.n_users, free.size)
+        observation = template.copy()
+        observation[part["free"]] = free
+        observation[part["current_user"].start + user] = 1.0
+        observation[part["current_snr"]] = np.clip(mean_snr_feature, -OBS_BOUND, OBS_BOUND)
+        observation[part["users_left"]] = users_left / self.n_users
+        return observation
+
+    def current_user(self, observation: np.ndarray) -> tuple[int, np.ndarray, float]:
+        """Read back from an observation the user being assigned, its mean SNR on each
+        RB (linear) and its device clock in Hz."""
+        part = observation_layout(self.n_users, self.n_rbs)
+        user = int(np.argmax(observation[part["current_user"]]))
+        mean_snr = 10.0 ** observation[part["current_snr"]].astype(float)
+        clock = observation[part["clock"]][user]
+        return user, mean_snr, float(clock * self.cpu_span_hz + self.cpu_low_hz)
+
+    @staticmethod
+    def snr_feature(mean_snr: np.ndarray) -> np.ndarray:
+        """Mean SNR in dB / 10."""
+        return np.log10(mean_snr)
+
+    def encode(
+        self,
+        interference_w: np.ndarray,
+        free: np.ndarray,
+        distance_m: np.ndarray,
+        user_cpu_hz: np.ndarray,
+        user: int,
+        mean_snr: np.ndarray,
+        users_left: int,
+    ) -> np.ndarray:
+        """One observation: RB interference, free RBs, all users' distances and clocks,
+        the current user (one-hot), its mean SNR on every RB, and the users left."""
+        template = self.slot_template(interference_w, distance_m, user_cpu_hz, mean_snr)
+        return self.fill(template, free, user, self.snr_feature(mean_snr[user]), users_left)
+
+
+@dataclass(frozen=True)
+class MaskSpec:
+    """Enough of the scenario to read action masks back from observations."""
+
+    n_users: int
+    n_rbs: int
+    n_encoders: int
+    voluntary_drop: bool
+
+    @classmethod
+    def from_scenario(cls, scenario: Scenario) -> MaskSpec:
+        return cls(scenario.users.count, scenario.cell.n_rbs, len(scenario.encoders),
+                   scenario.users.voluntary_drop)
+
+
+def masks_from_observations(observations: np.ndarray, spec: MaskSpec) -> np.ndarray:
+    """Action masks (B, M Q + 1) of a batch of observations (B, size): the same as
+    :func:`action_mask` at the step that produced each observation. An all-zero
+    observation (after the episode's end) gets an all-true mask."""
+    observations = np.atleast_2d(observations)
+    part = observation_layout(spec.n_users, spec.n_rbs)
+    free = observations[:, part["free"]] > 0.5
+    users_left = np.rint(observations[:, part["users_left"].start] * spec.n_users)
+    masks = np.concatenate(
+        [np.tile(free, spec.n_encoders),
+         (spec.voluntary_drop | (users_left > free.sum(axis=1)))[:, None]], axis=1
+    )
+    masks[~masks.any(axis=1)] = True
+    return masks
