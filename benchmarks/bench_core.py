@@ -29,7 +29,6 @@ import numpy as np
 
 from netsim.loading import load_scenario
 from netsim.model.cost import CellModel
-from netsim.model.taskloss import load_profile, resolve_profile_path
 from netsim.model.world import generate_world
 from netsim.scenario import Scenario, SchedulerEntry
 from netsim.simulation.runner import build_scheduler, request_records, run_scenario, schedule_seed
@@ -103,7 +102,7 @@ def resized(base: Scenario, users: int, rbs: int, slots: int, **update) -> Scena
 
 
 def cell_model(scenario: Scenario) -> CellModel:
-    return CellModel(scenario, load_profile(resolve_profile_path(scenario)))
+    return CellModel.from_scenario(scenario)
 
 
 def slot_problem(size: int, seed: int = 0, fading_per: str = "user") -> SchedulingProblem:

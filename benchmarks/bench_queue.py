@@ -24,7 +24,6 @@ import numpy as np
 
 from netsim.loading import load_scenario
 from netsim.model.cost import CellModel
-from netsim.model.taskloss import load_profile, resolve_profile_path
 from netsim.model.world import generate_world
 from netsim.scenario import SchedulerEntry
 from netsim.simulation.closed_loop import ClosedLoop
@@ -60,7 +59,7 @@ def scenario_with(**updates):
 def engine_rates(slots: int, repeats: int) -> None:
     des = scenario_with(delay_model="des", slots=slots)
     analytic = scenario_with(slots=slots)
-    model = CellModel(des, load_profile(resolve_profile_path(des)))
+    model = CellModel.from_scenario(des)
     world = generate_world(des, 0)
     traffic = generate_traffic(des, world, 0)
     entry = SchedulerEntry(type="hungarian", information="oracle")
@@ -91,7 +90,7 @@ def recorded_states(n_users: int, information: str, count: int, full: bool):
         "delay_model": "des", "slots": count + 1, "slot_duration_s": 1.0 if full else 0.05,
         "users.count": n_users, "cell.n_rbs": n_users, "users.arrivals": traffic,
     })
-    model = CellModel(scenario, load_profile(resolve_profile_path(scenario)))
+    model = CellModel.from_scenario(scenario)
     world = generate_world(scenario, 1)
     traffic = generate_traffic(scenario, world, 1)
     scheduler = build_scheduler(SchedulerEntry(type="queue_greedy", information=information),

@@ -191,16 +191,29 @@ def sweep_points(scenario: Scenario, source: str) -> list[tuple[dict[str, Any], 
     base.pop("sweep")
     points = []
     for values in sweep_values(scenario.sweep, source):
-        data = copy.deepcopy(base)
-        for key, value in values.items():
-            if key.startswith(PROFILE_OPTION) and scenario.sweep.kind == "profile":
-                continue  # an option of netsim profile (checked by netsim.experiments.sweep)
-            if not set_dotted(data, key, value):
-                raise ScenarioError(source, f"sweep.{key}", "no such key in the scenario")
-        try:
-            point_scenario = parse_scenario(data, source, scenario.source_dir)
-        except ScenarioError as error:
-            where = ", ".join(f"{k}={v!r}" for k, v in values.items())
-            raise ScenarioError(source, f"sweep ({where}): {error.key}", error.problem) from None
-        points.append((values, point_scenario))
+        scenario_values = {k: v for k, v in values.items()
+                           if not (k.startswith(PROFILE_OPTION) and scenario.sweep.kind == "profile")}
+        # profile options are netsim profile's own (checked by netsim.experiments.sweep)
+        points.append((values, _with_values(base, scenario, source, scenario_values, values)))
     return points
+
+
+def scenario_with(scenario: Scenario, source: str, values: dict[str, Any]) -> Scenario:
+    """The scenario, its sweep removed, with ``values`` ({dotted key: value}) set;
+    checked like a file (a tuning trial's scenario, one point of a sweep)."""
+    base = scenario_data(scenario)
+    base.pop("sweep")
+    return _with_values(base, scenario, source, values, values)
+
+
+def _with_values(base: dict[str, Any], scenario: Scenario, source: str,
+                 values: dict[str, Any], point: dict[str, Any]) -> Scenario:
+    data = copy.deepcopy(base)
+    for key, value in values.items():
+        if not set_dotted(data, key, value):
+            raise ScenarioError(source, f"sweep.{key}", "no such key in the scenario")
+    try:
+        return parse_scenario(data, source, scenario.source_dir)
+    except ScenarioError as error:
+        where = ", ".join(f"{k}={v!r}" for k, v in point.items())
+        raise ScenarioError(source, f"sweep ({where}): {error.key}", error.problem) from None

@@ -460,15 +460,18 @@ def resolved_yaml(scenario: Scenario) -> str:
     return yaml.safe_dump(scenario_data(scenario), sort_keys=False, allow_unicode=True)
 
 
-def set_dotted(data: dict[str, Any], key: str, value: Any) -> bool:
-    """Set ``data[a][b][c] = value`` for the key ``a.b.c``; False if no such key exists."""
+def set_dotted(data: dict[str, Any], key: str, value: Any, create: bool = False) -> bool:
+    """Set ``data[a][b][c] = value`` for the key ``a.b.c``; False if no such key exists
+    (``create``: make the missing levels, as for a file that leaves them to defaults)."""
     *parents, leaf = key.split(".")
     node = data
     for part in parents:
+        if create and part not in node:
+            node[part] = {}
         if not isinstance(node.get(part), dict):
             return False
         node = node[part]
-    if leaf not in node:
+    if leaf not in node and not create:
         return False
     node[leaf] = value
     return True

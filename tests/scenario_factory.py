@@ -1,4 +1,6 @@
-"""Small scenarios for tests, built from the shipped paper scenario."""
+"""Helpers shared by the test modules: small scenarios built from the shipped paper
+scenario, YAML writing, and the one-line error check (test modules import these from
+here, never from each other)."""
 
 from __future__ import annotations
 
@@ -31,3 +33,34 @@ def make_scenario(**updates: Any) -> Scenario:
     """paper.yaml with nested overrides, e.g. make_scenario(cell={"n_rbs": 3}, slots=4)."""
     data = deep_update(paper_dict(), updates)
     return parse_scenario(data, "test-scenario", PAPER.parent)
+
+
+def write_yaml(path: Path, data: dict[str, Any]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def one_line(result) -> str:
+    """The only non-blank line of a CLI result's output (an error is one line)."""
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1, result.output
+    return lines[0]
+
+
+def tiny(**changes: Any) -> dict[str, Any]:
+    """A 3-slot, 3-RB sweep over users.count [2, 3], two seeds: small enough for many runs."""
+    data = paper_dict()
+    data.update(name="tiny", slots=3, seeds=[0, 1], cell={**data["cell"], "n_rbs": 3},
+                schedulers=[{"type": "hungarian", "information": "statistical"}, "random"],
+                sweep={"users.count": [2, 3]})
+    data.update(changes)
+    return data
+
+
+def scenario_of(data: dict[str, Any]):
+    return parse_scenario(data, "tiny.yaml", PAPER.parent)
+
+
+RL = {"total_steps": 128, "n_steps": 64, "batch_size": 32, "n_epochs": 1, "net_arch": [16],
+      "eval_every_steps": 64, "eval_seeds": [10_000], "eval_slots": 2}

@@ -21,6 +21,7 @@ from netsim.loading import load_scenario
 from netsim.model.taskloss import DEFAULT_PROFILE_PATH
 from netsim.scenario import scheduler_label
 from netsim.simulation.runner import ORACLE_REFERENCE, RECORD_COLUMNS, STATISTICAL_REFERENCE
+from tests.scenario_factory import one_line, write_yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 PAPER = ROOT / "scenarios" / "paper.yaml"
@@ -45,10 +46,7 @@ def small_scenario(**changes: Any) -> dict[str, Any]:
     return data
 
 
-def write_yaml(path: Path, data: dict[str, Any]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
-    return path
+
 
 
 def invoke(*args: str):
@@ -59,12 +57,6 @@ def run_ok(scenario_file: Path, out_dir: Path, *extra: str) -> None:
     result = invoke("run", scenario_file, "--out", out_dir, "--no-progress", *extra)
     assert result.exit_code == 0, (result.output, result.exception)
     assert "Traceback" not in result.output
-
-
-def one_line(result) -> str:
-    lines = [line for line in result.output.splitlines() if line.strip()]
-    assert len(lines) == 1, result.output
-    return lines[0]
 
 
 @pytest.fixture(scope="module")

@@ -6,11 +6,9 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from scenario_factory import make_scenario
 from scipy import stats
 
 from netsim.model.cost import CellModel
-from netsim.model.taskloss import load_profile, resolve_profile_path
 from netsim.model.world import generate_world
 from netsim.simulation.closed_loop import SERVED, ClosedLoop
 from netsim.simulation.engine import simulate_requests
@@ -20,13 +18,14 @@ from netsim.simulation.scheduling import QueueState, SchedulingProblem
 from netsim.simulation.traffic import generate_traffic, poisson_arrivals
 from solvers.exact.enumeration import enumerate_slot
 from solvers.exact.queue_milp import solve_slot
+from tests.scenario_factory import make_scenario
 
 
 def _loop(scenario, entry: dict, seed: int = 0, record: list | None = None):
     """Run one scheduler in the closed loop; optionally record every problem it saw."""
     from netsim.scenario import SchedulerEntry
 
-    model = CellModel(scenario, load_profile(resolve_profile_path(scenario)))
+    model = CellModel.from_scenario(scenario)
     world = generate_world(scenario, seed)
     traffic = generate_traffic(scenario, world, seed)
     scheduler = build_scheduler(SchedulerEntry(**entry), seed, scenario)
@@ -59,7 +58,7 @@ def test_fixed_decisions_give_the_same_timeline_closed_and_open_loop(cores):
     assert served.size > 20
     # the open loop replays the decisions in commit order: slot, then CPU order
     order = served[np.lexsort((served, result.planned[0, served], result.slot[served]))]
-    model = CellModel(scenario, load_profile(resolve_profile_path(scenario)))
+    model = CellModel.from_scenario(scenario)
     world = generate_world(scenario, 0)
     user, rb = result.traffic.user[order], result.rb[order]
     service = (model.extraction_delay_s[result.encoder[order]],
@@ -260,11 +259,10 @@ def test_brute_force_enumerates_every_order():
     ({"schedulers": [{"type": "queue_greedy"}]}, "schedulers[0].type"),
 ])
 def test_bad_traffic_keys_get_one_line_and_exit_2(tmp_path, updates, key):
-    from scenario_factory import deep_update, paper_dict
     from typer.testing import CliRunner
 
     from netsim.cli import app
-    from tests.test_cli import one_line, write_yaml
+    from tests.scenario_factory import deep_update, one_line, paper_dict, write_yaml
 
     path = write_yaml(tmp_path / "bad.yaml", deep_update(paper_dict(), updates))
     out = tmp_path / "out"
@@ -281,9 +279,7 @@ def test_a_des_run_killed_with_sigkill_leaves_no_half_written_file(tmp_path):
     import sys
     import time
 
-    from scenario_factory import deep_update, paper_dict
-
-    from tests.test_cli import write_yaml
+    from tests.scenario_factory import deep_update, paper_dict, write_yaml
 
     data = deep_update(paper_dict(), {
         "delay_model": "des", "slots": 400, "slot_duration_s": 0.05, "seeds": [0],

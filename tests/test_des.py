@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from scenario_factory import make_scenario
 
 from netsim.simulation.engine import simulate_requests
 from netsim.simulation.runner import run_scenario
+from tests.scenario_factory import make_scenario
 
 SCHEDULERS = [{"type": "hungarian", "information": "oracle"}, {"type": "random"}]
 
@@ -125,11 +125,10 @@ def test_analytic_path_keeps_the_bytes_it_wrote_before_the_closed_loop(tmp_path)
     closed loop existed (hashes taken from commit 11bc352's `netsim run`)."""
     import hashlib
 
-    from scenario_factory import deep_update, paper_dict
     from typer.testing import CliRunner
 
     from netsim.cli import app
-    from tests.test_cli import write_yaml
+    from tests.scenario_factory import deep_update, paper_dict, write_yaml
 
     data = deep_update(paper_dict(), {"slots": 40, "seeds": [0, 1]})
     data["schedulers"] = [

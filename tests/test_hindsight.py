@@ -9,10 +9,8 @@ from itertools import permutations, product
 
 import numpy as np
 import pytest
-from scenario_factory import make_scenario
 
 from netsim.model.cost import CellModel
-from netsim.model.taskloss import load_profile, resolve_profile_path
 from netsim.model.world import generate_world
 from netsim.scenario import Scenario, ScenarioError, SchedulerEntry
 from netsim.simulation.closed_loop import Future
@@ -31,6 +29,7 @@ from solvers.exact.hindsight import (
     build_horizon,
     served_requests,
 )
+from tests.scenario_factory import make_scenario
 
 CAUSAL = {
     "queue_oracle": SchedulerEntry(type="queue_milp", information="oracle"),
@@ -54,7 +53,7 @@ def closed_loop(users: int, n_rbs: int, cores: int, slots: int, tau: float, seed
                 time_limit_s: float | None = 60) -> tuple:
     """The bound and the causal schedulers on one world; total cost per scheduler."""
     scenario = queueing(n_rbs, cores, slots, tau, users)
-    model = CellModel(scenario, load_profile(resolve_profile_path(scenario)))
+    model = CellModel.from_scenario(scenario)
     world = generate_world(scenario, seed)
     entries = {"hindsight": SchedulerEntry(type="hindsight", time_limit_s=time_limit_s),
                **CAUSAL}
@@ -152,7 +151,7 @@ def _brute_force(h: Horizon) -> float:
 @pytest.mark.parametrize("cores", [1, 2])
 def test_objective_is_the_brute_force_minimum(cores):
     scenario = queueing(2, cores, 4, tau=0.05)
-    model = CellModel(scenario, load_profile(resolve_profile_path(scenario)))
+    model = CellModel.from_scenario(scenario)
     seed = 4
     world = generate_world(scenario, seed)
     future = Future(model, world, generate_traffic(scenario, world, seed),

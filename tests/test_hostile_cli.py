@@ -19,8 +19,7 @@ from netsim.experiments.sweep import run_sweep
 from netsim.simulation import registry
 from netsim.simulation.output import write_run
 from netsim.simulation.runner import run_scenario
-from tests.test_sweep import scenario_of, tiny
-from tests.test_tune import RL
+from tests.scenario_factory import RL, scenario_of, tiny
 
 CURVE = ("env_steps,score_vs_statistical,score_vs_oracle,mean_return\n"
          "64,0.5,0.4,-1.0\n128,0.8,0.7,-0.5\n")

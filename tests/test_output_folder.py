@@ -5,12 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from scenario_factory import deep_update, paper_dict
 from typer.testing import CliRunner
 
 from netsim.cli import app
 from netsim.simulation import output
-from tests.test_cli import one_line, write_yaml
+from tests.scenario_factory import deep_update, one_line, paper_dict, write_yaml
 
 
 def scenario_file(tmp_path: Path, seed: int) -> Path:

@@ -16,9 +16,7 @@ from netsim.loading import load_scenario
 from netsim.simulation.output import write_run
 from netsim.simulation.runner import run_scenario
 from solvers.rl.compare import compare
-from tests.test_cli import one_line, write_yaml
-from tests.test_sweep import scenario_of, tiny
-from tests.test_tune import RL
+from tests.scenario_factory import RL, one_line, scenario_of, tiny, write_yaml
 
 
 def images(text: str) -> list[str]:

@@ -13,10 +13,10 @@ import numpy as np
 import pandas as pd
 import pytest
 from gymnasium.utils.env_checker import check_env
-from scenario_factory import ROOT, make_scenario
 
 from netsim.rl.env import SlotAssignmentEnv
 from netsim.rl.evaluation import evaluate_policy, random_policy
+from tests.scenario_factory import ROOT, make_scenario
 
 pytest.importorskip("sb3_contrib")
 
@@ -398,10 +398,12 @@ def test_expected_reward_model_rewards_the_expected_cost_and_reports_the_realise
     env.reset(seed=4)
     user, slot = env.current_user, env.slot
     world = env.world
-    mean_snr = env.model.snr(world.distance_m, 1.0, world.interference_w)
-    expected = env.model.quadrature_expected_cost(mean_snr, world.user_cpu_hz)
+    mean_snr = env.model.snr(world.distance_m[slot], 1.0, world.interference_w[slot])
+    nodes = env.model.fading_nodes()  # the mean of the eq. 11 cost over the fading nodes
+    expected = sum(env.model.cost(mean_snr * node, world.cpu_hz_by_slot[slot])
+                   for node in nodes) / nodes.size
     _, reward, _, _, info = env.step(2 * env.n_rbs + 1)  # encoder 2 on RB 1
-    assert reward == pytest.approx(-0.1 * expected[slot, user, 2, 1])
+    assert reward == pytest.approx(-0.1 * expected[user, 2, 1], rel=1e-4)
     assert info["cost"] == pytest.approx(env.realised_cost[slot, user, 2, 1])
 
 

@@ -4,14 +4,13 @@ ordering oracle <= statistical <= random in expected cost."""
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
-from scenario_factory import make_scenario
 
 from netsim.model.cost import CellModel
-from netsim.model.taskloss import load_profile, resolve_profile_path
 from netsim.model.world import generate_world
 from netsim.simulation.registry import available_schedulers, scheduler_class
 from netsim.simulation.scheduling import (
@@ -26,6 +25,7 @@ from solvers.exact.hungarian import HungarianScheduler
 from solvers.exact.ilp import ILPParams, ILPScheduler
 from solvers.heuristics.fixed_encoder import FixedEncoderParams
 from solvers.heuristics.random_choice import RandomScheduler
+from tests.scenario_factory import make_scenario
 
 ENCODERS = ("ViT-B-32", "ViT-B-16", "ViT-L-14")
 
@@ -135,7 +135,7 @@ def test_check_allocation_rejects_a_shared_rb():
 @given(st.integers(0, 10_000), st.integers(1, 6), st.integers(1, 6))
 def test_oracle_beats_statistical_beats_random_in_expectation(seed, n_users, n_rbs):
     scenario = make_scenario(users={"count": n_users}, cell={"n_rbs": n_rbs}, slots=1)
-    model = CellModel(scenario, load_profile(resolve_profile_path(scenario)))
+    model = CellModel.from_scenario(scenario)
     world = generate_world(scenario, seed)
     distance, interference, cpu = world.distance_m[0], world.interference_w[0], world.user_cpu_hz
     penalty = np.full(n_users, scenario.users.drop_penalty)
@@ -157,3 +157,25 @@ def test_oracle_beats_statistical_beats_random_in_expectation(seed, n_users, n_r
         oracle_total += hungarian().decide(problem).objective(problem)
         statistical_total += statistical.objective(problem)
     assert oracle_total <= statistical_total + 1e-9
+
+
+def test_a_listed_scheduler_equal_to_a_reference_is_not_run_again(monkeypatch):
+    """`schedulers: [hungarian]` is the statistical reference once its default
+    (information: statistical) is filled in: the Hungarian solver runs twice per slot
+    (that scheduler and the oracle reference), not three times, and the reference's
+    records are the scheduler's."""
+    from netsim.simulation.runner import run_scenario
+    from solvers.exact.hungarian import HungarianScheduler
+
+    calls = []
+    decide = HungarianScheduler.decide
+    monkeypatch.setattr(HungarianScheduler, "decide",
+                        lambda self, problem: calls.append(1) or decide(self, problem))
+    scenario = make_scenario(slots=4, seeds=[0], schedulers=["hungarian"],
+                             users={"arrivals": {"probability": 1.0}})
+    result = run_scenario(scenario)
+    assert len(calls) == 2 * 4
+    records = result.records.set_index("scheduler")
+    own = records.loc["hungarian"].reset_index(drop=True)
+    reference = records.loc["reference:statistical_optimum"].reset_index(drop=True)
+    pd.testing.assert_frame_equal(own, reference)

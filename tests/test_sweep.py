@@ -13,7 +13,6 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 import pytest
@@ -23,24 +22,10 @@ from netsim.cli import app
 from netsim.errors import ScenarioError
 from netsim.experiments.report import build_report
 from netsim.experiments.sweep import DONE, run_sweep, sweep_jobs
-from netsim.loading import load_scenario, parse_scenario
-from tests.scenario_factory import PAPER, paper_dict
-from tests.test_cli import one_line, write_yaml
+from netsim.loading import load_scenario
+from tests.scenario_factory import one_line, scenario_of, tiny, write_yaml
 
 AGGREGATES = ("aggregate.csv", "sweep_summary.csv")
-
-
-def tiny(**changes: Any) -> dict[str, Any]:
-    data = paper_dict()
-    data.update(name="tiny", slots=3, seeds=[0, 1], cell={**data["cell"], "n_rbs": 3},
-                schedulers=[{"type": "hungarian", "information": "statistical"}, "random"],
-                sweep={"users.count": [2, 3]})
-    data.update(changes)
-    return data
-
-
-def scenario_of(data: dict[str, Any]):
-    return parse_scenario(data, "tiny.yaml", PAPER.parent)
 
 
 @pytest.fixture(scope="module")

@@ -15,11 +15,7 @@ from typer.testing import CliRunner
 from netsim.cli import app
 from netsim.experiments.tune import open_study, tune
 from netsim.loading import load_scenario
-from tests.test_cli import one_line, write_yaml
-from tests.test_sweep import tiny
-
-RL = {"total_steps": 128, "n_steps": 64, "batch_size": 32, "n_epochs": 1, "net_arch": [16],
-      "eval_every_steps": 64, "eval_seeds": [10_000], "eval_slots": 2}
+from tests.scenario_factory import RL, one_line, tiny, write_yaml
 
 
 def tune_file(tmp_path: Path, **changes: Any) -> Path:

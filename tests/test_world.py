@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
-from scenario_factory import make_scenario
 from scipy.stats import ks_2samp
 
 from netsim.model.channel import dbm_to_w
 from netsim.model.world import generate_snapshots, generate_world
+from tests.scenario_factory import make_scenario
 
 
 def test_same_seed_same_world_other_seed_other_world():

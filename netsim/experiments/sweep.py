@@ -47,7 +47,7 @@ from netsim.errors import ScenarioError
 from netsim.experiments.tables import PROFILE_ROWS
 from netsim.io import atomic_write_bytes, atomic_write_text
 from netsim.loading import parse_scenario, sweep_points
-from netsim.model.taskloss import resolve_profile_path
+from netsim.model.taskloss import portable_profile
 from netsim.ownership import claim_folder
 from netsim.scenario import PROFILE_OPTION, Scenario, Sweep, scenario_data, scheduler_label
 from netsim.semantic import PROFILE_OPTIONS
@@ -203,8 +203,7 @@ def train_point(scenario: Scenario, job: Job, folder: Path) -> Scenario:
                             scenario.rl.total_steps, "train_wall_s": wall_s}])
     atomic_write_text(folder / "training_time.csv", csv_text(timing))
     data = scenario_data(scenario)
-    if scenario.profile != "default":
-        data["profile"] = str(resolve_profile_path(scenario).resolve())
+    data["profile"] = portable_profile(scenario)
     data["schedulers"].append(
         {"type": "rl", "algo": job.algo, "model_path": "train/model.zip", "label": job.algo}
     )

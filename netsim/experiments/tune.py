@@ -30,10 +30,10 @@ import yaml
 
 from netsim.errors import ScenarioError
 from netsim.io import atomic_write_text
-from netsim.loading import parse_scenario
-from netsim.model.taskloss import resolve_profile_path
+from netsim.loading import parse_scenario, scenario_with
+from netsim.model.taskloss import portable_profile
 from netsim.ownership import claim_folder
-from netsim.scenario import Scenario, scenario_data, set_dotted
+from netsim.scenario import Scenario, set_dotted
 from netsim.simulation.output import csv_text
 
 OBJECTIVE = "score_vs_statistical"
@@ -56,16 +56,6 @@ def chosen_values(scenario: Scenario, params: dict[str, Any]) -> dict[str, Any]:
     values = dict(scenario.sweep.points[params[POINT_CHOICE]]) if POINT_CHOICE in params else {}
     values.update({key: value for key, value in params.items() if key != POINT_CHOICE})
     return values
-
-
-def scenario_with(scenario: Scenario, source: str, values: dict[str, Any]) -> Scenario:
-    """The scenario (sweep removed) with VALUES set; validated."""
-    data = scenario_data(scenario)
-    data["sweep"] = {}
-    for key, value in values.items():
-        if not set_dotted(data, key, value):
-            raise ScenarioError(source, f"sweep.{key}", "no such key in the scenario")
-    return parse_scenario(data, source, scenario.source_dir)
 
 
 def open_storage(study_db: str):
@@ -212,13 +202,9 @@ def write_best(study, scenario: Scenario, source: str, scenario_file: Path,
     data = yaml.safe_load(Path(scenario_file).read_text(encoding="utf-8"))
     data.pop("sweep", None)
     if data.get("profile", "default") != "default":  # keep it readable from OUT's folder
-        data["profile"] = str(resolve_profile_path(scenario).resolve())
+        data["profile"] = portable_profile(scenario)
     for key, value in values.items():
-        *parents, leaf = key.split(".")
-        node = data
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[leaf] = value
+        set_dotted(data, key, value, create=True)
     header = (f"# Best trial {best.number} of study '{study.study_name}': "
               f"{OBJECTIVE} = {best.value:.4f}\n# values: {json.dumps(values)}\n")
     text = header + yaml.safe_dump(data, sort_keys=False, allow_unicode=True)

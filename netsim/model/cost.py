@@ -23,7 +23,7 @@ import numpy as np
 
 from netsim.model import channel, delay, energy, transmission
 from netsim.model.encoders import ENCODERS, relative_size
-from netsim.model.taskloss import TaskProfile, task_loss
+from netsim.model.taskloss import TaskProfile, load_profile, resolve_profile_path, task_loss
 from netsim.scenario import Scenario
 
 
@@ -58,8 +58,30 @@ class SlotMetrics:
     cost: np.ndarray
 
 
+@dataclass(frozen=True)
+class DelaysEnergies:
+    """Delays and energies of every (user, encoder, RB) choice (eqs. 4–8); shapes as in
+    :class:`SlotMetrics`."""
+
+    transmission_delay_s: np.ndarray
+    computing_delay_s: np.ndarray
+    total_delay_s: np.ndarray
+    bs_energy_j: np.ndarray
+    user_energy_j: np.ndarray
+
+    @property
+    def energy_j(self) -> np.ndarray:
+        """E_B + E_U, (..., U, M, Q)."""
+        return self.bs_energy_j + self.user_energy_j[..., None, None]
+
+
 class CellModel:
     """The physics of one scenario, vectorised over slots x users x encoders x RBs."""
+
+    @classmethod
+    def from_scenario(cls, scenario: Scenario) -> CellModel:
+        """The model of a scenario with its own task-loss profile."""
+        return cls(scenario, load_profile(resolve_profile_path(scenario)))
 
     def __init__(self, scenario: Scenario, profile: TaskProfile) -> None:
         self.scenario = scenario
@@ -124,7 +146,7 @@ class CellModel:
             users.kappa, user_cpu_hz, users.cycles_per_bit, task.image_bits, task.decoder_size
         )
 
-    def _delays_energies(self, snr: np.ndarray, user_cpu_hz: np.ndarray):
+    def _delays_energies(self, snr: np.ndarray, user_cpu_hz: np.ndarray) -> DelaysEnergies:
         """Delays and energies of every (user, encoder, RB) at SNR (..., U, Q) (eqs. 4–8)."""
         sc = self.scenario
         cell, bs, task = sc.cell, sc.base_station, sc.task
@@ -139,7 +161,7 @@ class CellModel:
         )
         e_u = self.user_energy_j(user_cpu_hz)
         total_delay = delay.total_delay_s(self.extraction_delay_s, t_t, t_c)
-        return t_t, t_c, total_delay, e_b, e_u
+        return DelaysEnergies(t_t, t_c, total_delay, e_b, e_u)
 
     def _loss(self, snr: np.ndarray):
         """Received feature SNR (linear, dB) and task loss at channel SNR (..., U, Q)."""
@@ -149,18 +171,10 @@ class CellModel:
         loss = task_loss(self.profile, sc.task.kind, self.encoders, feature_snr_db)
         return feature_snr, feature_snr_db, loss
 
-    def _delays_energies_loss(self, snr: np.ndarray, user_cpu_hz: np.ndarray):
-        """Shared core of :meth:`evaluate` and :meth:`cost` (eqs. 4–8, task loss)."""
-        snr = np.asarray(snr, dtype=float)
-        t_t, t_c, total_delay, e_b, e_u = self._delays_energies(snr, user_cpu_hz)
-        feature_snr, feature_snr_db, loss = self._loss(snr)
-        cost = self.penalised_cost(loss, total_delay, e_b + e_u[..., None, None])
-        return t_t, t_c, total_delay, e_b, e_u, feature_snr, feature_snr_db, loss, cost
-
     def _penalty(self, snr: np.ndarray, user_cpu_hz: np.ndarray) -> np.ndarray:
         """lambda_T v_T + lambda_E v_E, the cost without the task loss, (..., U, M, Q)."""
-        _, _, total_delay, e_b, e_u = self._delays_energies(snr, user_cpu_hz)
-        return self.penalised_cost(0.0, total_delay, e_b + e_u[..., None, None])
+        timing = self._delays_energies(snr, user_cpu_hz)
+        return self.penalised_cost(0.0, timing.total_delay_s, timing.energy_j)
 
     def static_cost(self, metrics: SlotMetrics) -> np.ndarray:
         """The part of the eq. 11 cost that does not depend on when a request is
@@ -185,10 +199,9 @@ class CellModel:
             nodes = self.fading_nodes()
         snr = mean_snr[None] * nodes[:, None, None]
         cpu = np.broadcast_to(user_cpu_hz, snr.shape[:-1])
-        t_t, _, _, e_b, e_u = self._delays_energies(snr, cpu)
-        energy = self.scenario.reward.lambda_energy * self.energy_violation(
-            e_b + e_u[..., None, None]
-        )
+        timing = self._delays_energies(snr, cpu)
+        t_t = timing.transmission_delay_s
+        energy = self.scenario.reward.lambda_energy * self.energy_violation(timing.energy_j)
         if self.scenario.cell.fading.model == "none":
             loss = self._loss(mean_snr)[-1]
         else:
@@ -198,30 +211,32 @@ class CellModel:
     def evaluate(self, snr: np.ndarray, user_cpu_hz: np.ndarray) -> SlotMetrics:
         """All metrics for SNR (..., U, Q) and user clocks (..., U) or (U,)."""
         snr = np.asarray(snr, dtype=float)
-        t_t, t_c, total_delay, e_b, e_u, feature_snr, feature_snr_db, loss, cost = (
-            self._delays_energies_loss(snr, user_cpu_hz)
-        )
+        timing = self._delays_energies(snr, user_cpu_hz)
+        feature_snr, feature_snr_db, loss = self._loss(snr)
         return SlotMetrics(
             snr=snr,
             rate_bps=channel.shannon_rate_bps(self.scenario.cell.rb_bandwidth_hz, snr),
             feature_snr=feature_snr,
             extraction_delay_s=self.extraction_delay_s,
-            transmission_delay_s=t_t,
-            computing_delay_s=t_c,
-            total_delay_s=total_delay,
-            bs_energy_j=e_b,
-            user_energy_j=e_u,
+            transmission_delay_s=timing.transmission_delay_s,
+            computing_delay_s=timing.computing_delay_s,
+            total_delay_s=timing.total_delay_s,
+            bs_energy_j=timing.bs_energy_j,
+            user_energy_j=timing.user_energy_j,
             task_loss=loss,
             accuracy=self.profile.lookup("accuracy", self.encoders, feature_snr_db),
             clip_similarity=self.profile.lookup(
                 "clip_i2i_similarity", self.encoders, feature_snr_db
             ),
-            cost=cost,
+            cost=self.penalised_cost(loss, timing.total_delay_s, timing.energy_j),
         )
 
     def cost(self, snr: np.ndarray, user_cpu_hz: np.ndarray) -> np.ndarray:
-        """Only the cost tensor (..., U, M, Q) — what schedulers minimise."""
-        return self._delays_energies_loss(snr, user_cpu_hz)[-1]
+        """Only the cost tensor (..., U, M, Q) (eq. 11) — what schedulers minimise."""
+        snr = np.asarray(snr, dtype=float)
+        timing = self._delays_energies(snr, user_cpu_hz)
+        loss = self._loss(snr)[-1]
+        return self.penalised_cost(loss, timing.total_delay_s, timing.energy_j)
 
     def fading_nodes(self) -> np.ndarray:
         """Equal-probability grid over the Rayleigh power gain o ~ Exp(1): the midpoint

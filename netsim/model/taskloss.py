@@ -121,3 +121,11 @@ def resolve_profile_path(scenario: Scenario) -> Path:
     if not path.is_absolute() and scenario.source_dir is not None:
         path = scenario.source_dir / path
     return path
+
+
+def portable_profile(scenario: Scenario) -> str:
+    """The ``profile`` value to write into a scenario file that lies elsewhere than the
+    scenario's own: ``default``, or the profile's absolute path."""
+    if scenario.profile == "default":
+        return "default"
+    return str(resolve_profile_path(scenario).resolve())

@@ -45,7 +45,6 @@ import gymnasium as gym
 import numpy as np
 
 from netsim.model.cost import CellModel
-from netsim.model.taskloss import load_profile, resolve_profile_path
 from netsim.model.world import WorldTrace, generate_snapshots, generate_world
 from netsim.rl.assignment import SlotAssignment, Step, assignment_order
 from netsim.rl.observation import (  # noqa: F401 - MaskSpec, masks: the env's protocol
@@ -71,7 +70,7 @@ class SlotAssignmentEnv(gym.Env):
     def __init__(self, scenario: Scenario, model: CellModel | None = None) -> None:
         super().__init__()
         if model is None:
-            model = CellModel(scenario, load_profile(resolve_profile_path(scenario)))
+            model = CellModel.from_scenario(scenario)
         episode = scenario.model_copy(update={"slots": scenario.rl.episode_slots})
         self._world_scenario = scenario.model_copy(
             update={"slots": max(scenario.rl.world_slots, scenario.rl.episode_slots)}

@@ -11,6 +11,8 @@ from typing import Annotated
 
 import typer
 
+from netsim.semantic.regeneration import UNCLIP_MODEL
+
 
 def profile(
     out: Annotated[Path, typer.Option("--out", "-o", help="Profile CSV to write.")],
@@ -81,7 +83,7 @@ def profile(
             help="regenerate: unCLIP pipeline, a Hugging Face id (from the cache), a local "
             "folder, or 'random' (tiny random weights)."
         ),
-    ] = "stabilityai/stable-diffusion-2-1-unclip-small",
+    ] = UNCLIP_MODEL,
     unclip_steps: Annotated[int, typer.Option(min=1, help="regenerate: denoising steps.")] = 20,
     scorer: Annotated[
         str,

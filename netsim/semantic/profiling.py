@@ -32,6 +32,7 @@ from netsim.semantic import data as datasets
 from netsim.semantic.channel import make_generator, transmit
 from netsim.semantic.encoders import Encoder, load_encoder
 from netsim.semantic.receivers import RECEIVERS, LinearHead, ZeroShot, noise_augmentation, score
+from netsim.semantic.regeneration import UNCLIP_MODEL
 
 if TYPE_CHECKING:
     import torch
@@ -64,7 +65,7 @@ class ProfileSettings:
     cache_dir: str | None = None
     allow_download: bool = False
     device: str | None = None
-    unclip: str = "stabilityai/stable-diffusion-2-1-unclip-small"
+    unclip: str = UNCLIP_MODEL
     unclip_steps: int = 20
     scorer: str = "RN50"
 
@@ -252,11 +253,10 @@ def _regenerate_rows(
     loader: EncoderLoader,
     progress: _Progress,
 ) -> list[dict[str, object]]:
-    import torch.nn.functional as F
-
     from netsim.semantic.regeneration import (
         UNCLIP_ENCODER,
         Adapter,
+        clip_i2i_similarity,
         load_unclip,
         regenerate,
         unclip_embed_dim,
@@ -274,7 +274,7 @@ def _regenerate_rows(
     target_dim = unclip_embed_dim(pipe)
     originals = [images.images[i] for i in evaluate]
     scorer = _load(settings, loader, settings.scorer)
-    original_scores = F.normalize(scorer.encode_images(originals, settings.batch_size), dim=1)
+    original_embeds = scorer.encode_images(originals, settings.batch_size)
     target: torch.Tensor | None = None
     rows = []
     for name in settings.encoders:
@@ -305,8 +305,9 @@ def _regenerate_rows(
                 settings.unclip_steps,
                 settings.batch_size,
             )
-            new_scores = F.normalize(scorer.encode_images(regenerated, settings.batch_size), dim=1)
-            similarity = (original_scores * new_scores).sum(dim=1).mean().item()
+            similarity = clip_i2i_similarity(
+                original_embeds, scorer.encode_images(regenerated, settings.batch_size)
+            ).mean().item()
             rows.append({"encoder": name, "snr_db": snr, "clip_i2i_similarity": float(similarity)})
             progress(len(evaluate))
     provenance = settings.provenance(images, len(evaluate))

@@ -31,7 +31,6 @@ if TYPE_CHECKING:
     import torch
     from PIL import Image
 
-    from netsim.semantic.encoders import Encoder
 
 UNCLIP_MODEL = "stabilityai/stable-diffusion-2-1-unclip-small"
 UNCLIP_ENCODER = "ViT-L-14"
@@ -249,12 +248,11 @@ def regenerate(
     return images
 
 
-def clip_i2i_similarity(
-    scorer: Encoder, originals: list[Image.Image], regenerated: list[Image.Image]
-) -> torch.Tensor:
-    """(N,) cosine between the scorer's embeddings of each original and its regeneration."""
+def clip_i2i_similarity(original_embeds: torch.Tensor, regenerated_embeds: torch.Tensor
+                        ) -> torch.Tensor:
+    """(N,) CLIP image-to-image similarity: the cosine between a scorer's embedding of each
+    original image and of its regeneration (rows of the two (N, D) tensors; the
+    originals' embeddings are computed once and reused across SNRs)."""
     import torch.nn.functional as F
 
-    a = F.normalize(scorer.encode_images(originals), dim=1)
-    b = F.normalize(scorer.encode_images(regenerated), dim=1)
-    return (a * b).sum(dim=1)
+    return (F.normalize(original_embeds, dim=1) * F.normalize(regenerated_embeds, dim=1)).sum(dim=1)

@@ -25,7 +25,6 @@ import numpy as np
 import pandas as pd
 
 from netsim.model.cost import CellModel, SlotMetrics
-from netsim.model.taskloss import load_profile, resolve_profile_path
 from netsim.model.world import WorldTrace, generate_world
 from netsim.scenario import Scenario, SchedulerEntry, scheduler_label
 from netsim.simulation.closed_loop import (
@@ -43,6 +42,7 @@ from netsim.simulation.registry import scheduler_class
 from netsim.simulation.scheduling import (
     NOT_SERVED,
     Scheduler,
+    SchedulerParams,
     SchedulingProblem,
     SlotObservation,
     check_allocation,
@@ -150,8 +150,20 @@ def scheduler_rng(seed: int, label: str) -> np.random.Generator:
 
 def build_scheduler(entry: SchedulerEntry, seed: int, scenario: Scenario) -> Scheduler:
     cls = scheduler_class(entry.type)
-    params = cls.prepare(cls.Params.model_validate(entry.params), scenario)
-    return cls(params, scheduler_rng(seed, scheduler_label(entry)))
+    return cls(resolved_params(entry, scenario), scheduler_rng(seed, scheduler_label(entry)))
+
+
+def resolved_params(entry: SchedulerEntry, scenario: Scenario) -> SchedulerParams:
+    """The parameters a scheduler entry runs with: defaults filled in, then resolved
+    against the scenario by the scheduler's own ``prepare``."""
+    cls = scheduler_class(entry.type)
+    return cls.prepare(cls.Params.model_validate(entry.params), scenario)
+
+
+def same_scheduler(a: SchedulerEntry, b: SchedulerEntry, scenario: Scenario) -> bool:
+    """Whether two entries run the same scheduler with the same resolved parameters
+    (``{type: hungarian}`` is ``{type: hungarian, information: statistical}``)."""
+    return a.type == b.type and resolved_params(a, scenario) == resolved_params(b, scenario)
 
 
 def reference_entries(delay_model: str = "analytic") -> dict[str, SchedulerEntry]:
@@ -482,12 +494,12 @@ def run_scenario(
     information level) is not run twice: its records are the listed scheduler's.
     """
     seeds = list(scenario.seeds if seeds is None else seeds)
-    model = CellModel(scenario, load_profile(resolve_profile_path(scenario)))
+    model = CellModel.from_scenario(scenario)
     entries = {scheduler_label(e): e for e in scenario.schedulers}
     aliases = {}
     for reference, entry in reference_entries(scenario.delay_model).items():
         twin = next((label for label, e in entries.items()
-                     if e.type == entry.type and e.params == entry.params), None)
+                     if same_scheduler(e, entry, scenario)), None)
         if twin is None:
             entries[reference] = entry
         else:
