@@ -163,7 +163,17 @@ class SlotSource:
 
 
 class ClosedLoop:
-    """One scheduler, one seed: the slot clock and the requests as SimPy processes."""
+    """One scheduler, one seed: the slot clock and the requests as SimPy processes.
+
+    :param model: the cell's physics (eqs. 1–11)
+    :param world: the seed's random world (positions, fading, interference, clocks)
+    :param traffic: the seed's requests and their arrival times
+    :param scheduler: called at every slot boundary with the queue state
+    :param drop_penalty: cost of an unserved request, per user
+    :param source: what each slot's problem is built from (shared by schedulers of the
+        same information level); made here if None
+    :param on_slot: called with each slot's index once it is decided (progress bars)
+    """
 
     def __init__(
         self,

@@ -20,7 +20,13 @@ from solvers.rl.common import MaskedOffPolicy, random_valid
 
 
 class MaskableDQN(MaskedOffPolicy, DQN):
-    """SB3 DQN with action masks (see the module docstring)."""
+    """SB3 DQN with action masks (see the module docstring).
+
+    :param mask_spec: netsim's observation layout, to read masks back from observations;
+        None: the environment's ``action_masks()`` if it has one, else every action valid
+    :param args: SB3 DQN's arguments (policy, env, learning_rate, buffer_size, ...)
+    :param kwargs: SB3 DQN's keyword arguments; ``seed`` also seeds the valid-action draws
+    """
 
     def __init__(self, *args, mask_spec: MaskSpec | None = None, **kwargs) -> None:
         self.mask_spec = mask_spec

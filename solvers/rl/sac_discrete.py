@@ -80,7 +80,29 @@ def expected_under(probs: th.Tensor, values: th.Tensor, masks: th.Tensor) -> th.
 
 
 class SACDiscrete(MaskedOffPolicy, OffPolicyAlgorithm):
-    """SAC-Discrete with action masks (see the module docstring)."""
+    """SAC-Discrete with action masks (see the module docstring).
+
+    :param policy: ``"MlpPolicy"`` (:class:`DiscreteSACPolicy`) or a policy class
+    :param env: any gymnasium environment (or VecEnv) with a Discrete action space and
+        Box observations
+    :param mask_spec: netsim's observation layout, to read masks back from observations;
+        None: the environment's ``action_masks()`` if it has one, else every action valid
+    :param learning_rate: for the actor, both critics and the temperature
+    :param buffer_size: replay buffer size, transitions
+    :param learning_starts: uniformly random valid actions for this many steps first
+    :param batch_size: minibatch size of each gradient step
+    :param tau: Polyak averaging coefficient of the target critics
+    :param gamma: discount factor
+    :param train_freq: environment steps between updates
+    :param gradient_steps: gradient steps per update
+    :param target_entropy_ratio: target entropy as a share of the maximum, log of the
+        number of valid actions (Christodoulou 2019 uses 0.98)
+    :param policy_kwargs: e.g. ``{"net_arch": [64, 64]}``
+    :param tensorboard_log: folder for tensorboard logs, or None
+    :param verbose: SB3's verbosity
+    :param seed: seeds the networks, the replay sampling and the valid-action draws
+    :param device: torch device
+    """
 
     policy_aliases = {"MlpPolicy": DiscreteSACPolicy}
 
