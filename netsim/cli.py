@@ -14,11 +14,12 @@ from typing import Annotated
 
 import typer
 
-from netsim.console import EXIT_INPUT_ERROR, fail
+from netsim.console import EXIT_INPUT_ERROR, OneLineUsageErrors, fail
 from netsim.errors import ScenarioError
 from netsim.semantic.cli import profile
 
 app = typer.Typer(
+    cls=OneLineUsageErrors,
     help="netsim: CLIP semantic communication over OFDMA — simulate, schedule, compare.",
     no_args_is_help=True,
     add_completion=False,

@@ -19,7 +19,7 @@ from netsim.experiments.sweep import run_sweep
 from netsim.simulation import registry
 from netsim.simulation.output import write_run
 from netsim.simulation.runner import run_scenario
-from tests.scenario_factory import RL, scenario_of, tiny
+from tests.scenario_factory import RL, ROOT, scenario_of, tiny
 
 CURVE = ("env_steps,score_vs_statistical,score_vs_oracle,mean_return\n"
          "64,0.5,0.4,-1.0\n128,0.8,0.7,-0.5\n")
@@ -248,3 +248,27 @@ def test_undamaged_folders_still_work(base: Path, tmp_path: Path, command: str,
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, (result.output, result.exception)
     assert (copy / written).is_file()
+
+
+@pytest.mark.parametrize(("argv", "named"), [
+    (["train", "{S}", "--steps", "0"], "--steps"),
+    (["train", "{S}", "--steps", "many"], "--steps"),
+    (["run", "{S}", "--nope"], "--nope"),
+    (["run"], "scenario_file"),
+    (["sweep", "{S}", "--workers", "0"], "--workers"),
+    (["bogus"], "bogus"),
+])
+def test_usage_errors_are_one_line(tmp_path: Path, argv: list[str], named: str) -> None:
+    """Typer's own checks (options out of range, unknown options or commands, missing
+    arguments) answer like every other input error: one line, exit 2, in a real
+    process (the formatting happens in the command group's main)."""
+    import subprocess
+    import sys
+
+    args = [part.replace("{S}", str(ROOT / "scenarios" / "paper.yaml")) for part in argv]
+    done = subprocess.run([sys.executable, "-m", "netsim", *args], capture_output=True,
+                          text=True, cwd=tmp_path, check=False)
+    assert done.returncode == 2
+    lines = [line for line in (done.stdout + done.stderr).splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("netsim: ") and named in lines[0], lines
+    assert not any(tmp_path.iterdir())
