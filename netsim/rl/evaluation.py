@@ -30,8 +30,11 @@ def _optimum(hungarian, cost: np.ndarray, penalty: np.ndarray,
 
 def evaluate_policy(policy: Policy, scenario: Scenario, seeds: list[int] | None = None) -> dict:
     """Mean cost per request of ``policy`` and of both optima, normalised scores and the
-    policy's delay- and energy-violation rates, over the evaluation worlds."""
+    policy's delay- and energy-violation rates, over the evaluation worlds (under
+    ``delay_model: des``, in the closed loop: :func:`evaluate_closed_loop`)."""
     seeds = list(scenario.rl.eval_seeds if seeds is None else seeds)
+    if scenario.delay_model == "des":
+        return evaluate_closed_loop(policy, scenario, seeds)
     evaluation = scenario.model_copy(
         update={"rl": scenario.rl.model_copy(update={"episode_slots": scenario.rl.eval_slots})}
     )
@@ -83,6 +86,63 @@ def evaluate_policy(policy: Policy, scenario: Scenario, seeds: list[int] | None 
         "statistical_mean_cost": totals["statistical"] / requests,
         "score_vs_oracle": totals["oracle"] / totals["policy"],
         "score_vs_statistical": totals["statistical"] / totals["policy"],
+        "delay_violation_rate": delay_violations / max(served, 1),
+        "energy_violation_rate": energy_violations / max(served, 1),
+    }
+
+
+def evaluate_closed_loop(policy: Policy, scenario: Scenario, seeds: list[int]) -> dict:
+    """The policy scheduling inside the closed loop (:class:`QueueAssignmentEnv`) on each
+    evaluation seed's world and traffic (``rl.eval_slots`` slots), against the
+    queue-aware exact per-slot references of ``netsim run`` (queue MILP, oracle and
+    statistical) on the same world and traffic; every cost is what the simulation
+    records (queueing included, lost and unserved requests at their penalty). Keys as
+    :func:`evaluate_policy`'s; the scores compare with per-slot exact decisions, which
+    a policy that looks ahead may beat (score above 1)."""
+    from netsim.model.world import generate_world
+    from netsim.rl.queue_env import QueueAssignmentEnv
+    from netsim.simulation.runner import (
+        build_scheduler,
+        loop_records,
+        reference_entries,
+        run_closed_loop_seed,
+    )
+
+    evaluation = scenario.model_copy(
+        update={"rl": scenario.rl.model_copy(update={"episode_slots": scenario.rl.eval_slots})}
+    )
+    env = QueueAssignmentEnv(evaluation)
+    oracle_label, statistical_label = reference_entries("des")
+    totals = {"policy": 0.0, oracle_label: 0.0, statistical_label: 0.0}
+    requests = served = delay_violations = energy_violations = 0
+    for seed in seeds:
+        observation, _ = env.reset(options={"world_seed": seed})
+        terminated = env.assignment is None
+        while not terminated:
+            observation, _, terminated, _, _ = env.step(policy(observation, env.action_masks()))
+        world = env.loop.world
+        records = loop_records(env.model, world, env.result(), "policy", seed)
+        totals["policy"] -= float(records["reward"].sum())
+        requests += len(records)
+        done = records[records["served"]]
+        served += len(done)
+        delay_violations += int((done["total_delay_s"] > scenario.limits.max_delay_s).sum())
+        energy_violations += int((done["total_energy_j"] > scenario.limits.max_energy_j).sum())
+        references = {label: build_scheduler(entry, seed, env.scenario)
+                      for label, entry in reference_entries("des").items()}
+        results = run_closed_loop_seed(env.model, generate_world(env.scenario, seed), seed,
+                                       references)
+        for label, result in results.items():
+            totals[label] -= float(loop_records(env.model, world, result, label,
+                                                seed)["reward"].sum())
+    requests = max(requests, 1)
+    return {
+        "mean_cost": totals["policy"] / requests,
+        "mean_return": -totals["policy"] / len(seeds),
+        "oracle_mean_cost": totals[oracle_label] / requests,
+        "statistical_mean_cost": totals[statistical_label] / requests,
+        "score_vs_oracle": totals[oracle_label] / totals["policy"],
+        "score_vs_statistical": totals[statistical_label] / totals["policy"],
         "delay_violation_rate": delay_violations / max(served, 1),
         "energy_violation_rate": energy_violations / max(served, 1),
     }

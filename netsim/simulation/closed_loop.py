@@ -37,6 +37,7 @@ from netsim.model.cost import CellModel, SlotMetrics
 from netsim.model.world import WorldTrace
 from netsim.simulation.reservations import Ledger, plan
 from netsim.simulation.scheduling import (
+    Allocation,
     QueueState,
     Scheduler,
     SchedulingProblem,
@@ -213,9 +214,24 @@ class ClosedLoop:
         self.ledger = Ledger.idle(scenario.base_station.cores, self.n_rbs, self.n_users)
         self.result_timing: tuple[list[float], list[float]] = ([], [])
         self._pending: list[tuple[int, int, int, int, int]] = []
+        self._may_leave_waiting = False
 
     # ---------------------------------------------------------------- running
     def run(self) -> LoopResult:
+        """Simulate every slot, the scheduler deciding at each boundary."""
+        self.start()
+        self.env.run()
+        return self.finish()
+
+    def start(self, external: bool = False) -> None:
+        """Set up the SimPy processes. ``external``: the decisions come from outside
+        (the RL environment): at each boundary with requests waiting, the clock stops
+        with :attr:`awaiting` set to (problem, users), and :meth:`submit` resumes it;
+        step the simulation with :meth:`advance`."""
+        self.external = external
+        self.awaiting: tuple[SchedulingProblem, np.ndarray] | None = None
+        self._may_leave_waiting = False
+        self._resume: simpy.Event | None = None
         env = simpy.Environment()
         self.env = env
         self.cpu = simpy.Resource(env, capacity=self.scenario.base_station.cores)
@@ -227,7 +243,24 @@ class ClosedLoop:
         self.device_free = [done] * self.n_users
         self.cpu_chain = done if self.scenario.base_station.cores == 1 else None
         env.process(self._clock())
-        env.run()
+
+    def advance(self) -> bool:
+        """Run the simulation until a decision is awaited (True) or everything is done
+        (False)."""
+        while self.awaiting is None and self.env.peek() != float("inf"):
+            self.env.step()
+        return self.awaiting is not None
+
+    def submit(self, allocation: Allocation, may_leave_waiting: bool = False) -> None:
+        """Carry out the awaited decision (external mode) and let the clock go on.
+        ``may_leave_waiting``: accept fewer users served than RBs allow (an agent's
+        invalid action leaves its user waiting; it is penalised, never remapped)."""
+        event, self._resume, self.awaiting = self._resume, None, None
+        self._may_leave_waiting = may_leave_waiting
+        event.succeed(allocation)
+
+    def finish(self) -> LoopResult:
+        """The result of a run whose simulation has ended."""
         self._flush_gathered()
         end_s = (self.scenario.slots - 1) * self.tau
         waiting = self.outcome == UNSERVED
@@ -249,7 +282,13 @@ class ClosedLoop:
                 yield env.timeout(now - env.now)
             self._admit(slot, now)
             users = np.array([u for u in range(self.n_users) if self.fifo[u]], dtype=np.int64)
-            if users.size:
+            if users.size and self.external:
+                problem, context = self._problem(slot, now, users)
+                self._resume = env.event()
+                self.awaiting = (problem, users)
+                allocation = yield self._resume
+                self._apply(slot, now, users, context, allocation)
+            elif users.size:
                 self._decide(slot, now, users)
             if self.on_slot is not None:
                 self.on_slot(1)
@@ -288,6 +327,18 @@ class ClosedLoop:
 
     # -------------------------------------------------------------- deciding
     def _decide(self, slot: int, now: float, users: np.ndarray) -> None:
+        problem, context = self._problem(slot, now, users)
+        started = time.perf_counter()
+        allocation = self.scheduler.decide(problem)
+        self.result_timing[0].append(time.perf_counter() - started)
+        self.result_timing[1].append(context[2])
+        self._apply(slot, now, users, context, allocation)
+
+    def _problem(self, slot: int, now: float, users: np.ndarray
+                 ) -> tuple[SchedulingProblem, tuple[np.ndarray, int, float]]:
+        """The slot's problem for the waiting ``users``, and what carrying out its
+        decision needs (each user's oldest request, the slot's offset in the source, and
+        the time building the state took)."""
         source, scheduler = self.source, self.scheduler
         if self._pending and not source.start <= slot < source.stop:
             self._flush_gathered()  # the metrics of the chunk they were served in
@@ -308,13 +359,15 @@ class ClosedLoop:
         voluntary = self.scenario.users.voluntary_drop
         problem = SchedulingProblem(cost, self.drop_penalty[users], tuple(self.model.encoders),
                                     voluntary, observation, queue)
-        started = time.perf_counter()
-        allocation = scheduler.decide(problem)
-        self.result_timing[0].append(time.perf_counter() - started)
-        self.result_timing[1].append(
-            (source.information_s[scheduler.information] if scheduler.uses_cost else 0.0)
-            + state_s
-        )
+        information_s = (source.information_s[scheduler.information]
+                         if scheduler.uses_cost else 0.0)
+        return problem, (heads, offset, information_s + state_s)
+
+    def _apply(self, slot: int, now: float, users: np.ndarray,
+               context: tuple[np.ndarray, int, float], allocation: Allocation) -> None:
+        """Check the decision and serve its users' oldest requests in CPU order."""
+        heads, offset, _ = context
+        voluntary = self.scenario.users.voluntary_drop or self._may_leave_waiting
         check_allocation(allocation, users.size, len(self.model.encoders), self.n_rbs, voluntary)
         rows = np.flatnonzero(allocation.served)
         if allocation.cpu_order is not None:
@@ -325,10 +378,11 @@ class ClosedLoop:
                         allocation.encoder[rows], allocation.rb[rows])
 
     def queue_state(self, slot: int, now: float, users: np.ndarray, heads: np.ndarray,
-                    offset: int) -> QueueState:
-        """The state a queue-aware scheduler sees at this boundary (its rows: ``users``)."""
+                    offset: int, information: str | None = None) -> QueueState:
+        """The state a queue-aware scheduler sees at this boundary (its rows: ``users``),
+        for the scheduler's information level or the one given."""
         source, ledger = self.source, self.ledger
-        if self.scheduler.information == "oracle":
+        if (information or self.scheduler.information) == "oracle":
             static = source.static[offset][users]
             transmission = source.metrics.transmission_delay_s[offset][users]
         else:

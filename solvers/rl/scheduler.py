@@ -20,6 +20,7 @@ import numpy as np
 from netsim.loading import load_scenario
 from netsim.rl.assignment import SlotAssignment, assignment_order
 from netsim.rl.observation import ObservationEncoder, observation_size
+from netsim.rl.queue_env import queue_features, queue_observation_size
 from netsim.scenario import Scenario
 from netsim.simulation.scheduling import (
     NOT_SERVED,
@@ -51,7 +52,8 @@ def _load_model(path: str, algo: str, mtime_ns: int, size: int):  # type: ignore
 
 
 def check_model_file(path: Path, algo: str, scenario: Scenario) -> None:
-    """Load the model as ``algo`` and check its spaces against the scenario's: a corrupt,
+    """Load the model as ``algo`` and check its spaces against those of the scenario it
+    was trained on (``scenario``; the closed loop's observation is longer): a corrupt,
     truncated, other-algorithm or other-size file is a ParameterError here (so `netsim
     validate` sees it), not a crash in the middle of a run."""
     try:
@@ -62,7 +64,8 @@ def check_model_file(path: Path, algo: str, scenario: Scenario) -> None:
                              f"({type(error).__name__}{': ' + first[:120] if first else ''})"
                              ) from None
     n_users, n_rbs = scenario.users.count, scenario.cell.n_rbs
-    expected = (observation_size(n_users, n_rbs),)
+    expected = (observation_size(n_users, n_rbs) if scenario.delay_model == "analytic" else
+                queue_observation_size(n_users, n_rbs, scenario.base_station.cores),)
     actions = len(scenario.encoders) * n_rbs + 1  # every (encoder, RB), and "not served"
     if model.observation_space.shape != expected:
         raise ParameterError("model_path", f"{path}: its network takes observations of shape "
@@ -97,7 +100,15 @@ class RLScheduler(Scheduler):
                 raise ParameterError(
                     "model_path", f"trained with {what} = {there}, this scenario has {here}"
                 )
-        check_model_file(path, params.algo, scenario)
+        if training.delay_model == "des":  # it sees the queues: only a closed loop shows them
+            if scenario.delay_model != "des":
+                raise ParameterError("model_path", "trained in the closed loop (delay_model: "
+                                     "des); it needs delay_model: des")
+            if scenario.base_station.cores != training.base_station.cores:
+                raise ParameterError("model_path", f"trained with base_station.cores = "
+                                     f"{training.base_station.cores}, this scenario has "
+                                     f"{scenario.base_station.cores}")
+        check_model_file(path, params.algo, training)
         return params.model_copy(update={"model_path": str(path.resolve())})
 
     def __init__(self, params: RLParams, rng: np.random.Generator) -> None:
@@ -107,6 +118,8 @@ class RLScheduler(Scheduler):
         training = load_scenario(path.parent / "scenario.yaml")
         self.observer = ObservationEncoder.from_scenario(training)
         self.user_order = training.rl.user_order
+        self.slot_duration_s = training.slot_duration_s
+        self.queue_aware = training.delay_model == "des"  # trained in the closed loop
 
     def decide(self, problem: SchedulingProblem) -> Allocation:
         """The policy assigns the slot's requesting users one by one, through the same
@@ -119,14 +132,21 @@ class RLScheduler(Scheduler):
         assignment = SlotAssignment(self.observer, [int(u) for u in users], template,
                                     self.observer.snr_feature(seen.mean_snr), n_encoders,
                                     problem.voluntary_drop)
+        queue = (queue_features(problem.queue, seen.users, self.observer.n_users,
+                                self.slot_duration_s) if self.queue_aware else None)
         while not assignment.done:
-            action, _ = self.model.predict(assignment.observation(),
-                                           action_masks=assignment.mask(), deterministic=True)
+            observation = assignment.observation()
+            if queue is not None:
+                observation = np.concatenate([observation, queue])
+            action, _ = self.model.predict(observation, action_masks=assignment.mask(),
+                                           deterministic=True)
             assignment.act(int(action))
         row_of = {int(user): row for row, user in enumerate(seen.users)}
         encoder = np.full(n_users, NOT_SERVED, dtype=np.int64)
         rb = np.full(n_users, NOT_SERVED, dtype=np.int64)
+        served = [row_of[step.user] for step in assignment.steps if step.served]
         for step in assignment.steps:
             if step.served:
                 encoder[row_of[step.user]], rb[row_of[step.user]] = step.encoder, step.rb
-        return Allocation.from_pairs(encoder, rb)
+        # in the closed loop the extractions go in the order the policy served, as in training
+        return Allocation.from_pairs(encoder, rb, served if self.queue_aware else None)

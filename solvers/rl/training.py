@@ -43,6 +43,7 @@ from netsim.io import atomic_write_bytes, atomic_write_text
 from netsim.rl.env import SlotAssignmentEnv
 from netsim.rl.evaluation import evaluate_policy
 from netsim.rl.observation import MaskSpec
+from netsim.rl.queue_env import QueueAssignmentEnv
 from netsim.scenario import Scenario
 from netsim.simulation.output import csv_text, resolved_scenario_text, write_resolved_scenario
 from solvers.rl.algorithms import ALGORITHMS, masked_predict
@@ -183,8 +184,11 @@ class LearningCurve(BaseCallback):
 
 
 def make_env(scenario: Scenario, seed: int) -> DummyVecEnv:
+    """The training environment: the per-slot MDP under the analytic model, the closed
+    loop (queues) under ``delay_model: des``."""
     def build() -> Monitor:
-        env = SlotAssignmentEnv(scenario)
+        env = (QueueAssignmentEnv(scenario) if scenario.delay_model == "des"
+               else SlotAssignmentEnv(scenario))
         env.reset(seed=seed)
         return Monitor(env)
 

@@ -1,0 +1,254 @@
+"""The closed loop as a gymnasium environment: the agent schedules inside the
+discrete-event simulation, seeing the queues (DESIGN §2–3).
+
+The environment steps the one closed-loop engine (:class:`ClosedLoop`, the same that
+``netsim run`` uses under ``delay_model: des``): at each slot boundary with requests
+waiting, the simulation stops, the agent assigns each waiting user's oldest request an
+(encoder, RB) or leaves it waiting, one user per step through the same
+:class:`SlotAssignment` as the per-slot environment, and the engine then carries the
+decision out (extractions in the order the agent served the users) and runs on to the
+next boundary. An episode is ``rl.episode_slots`` slots of a fresh random world with its
+own traffic (set it well above 1: queues carry over between slots).
+
+Observation (float32): the per-slot environment's (:mod:`netsim.rl.env`) followed by the
+queue state the queue-aware schedulers see at the boundary (:class:`QueueState`), times
+in slots (/ ``slot_duration_s``), zeros for users with nothing waiting:
+  each core's remaining extraction work                           (cores)
+  each RB's committed transmissions still to go                   (Q)
+  each waiting user's device: its decoding still to go            (U)
+  each user's waiting requests                                    (U)
+  the age of each user's oldest waiting request                   (U)
+
+Action and mask: as in :mod:`netsim.rl.env`; "not served" leaves the request waiting
+(to be served in a later slot, at the delay that costs), never dropped.
+
+Reward: minus the eq. 11 cost of each request the agent serves, as the simulation
+times it (queueing included, :func:`netsim.simulation.queue_cost.row_costs`): by
+default expected over the fading the agent cannot see, with ``rl.reward_model:
+realised`` under this slot's fading; plus, on the step that ends a slot, minus the
+penalty of every request the simulation lost meanwhile (queue limit, timeout) and, at
+the episode's end, of every request still waiting. An episode's realised return is thus
+minus the total cost ``netsim run`` records for the same world and decisions.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from netsim.model.cost import CellModel
+from netsim.model.world import generate_world
+from netsim.rl.assignment import SlotAssignment, assignment_order
+from netsim.rl.observation import OBS_BOUND, ObservationEncoder, observation_size
+from netsim.scenario import Scenario
+from netsim.simulation.closed_loop import BLOCKED, EXPIRED, SERVED, ClosedLoop, SlotSource
+from netsim.simulation.queue_cost import row_costs
+from netsim.simulation.runner import drop_penalties
+from netsim.simulation.scheduling import Allocation, QueueState, Scheduler, SchedulingProblem
+from netsim.simulation.traffic import generate_traffic
+
+SEED_SPACE = 2**31 - 1
+MAX_EMPTY_WORLDS = 1000
+"""Worlds drawn at most for an episode with at least one request."""
+
+
+def queue_observation_size(n_users: int, n_rbs: int, cores: int) -> int:
+    """The per-slot observation plus cores + Q + 3 U queue entries."""
+    return observation_size(n_users, n_rbs) + cores + n_rbs + 3 * n_users
+
+
+def queue_features(state: QueueState, users: np.ndarray, n_users: int,
+                   slot_duration_s: float) -> np.ndarray:
+    """The queue part of the observation (module docstring), from what a queue-aware
+    scheduler sees at the boundary; users not waiting have zeros."""
+    now = state.now_s
+    device, waiting, age = np.zeros(n_users), np.zeros(n_users), np.zeros(n_users)
+    device[users] = np.maximum(np.asarray(state.device_free_s) - now, 0.0) / slot_duration_s
+    waiting[users] = state.queue_length
+    age[users] = (now - state.arrival_s) / slot_duration_s
+    features = np.concatenate([state.remaining_work_s() / slot_duration_s,
+                               np.maximum(state.rb_free_s - now, 0.0) / slot_duration_s,
+                               device, waiting, age])
+    return np.clip(features, -OBS_BOUND, OBS_BOUND).astype(np.float32)
+
+
+class ExternalDecisions(Scheduler):
+    """Stands in the closed loop for the agent: what it may see (statistical information,
+    the observation, the queues); its decisions arrive through :meth:`ClosedLoop.submit`."""
+
+    queue_aware = True
+    uses_observation = True
+
+    def decide(self, problem: SchedulingProblem) -> Allocation:
+        raise RuntimeError("the environment's decisions are submitted, not asked for")
+
+
+class QueueAssignmentEnv(gym.Env):
+    """Sequential (encoder, RB) assignment inside the closed loop, one user per step."""
+
+    metadata = {"render_modes": []}  # noqa: RUF012 - gymnasium's own attribute
+
+    def __init__(self, scenario: Scenario) -> None:
+        super().__init__()
+        if scenario.delay_model != "des":
+            raise ValueError("the closed-loop environment needs delay_model: des")
+        if scenario.rl.episode_slots < 2:
+            raise ValueError("the closed-loop environment needs rl.episode_slots >= 2 "
+                             "(queues carry over from slot to slot)")
+        self.scenario = scenario.model_copy(update={"slots": scenario.rl.episode_slots})
+        self.model = CellModel.from_scenario(self.scenario)
+        self.n_users, self.n_rbs = scenario.users.count, scenario.cell.n_rbs
+        self.n_encoders = len(scenario.encoders)
+        self.cores = scenario.base_station.cores
+        self.tau = scenario.slot_duration_s
+        self.penalty = drop_penalties(scenario)
+        self.observer = ObservationEncoder.from_scenario(scenario)
+        self.action_space = gym.spaces.Discrete(self.n_encoders * self.n_rbs + 1)
+        size = queue_observation_size(self.n_users, self.n_rbs, self.cores)
+        self.observation_space = gym.spaces.Box(-OBS_BOUND, OBS_BOUND, (size,), np.float32)
+        self.loop: ClosedLoop | None = None
+        self.assignment: SlotAssignment | None = None
+        self._episode = None
+
+    # ------------------------------------------------------------------ episode
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        """A new episode on a fresh world and its traffic; ``options={"world_seed": s}``
+        plays exactly the world and traffic of that seed (evaluation)."""
+        super().reset(seed=seed)
+        world_seed = (options or {}).get("world_seed")
+        for _ in range(MAX_EMPTY_WORLDS):
+            chosen = (int(world_seed) if world_seed is not None
+                      else int(self.np_random.integers(SEED_SPACE)))
+            if self._begin(chosen) or world_seed is not None:
+                break  # a world without a single request is drawn again
+        else:
+            raise RuntimeError(f"no request arrived in {MAX_EMPTY_WORLDS} episodes of "
+                               f"{self.scenario.slots} slots: raise rl.episode_slots")
+        return self._observation(), {}
+
+    def _begin(self, seed: int) -> bool:
+        """Start the episode of world ``seed``; False if nothing is ever decided in it."""
+        world = generate_world(self.scenario, seed)
+        traffic = generate_traffic(self.scenario, world, seed)
+        self.loop = ClosedLoop(self.model, world, traffic, ExternalDecisions(
+            ExternalDecisions.Params(), np.random.default_rng(0)), self.penalty,
+            SlotSource(self.model, world, statistical=True, observation=True))
+        self.loop.start(external=True)
+        self._lost = np.zeros(traffic.count, dtype=bool)
+        self._episode: tuple[int, list[int]] = (seed, [])
+        decided = self.loop.advance()
+        self._start_slot()
+        return decided
+
+    # A live SimPy simulation cannot be pickled (training checkpoints pickle the
+    # environment): the episode is kept as its world seed and the actions taken so far,
+    # and replayed on unpickling — the engine is deterministic, so the state is exact.
+    _LIVE = ("loop", "assignment", "_states", "_lost", "_users", "_rows", "_served_rows",
+             "_encoder", "_rb", "_queue_features")
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k not in self._LIVE}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.loop = self.assignment = None
+        episode = state.get("_episode")
+        if episode is not None:
+            seed, actions = episode
+            self._begin(seed)
+            for action in actions:
+                self.step(action)
+
+    def _start_slot(self) -> None:
+        loop = self.loop
+        if loop.awaiting is None:  # nothing to decide in this episode
+            self.assignment = None
+            return
+        problem, users = loop.awaiting
+        slot = int(problem.queue.slot)
+        self._users = users
+        self._rows = {int(u): row for row, u in enumerate(users)}
+        self._states = {
+            "expected": problem.queue,
+            "realised": loop.queue_state(slot, problem.queue.now_s, users,
+                                         np.array([loop.fifo[u][0] for u in users]),
+                                         loop.source.load(slot), information="oracle"),
+        }
+        observation = problem.observation
+        template = self.observer.slot_template(
+            observation.interference_w, observation.distance_m, observation.user_cpu_hz,
+            observation.mean_snr)
+        order = assignment_order(users, observation.distance_m, self.scenario.rl.user_order)
+        self.assignment = SlotAssignment(
+            self.observer, [int(u) for u in order], template,
+            self.observer.snr_feature(observation.mean_snr), self.n_encoders,
+            self.scenario.users.voluntary_drop)
+        self._queue_features = queue_features(problem.queue, users, self.n_users, self.tau)
+        self._served_rows: list[int] = []
+        self._encoder = np.full(users.size, -1, dtype=np.int64)
+        self._rb = np.full(users.size, -1, dtype=np.int64)
+
+    # ----------------------------------------------------------------- interface
+    def action_masks(self) -> np.ndarray:
+        """Valid actions for the current user (sb3-contrib's masking protocol)."""
+        if self.assignment is None:
+            return np.ones(self.action_space.n, dtype=bool)
+        return self.assignment.mask()
+
+    def step(self, action: int):
+        self._episode[1].append(int(action))
+        step = self.assignment.act(action)
+        info: dict[str, Any] = {"invalid_action": not step.valid, "user": step.user,
+                                "slot": int(self._states["expected"].slot)}
+        learn, realised = 0.0, 0.0
+        if step.served:
+            row = self._rows[step.user]
+            self._served_rows.append(row)
+            self._encoder[row], self._rb[row] = step.encoder, step.rb
+            partial = self._allocation()
+            costs = {name: float(row_costs(state, partial)[row])
+                     for name, state in self._states.items()}
+            realised = costs["realised"]
+            learn = costs[self.scenario.rl.reward_model]
+        elif not step.valid:
+            learn = realised = self.scenario.rl.invalid_action_penalty
+        terminated = False
+        if self.assignment.done:
+            invalid = any(not done.valid for done in self.assignment.steps)
+            self.loop.submit(self._allocation(), may_leave_waiting=invalid)
+            more = self.loop.advance()
+            lost = self._newly_lost(final=not more)
+            learn, realised = learn + lost, realised + lost
+            info["lost_cost"] = lost
+            self._start_slot()
+            terminated = not more
+        info["cost"] = realised
+        observation = (np.zeros(self.observation_space.shape, np.float32) if terminated
+                       else self._observation())
+        return observation, -learn * self.scenario.rl.reward_scale, terminated, False, info
+
+    def _allocation(self) -> Allocation:
+        """The slot's decision so far; extractions in the order the agent served."""
+        return Allocation(self._encoder.copy(), self._rb.copy(),
+                          cpu_order=np.array(self._served_rows, dtype=np.int64))
+
+    def _newly_lost(self, final: bool) -> float:
+        """Penalties of requests lost since the last look (and, at the end, of every
+        request still waiting)."""
+        loop = self.loop
+        lost = (loop.outcome != SERVED) if final else np.isin(loop.outcome, (BLOCKED, EXPIRED))
+        fresh = lost & ~self._lost
+        self._lost |= fresh
+        return float(self.penalty[loop.traffic.user[fresh]].sum())
+
+    def _observation(self) -> np.ndarray:
+        if self.assignment is None:
+            return np.zeros(self.observation_space.shape, np.float32)
+        return np.concatenate([self.assignment.observation(), self._queue_features])
+
+    def result(self):  # type: ignore[no-untyped-def]
+        """The finished episode's records (:class:`LoopResult`), as ``netsim run``
+        would record them."""
+        return self.loop.finish()

@@ -1,0 +1,170 @@
+"""The closed loop as a gymnasium environment (netsim.rl.queue_env): it passes
+gymnasium's checker, its masks are right, its return is the cost the simulation
+records, a model trained in it schedules inside `netsim run`'s closed loop, and
+gymnasium.make builds both environments."""
+
+from __future__ import annotations
+
+import gymnasium
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+
+import netsim.rl  # noqa: F401 - registers the environments
+from netsim.rl.queue_env import QueueAssignmentEnv, queue_observation_size
+from netsim.simulation.runner import loop_records
+from tests.scenario_factory import ROOT, make_scenario
+
+QUEUEING = ROOT / "scenarios" / "queueing.yaml"
+
+
+def closed_loop(**changes):
+    """paper.yaml's cell in the closed loop with Poisson traffic near capacity."""
+    updates = {"delay_model": "des", "slot_duration_s": 0.1,
+               "users": {"arrivals": {"model": "poisson", "rate_per_s": 4.0}},
+               "rl": {"episode_slots": 40, "reward_model": "realised"}}
+    updates.update(changes)
+    return make_scenario(**updates)
+
+
+def test_the_closed_loop_env_passes_the_gymnasium_checker():
+    check_env(QueueAssignmentEnv(closed_loop()), skip_render_check=True)
+
+
+@pytest.mark.parametrize("cores", [1, 2])
+def test_an_episodes_realised_return_is_the_cost_the_simulation_records(cores):
+    """Random valid actions for a whole episode: minus the sum of the realised rewards
+    equals the total cost of the records netsim run would write for the same world,
+    traffic and decisions (queueing, lost and unserved requests included)."""
+    env = QueueAssignmentEnv(closed_loop(base_station={"cores": cores},
+                                         users={"arrivals": {"model": "poisson",
+                                                             "rate_per_s": 6.0},
+                                                "queue": {"limit": 2}}))
+    env.reset(seed=5)
+    rng = np.random.default_rng(0)
+    total, terminated, steps = 0.0, False, 0
+    while not terminated:
+        _, reward, terminated, _, info = env.step(
+            int(rng.choice(np.flatnonzero(env.action_masks()))))
+        assert reward == pytest.approx(-0.1 * info["cost"])
+        total += info["cost"]
+        steps += 1
+    records = loop_records(env.model, env.loop.world, env.result(), "agent", 0)
+    assert steps > 40 and (records["outcome"] == "blocked").any()
+    assert total == pytest.approx(-records["reward"].sum(), rel=1e-9)
+
+
+def test_masks_in_the_closed_loop_are_right_after_every_step():
+    """Each slot: any encoder on an RB not yet taken this slot; 'leave it waiting' only
+    if more users are waiting than RBs are left (voluntary_drop off)."""
+    env = QueueAssignmentEnv(closed_loop(cell={"n_rbs": 3}, users={
+        "count": 5, "arrivals": {"model": "poisson", "rate_per_s": 8.0}}))
+    env.reset(seed=2)
+    rng = np.random.default_rng(1)
+    terminated, taken, left = False, set(), None
+    while not terminated:
+        if left is None:
+            left = env.assignment.users_left
+        mask = env.action_masks()
+        free = [q for q in range(3) if q not in taken]
+        expected = np.zeros((3, 3), dtype=bool)
+        expected[:, free] = True
+        np.testing.assert_array_equal(mask[:-1], expected.ravel())
+        assert mask[-1] == (left > len(free))
+        action = int(rng.choice(np.flatnonzero(mask)))
+        _, _, terminated, _, info = env.step(action)
+        assert not info["invalid_action"]
+        if action < 9:
+            taken.add(action % 3)
+        left -= 1
+        if left == 0:
+            taken, left = set(), None
+
+
+def test_the_observation_shows_the_queues():
+    env = QueueAssignmentEnv(closed_loop(users={"arrivals": {"model": "poisson",
+                                                             "rate_per_s": 9.0}}))
+    observation, _ = env.reset(seed=0)
+    size = queue_observation_size(5, 6, 1)
+    assert observation.shape == (size,)
+    seen_backlog = False
+    terminated = False
+    while not terminated:
+        queue = observation[-(1 + 6 + 3 * 5):]
+        waiting = queue[1 + 6 + 5: 1 + 6 + 10]
+        users = [u for u in range(5) if env.loop.fifo[u]]
+        np.testing.assert_array_equal(waiting, [len(env.loop.fifo[u]) for u in range(5)])
+        assert env.assignment.current_user in users
+        seen_backlog |= bool(queue[0] > 0)  # the CPU still busy at a boundary
+        observation, _, terminated, _, _ = env.step(int(np.flatnonzero(env.action_masks())[-2]))
+    assert seen_backlog
+
+
+def test_gymnasium_make_builds_both_environments():
+    slot = gymnasium.make("netsim/SlotAssignment-v0", scenario=ROOT / "scenarios" / "paper.yaml")
+    queue = gymnasium.make("netsim/QueueAssignment-v0", scenario=str(QUEUEING))
+    assert type(slot.unwrapped).__name__ == "SlotAssignmentEnv"
+    assert type(queue.unwrapped).__name__ == "QueueAssignmentEnv"
+    observation, _ = queue.reset(seed=0)
+    assert queue.observation_space.contains(observation)
+
+
+def test_the_closed_loop_env_needs_queues_that_carry_over():
+    with pytest.raises(ValueError, match="delay_model: des"):
+        QueueAssignmentEnv(make_scenario())
+    with pytest.raises(ValueError, match="episode_slots >= 2"):
+        QueueAssignmentEnv(closed_loop(rl={"episode_slots": 1}))
+
+
+def test_a_model_trained_in_the_closed_loop_schedules_in_netsim_run(tmp_path):
+    """A short PPO training on the closed loop; its model, named in a des scenario,
+    runs beside the queue-aware schedulers, and refuses an analytic one."""
+    from netsim.loading import load_scenario
+    from netsim.simulation.runner import run_scenario
+    from solvers.rl.training import train
+    from tests.scenario_factory import paper_dict, write_yaml
+
+    data = paper_dict()
+    data.update(delay_model="des", slot_duration_s=0.1, slots=30, seeds=[0],
+                schedulers=["queue_greedy"])
+    data["users"]["arrivals"] = {"model": "poisson", "rate_per_s": 4.0}
+    data["rl"] = {"episode_slots": 20, "n_steps": 128, "batch_size": 64, "n_epochs": 1,
+                  "eval_every_steps": 256, "eval_slots": 10, "eval_seeds": [10000],
+                  "net_arch": [16]}
+    scenario_file = write_yaml(tmp_path / "q.yaml", data)
+    model_path = train(load_scenario(scenario_file), "ppo", tmp_path / "train", steps=256,
+                       seed=0, progress=False)
+    data["schedulers"] = [{"type": "rl", "algo": "ppo", "model_path": str(model_path),
+                           "label": "ppo"}, "queue_greedy"]
+    result = run_scenario(load_scenario(write_yaml(tmp_path / "run.yaml", data)))
+    summary = result.summary.set_index("scheduler")
+    assert {"ppo", "queue_greedy"} <= set(summary.index)
+    assert summary.loc["ppo", "requests"] == summary.loc["queue_greedy", "requests"]
+    data["delay_model"] = "analytic"
+    data["users"]["arrivals"] = {"model": "bernoulli", "probability": 0.5}
+    from netsim.errors import ScenarioError
+
+    with pytest.raises(ScenarioError, match="trained in the closed loop"):
+        load_scenario(write_yaml(tmp_path / "analytic.yaml", data))
+
+
+def test_a_pickled_env_goes_on_exactly_as_the_original():
+    """Training checkpoints pickle the environment; a live simulation is replayed from
+    its world seed and the actions so far, so both copies go on identically."""
+    import pickle
+
+    env = QueueAssignmentEnv(closed_loop())
+    env.reset(seed=4)
+    rng = np.random.default_rng(2)
+    for _ in range(23):
+        env.step(int(rng.choice(np.flatnonzero(env.action_masks()))))
+    copy = pickle.loads(pickle.dumps(env))
+    for _ in range(200):
+        action = int(rng.choice(np.flatnonzero(env.action_masks())))
+        np.testing.assert_array_equal(env.action_masks(), copy.action_masks())
+        first, second = env.step(action), copy.step(action)
+        np.testing.assert_array_equal(first[0], second[0])
+        assert first[1:4] == second[1:4]
+        if first[2]:
+            env.reset()
+            copy.reset()
