@@ -211,8 +211,8 @@ def test_load_sweep_is_queueing_yaml_at_other_loads_and_cores():
     loads = sweep["sweep"]["grid"][LOAD_KEY]
     assert loads == sorted(loads) and len(loads) >= 5
     for data in (base, sweep):
-        for key in ("name", "description", "seeds", "slots", "sweep"):
-            data.pop(key)
+        for key in ("name", "description", "seeds", "slots", "sweep", "rl"):
+            data.pop(key)  # rl: how an agent trains here, not the simulated system
         data["users"]["arrivals"].pop("rate_per_s")
         data["base_station"].pop("cores")
     assert sweep == base

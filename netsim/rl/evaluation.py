@@ -14,18 +14,18 @@ import numpy as np
 
 from netsim.rl.env import SlotAssignmentEnv
 from netsim.scenario import Scenario
-from netsim.simulation.registry import scheduler_class
+from netsim.simulation.runner import build_scheduler, reference_entries
 from netsim.simulation.scheduling import Allocation, SchedulingProblem
 
 Policy = Callable[[np.ndarray, np.ndarray], int]
 """(observation, action mask) -> action."""
 
 
-def _optimum(hungarian, cost: np.ndarray, penalty: np.ndarray,
+def _optimum(reference, cost: np.ndarray, penalty: np.ndarray,
              env: SlotAssignmentEnv) -> Allocation:
     problem = SchedulingProblem(cost, penalty, tuple(env.scenario.encoders),
                                 env.scenario.users.voluntary_drop)
-    return hungarian.decide(problem)
+    return reference.decide(problem)
 
 
 def evaluate_policy(policy: Policy, scenario: Scenario, seeds: list[int] | None = None) -> dict:
@@ -40,8 +40,9 @@ def evaluate_policy(policy: Policy, scenario: Scenario, seeds: list[int] | None 
     )
     env = SlotAssignmentEnv(evaluation)
     model, limits = env.model, scenario.limits
-    cls = scheduler_class("hungarian")
-    hungarian = cls(cls.Params(information="oracle"), np.random.default_rng(0))
+    # the references of netsim run under the analytic model (the per-slot optima)
+    oracle_reference, statistical_reference = (
+        build_scheduler(entry, 0, scenario) for entry in reference_entries("analytic").values())
     totals = {"policy": 0.0, "oracle": 0.0, "statistical": 0.0}
     requests = served = delay_violations = energy_violations = 0
     for seed in seeds:
@@ -73,8 +74,8 @@ def evaluate_policy(policy: Policy, scenario: Scenario, seeds: list[int] | None 
                     energy_violations += int(energy > limits.max_energy_j)
             penalty = env.penalty[users]
             realised = env.realised_cost[slot][users]
-            oracle = _optimum(hungarian, realised, penalty, env)
-            statistical = _optimum(hungarian, expected[slot][users], penalty, env)
+            oracle = _optimum(oracle_reference, realised, penalty, env)
+            statistical = _optimum(statistical_reference, expected[slot][users], penalty, env)
             totals["oracle"] += oracle.objective(
                 SchedulingProblem(realised, penalty, tuple(env.scenario.encoders)))
             totals["statistical"] += statistical.objective(
@@ -101,12 +102,7 @@ def evaluate_closed_loop(policy: Policy, scenario: Scenario, seeds: list[int]) -
     a policy that looks ahead may beat (score above 1)."""
     from netsim.model.world import generate_world
     from netsim.rl.queue_env import QueueAssignmentEnv
-    from netsim.simulation.runner import (
-        build_scheduler,
-        loop_records,
-        reference_entries,
-        run_closed_loop_seed,
-    )
+    from netsim.simulation.runner import loop_records, run_closed_loop_seed
 
     evaluation = scenario.model_copy(
         update={"rl": scenario.rl.model_copy(update={"episode_slots": scenario.rl.eval_slots})}
