@@ -1,5 +1,6 @@
 """RL benchmarks (outside the test suite): environment steps per second alone and
-inside MaskablePPO training, and the environment's share of a training step.
+inside MaskablePPO training, and the environment's share of a training step (the
+per-slot environment, or the closed loop for a ``delay_model: des`` scenario).
 
     python benchmarks/bench_rl.py [--steps N] [--scenario FILE]
     python benchmarks/bench_rl.py --orders [--scenario FILE]
@@ -24,13 +25,19 @@ import numpy as np
 from netsim.loading import load_scenario
 from netsim.rl.env import SlotAssignmentEnv
 from netsim.rl.evaluation import evaluate_policy, myopic_policy
+from netsim.rl.queue_env import QueueAssignmentEnv
 
 PAPER = Path(__file__).resolve().parent.parent / "scenarios" / "paper.yaml"
 
 
+def env_class(scenario) -> type:
+    """The environment netsim train uses for the scenario."""
+    return QueueAssignmentEnv if scenario.delay_model == "des" else SlotAssignmentEnv
+
+
 def env_steps_per_second(scenario, steps: int) -> float:
     """Random valid actions, resets included: the environment alone."""
-    env = SlotAssignmentEnv(scenario)
+    env = env_class(scenario)(scenario)
     env.reset(seed=0)
     rng = np.random.default_rng(0)
     masks = [env.action_masks()]
@@ -55,7 +62,7 @@ def ppo_steps_per_second(scenario, steps: int) -> tuple[float, float]:
 
     spent = [0.0]
 
-    class Timed(SlotAssignmentEnv):
+    class Timed(env_class(scenario)):
         def step(self, action):
             started = time.perf_counter()
             result = super().step(action)
@@ -77,7 +84,8 @@ def ppo_steps_per_second(scenario, steps: int) -> tuple[float, float]:
     rl = scenario.rl
     env = DummyVecEnv([lambda: Timed(scenario)])
     model = MaskablePPO("MlpPolicy", env, n_steps=rl.n_steps, batch_size=rl.batch_size,
-                        n_epochs=rl.n_epochs, policy_kwargs={"net_arch": list(rl.net_arch)},
+                        n_epochs=rl.n_epochs, gamma=rl.gamma,
+                        policy_kwargs={"net_arch": list(rl.net_arch)},
                         device="cpu", seed=0, verbose=0)
     started = time.perf_counter()
     model.learn(steps)
