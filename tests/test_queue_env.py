@@ -168,3 +168,40 @@ def test_a_pickled_env_goes_on_exactly_as_the_original():
         if first[2]:
             env.reset()
             copy.reset()
+
+
+def test_a_closed_loop_training_resumes_to_the_uninterrupted_result(tmp_path,
+                                                                     failing_nth_call):
+    """The second checkpoint's publication fails (a full disk) mid-episode; --resume
+    replays the episode in progress from the checkpoint and ends with the uninterrupted
+    run's weights, bit for bit, and its learning curve."""
+    import pandas as pd
+    import torch
+
+    from netsim.loading import load_scenario
+    from solvers.rl import training
+    from solvers.rl.algorithms import ALGORITHMS
+    from tests.scenario_factory import paper_dict, write_yaml
+
+    data = paper_dict()
+    data.update(delay_model="des", slot_duration_s=0.1, schedulers=["queue_greedy"])
+    data["users"]["arrivals"] = {"model": "poisson", "rate_per_s": 4.0}
+    data["rl"] = {"episode_slots": 30, "n_steps": 64, "batch_size": 32, "n_epochs": 1,
+                  "checkpoint_every_steps": 128, "eval_every_steps": 192, "eval_slots": 5,
+                  "eval_seeds": [10000], "net_arch": [16]}
+    scenario = load_scenario(write_yaml(tmp_path / "q.yaml", data))
+
+    def run(out, **kwargs):
+        return training.train(scenario, "ppo", out, steps=384, seed=0, progress=False, **kwargs)
+
+    run(tmp_path / "whole")
+    with failing_nth_call(training.os, "rename", 2), pytest.raises(OSError):
+        run(tmp_path / "faulted")
+    run(tmp_path / "faulted", resume=True)
+    cls = ALGORITHMS["ppo"][1]
+    whole, again = (cls.load(tmp_path / name / "model.zip", device="cpu").policy.state_dict()
+                    for name in ("whole", "faulted"))
+    assert all(torch.equal(whole[k], again[k]) for k in whole)
+    curves = [pd.read_csv(tmp_path / name / "learning_curve.csv").drop(columns="wall_time_s")
+              for name in ("whole", "faulted")]
+    pd.testing.assert_frame_equal(*curves)
