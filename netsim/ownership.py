@@ -30,9 +30,17 @@ class ForeignFolder(Exception):
 
 
 def owner(folder: Path) -> str | None:
-    """The command that marked ``folder``, or None."""
+    """The command that marked ``folder``, or None; ForeignFolder if the marker is
+    damaged (not a file, or not a command's name)."""
     marker = Path(folder) / MARKER
-    return marker.read_text(encoding="utf-8").strip() if marker.is_file() else None
+    if not marker.exists():
+        return None
+    text = (marker.read_bytes().decode("utf-8", errors="replace").strip()
+            if marker.is_file() else "")
+    if text not in LEGACY:
+        raise ForeignFolder(f"--out {folder}: its {MARKER} marker is damaged (not written "
+                            "by netsim); choose another folder")
+    return text
 
 
 def check_folder(folder: Path, command: str) -> None:

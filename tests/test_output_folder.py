@@ -160,7 +160,8 @@ def test_one_folder_one_writer(tmp_path, command):
 
 
 @pytest.mark.parametrize("command", ["sweep", "compare", "tune"])
-@pytest.mark.parametrize("holding", ["notes", "run", "other command"])
+@pytest.mark.parametrize("holding", ["notes", "run", "other command", "damaged marker",
+                                     "marker is a folder"])
 def test_commands_that_add_to_a_folder_refuse_a_folder_of_something_else(
         tmp_path, command, holding):
     """sweep, compare and tune keep what is in their folder and add to it; aimed at a
@@ -172,6 +173,11 @@ def test_commands_that_add_to_a_folder_refuse_a_folder_of_something_else(
         (out / "notes.txt").write_text("mine\n")
     elif holding == "run":
         assert run(scenario_file(tmp_path, 0), out).exit_code == 0
+    elif holding == "damaged marker":
+        out.mkdir()
+        (out / ".netsim-folder").write_bytes(b"\xff\xfe")
+    elif holding == "marker is a folder":
+        (out / ".netsim-folder").mkdir(parents=True)
     else:
         out.mkdir()
         (out / ".netsim-folder").write_text("sweep\n" if command != "sweep" else "tune\n")
