@@ -100,7 +100,6 @@ def evaluate_closed_loop(policy: Policy, scenario: Scenario, seeds: list[int]) -
     records (queueing included, lost and unserved requests at their penalty). Keys as
     :func:`evaluate_policy`'s; the scores compare with per-slot exact decisions, which
     a policy that looks ahead may beat (score above 1)."""
-    from netsim.model.world import generate_world
     from netsim.rl.queue_env import QueueAssignmentEnv
     from netsim.simulation.runner import loop_records, run_closed_loop_seed
 
@@ -126,8 +125,7 @@ def evaluate_closed_loop(policy: Policy, scenario: Scenario, seeds: list[int]) -
         energy_violations += int((done["total_energy_j"] > scenario.limits.max_energy_j).sum())
         references = {label: build_scheduler(entry, seed, env.scenario)
                       for label, entry in reference_entries("des").items()}
-        results = run_closed_loop_seed(env.model, generate_world(env.scenario, seed), seed,
-                                       references)
+        results = run_closed_loop_seed(env.model, world, seed, references)  # same world
         for label, result in results.items():
             totals[label] -= float(loop_records(env.model, world, result, label,
                                                 seed)["reward"].sum())

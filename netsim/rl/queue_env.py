@@ -145,7 +145,7 @@ class QueueAssignmentEnv(gym.Env):
     # A live SimPy simulation cannot be pickled (training checkpoints pickle the
     # environment): the episode is kept as its world seed and the actions taken so far,
     # and replayed on unpickling — the engine is deterministic, so the state is exact.
-    _LIVE = ("loop", "assignment", "_states", "_lost", "_users", "_rows", "_served_rows",
+    _LIVE = ("loop", "assignment", "_states", "_lost", "_rows", "_served_rows",
              "_encoder", "_rb", "_queue_features")
 
     def __getstate__(self) -> dict[str, Any]:
@@ -166,15 +166,13 @@ class QueueAssignmentEnv(gym.Env):
         if loop.awaiting is None:  # nothing to decide in this episode
             self.assignment = None
             return
-        problem, users = loop.awaiting
-        slot = int(problem.queue.slot)
-        self._users = users
+        problem, users, (heads, offset, _) = loop.awaiting
+        state = problem.queue
         self._rows = {int(u): row for row, u in enumerate(users)}
         self._states = {
-            "expected": problem.queue,
-            "realised": loop.queue_state(slot, problem.queue.now_s, users,
-                                         np.array([loop.fifo[u][0] for u in users]),
-                                         loop.source.load(slot), information="oracle"),
+            "expected": state,
+            "realised": loop.queue_state(state.slot, state.now_s, users, heads, offset,
+                                         information="oracle"),
         }
         observation = problem.observation
         template = self.observer.slot_template(

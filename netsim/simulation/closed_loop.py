@@ -226,11 +226,11 @@ class ClosedLoop:
     def start(self, external: bool = False) -> None:
         """Set up the SimPy processes. ``external``: the decisions come from outside
         (the RL environment): at each boundary with requests waiting, the clock stops
-        with :attr:`awaiting` set to (problem, users), and :meth:`submit` resumes it;
-        step the simulation with :meth:`advance`."""
+        with :attr:`awaiting` set to (problem, users, context: each user's oldest
+        request, the slot's offset in the source, the state-building time), and
+        :meth:`submit` resumes it; step the simulation with :meth:`advance`."""
         self.external = external
-        self.awaiting: tuple[SchedulingProblem, np.ndarray] | None = None
-        self._may_leave_waiting = False
+        self.awaiting: tuple[SchedulingProblem, np.ndarray, tuple] | None = None
         self._resume: simpy.Event | None = None
         env = simpy.Environment()
         self.env = env
@@ -285,7 +285,7 @@ class ClosedLoop:
             if users.size and self.external:
                 problem, context = self._problem(slot, now, users)
                 self._resume = env.event()
-                self.awaiting = (problem, users)
+                self.awaiting = (problem, users, context)
                 allocation = yield self._resume
                 self._apply(slot, now, users, context, allocation)
             elif users.size:

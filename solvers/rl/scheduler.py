@@ -144,9 +144,11 @@ class RLScheduler(Scheduler):
         row_of = {int(user): row for row, user in enumerate(seen.users)}
         encoder = np.full(n_users, NOT_SERVED, dtype=np.int64)
         rb = np.full(n_users, NOT_SERVED, dtype=np.int64)
-        served = [row_of[step.user] for step in assignment.steps if step.served]
+        served = []  # rows in the order the policy served them
         for step in assignment.steps:
             if step.served:
-                encoder[row_of[step.user]], rb[row_of[step.user]] = step.encoder, step.rb
+                row = row_of[step.user]
+                encoder[row], rb[row] = step.encoder, step.rb
+                served.append(row)
         # in the closed loop the extractions go in the order the policy served, as in training
         return Allocation.from_pairs(encoder, rb, served if self.queue_aware else None)
