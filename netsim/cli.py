@@ -334,6 +334,13 @@ def train(
         fail(str(error))
     except ValueError as error:
         fail(f"--algo: {error}")
+    if scenario.delay_model == "des":  # trained in the closed loop: checked before the lock
+        from netsim.rl.queue_env import check_closed_loop_scenario
+
+        try:
+            check_closed_loop_scenario(scenario)
+        except ValueError as error:
+            fail(f"{scenario_file}: {error}")
     train_fn = rl_entry("train")
     out_dir = out if out is not None else Path("results") / scenario.name / f"train-{algo}-s{seed}"
     from netsim.locks import FolderBusy, exclusive_writer

@@ -205,3 +205,22 @@ def test_a_closed_loop_training_resumes_to_the_uninterrupted_result(tmp_path,
     curves = [pd.read_csv(tmp_path / name / "learning_curve.csv").drop(columns="wall_time_s")
               for name in ("whole", "faulted")]
     pd.testing.assert_frame_equal(*curves)
+
+
+def test_train_refuses_a_closed_loop_scenario_with_one_slot_episodes(tmp_path):
+    """One line naming the file and the key, exit 2, nothing written, before any work."""
+    from typer.testing import CliRunner
+
+    from netsim.cli import app
+    from tests.scenario_factory import one_line, paper_dict, write_yaml
+
+    data = paper_dict()
+    data.update(delay_model="des", rl={"episode_slots": 1})
+    scenario_file = write_yaml(tmp_path / "s" / "q.yaml", data)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["train", str(scenario_file), "--out", str(out),
+                                      "--steps", "64", "--no-progress"])
+    assert result.exit_code == 2
+    line = one_line(result)
+    assert str(scenario_file) in line and "rl.episode_slots" in line
+    assert not out.exists() and not list(tmp_path.glob(".out*"))

@@ -74,6 +74,17 @@ def queue_features(state: QueueState, users: np.ndarray, n_users: int,
     return np.clip(features, -OBS_BOUND, OBS_BOUND).astype(np.float32)
 
 
+def check_closed_loop_scenario(scenario: Scenario) -> None:
+    """ValueError (one line, naming the key) unless the scenario can be trained in the
+    closed loop."""
+    if scenario.delay_model != "des":
+        raise ValueError("the closed-loop environment needs delay_model: des")
+    if scenario.rl.episode_slots < 2:
+        raise ValueError(f"rl.episode_slots: {scenario.rl.episode_slots}: the closed-loop "
+                         "environment needs rl.episode_slots >= 2 (queues carry over from "
+                         "slot to slot)")
+
+
 class ExternalDecisions(Scheduler):
     """Stands in the closed loop for the agent: what it may see (statistical information,
     the observation, the queues); its decisions arrive through :meth:`ClosedLoop.submit`."""
@@ -92,11 +103,7 @@ class QueueAssignmentEnv(gym.Env):
 
     def __init__(self, scenario: Scenario) -> None:
         super().__init__()
-        if scenario.delay_model != "des":
-            raise ValueError("the closed-loop environment needs delay_model: des")
-        if scenario.rl.episode_slots < 2:
-            raise ValueError("the closed-loop environment needs rl.episode_slots >= 2 "
-                             "(queues carry over from slot to slot)")
+        check_closed_loop_scenario(scenario)
         self.scenario = scenario.model_copy(update={"slots": scenario.rl.episode_slots})
         self.model = CellModel.from_scenario(self.scenario)
         self.n_users, self.n_rbs = scenario.users.count, scenario.cell.n_rbs

@@ -43,7 +43,7 @@ from netsim.io import atomic_write_bytes, atomic_write_text
 from netsim.rl.env import SlotAssignmentEnv
 from netsim.rl.evaluation import evaluate_policy
 from netsim.rl.observation import MaskSpec
-from netsim.rl.queue_env import QueueAssignmentEnv
+from netsim.rl.queue_env import QueueAssignmentEnv, check_closed_loop_scenario
 from netsim.scenario import Scenario
 from netsim.simulation.output import csv_text, resolved_scenario_text, write_resolved_scenario
 from solvers.rl.algorithms import ALGORITHMS, masked_predict
@@ -249,6 +249,8 @@ def _train(scenario: Scenario, algo: str, out_dir: Path, steps: int | None, seed
     if not resume and holds_training:
         raise TrainingFolderError(f"--out {out_dir}: already holds a training; --resume "
                                   "continues it, or choose another folder")
+    if scenario.delay_model == "des":  # before anything is written
+        check_closed_loop_scenario(scenario)
     out_dir.mkdir(parents=True, exist_ok=True)
     curve_path = out_dir / "learning_curve.csv"
     rows: list[dict] = []
