@@ -262,7 +262,13 @@ class RL(Strict):
     net_arch: list[Annotated[int, Field(strict=True, ge=1, le=4096)]] = Field(
         default_factory=lambda: [128, 128], min_length=1
     )
-    """Hidden layer sizes of the policy and value networks."""
+    """Hidden layer sizes of the policy and value networks (size_free: of the network
+    applied to each RB's row)."""
+    policy: Literal["mlp", "size_free"] = "mlp"
+    """mlp: a multilayer perceptron on the whole observation (every user's mean SNR on
+    every RB), for one cell size; size_free: one network shared across RBs, on the
+    size-free observation (:mod:`netsim.rl.size_free`), whose trained model runs on any
+    number of users and RBs with the same encoders."""
     reward_model: Literal["realised", "expected"] = "expected"
     """What the agent learns from. expected (default): minus the eq. 11 cost averaged
     over the fading the agent cannot see — what the statistical optimum minimises,

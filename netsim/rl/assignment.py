@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from netsim.rl.observation import ObservationEncoder
+from netsim.rl.size_free import SizeFreeEncoder
 
 NOT_SERVED = -1
 
@@ -58,15 +59,17 @@ class Step:
 class SlotAssignment:
     """One slot's users assigned one per step, in ``rl.user_order``.
 
-    :param observer: scales the observation (the training scenario's constants)
+    :param observer: builds the observation (:class:`ObservationEncoder`, or
+        :class:`netsim.rl.size_free.SizeFreeEncoder`), scaled with the training
+        scenario's constants
     :param users: the requesting users, already in assignment order
-    :param template: the slot's observation template (:meth:`ObservationEncoder.slot_template`)
+    :param template: the slot's part of the observations (the observer's ``slot_template``)
     :param snr_feature: every user's mean-SNR feature on every RB, (U, Q)
     :param n_encoders: encoders M of the action space
     :param voluntary_drop: whether a user may be left unserved while an RB is free
     """
 
-    observer: ObservationEncoder
+    observer: ObservationEncoder | SizeFreeEncoder
     users: list[int]
     template: np.ndarray
     snr_feature: np.ndarray
@@ -106,9 +109,7 @@ class SlotAssignment:
 
     def observation(self) -> np.ndarray:
         """What the policy sees before acting for the current user."""
-        user = self.current_user
-        return self.observer.fill(self.template, self.free, user, self.snr_feature[user],
-                                  self.users_left)
+        return self.observer.observe(self)
 
     def act(self, action: int) -> Step:
         """Carry out ``action`` for the current user and move on to the next."""

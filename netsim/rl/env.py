@@ -20,7 +20,9 @@ exact baseline also knows; the mean SNRs are a function of distances and interfe
 the rest tells the policy whom it is acting for;
 with the free RBs and the users left, the action mask is a function of the observation
 (:func:`masks_from_observations`), which off-policy learners use on replayed states.
-No fading: the agent knows what the statistical baseline knows.
+No fading: the agent knows what the statistical baseline knows. With ``rl.policy:
+size_free`` the observation is instead :mod:`netsim.rl.size_free`'s (per-RB rows, no
+user index), whose length depends on Q only.
 
 Action: Discrete(M * Q + 1): ``m * Q + q`` serves the user with encoder m on RB q;
 the last action leaves the user unserved. ``action_masks()`` allows a free RB with any
@@ -47,13 +49,9 @@ import numpy as np
 from netsim.model.cost import CellModel
 from netsim.model.world import WorldTrace, generate_snapshots, generate_world
 from netsim.rl.assignment import SlotAssignment, Step, assignment_order
-from netsim.rl.observation import (  # noqa: F401 - MaskSpec, masks: the env's protocol
-    OBS_BOUND,
-    MaskSpec,
-    ObservationEncoder,
-    masks_from_observations,
-    observation_size,
-)
+from netsim.rl.masks import MaskSpec, masks_from_observations  # noqa: F401 - the env's protocol
+from netsim.rl.observation import OBS_BOUND, ObservationEncoder, observation_size
+from netsim.rl.size_free import SizeFreeEncoder, size_free_observation_size
 from netsim.scenario import Scenario
 from netsim.simulation.runner import drop_penalties
 
@@ -84,9 +82,14 @@ class SlotAssignmentEnv(gym.Env):
         self.drop_action = self.n_encoders * self.n_rbs
         self.penalty = drop_penalties(scenario)
         self.action_space = gym.spaces.Discrete(self.drop_action + 1)
-        size = observation_size(self.n_users, self.n_rbs)
+        self.size_free = scenario.rl.policy == "size_free"
+        if self.size_free:
+            size = size_free_observation_size(self.n_rbs, self.n_encoders)
+            self.observer = SizeFreeEncoder.from_scenario(scenario)
+        else:
+            size = observation_size(self.n_users, self.n_rbs)
+            self.observer = ObservationEncoder.from_scenario(scenario)
         self.observation_space = gym.spaces.Box(-OBS_BOUND, OBS_BOUND, (size,), np.float32)
-        self.observer = ObservationEncoder.from_scenario(scenario)
         self.world: WorldTrace | None = None
 
     # ------------------------------------------------------------------ episode
@@ -134,12 +137,21 @@ class SlotAssignmentEnv(gym.Env):
             if self.scenario.rl.reward_model == "expected"
             else self.realised_cost
         )
-        self._snr_feature = self.observer.snr_feature(mean_snr)  # (T, U, Q)
-        self._templates = [
-            self.observer.slot_template(world.interference_w[t], world.distance_m[t],
-                                       cpu_hz[t], mean_snr[t])
-            for t in range(world.n_slots)
-        ]
+        self._snr_feature = ObservationEncoder.snr_feature(mean_snr)  # (T, U, Q)
+        if self.size_free:
+            expected = (self.reward_cost if self.scenario.rl.reward_model == "expected"
+                        else self.model.quadrature_expected_cost(mean_snr, cpu_hz))
+            self._templates = [
+                self.observer.slot_template(world.interference_w[t], world.distance_m[t],
+                                           cpu_hz[t], mean_snr[t], expected[t], self.penalty)
+                for t in range(world.n_slots)
+            ]
+        else:
+            self._templates = [
+                self.observer.slot_template(world.interference_w[t], world.distance_m[t],
+                                           cpu_hz[t], mean_snr[t])
+                for t in range(world.n_slots)
+            ]
         self.slot = 0
         self.stop = world.n_slots if stop is None else stop
         self._start_slot()

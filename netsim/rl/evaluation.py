@@ -13,6 +13,7 @@ from collections.abc import Callable
 import numpy as np
 
 from netsim.rl.env import SlotAssignmentEnv
+from netsim.rl.size_free import action_costs
 from netsim.scenario import Scenario
 from netsim.simulation.runner import build_scheduler, reference_entries
 from netsim.simulation.scheduling import Allocation, SchedulingProblem
@@ -148,6 +149,9 @@ def myopic_policy(scenario: Scenario) -> Policy:
     with no regard for the users after it. What a policy could reach by learning each
     user's expected cost perfectly, and nothing about the others."""
     env = SlotAssignmentEnv(scenario)
+    if env.size_free:  # the observation shows each action's expected cost
+        return lambda observation, mask: int(np.argmin(np.where(
+            mask, action_costs(observation, env.n_encoders), np.inf)))
 
     def act(observation: np.ndarray, mask: np.ndarray) -> int:
         user, mean_snr, clock_hz = env.observer.current_user(observation)

@@ -1,6 +1,5 @@
-"""What the policy sees (DESIGN §3): the observation vector, its layout and scales, and
-the action masks read back from observations (for off-policy learners' replayed
-states). The parts and their order are listed in :mod:`netsim.rl.env`'s docstring."""
+"""What the policy sees (DESIGN §3): the observation vector, its layout and scales (the
+masks read back from it: :mod:`netsim.rl.masks`). The parts and their order are listed in :mod:`netsim.rl.env`'s docstring."""
 
 from __future__ import annotations
 
@@ -34,24 +33,51 @@ def observation_layout(n_users: int, n_rbs: int) -> dict[str, slice]:
 
 
 @dataclass(frozen=True)
-class ObservationEncoder:
-    """Builds the observation vector; its constants come from the training scenario, so a
-    trained policy sees the same scales wherever it is used."""
+class FeatureScales:
+    """How locations, interference and device clocks are scaled into features; the
+    constants come from the training scenario, so a trained policy sees the same
+    scales wherever it is used."""
 
-    n_users: int
-    n_rbs: int
     radius_m: float
     interference_mean_dbm: float
     interference_std_db: float
     cpu_low_hz: float
     cpu_span_hz: float
 
-    @classmethod
-    def from_scenario(cls, scenario: Scenario) -> ObservationEncoder:
+    @staticmethod
+    def of(scenario: Scenario) -> dict[str, float]:
+        """The scales of ``scenario``, as keyword arguments."""
         low, high = scenario.users.cpu_hz_range
         itf = scenario.cell.interference
-        return cls(scenario.users.count, scenario.cell.n_rbs, scenario.cell.radius_m, itf.mean_dbm,
-                   max(itf.std_db, 1e-9), low, max(high - low, 1.0))
+        return {"radius_m": scenario.cell.radius_m, "interference_mean_dbm": itf.mean_dbm,
+                "interference_std_db": max(itf.std_db, 1e-9), "cpu_low_hz": low,
+                "cpu_span_hz": max(high - low, 1.0)}
+
+    def interference_feature(self, interference_w: np.ndarray) -> np.ndarray:
+        """Interference in dBm, standardised by the scenario's mean and spread."""
+        interference_dbm = 10.0 * np.log10(np.asarray(interference_w) * 1e3)
+        return (interference_dbm - self.interference_mean_dbm) / self.interference_std_db
+
+    def distance_feature(self, distance_m: np.ndarray) -> np.ndarray:
+        """Distance / cell radius."""
+        return np.asarray(distance_m) / self.radius_m
+
+    def clock_feature(self, user_cpu_hz: np.ndarray) -> np.ndarray:
+        """Device clock, 0 .. 1 over the scenario's range."""
+        return (np.asarray(user_cpu_hz) - self.cpu_low_hz) / self.cpu_span_hz
+
+
+@dataclass(frozen=True)
+class ObservationEncoder(FeatureScales):
+    """Builds the observation vector of a cell of ``n_users`` users and ``n_rbs`` RBs."""
+
+    n_users: int
+    n_rbs: int
+
+    @classmethod
+    def from_scenario(cls, scenario: Scenario) -> ObservationEncoder:
+        return cls(**FeatureScales.of(scenario), n_users=scenario.users.count,
+                   n_rbs=scenario.cell.n_rbs)
 
     def slot_template(
         self, interference_w: np.ndarray, distance_m: np.ndarray, user_cpu_hz: np.ndarray,
@@ -61,13 +87,10 @@ class ObservationEncoder:
         (interference, distances, clocks); the rest is left 0 for :meth:`fill`."""
         n_rbs = np.shape(interference_w)[-1]
         part = observation_layout(self.n_users, n_rbs)
-        interference_dbm = 10.0 * np.log10(np.asarray(interference_w) * 1e3)
         template = np.zeros(observation_size(self.n_users, n_rbs), dtype=np.float32)
-        template[part["interference"]] = (
-            (interference_dbm - self.interference_mean_dbm) / self.interference_std_db
-        )
-        template[part["distance"]] = np.asarray(distance_m) / self.radius_m
-        template[part["clock"]] = (np.asarray(user_cpu_hz) - self.cpu_low_hz) / self.cpu_span_hz
+        template[part["interference"]] = self.interference_feature(interference_w)
+        template[part["distance"]] = self.distance_feature(distance_m)
+        template[part["clock"]] = self.clock_feature(user_cpu_hz)
         template[part["mean_snr"]] = self.snr_feature(mean_snr).ravel()
         return np.clip(template, -OBS_BOUND, OBS_BOUND)
 
@@ -82,6 +105,13 @@ class ObservationEncoder:
         observation[part["current_snr"]] = np.clip(mean_snr_feature, -OBS_BOUND, OBS_BOUND)
         observation[part["users_left"]] = users_left / self.n_users
         return observation
+
+    def observe(self, assignment) -> np.ndarray:  # type: ignore[no-untyped-def]
+        """The observation before acting for ``assignment``'s current user (a
+        :class:`netsim.rl.assignment.SlotAssignment`)."""
+        user = assignment.current_user
+        return self.fill(assignment.template, assignment.free, user,
+                         assignment.snr_feature[user], assignment.users_left)
 
     def current_user(self, observation: np.ndarray) -> tuple[int, np.ndarray, float]:
         """Read back from an observation the user being assigned, its mean SNR on each
@@ -111,34 +141,3 @@ class ObservationEncoder:
         the current user (one-hot), its mean SNR on every RB, and the users left."""
         template = self.slot_template(interference_w, distance_m, user_cpu_hz, mean_snr)
         return self.fill(template, free, user, self.snr_feature(mean_snr[user]), users_left)
-
-
-@dataclass(frozen=True)
-class MaskSpec:
-    """Enough of the scenario to read action masks back from observations."""
-
-    n_users: int
-    n_rbs: int
-    n_encoders: int
-    voluntary_drop: bool
-
-    @classmethod
-    def from_scenario(cls, scenario: Scenario) -> MaskSpec:
-        return cls(scenario.users.count, scenario.cell.n_rbs, len(scenario.encoders),
-                   scenario.users.voluntary_drop)
-
-
-def masks_from_observations(observations: np.ndarray, spec: MaskSpec) -> np.ndarray:
-    """Action masks (B, M Q + 1) of a batch of observations (B, size): the same as
-    :func:`action_mask` at the step that produced each observation. An all-zero
-    observation (after the episode's end) gets an all-true mask."""
-    observations = np.atleast_2d(observations)
-    part = observation_layout(spec.n_users, spec.n_rbs)
-    free = observations[:, part["free"]] > 0.5
-    users_left = np.rint(observations[:, part["users_left"].start] * spec.n_users)
-    masks = np.concatenate(
-        [np.tile(free, spec.n_encoders),
-         (spec.voluntary_drop | (users_left > free.sum(axis=1)))[:, None]], axis=1
-    )
-    masks[~masks.any(axis=1)] = True
-    return masks

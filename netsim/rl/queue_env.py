@@ -19,6 +19,9 @@ in slots (/ ``slot_duration_s``), zeros for users with nothing waiting:
   each user's waiting requests                                    (U)
   the age of each user's oldest waiting request                   (U)
 
+With ``rl.policy: size_free``, the observation is :mod:`netsim.rl.size_free`'s, the
+queue state in its per-RB rows and its header.
+
 Action and mask: as in :mod:`netsim.rl.env`; "not served" leaves the request waiting
 (to be served in a later slot, at the delay that costs), never dropped.
 
@@ -42,6 +45,7 @@ from netsim.model.cost import CellModel
 from netsim.model.world import generate_world
 from netsim.rl.assignment import SlotAssignment, assignment_order
 from netsim.rl.observation import OBS_BOUND, ObservationEncoder, observation_size
+from netsim.rl.size_free import QueueView, SizeFreeEncoder, size_free_observation_size
 from netsim.scenario import Scenario
 from netsim.simulation.closed_loop import BLOCKED, EXPIRED, SERVED, ClosedLoop, SlotSource
 from netsim.simulation.queue_cost import row_costs
@@ -59,18 +63,26 @@ def queue_observation_size(n_users: int, n_rbs: int, cores: int) -> int:
     return observation_size(n_users, n_rbs) + cores + n_rbs + 3 * n_users
 
 
-def queue_features(state: QueueState, users: np.ndarray, n_users: int,
-                   slot_duration_s: float) -> np.ndarray:
-    """The queue part of the observation (module docstring), from what a queue-aware
-    scheduler sees at the boundary; users not waiting have zeros."""
+def queue_view(state: QueueState, users: np.ndarray, n_users: int,
+               slot_duration_s: float) -> QueueView:
+    """What a queue-aware scheduler sees at the boundary, in slots, per user (zeros for
+    users with nothing waiting) and per resource."""
     now = state.now_s
     device, waiting, age = np.zeros(n_users), np.zeros(n_users), np.zeros(n_users)
     device[users] = np.maximum(np.asarray(state.device_free_s) - now, 0.0) / slot_duration_s
     waiting[users] = state.queue_length
     age[users] = (now - state.arrival_s) / slot_duration_s
-    features = np.concatenate([state.remaining_work_s() / slot_duration_s,
-                               np.maximum(state.rb_free_s - now, 0.0) / slot_duration_s,
-                               device, waiting, age])
+    return QueueView(device, waiting, age, state.remaining_work_s() / slot_duration_s,
+                     np.maximum(state.rb_free_s - now, 0.0) / slot_duration_s)
+
+
+def queue_features(state: QueueState, users: np.ndarray, n_users: int,
+                   slot_duration_s: float) -> np.ndarray:
+    """The queue part of the observation (module docstring), from what a queue-aware
+    scheduler sees at the boundary; users not waiting have zeros."""
+    view = queue_view(state, users, n_users, slot_duration_s)
+    features = np.concatenate([view.core_work, view.rb_backlog, view.device_backlog,
+                               view.waiting, view.age])
     return np.clip(features, -OBS_BOUND, OBS_BOUND).astype(np.float32)
 
 
@@ -111,9 +123,12 @@ class QueueAssignmentEnv(gym.Env):
         self.cores = scenario.base_station.cores
         self.tau = scenario.slot_duration_s
         self.penalty = drop_penalties(scenario)
-        self.observer = ObservationEncoder.from_scenario(scenario)
+        self.size_free = scenario.rl.policy == "size_free"
+        self.observer = (SizeFreeEncoder if self.size_free
+                         else ObservationEncoder).from_scenario(scenario)
         self.action_space = gym.spaces.Discrete(self.n_encoders * self.n_rbs + 1)
-        size = queue_observation_size(self.n_users, self.n_rbs, self.cores)
+        size = (size_free_observation_size(self.n_rbs, self.n_encoders) if self.size_free
+                else queue_observation_size(self.n_users, self.n_rbs, self.cores))
         self.observation_space = gym.spaces.Box(-OBS_BOUND, OBS_BOUND, (size,), np.float32)
         self.loop: ClosedLoop | None = None
         self.assignment: SlotAssignment | None = None
@@ -182,15 +197,24 @@ class QueueAssignmentEnv(gym.Env):
                                          information="oracle"),
         }
         observation = problem.observation
-        template = self.observer.slot_template(
-            observation.interference_w, observation.distance_m, observation.user_cpu_hz,
-            observation.mean_snr)
+        if self.size_free:
+            cost = np.zeros((self.n_users, *problem.cost.shape[1:]))
+            cost[users] = problem.cost  # the static expected cost (statistical information)
+            template = self.observer.slot_template(
+                observation.interference_w, observation.distance_m, observation.user_cpu_hz,
+                observation.mean_snr, cost, self.penalty,
+                queue_view(problem.queue, users, self.n_users, self.tau))
+        else:
+            template = self.observer.slot_template(
+                observation.interference_w, observation.distance_m, observation.user_cpu_hz,
+                observation.mean_snr)
         order = assignment_order(users, observation.distance_m, self.scenario.rl.user_order)
         self.assignment = SlotAssignment(
             self.observer, [int(u) for u in order], template,
-            self.observer.snr_feature(observation.mean_snr), self.n_encoders,
+            ObservationEncoder.snr_feature(observation.mean_snr), self.n_encoders,
             self.scenario.users.voluntary_drop)
-        self._queue_features = queue_features(problem.queue, users, self.n_users, self.tau)
+        self._queue_features = (None if self.size_free else
+                                queue_features(problem.queue, users, self.n_users, self.tau))
         self._served_rows: list[int] = []
         self._encoder = np.full(users.size, -1, dtype=np.int64)
         self._rb = np.full(users.size, -1, dtype=np.int64)
@@ -251,6 +275,8 @@ class QueueAssignmentEnv(gym.Env):
     def _observation(self) -> np.ndarray:
         if self.assignment is None:
             return np.zeros(self.observation_space.shape, np.float32)
+        if self.size_free:  # the queue is part of the size-free slot template
+            return self.assignment.observation()
         return np.concatenate([self.assignment.observation(), self._queue_features])
 
     def result(self):  # type: ignore[no-untyped-def]

@@ -5,6 +5,9 @@
 - ``dqn``: :class:`solvers.rl.dqn.MaskableDQN`, DQN acting among valid actions only.
 - ``sac``: :class:`solvers.rl.sac_discrete.SACDiscrete`, SAC for discrete actions
   (Christodoulou 2019), masked.
+
+With ``rl.policy: size_free`` each takes its size-free network
+(:mod:`solvers.rl.size_free`), one model for every cell size.
 """
 
 from __future__ import annotations
@@ -18,10 +21,15 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.utils import LinearSchedule
 from stable_baselines3.common.vec_env import VecEnv
 
-from netsim.rl.observation import MaskSpec
+from netsim.rl.masks import MaskSpec
 from netsim.scenario import RL
 from solvers.rl.dqn import MaskableDQN
 from solvers.rl.sac_discrete import SACDiscrete
+from solvers.rl.size_free import (
+    SizeFreeActorCriticPolicy,
+    SizeFreeDQNPolicy,
+    SizeFreeSACPolicy,
+)
 
 
 def learning_rate(rl: RL) -> float | Callable[[float], float]:
@@ -32,13 +40,17 @@ def learning_rate(rl: RL) -> float | Callable[[float], float]:
     return LinearSchedule(rl.learning_rate, 0.0, 1.0)
 
 
-def shared_settings(rl: RL, seed: int, tensorboard_dir: Path | None) -> dict:
+def shared_settings(rl: RL, seed: int, tensorboard_dir: Path | None,
+                    mask_spec: MaskSpec | None = None) -> dict:
     """Hyperparameters every algorithm takes alike (the same tuning effort for all)."""
+    policy_kwargs: dict = {"net_arch": list(rl.net_arch)}
+    if rl.policy == "size_free":
+        policy_kwargs["n_encoders"] = mask_spec.n_encoders  # type: ignore[union-attr]
     return {
         "learning_rate": learning_rate(rl),
         "batch_size": rl.batch_size,
         "gamma": rl.gamma,
-        "policy_kwargs": {"net_arch": list(rl.net_arch)},
+        "policy_kwargs": policy_kwargs,
         "tensorboard_log": None if tensorboard_dir is None else str(tensorboard_dir),
         "seed": seed,
         "device": "cpu",
@@ -48,30 +60,30 @@ def shared_settings(rl: RL, seed: int, tensorboard_dir: Path | None) -> dict:
 def make_ppo(env: VecEnv, rl: RL, seed: int, tensorboard_dir: Path | None,
              mask_spec: MaskSpec) -> MaskablePPO:
     return MaskablePPO(
-        "MlpPolicy", env, n_steps=rl.n_steps, n_epochs=rl.n_epochs, gae_lambda=rl.gae_lambda,
+        SizeFreeActorCriticPolicy if rl.policy == "size_free" else "MlpPolicy", env, n_steps=rl.n_steps, n_epochs=rl.n_epochs, gae_lambda=rl.gae_lambda,
         clip_range=rl.clip_range, ent_coef=rl.ent_coef,
-        **shared_settings(rl, seed, tensorboard_dir),
+        **shared_settings(rl, seed, tensorboard_dir, mask_spec),
     )
 
 
 def make_dqn(env: VecEnv, rl: RL, seed: int, tensorboard_dir: Path | None,
              mask_spec: MaskSpec) -> MaskableDQN:
     return MaskableDQN(
-        "MlpPolicy", env, mask_spec=mask_spec, buffer_size=rl.buffer_size,
+        SizeFreeDQNPolicy if rl.policy == "size_free" else "MlpPolicy", env, mask_spec=mask_spec, buffer_size=rl.buffer_size,
         learning_starts=rl.learning_starts, train_freq=rl.train_freq,
         target_update_interval=rl.target_update_interval,
         exploration_fraction=rl.exploration_fraction,
         exploration_final_eps=rl.exploration_final_eps,
-        **shared_settings(rl, seed, tensorboard_dir),
+        **shared_settings(rl, seed, tensorboard_dir, mask_spec),
     )
 
 
 def make_sac(env: VecEnv, rl: RL, seed: int, tensorboard_dir: Path | None,
              mask_spec: MaskSpec) -> SACDiscrete:
     return SACDiscrete(
-        "MlpPolicy", env, mask_spec=mask_spec, buffer_size=rl.buffer_size,
+        SizeFreeSACPolicy if rl.policy == "size_free" else "MlpPolicy", env, mask_spec=mask_spec, buffer_size=rl.buffer_size,
         learning_starts=rl.learning_starts, train_freq=rl.train_freq, tau=rl.tau,
-        **shared_settings(rl, seed, tensorboard_dir),
+        **shared_settings(rl, seed, tensorboard_dir, mask_spec),
     )
 
 

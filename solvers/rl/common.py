@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 from sb3_contrib.common.maskable.utils import get_action_masks, is_masking_supported
 
-from netsim.rl.observation import MaskSpec, masks_from_observations
+from netsim.rl.masks import MaskSpec, masks_from_observations
 
 
 def random_valid(masks: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -15,7 +15,7 @@ import torch as th
 import torch.nn.functional as F
 from stable_baselines3 import DQN
 
-from netsim.rl.observation import MaskSpec
+from netsim.rl.masks import MaskSpec
 from solvers.rl.common import MaskedOffPolicy, random_valid
 
 

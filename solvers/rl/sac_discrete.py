@@ -31,7 +31,7 @@ from stable_baselines3.common.torch_layers import create_mlp
 from stable_baselines3.common.utils import polyak_update
 from torch import nn
 
-from netsim.rl.observation import MaskSpec
+from netsim.rl.masks import MaskSpec
 from solvers.rl.common import MaskedOffPolicy
 
 
@@ -42,12 +42,8 @@ class DiscreteSACPolicy(BasePolicy):
                  lr_schedule, net_arch: list[int] | None = None) -> None:
         super().__init__(observation_space, action_space)
         self.net_arch = list(net_arch or [256, 256])
-        n_obs, n_actions = int(np.prod(observation_space.shape)), int(action_space.n)
-
-        def mlp() -> nn.Sequential:
-            return nn.Sequential(*create_mlp(n_obs, n_actions, self.net_arch, nn.ReLU))
-
-        self.actor, self.critic1, self.critic2 = mlp(), mlp(), mlp()
+        self.actor, self.critic1, self.critic2 = (self.make_network(), self.make_network(),
+                                                  self.make_network())
         self.critic1_target, self.critic2_target = (copy.deepcopy(self.critic1),
                                                     copy.deepcopy(self.critic2))
         for target in (self.critic1_target, self.critic2_target):
@@ -56,6 +52,12 @@ class DiscreteSACPolicy(BasePolicy):
         self.critic_optimizer = th.optim.Adam(
             list(self.critic1.parameters()) + list(self.critic2.parameters()), lr=lr_schedule(1)
         )
+
+    def make_network(self) -> nn.Module:
+        """observation -> one output per action (the actor's logits, a critic's Q)."""
+        n_obs = int(np.prod(self.observation_space.shape))
+        return nn.Sequential(*create_mlp(n_obs, int(self.action_space.n), self.net_arch,
+                                         nn.ReLU))
 
     def _get_constructor_parameters(self) -> dict[str, Any]:
         data = super()._get_constructor_parameters()

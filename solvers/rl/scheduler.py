@@ -6,7 +6,9 @@ The policy assigns the requesting users one after another, in the training scena
 ``rl.user_order``, as in training (:mod:`netsim.rl.env`), seeing the slot's observation (no fading) and the action mask.
 The observation is scaled with the constants of the scenario it was trained on
 (``scenario.yaml`` beside the model), and the cell must have the same users, RBs and
-encoders as that scenario.
+encoders as that scenario; a size-free model (``rl.policy: size_free``) runs on any
+number of users and RBs (and, in the closed loop, BS cores) with the same encoders,
+seeing the expected cost as the statistical schedulers do.
 """
 
 from __future__ import annotations
@@ -15,12 +17,14 @@ import functools
 from pathlib import Path
 from typing import Literal
 
+import gymnasium as gym
 import numpy as np
 
 from netsim.loading import load_scenario
 from netsim.rl.assignment import SlotAssignment, assignment_order
-from netsim.rl.observation import ObservationEncoder, observation_size
-from netsim.rl.queue_env import queue_features, queue_observation_size
+from netsim.rl.observation import OBS_BOUND, ObservationEncoder, observation_size
+from netsim.rl.queue_env import queue_features, queue_observation_size, queue_view
+from netsim.rl.size_free import SizeFreeEncoder, size_free_observation_size
 from netsim.scenario import Scenario
 from netsim.simulation.scheduling import (
     NOT_SERVED,
@@ -31,6 +35,9 @@ from netsim.simulation.scheduling import (
     SchedulingProblem,
 )
 from solvers.rl.algorithms import ALGORITHM_NAMES, ALGORITHMS
+from solvers.rl.size_free import SizeFreeActorCriticPolicy, SizeFreeDQNPolicy, SizeFreeSACPolicy
+
+SIZE_FREE_POLICIES = (SizeFreeActorCriticPolicy, SizeFreeDQNPolicy, SizeFreeSACPolicy)
 
 
 class RLParams(SchedulerParams):
@@ -39,16 +46,26 @@ class RLParams(SchedulerParams):
     """The trained model (model.zip written by netsim train), relative to the scenario."""
 
 
-def load_model(path: Path, algo: str):  # type: ignore[no-untyped-def]
+def load_model(path: Path, algo: str, cell: tuple[int, int] | None = None):  # type: ignore[no-untyped-def]
     """The trained model at ``path`` as ``algo``, loaded once per file version: the
-    scenario check and every seed's scheduler share it (inference leaves it unchanged)."""
+    scenario check and every seed's scheduler share it (inference leaves it unchanged).
+    ``cell`` = (n_rbs, n_encoders): a size-free model's spaces set for a cell of that
+    many RBs (its weights fit any)."""
     stat = Path(path).stat()
-    return _load_model(str(Path(path).resolve()), algo, stat.st_mtime_ns, stat.st_size)
+    return _load_model(str(Path(path).resolve()), algo, stat.st_mtime_ns, stat.st_size, cell)
 
 
 @functools.lru_cache(maxsize=8)
-def _load_model(path: str, algo: str, mtime_ns: int, size: int):  # type: ignore[no-untyped-def]
-    return ALGORITHMS[algo][1].load(path, device="cpu")
+def _load_model(path: str, algo: str, mtime_ns: int, size: int,  # type: ignore[no-untyped-def]
+                cell: tuple[int, int] | None):
+    custom = None
+    if cell is not None:
+        n_rbs, n_encoders = cell
+        custom = {"observation_space": gym.spaces.Box(
+                      -OBS_BOUND, OBS_BOUND, (size_free_observation_size(n_rbs, n_encoders),),
+                      np.float32),
+                  "action_space": gym.spaces.Discrete(n_encoders * n_rbs + 1)}
+    return ALGORITHMS[algo][1].load(path, device="cpu", custom_objects=custom)
 
 
 def check_model_file(path: Path, algo: str, scenario: Scenario) -> None:
@@ -64,8 +81,18 @@ def check_model_file(path: Path, algo: str, scenario: Scenario) -> None:
                              f"({type(error).__name__}{': ' + first[:120] if first else ''})"
                              ) from None
     n_users, n_rbs = scenario.users.count, scenario.cell.n_rbs
-    expected = (observation_size(n_users, n_rbs) if scenario.delay_model == "analytic" else
-                queue_observation_size(n_users, n_rbs, scenario.base_station.cores),)
+    size_free = scenario.rl.policy == "size_free"
+    if size_free != isinstance(model.policy, SIZE_FREE_POLICIES):
+        raise ParameterError("model_path", f"{path}: its scenario.yaml says rl.policy: "
+                             f"{scenario.rl.policy}, its network is not"
+                             f"{'' if size_free else ' an mlp'}"
+                             f"{' size-free' if size_free else ''}")
+    if size_free:
+        expected: tuple[int, ...] = (size_free_observation_size(n_rbs, len(scenario.encoders)),)
+    elif scenario.delay_model == "analytic":
+        expected = (observation_size(n_users, n_rbs),)
+    else:
+        expected = (queue_observation_size(n_users, n_rbs, scenario.base_station.cores),)
     actions = len(scenario.encoders) * n_rbs + 1  # every (encoder, RB), and "not served"
     if model.observation_space.shape != expected:
         raise ParameterError("model_path", f"{path}: its network takes observations of shape "
@@ -91,9 +118,14 @@ class RLScheduler(Scheduler):
         if not trained_on.is_file():
             raise ParameterError("model_path", f"{trained_on} (written by netsim train) is missing")
         training = load_scenario(trained_on)
+        size_free = training.rl.policy == "size_free"  # runs on any users.count, cell.n_rbs
+        if size_free and params.information != "statistical":
+            raise ParameterError("information", "a size-free model sees the expected cost, "
+                                 "as it did in training: information must be statistical")
         for what, here, there in (
-            ("users.count", scenario.users.count, training.users.count),
-            ("cell.n_rbs", scenario.cell.n_rbs, training.cell.n_rbs),
+            *(() if size_free else (
+                ("users.count", scenario.users.count, training.users.count),
+                ("cell.n_rbs", scenario.cell.n_rbs, training.cell.n_rbs))),
             ("encoders", scenario.encoders, training.encoders),
         ):
             if here != there:
@@ -104,7 +136,7 @@ class RLScheduler(Scheduler):
             if scenario.delay_model != "des":
                 raise ParameterError("model_path", "trained in the closed loop (delay_model: "
                                      "des); it needs delay_model: des")
-            if scenario.base_station.cores != training.base_station.cores:
+            if scenario.base_station.cores != training.base_station.cores and not size_free:
                 raise ParameterError("model_path", f"trained with base_station.cores = "
                                      f"{training.base_station.cores}, this scenario has "
                                      f"{scenario.base_station.cores}")
@@ -114,9 +146,14 @@ class RLScheduler(Scheduler):
     def __init__(self, params: RLParams, rng: np.random.Generator) -> None:
         super().__init__(params, rng)
         path = Path(params.model_path)
-        self.model = load_model(path, params.algo)
         training = load_scenario(path.parent / "scenario.yaml")
-        self.observer = ObservationEncoder.from_scenario(training)
+        self.size_free = training.rl.policy == "size_free"
+        self.algo, self.path = params.algo, path
+        self.model = None if self.size_free else load_model(path, params.algo)
+        self.observer = (SizeFreeEncoder if self.size_free
+                         else ObservationEncoder).from_scenario(training)
+        if self.size_free:
+            self.uses_cost = True  # it reads the expected cost: charge its computation
         self.user_order = training.rl.user_order
         self.slot_duration_s = training.slot_duration_s
         self.queue_aware = training.delay_model == "des"  # trained in the closed loop
@@ -127,18 +164,32 @@ class RLScheduler(Scheduler):
         seen = problem.observation
         n_users, n_encoders, _ = problem.shape
         users = assignment_order(seen.users, seen.distance_m, self.user_order)
-        template = self.observer.slot_template(seen.interference_w, seen.distance_m,
-                                               seen.user_cpu_hz, seen.mean_snr)
+        model, queue = self.model, None
+        if self.size_free:
+            n_all, n_rbs = seen.distance_m.size, seen.interference_w.size
+            model = load_model(self.path, self.algo, (n_rbs, n_encoders))
+            cost = np.zeros((n_all, n_encoders, n_rbs))
+            cost[seen.users] = problem.cost
+            penalty = np.zeros(n_all)
+            penalty[seen.users] = problem.drop_penalty
+            template = self.observer.slot_template(
+                seen.interference_w, seen.distance_m, seen.user_cpu_hz, seen.mean_snr, cost,
+                penalty, queue_view(problem.queue, seen.users, n_all, self.slot_duration_s)
+                if self.queue_aware else None)
+        else:
+            template = self.observer.slot_template(seen.interference_w, seen.distance_m,
+                                                   seen.user_cpu_hz, seen.mean_snr)
+            if self.queue_aware:
+                queue = queue_features(problem.queue, seen.users, self.observer.n_users,
+                                       self.slot_duration_s)
         assignment = SlotAssignment(self.observer, [int(u) for u in users], template,
-                                    self.observer.snr_feature(seen.mean_snr), n_encoders,
+                                    ObservationEncoder.snr_feature(seen.mean_snr), n_encoders,
                                     problem.voluntary_drop)
-        queue = (queue_features(problem.queue, seen.users, self.observer.n_users,
-                                self.slot_duration_s) if self.queue_aware else None)
         while not assignment.done:
             observation = assignment.observation()
             if queue is not None:
                 observation = np.concatenate([observation, queue])
-            action, _ = self.model.predict(observation, action_masks=assignment.mask(),
+            action, _ = model.predict(observation, action_masks=assignment.mask(),
                                            deterministic=True)
             assignment.act(int(action))
         row_of = {int(user): row for row, user in enumerate(seen.users)}

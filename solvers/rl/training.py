@@ -42,7 +42,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv
 from netsim.io import atomic_write_bytes, atomic_write_text
 from netsim.rl.env import SlotAssignmentEnv
 from netsim.rl.evaluation import evaluate_policy
-from netsim.rl.observation import MaskSpec
+from netsim.rl.masks import MaskSpec
 from netsim.rl.queue_env import QueueAssignmentEnv, check_closed_loop_scenario
 from netsim.scenario import Scenario
 from netsim.simulation.output import csv_text, resolved_scenario_text, write_resolved_scenario
