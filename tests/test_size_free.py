@@ -190,3 +190,44 @@ def test_size_free_ppo_learns_and_carries_over_to_a_larger_cell():
     score = evaluate_policy(masked_predict(larger_model), larger)["score_vs_statistical"]
     random = evaluate_policy(random_policy(np.random.default_rng(0)), larger)
     assert score >= 0.95 > random["score_vs_statistical"] + 0.2
+
+
+@pytest.mark.parametrize("voluntary_drop", [False, True])
+def test_farthest_first_greedy_is_the_myopic_policy_on_the_size_free_observation(
+        voluntary_drop):
+    """`greedy` with order farthest_first decides each slot as the myopic policy acting
+    on the size-free observation's expected costs (7 users on 5 RBs: some go unserved)."""
+    from netsim.model.world import generate_world
+    from netsim.rl.evaluation import myopic_policy
+    from netsim.simulation.scheduling import SchedulingProblem, SlotObservation
+    from solvers.heuristics.greedy import GreedyParams, GreedyScheduler
+
+    scenario = make_scenario(users={"count": 7, "voluntary_drop": voluntary_drop,
+                                    "drop_penalty": 2.0},
+                             cell={"n_rbs": 5}, slots=6, rl=SIZE_FREE)
+    env = SlotAssignmentEnv(scenario)
+    env.load_world(generate_world(scenario, 4))
+    policy = myopic_policy(scenario)
+    greedy = GreedyScheduler(GreedyParams(order="farthest_first"), np.random.default_rng(0))
+    world, served_somewhere = env.world, 0
+    observation = env.assignment.observation()
+    for slot in range(world.n_slots):
+        users = np.flatnonzero(world.active[slot])
+        mean_snr = env.model.snr(world.distance_m[slot], 1.0, world.interference_w[slot])
+        cost = env.model.quadrature_expected_cost(mean_snr, world.user_cpu_hz[slot])[users]
+        decision = greedy.decide(SchedulingProblem(
+            cost, env.penalty[users], tuple(scenario.encoders), voluntary_drop,
+            SlotObservation(users, world.distance_m[slot], world.user_cpu_hz[slot],
+                            world.interference_w[slot], mean_snr)))
+        chosen = {}
+        while env.slot == slot:
+            info = env.step(policy(observation, env.action_masks()))
+            observation, info = info[0], info[4]
+            if "slot_steps" in info:
+                chosen = {step.user: (step.encoder, step.rb) for step in info["slot_steps"]}
+        for row, user in enumerate(users):
+            assert (decision.encoder[row], decision.rb[row]) == chosen[user]
+            served_somewhere += int(decision.rb[row] >= 0)
+        if env.slot >= env.stop:
+            break
+    assert served_somewhere > 0
