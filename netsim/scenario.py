@@ -299,6 +299,10 @@ class RL(Strict):
     fastest on CPU, and several training runs can share a machine without contention
     (on 2 cores, PPO runs side by side at 2 threads each slowed one another
     more than tenfold)."""
+    n_envs: Annotated[Count, Field(le=64)] = 1
+    """Environments stepped side by side in one process (SB3's DummyVecEnv; the policy
+    acts on all of them in one batch); environment i is seeded seed + i. PPO's rollout
+    is then n_steps x n_envs steps. README: what it buys on 2 cores."""
     eval_every_steps: Annotated[Count, Field(le=1_000_000_000)] = 5_000
     eval_seeds: list[Annotated[int, Field(strict=True, ge=0)]] = Field(
         default_factory=lambda: list(range(10_000, 10_020)), min_length=1

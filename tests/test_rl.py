@@ -548,3 +548,39 @@ def test_a_training_whose_file_write_fails_resumes_to_the_uninterrupted_result(
     train(scenario, "ppo", out, steps=1536, seed=0, resume=True, progress=False)
     again = weights(out)
     assert all(torch.equal(whole[k], again[k]) for k in whole)
+
+
+@pytest.mark.parametrize("algo", ["ppo", "dqn"])
+def test_a_size_free_training_on_two_environments_resumes_exactly(tmp_path,
+                                                                  failing_nth_call, algo):
+    """rl.n_envs: 2 and rl.policy: size_free: both environments are in the checkpoint,
+    so a training whose second checkpoint publication fails resumes to the
+    uninterrupted run's weights and curve; the two environments play different worlds."""
+    import torch
+
+    from netsim.loading import load_scenario
+    from solvers.rl import training
+
+    scenario_file = tmp_path / "tiny.yaml"
+    scenario_file.write_text((ROOT / "scenarios" / "paper.yaml").read_text()
+                             + RESUME_RL.replace("}", ", n_envs: 2, policy: size_free,"
+                                                      " net_arch: [16]}"))
+    scenario = load_scenario(scenario_file)
+    venv = training.make_env(scenario, 0)
+    first = venv.reset()
+    assert first.shape[0] == 2 and not np.array_equal(first[0], first[1])
+
+    def result(out):
+        model = ALGORITHMS[algo][1].load(out / "model.zip", device="cpu")
+        return (model.policy.state_dict(),
+                pd.read_csv(out / "learning_curve.csv").drop(columns="wall_time_s"))
+
+    whole, whole_curve = result(Path(train(scenario, algo, tmp_path / "whole", steps=1536,
+                                           seed=0, progress=False)).parent)
+    out = tmp_path / "faulted"
+    with failing_nth_call(training.os, "rename", 2), pytest.raises(OSError):
+        train(scenario, algo, out, steps=1536, seed=0, progress=False)
+    train(scenario, algo, out, steps=1536, seed=0, resume=True, progress=False)
+    again, again_curve = result(out)
+    assert all(torch.equal(whole[k], again[k]) for k in whole)
+    pd.testing.assert_frame_equal(whole_curve, again_curve)

@@ -154,9 +154,10 @@ class QueueAssignmentEnv(gym.Env):
         """Start the episode of world ``seed``; False if nothing is ever decided in it."""
         world = generate_world(self.scenario, seed)
         traffic = generate_traffic(self.scenario, world, seed)
-        self.loop = ClosedLoop(self.model, world, traffic, ExternalDecisions(
-            ExternalDecisions.Params(), np.random.default_rng(0)), self.penalty,
-            SlotSource(self.model, world, statistical=True, observation=True))
+        agent = ExternalDecisions(ExternalDecisions.Params(), np.random.default_rng(0))
+        agent.uses_cost = self.size_free  # only the size-free observation shows the cost
+        self.loop = ClosedLoop(self.model, world, traffic, agent, self.penalty, SlotSource(
+            self.model, world, statistical=self.size_free, observation=True))
         self.loop.start(external=True)
         self._lost = np.zeros(traffic.count, dtype=bool)
         self._episode: tuple[int, list[int]] = (seed, [])

@@ -344,8 +344,11 @@ class ClosedLoop:
             self._flush_gathered()  # the metrics of the chunk they were served in
         offset = source.load(slot)
         oracle = scheduler.information == "oracle"
-        tensor = source.metrics.cost if oracle else source.expected
-        cost = tensor[offset] if users.size == self.n_users else tensor[offset][users]
+        if oracle or source.statistical:
+            tensor = source.metrics.cost if oracle else source.expected
+            cost = tensor[offset] if users.size == self.n_users else tensor[offset][users]
+        else:  # a scheduler that reads no cost, on a source that computes none
+            cost = np.full((users.size, len(self.model.encoders), self.n_rbs), np.nan)
         heads = np.array([self.fifo[u][0] for u in users], dtype=np.int64)
         started = time.perf_counter()
         observation = queue = None

@@ -184,15 +184,16 @@ class LearningCurve(BaseCallback):
 
 
 def make_env(scenario: Scenario, seed: int) -> DummyVecEnv:
-    """The training environment: the per-slot MDP under the analytic model, the closed
-    loop (queues) under ``delay_model: des``."""
+    """The training environments (``rl.n_envs``, environment i seeded seed + i): the
+    per-slot MDP under the analytic model, the closed loop (queues) under
+    ``delay_model: des``."""
     def build() -> Monitor:
         env = (QueueAssignmentEnv(scenario) if scenario.delay_model == "des"
                else SlotAssignmentEnv(scenario))
         env.reset(seed=seed)
         return Monitor(env)
 
-    venv = DummyVecEnv([build])
+    venv = DummyVecEnv([build] * scenario.rl.n_envs)
     venv.seed(seed)
     return venv
 
