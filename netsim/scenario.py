@@ -251,9 +251,12 @@ class RL(Strict):
     end of training (SB3's progress_remaining), which lets the final policy settle."""
     clip_range: float = Field(0.2, gt=0, le=1)
     """PPO's clip epsilon."""
-    n_steps: Annotated[Count, Field(le=1_000_000)] = 1024
-    """PPO: environment steps per rollout."""
-    batch_size: Annotated[Count, Field(le=1_000_000)] = 128
+    n_steps: Annotated[Count, Field(ge=2, le=1_000_000)] = 1024
+    """PPO: environment steps per rollout and environment (at least 2: PPO normalises
+    advantages over a minibatch)."""
+    batch_size: Annotated[Count, Field(ge=2, le=1_000_000)] = 128
+    """Minibatch size of each gradient step (at least 2: PPO normalises advantages
+    over it)."""
     n_epochs: Annotated[Count, Field(le=1000)] = 10
     gamma: float = Field(1.0, gt=0, le=1)
     """Discount; 1 keeps an episode's return equal to minus its total cost."""
@@ -302,7 +305,8 @@ class RL(Strict):
     n_envs: Annotated[Count, Field(le=64)] = 1
     """Environments stepped side by side in one process (SB3's DummyVecEnv; the policy
     acts on all of them in one batch); environment i is seeded seed + i. PPO's rollout
-    is then n_steps x n_envs steps. README: what it buys on 2 cores."""
+    is then n_steps x n_envs steps (README, "Several environments": what it buys on
+    2 cores)."""
     eval_every_steps: Annotated[Count, Field(le=1_000_000_000)] = 5_000
     eval_seeds: list[Annotated[int, Field(strict=True, ge=0)]] = Field(
         default_factory=lambda: list(range(10_000, 10_020)), min_length=1

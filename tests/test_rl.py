@@ -584,3 +584,25 @@ def test_a_size_free_training_on_two_environments_resumes_exactly(tmp_path,
     again, again_curve = result(out)
     assert all(torch.equal(whole[k], again[k]) for k in whole)
     pd.testing.assert_frame_equal(whole_curve, again_curve)
+
+
+def test_compare_shows_no_value_before_a_runs_first_evaluation(tmp_path):
+    """PPO's long rollout evaluates first at 128 steps, SAC at 64: on the common grid
+    PPO has nothing at 64 (not its first value repeated), and steps to 95 % of its final
+    score cannot come before its first evaluation."""
+    from solvers.rl.compare import aligned_curves, compare_table, summarise_curves
+
+    for run, steps, score in (("ppo-s0", [128, 256], [0.96, 1.0]),
+                              ("sac-s0", [64, 128, 192, 256], [0.5, 0.7, 0.9, 1.0])):
+        (tmp_path / run).mkdir()
+        pd.DataFrame({"env_steps": steps, "mean_return": score, "score_vs_statistical": score,
+                      "score_vs_oracle": score}).to_csv(tmp_path / run / "learning_curve.csv")
+    aligned = aligned_curves(tmp_path, ["ppo", "sac"], [0], 64, 256)
+    ppo = aligned[(aligned["algo"] == "ppo") & (aligned["metric"] == "score_vs_statistical")]
+    assert ppo.set_index("env_steps")["value"].isna().to_dict() == {
+        64: True, 128: False, 192: False, 256: False}
+    table = compare_table(aligned).set_index("algo")
+    assert table.loc["ppo", "steps_to_95pct_of_final_score"] == 128
+    assert table.loc["sac", "steps_to_95pct_of_final_score"] == 256
+    curves = summarise_curves(aligned)
+    assert curves.loc[(curves["algo"] == "ppo") & (curves["env_steps"] == 64), "mean"].isna().all()

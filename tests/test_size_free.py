@@ -119,7 +119,7 @@ def test_the_network_is_permutation_equivariant_over_rbs_and_fits_any_size():
 
 @pytest.mark.parametrize("algo", ["ppo", "dqn", "sac"])
 def test_one_saved_model_schedules_cells_of_other_sizes(tmp_path, algo):
-    """Trained on 5 users and 6 RBs, the model runs in `netsim run` on 3 users x 3 RBs
+    """Trained on 7 users and 6 RBs, the model runs in `netsim run` on 3 users x 3 RBs
     and 12 users x 9 RBs: every served user on its own RB, the rest unserved only where
     RBs run out."""
     from netsim.loading import load_scenario
@@ -127,6 +127,7 @@ def test_one_saved_model_schedules_cells_of_other_sizes(tmp_path, algo):
     from solvers.rl.training import train
 
     data = paper_dict()
+    data["users"]["count"] = 7  # more users than RBs: "unserved" is learnt too
     data["rl"] = {**SIZE_FREE, "n_steps": 64, "batch_size": 32, "n_epochs": 1,
                   "net_arch": [16], "learning_starts": 32, "eval_every_steps": 10_000,
                   "eval_seeds": [10_000], "eval_slots": 2}
@@ -147,7 +148,9 @@ def test_one_saved_model_schedules_cells_of_other_sizes(tmp_path, algo):
             assert len(served) == min(users, rbs)
 
 
-def test_a_size_free_model_needs_statistical_information(tmp_path):
+def test_a_size_free_model_needs_statistical_information_and_drops_it_learnt(tmp_path):
+    """Refused with one line: oracle information (training saw expected costs), and a
+    cell where users may go unserved for a model that never could leave one unserved."""
     from netsim.errors import ScenarioError
     from netsim.loading import load_scenario
     from solvers.rl.training import train
@@ -161,6 +164,12 @@ def test_a_size_free_model_needs_statistical_information(tmp_path):
     data["schedulers"] = [{"type": "rl", "model_path": str(model), "information": "oracle"}]
     with pytest.raises(ScenarioError, match="information must be statistical"):
         load_scenario(write_yaml(tmp_path / "run.yaml", data))
+    data["schedulers"] = [{"type": "rl", "model_path": str(model)}]
+    for users, voluntary, why in ((7, False, "7 users on 6 RBs"),
+                                  (5, True, "users.voluntary_drop: true")):
+        data["users"] = {**data["users"], "count": users, "voluntary_drop": voluntary}
+        with pytest.raises(ScenarioError, match=f"never learnt to leave one unserved.*{why}"):
+            load_scenario(write_yaml(tmp_path / "run.yaml", data))
 
 
 def test_size_free_ppo_learns_and_carries_over_to_a_larger_cell():

@@ -42,14 +42,16 @@ def run_trainings(scenario: Scenario, algos: list[str], seeds: list[int], steps:
 def aligned_curves(out_dir: Path, algos: list[str], seeds: list[int], every: int,
                    steps: int) -> pd.DataFrame:
     """Every run's learning curve interpolated onto the common grid every, 2 every, ...
-    (algorithms evaluate at their own rollout ends, so raw step counts differ)."""
+    (algorithms evaluate at their own rollout ends, so raw step counts differ); NaN at
+    grid steps before a run's first evaluation (a long rollout evaluates late), never
+    a value it did not measure."""
     grid = np.arange(every, steps + 1, every)
     rows = []
     for algo in algos:
         for seed in seeds:
             curve = pd.read_csv(out_dir / f"{algo}-s{seed}" / "learning_curve.csv")
             for metric in METRICS:
-                values = np.interp(grid, curve["env_steps"], curve[metric])
+                values = np.interp(grid, curve["env_steps"], curve[metric], left=np.nan)
                 rows += [{"algo": algo, "seed": seed, "env_steps": int(s), "metric": metric,
                           "value": v} for s, v in zip(grid, values)]
     return pd.DataFrame(rows)
@@ -57,7 +59,8 @@ def aligned_curves(out_dir: Path, algos: list[str], seeds: list[int], every: int
 
 def summarise_curves(aligned: pd.DataFrame) -> pd.DataFrame:
     grouped = aligned.groupby(["algo", "metric", "env_steps"], sort=False)["value"]
-    return grouped.agg(mean="mean", ci95=lambda v: ci95_half_width(v.to_numpy())).reset_index()
+    return grouped.agg(mean="mean",
+                       ci95=lambda v: ci95_half_width(v.dropna().to_numpy())).reset_index()
 
 
 def steps_to_fraction(steps: np.ndarray, score: np.ndarray, fraction: float = 0.95) -> float:

@@ -96,10 +96,20 @@ def check_model_file(path: Path, algo: str, scenario: Scenario) -> None:
     actions = len(scenario.encoders) * n_rbs + 1  # every (encoder, RB), and "not served"
     if model.observation_space.shape != expected:
         raise ParameterError("model_path", f"{path}: its network takes observations of shape "
-                             f"{model.observation_space.shape}, this scenario gives {expected}")
+                             f"{model.observation_space.shape}, the scenario.yaml beside it "
+                             f"gives {expected}")
     if getattr(model.action_space, "n", actions) != actions:
         raise ParameterError("model_path", f"{path}: its network has "
                              f"{model.action_space.n} actions, this scenario {actions}")
+
+
+def _who_may_go_unserved(scenario: Scenario) -> str:
+    """Why a user may be left unserved in the scenario ('' if never)."""
+    if scenario.users.voluntary_drop:
+        return "users.voluntary_drop: true"
+    if scenario.users.count > scenario.cell.n_rbs:
+        return f"{scenario.users.count} users on {scenario.cell.n_rbs} RBs"
+    return ""
 
 
 class RLScheduler(Scheduler):
@@ -132,6 +142,12 @@ class RLScheduler(Scheduler):
                 raise ParameterError(
                     "model_path", f"trained with {what} = {there}, this scenario has {here}"
                 )
+        trained, here = _who_may_go_unserved(training), _who_may_go_unserved(scenario)
+        if here and not trained:  # its "unserved" action was never valid in training
+            raise ParameterError("model_path", "trained where every user is served "
+                                 "(users.count <= cell.n_rbs, users.voluntary_drop: false), "
+                                 "so it never learnt to leave one unserved; this scenario "
+                                 f"lets users go unserved ({here}): train on such a cell")
         if training.delay_model == "des":  # it sees the queues: only a closed loop shows them
             if scenario.delay_model != "des":
                 raise ParameterError("model_path", "trained in the closed loop (delay_model: "
