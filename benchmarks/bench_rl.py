@@ -4,11 +4,19 @@ per-slot environment, or the closed loop for a ``delay_model: des`` scenario).
 
     python benchmarks/bench_rl.py [--steps N] [--scenario FILE]
     python benchmarks/bench_rl.py --orders [--scenario FILE]
+    python benchmarks/bench_rl.py --n-envs 1,2,4 [--algo ppo] [--steps N] [--repeats R]
 
 --orders scores the myopic reference policy (each user takes its action of least
 expected cost, netsim.rl.evaluation.myopic_policy) under each rl.user_order, against
 the statistical optimum on 20 held-out worlds: how much of the optimum the order of
 assignment alone leaves within a per-user policy's reach.
+
+--n-envs times training (the algorithm as `netsim train` builds it, the scenario's
+settings; PPO's n_steps divided by the number of environments, so that a rollout stays
+the same number of steps) with rl.n_envs environments side by side in one process
+(DummyVecEnv, what netsim train uses) and, for comparison, in one worker process each
+(SB3's SubprocVecEnv), interleaved over R repeats: median steps/s and the ratio to one
+environment.
 
 The PPO learning curve against the exact optimum comes from `netsim train` itself
 (learning_curve.csv); see the README for the recorded run.
@@ -55,8 +63,10 @@ def ppo_steps_per_second(scenario, steps: int) -> tuple[float, float]:
     """MaskablePPO learning ``steps`` steps; returns (steps/s, seconds spent in the
     environment's step(), reset() and action_masks())."""
     import torch
-    from sb3_contrib import MaskablePPO
     from stable_baselines3.common.vec_env import DummyVecEnv
+
+    from netsim.rl.masks import MaskSpec
+    from solvers.rl.algorithms import ALGORITHMS
 
     torch.set_num_threads(scenario.rl.torch_threads)  # as netsim train does
 
@@ -81,15 +91,55 @@ def ppo_steps_per_second(scenario, steps: int) -> tuple[float, float]:
             spent[0] += time.perf_counter() - started
             return result
 
-    rl = scenario.rl
     env = DummyVecEnv([lambda: Timed(scenario)])
-    model = MaskablePPO("MlpPolicy", env, n_steps=rl.n_steps, batch_size=rl.batch_size,
-                        n_epochs=rl.n_epochs, gamma=rl.gamma,
-                        policy_kwargs={"net_arch": list(rl.net_arch)},
-                        device="cpu", seed=0, verbose=0)
+    # as netsim train builds it: the scenario's rl settings and policy (mlp or size-free)
+    model = ALGORITHMS["ppo"][0](env, scenario.rl, 0, None, MaskSpec.from_scenario(scenario))
     started = time.perf_counter()
     model.learn(steps)
     return steps / (time.perf_counter() - started), spent[0]
+
+
+def vec_env_rates(scenario, algo: str, counts: list[int], steps: int, repeats: int) -> None:
+    import statistics
+
+    import torch
+    from stable_baselines3.common.monitor import Monitor
+    from stable_baselines3.common.vec_env import SubprocVecEnv
+
+    from netsim.rl.masks import MaskSpec
+    from solvers.rl.algorithms import ALGORITHMS
+    from solvers.rl.training import make_env
+
+    torch.set_num_threads(1)
+
+    def subprocess_envs(each, n: int) -> SubprocVecEnv:
+        def build(i: int):
+            def make() -> Monitor:
+                env = env_class(each)(each)
+                env.reset(seed=i)
+                return Monitor(env)
+            return make
+        return SubprocVecEnv([build(i) for i in range(n)])
+
+    configs = [(kind, n) for n in counts for kind in ("dummy", "subproc")
+               if not (kind == "subproc" and n == 1)]
+    rates: dict[tuple[str, int], list[float]] = {c: [] for c in configs}
+    for _ in range(repeats):
+        for kind, n in configs:  # interleaved: the machine's load hits every config alike
+            rl = scenario.rl.model_copy(update={
+                "n_envs": n, "n_steps": max(scenario.rl.n_steps // n, 2)})
+            each = scenario.model_copy(update={"rl": rl})
+            venv = make_env(each, 0) if kind == "dummy" else subprocess_envs(each, n)
+            model = ALGORITHMS[algo][0](venv, rl, 0, None, MaskSpec.from_scenario(each))
+            started = time.perf_counter()
+            model.learn(steps)
+            rates[(kind, n)].append(steps / (time.perf_counter() - started))
+            venv.close()
+    base = statistics.median(rates[("dummy", 1)])
+    print(f"{algo} on {scenario.name}, {steps} steps, median of {repeats} (interleaved):")
+    for (kind, n), values in rates.items():
+        median = statistics.median(values)
+        print(f"  n_envs {n} {kind:8s} {median:8.0f} steps/s   x{median / base:.2f}")
 
 
 def order_scores(scenario) -> None:
@@ -107,8 +157,15 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=20_000)
     parser.add_argument("--scenario", type=Path, default=PAPER)
     parser.add_argument("--orders", action="store_true", help="score the user orders")
+    parser.add_argument("--n-envs", help="time training with these rl.n_envs, e.g. 1,2,4")
+    parser.add_argument("--algo", default="ppo", help="algorithm for --n-envs")
+    parser.add_argument("--repeats", type=int, default=3, help="repeats for --n-envs")
     args = parser.parse_args()
     scenario = load_scenario(args.scenario)
+    if args.n_envs:
+        counts = [int(n) for n in args.n_envs.split(",")]
+        vec_env_rates(scenario, args.algo, counts, args.steps, args.repeats)
+        return
     if args.orders:
         order_scores(scenario)
         return
