@@ -606,3 +606,18 @@ def test_compare_shows_no_value_before_a_runs_first_evaluation(tmp_path):
     assert table.loc["sac", "steps_to_95pct_of_final_score"] == 256
     curves = summarise_curves(aligned)
     assert curves.loc[(curves["algo"] == "ppo") & (curves["env_steps"] == 64), "mean"].isna().all()
+
+
+def test_saved_models_of_earlier_versions_still_find_the_mask_spec():
+    """DQN and SAC models pickle their MaskSpec by module and name; models saved since
+    the first round name netsim.rl.observation.MaskSpec, so it must stay there (an older
+    model without the size_free field reads it as False)."""
+    import pickle
+
+    from netsim.rl.masks import MaskSpec as FromMasks
+    from netsim.rl.observation import MaskSpec
+
+    assert FromMasks is MaskSpec and MaskSpec.__module__ == "netsim.rl.observation"
+    old = MaskSpec(5, 6, 3, False)
+    del old.__dict__["size_free"]  # as unpickled from a model saved before the field
+    assert pickle.loads(pickle.dumps(old)).size_free is False

@@ -3,30 +3,12 @@ replayed states, SB3's replay buffer keeping no masks), for both observation lay
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-from netsim.rl.observation import observation_layout
+from netsim.rl.observation import MaskSpec, observation_layout
 from netsim.rl.size_free import size_free_masks
-from netsim.scenario import Scenario
 
-
-@dataclass(frozen=True)
-class MaskSpec:
-    """Enough of the scenario to read action masks back from observations."""
-
-    n_users: int
-    n_rbs: int
-    n_encoders: int
-    voluntary_drop: bool
-    size_free: bool = False
-    """The observation is the size-free one (:mod:`netsim.rl.size_free`), of any Q."""
-
-    @classmethod
-    def from_scenario(cls, scenario: Scenario) -> MaskSpec:
-        return cls(scenario.users.count, scenario.cell.n_rbs, len(scenario.encoders),
-                   scenario.users.voluntary_drop, scenario.rl.policy == "size_free")
+__all__ = ["MaskSpec", "masks_from_observations"]
 
 
 def masks_from_observations(observations: np.ndarray, spec: MaskSpec) -> np.ndarray:

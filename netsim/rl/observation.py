@@ -141,3 +141,22 @@ class ObservationEncoder(FeatureScales):
         the current user (one-hot), its mean SNR on every RB, and the users left."""
         template = self.slot_template(interference_w, distance_m, user_cpu_hz, mean_snr)
         return self.fill(template, free, user, self.snr_feature(mean_snr[user]), users_left)
+
+
+@dataclass(frozen=True)
+class MaskSpec:
+    """Enough of the scenario to read action masks back from observations
+    (:func:`netsim.rl.masks.masks_from_observations`). It lives here, beside the layout,
+    because saved DQN and SAC models pickle it under this module's name."""
+
+    n_users: int
+    n_rbs: int
+    n_encoders: int
+    voluntary_drop: bool
+    size_free: bool = False
+    """The observation is the size-free one (:mod:`netsim.rl.size_free`), of any Q."""
+
+    @classmethod
+    def from_scenario(cls, scenario: Scenario) -> MaskSpec:
+        return cls(scenario.users.count, scenario.cell.n_rbs, len(scenario.encoders),
+                   scenario.users.voluntary_drop, scenario.rl.policy == "size_free")
