@@ -222,8 +222,11 @@ def test_a_training_interrupted_resumes_to_the_uninterrupted_result(tmp_path, al
 
     subprocess.run(command(tmp_path / "whole"), check=True, capture_output=True)
     out = tmp_path / "killed"
+    # Ctrl-C as at a terminal: a shell that starts background jobs without job control
+    # (e.g. CI run with &) makes them ignore SIGINT, and Python keeps an ignored SIGINT
     process = subprocess.Popen(command(out), start_new_session=True,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 120
     while not list((out / "checkpoints").glob("step_*")) and time.time() < deadline:
         time.sleep(0.05)
