@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from netsim.rl.observation import ObservationEncoder
+from netsim.rl.observation import ObservationEncoder, queue_features, queue_view
 from netsim.rl.size_free import SizeFreeEncoder
+from netsim.simulation.scheduling import SchedulingProblem
 
 NOT_SERVED = -1
 
@@ -67,6 +68,8 @@ class SlotAssignment:
     :param snr_feature: every user's mean-SNR feature on every RB, (U, Q)
     :param n_encoders: encoders M of the action space
     :param voluntary_drop: whether a user may be left unserved while an RB is free
+    :param suffix: appended to every observation (the closed loop's queue features of
+        the MLP observation), or None
     """
 
     observer: ObservationEncoder | SizeFreeEncoder
@@ -75,6 +78,7 @@ class SlotAssignment:
     snr_feature: np.ndarray
     n_encoders: int
     voluntary_drop: bool
+    suffix: np.ndarray | None = None
     free: np.ndarray = field(init=False)
     steps: list[Step] = field(init=False, default_factory=list)
     position: int = field(init=False, default=0)
@@ -109,7 +113,10 @@ class SlotAssignment:
 
     def observation(self) -> np.ndarray:
         """What the policy sees before acting for the current user."""
-        return self.observer.observe(self)
+        observation = self.observer.observe(self)
+        if self.suffix is None:
+            return observation
+        return np.concatenate([observation, self.suffix])
 
     def act(self, action: int) -> Step:
         """Carry out ``action`` for the current user and move on to the next."""
@@ -128,3 +135,34 @@ class SlotAssignment:
         self.steps.append(step)
         self.position += 1
         return step
+
+
+def problem_assignment(observer: ObservationEncoder | SizeFreeEncoder,
+                       problem: SchedulingProblem, user_order: str,
+                       slot_duration_s: float) -> SlotAssignment:
+    """The assignment of a scheduling problem's requesting users (its observation, and
+    in the closed loop its queue state), as the closed-loop environment and the RL
+    scheduler both see it: the size-free observer gets the rows' expected costs and
+    penalties (statistical information) and the queue view; the MLP observation gets
+    the queue features appended."""
+    seen = problem.observation
+    users, n_all = seen.users, seen.distance_m.size
+    suffix = None
+    if isinstance(observer, SizeFreeEncoder):
+        cost = np.zeros((n_all, *problem.cost.shape[1:]))
+        cost[users] = problem.cost
+        penalty = np.zeros(n_all)
+        penalty[users] = problem.drop_penalty
+        queue = (None if problem.queue is None
+                 else queue_view(problem.queue, users, n_all, slot_duration_s))
+        template = observer.slot_template(seen.interference_w, seen.distance_m,
+                                          seen.user_cpu_hz, seen.mean_snr, cost, penalty, queue)
+    else:
+        template = observer.slot_template(seen.interference_w, seen.distance_m,
+                                          seen.user_cpu_hz, seen.mean_snr)
+        if problem.queue is not None:
+            suffix = queue_features(problem.queue, users, observer.n_users, slot_duration_s)
+    order = assignment_order(users, seen.distance_m, user_order)
+    return SlotAssignment(observer, [int(u) for u in order], template,
+                          ObservationEncoder.snr_feature(seen.mean_snr), problem.shape[1],
+                          problem.voluntary_drop, suffix)

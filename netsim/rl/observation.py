@@ -9,6 +9,7 @@ from functools import cache
 import numpy as np
 
 from netsim.scenario import Scenario
+from netsim.simulation.scheduling import QueueState
 
 OBS_BOUND = 100.0
 """Observations are clipped to +-OBS_BOUND (reached only by absurd SNRs)."""
@@ -30,6 +31,47 @@ def observation_layout(n_users: int, n_rbs: int) -> dict[str, slice]:
         layout[name] = slice(start, start + size)
         start += size
     return layout
+
+
+@dataclass(frozen=True)
+class QueueView:
+    """What the closed loop shows at a slot boundary, in slots (/ slot duration):
+    per user (0 for users with nothing waiting) and per resource."""
+
+    device_backlog: np.ndarray
+    """(U,) decoding still to go on each waiting user's device."""
+    waiting: np.ndarray
+    """(U,) requests waiting per user."""
+    age: np.ndarray
+    """(U,) age of each user's oldest waiting request."""
+    core_work: np.ndarray
+    """(cores,) remaining extraction work on each BS core."""
+    rb_backlog: np.ndarray
+    """(Q,) committed transmissions still to go on each RB."""
+
+
+def queue_view(state: QueueState, users: np.ndarray, n_users: int,
+               slot_duration_s: float) -> QueueView:
+    """What a queue-aware scheduler sees at the boundary, in slots, per user (zeros for
+    users with nothing waiting) and per resource."""
+    now = state.now_s
+    device, waiting, age = np.zeros(n_users), np.zeros(n_users), np.zeros(n_users)
+    device[users] = np.maximum(np.asarray(state.device_free_s) - now, 0.0) / slot_duration_s
+    waiting[users] = state.queue_length
+    age[users] = (now - state.arrival_s) / slot_duration_s
+    return QueueView(device, waiting, age, state.remaining_work_s() / slot_duration_s,
+                     np.maximum(state.rb_free_s - now, 0.0) / slot_duration_s)
+
+
+def queue_features(state: QueueState, users: np.ndarray, n_users: int,
+                   slot_duration_s: float) -> np.ndarray:
+    """The queue part of the closed loop's MLP observation (:mod:`netsim.rl.queue_env`),
+    from what a queue-aware scheduler sees at the boundary; users not waiting have
+    zeros."""
+    view = queue_view(state, users, n_users, slot_duration_s)
+    features = np.concatenate([view.core_work, view.rb_backlog, view.device_backlog,
+                               view.waiting, view.age])
+    return np.clip(features, -OBS_BOUND, OBS_BOUND).astype(np.float32)
 
 
 @dataclass(frozen=True)

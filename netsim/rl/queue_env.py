@@ -43,14 +43,14 @@ import numpy as np
 
 from netsim.model.cost import CellModel
 from netsim.model.world import generate_world
-from netsim.rl.assignment import SlotAssignment, assignment_order
+from netsim.rl.assignment import SlotAssignment, problem_assignment
 from netsim.rl.observation import OBS_BOUND, ObservationEncoder, observation_size
-from netsim.rl.size_free import QueueView, SizeFreeEncoder, size_free_observation_size
+from netsim.rl.size_free import SizeFreeEncoder, size_free_observation_size
 from netsim.scenario import Scenario
 from netsim.simulation.closed_loop import BLOCKED, EXPIRED, SERVED, ClosedLoop, SlotSource
 from netsim.simulation.queue_cost import row_costs
 from netsim.simulation.runner import drop_penalties
-from netsim.simulation.scheduling import Allocation, QueueState, Scheduler, SchedulingProblem
+from netsim.simulation.scheduling import Allocation, Scheduler, SchedulingProblem
 from netsim.simulation.traffic import generate_traffic
 
 SEED_SPACE = 2**31 - 1
@@ -61,29 +61,6 @@ MAX_EMPTY_WORLDS = 1000
 def queue_observation_size(n_users: int, n_rbs: int, cores: int) -> int:
     """The per-slot observation plus cores + Q + 3 U queue entries."""
     return observation_size(n_users, n_rbs) + cores + n_rbs + 3 * n_users
-
-
-def queue_view(state: QueueState, users: np.ndarray, n_users: int,
-               slot_duration_s: float) -> QueueView:
-    """What a queue-aware scheduler sees at the boundary, in slots, per user (zeros for
-    users with nothing waiting) and per resource."""
-    now = state.now_s
-    device, waiting, age = np.zeros(n_users), np.zeros(n_users), np.zeros(n_users)
-    device[users] = np.maximum(np.asarray(state.device_free_s) - now, 0.0) / slot_duration_s
-    waiting[users] = state.queue_length
-    age[users] = (now - state.arrival_s) / slot_duration_s
-    return QueueView(device, waiting, age, state.remaining_work_s() / slot_duration_s,
-                     np.maximum(state.rb_free_s - now, 0.0) / slot_duration_s)
-
-
-def queue_features(state: QueueState, users: np.ndarray, n_users: int,
-                   slot_duration_s: float) -> np.ndarray:
-    """The queue part of the observation (module docstring), from what a queue-aware
-    scheduler sees at the boundary; users not waiting have zeros."""
-    view = queue_view(state, users, n_users, slot_duration_s)
-    features = np.concatenate([view.core_work, view.rb_backlog, view.device_backlog,
-                               view.waiting, view.age])
-    return np.clip(features, -OBS_BOUND, OBS_BOUND).astype(np.float32)
 
 
 def check_closed_loop_scenario(scenario: Scenario) -> None:
@@ -169,7 +146,7 @@ class QueueAssignmentEnv(gym.Env):
     # environment): the episode is kept as its world seed and the actions taken so far,
     # and replayed on unpickling — the engine is deterministic, so the state is exact.
     _LIVE = ("loop", "assignment", "_states", "_lost", "_rows", "_served_rows",
-             "_encoder", "_rb", "_queue_features")
+             "_encoder", "_rb")
 
     def __getstate__(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if k not in self._LIVE}
@@ -197,25 +174,8 @@ class QueueAssignmentEnv(gym.Env):
             "realised": loop.queue_state(state.slot, state.now_s, users, heads, offset,
                                          information="oracle"),
         }
-        observation = problem.observation
-        if self.size_free:
-            cost = np.zeros((self.n_users, *problem.cost.shape[1:]))
-            cost[users] = problem.cost  # the static expected cost (statistical information)
-            template = self.observer.slot_template(
-                observation.interference_w, observation.distance_m, observation.user_cpu_hz,
-                observation.mean_snr, cost, self.penalty,
-                queue_view(problem.queue, users, self.n_users, self.tau))
-        else:
-            template = self.observer.slot_template(
-                observation.interference_w, observation.distance_m, observation.user_cpu_hz,
-                observation.mean_snr)
-        order = assignment_order(users, observation.distance_m, self.scenario.rl.user_order)
-        self.assignment = SlotAssignment(
-            self.observer, [int(u) for u in order], template,
-            ObservationEncoder.snr_feature(observation.mean_snr), self.n_encoders,
-            self.scenario.users.voluntary_drop)
-        self._queue_features = (None if self.size_free else
-                                queue_features(problem.queue, users, self.n_users, self.tau))
+        self.assignment = problem_assignment(self.observer, problem,
+                                             self.scenario.rl.user_order, self.tau)
         self._served_rows: list[int] = []
         self._encoder = np.full(users.size, -1, dtype=np.int64)
         self._rb = np.full(users.size, -1, dtype=np.int64)
@@ -276,9 +236,7 @@ class QueueAssignmentEnv(gym.Env):
     def _observation(self) -> np.ndarray:
         if self.assignment is None:
             return np.zeros(self.observation_space.shape, np.float32)
-        if self.size_free:  # the queue is part of the size-free slot template
-            return self.assignment.observation()
-        return np.concatenate([self.assignment.observation(), self._queue_features])
+        return self.assignment.observation()
 
     def result(self):  # type: ignore[no-untyped-def]
         """The finished episode's records (:class:`LoopResult`), as ``netsim run``

@@ -41,7 +41,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from netsim.rl.observation import OBS_BOUND, FeatureScales
+from netsim.rl.observation import OBS_BOUND, FeatureScales, QueueView
 from netsim.scenario import Scenario
 
 GLOBAL_FEATURES = ("users_left_per_free_rb", "free_share", "drop_allowed", "distance",
@@ -67,23 +67,6 @@ def size_free_observation_size(n_rbs: int, n_encoders: int) -> int:
 def rbs_of(size: int, n_encoders: int) -> int:
     """Q of a size-free observation of ``size`` entries."""
     return (size - len(GLOBAL_FEATURES)) // size_free_row_width(n_encoders)
-
-
-@dataclass(frozen=True)
-class QueueView:
-    """What the closed loop shows at a slot boundary, in slots (/ slot duration):
-    per user (0 for users with nothing waiting) and per resource."""
-
-    device_backlog: np.ndarray
-    """(U,) decoding still to go on each waiting user's device."""
-    waiting: np.ndarray
-    """(U,) requests waiting per user."""
-    age: np.ndarray
-    """(U,) age of each user's oldest waiting request."""
-    core_work: np.ndarray
-    """(cores,) remaining extraction work on each BS core."""
-    rb_backlog: np.ndarray
-    """(Q,) committed transmissions still to go on each RB."""
 
 
 @dataclass(frozen=True)

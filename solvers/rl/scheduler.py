@@ -21,9 +21,9 @@ import gymnasium as gym
 import numpy as np
 
 from netsim.loading import load_scenario
-from netsim.rl.assignment import SlotAssignment, assignment_order
+from netsim.rl.assignment import problem_assignment
 from netsim.rl.observation import OBS_BOUND, ObservationEncoder, observation_size
-from netsim.rl.queue_env import queue_features, queue_observation_size, queue_view
+from netsim.rl.queue_env import queue_observation_size
 from netsim.rl.size_free import SizeFreeEncoder, size_free_observation_size
 from netsim.scenario import Scenario
 from netsim.simulation.scheduling import (
@@ -178,35 +178,14 @@ class RLScheduler(Scheduler):
         """The policy assigns the slot's requesting users one by one, through the same
         :class:`SlotAssignment` as in training."""
         seen = problem.observation
-        n_users, n_encoders, _ = problem.shape
-        users = assignment_order(seen.users, seen.distance_m, self.user_order)
-        model, queue = self.model, None
-        if self.size_free:
-            n_all, n_rbs = seen.distance_m.size, seen.interference_w.size
-            model = load_model(self.path, self.algo, (n_rbs, n_encoders))
-            cost = np.zeros((n_all, n_encoders, n_rbs))
-            cost[seen.users] = problem.cost
-            penalty = np.zeros(n_all)
-            penalty[seen.users] = problem.drop_penalty
-            template = self.observer.slot_template(
-                seen.interference_w, seen.distance_m, seen.user_cpu_hz, seen.mean_snr, cost,
-                penalty, queue_view(problem.queue, seen.users, n_all, self.slot_duration_s)
-                if self.queue_aware else None)
-        else:
-            template = self.observer.slot_template(seen.interference_w, seen.distance_m,
-                                                   seen.user_cpu_hz, seen.mean_snr)
-            if self.queue_aware:
-                queue = queue_features(problem.queue, seen.users, self.observer.n_users,
-                                       self.slot_duration_s)
-        assignment = SlotAssignment(self.observer, [int(u) for u in users], template,
-                                    ObservationEncoder.snr_feature(seen.mean_snr), n_encoders,
-                                    problem.voluntary_drop)
+        n_users, n_encoders, n_rbs = problem.shape
+        model = (load_model(self.path, self.algo, (n_rbs, n_encoders)) if self.size_free
+                 else self.model)
+        assignment = problem_assignment(self.observer, problem, self.user_order,
+                                        self.slot_duration_s)
         while not assignment.done:
-            observation = assignment.observation()
-            if queue is not None:
-                observation = np.concatenate([observation, queue])
-            action, _ = model.predict(observation, action_masks=assignment.mask(),
-                                           deterministic=True)
+            action, _ = model.predict(assignment.observation(),
+                                      action_masks=assignment.mask(), deterministic=True)
             assignment.act(int(action))
         row_of = {int(user): row for row, user in enumerate(seen.users)}
         encoder = np.full(n_users, NOT_SERVED, dtype=np.int64)
