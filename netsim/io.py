@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import tempfile
 from pathlib import Path
+
+TEMPORARY = re.compile(r"\..+\.[a-z0-9_]{8}\.tmp")
+"""Name of a temporary file of :func:`atomic_write_bytes` (mkstemp's 8 random letters)."""
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
@@ -33,3 +38,29 @@ def _umask() -> int:
 def atomic_write_text(path: str | Path, text: str) -> None:
     """UTF-8 text version of :func:`atomic_write_bytes`."""
     atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def remove_stale_temporaries(folder: str | Path) -> list[Path]:
+    """Remove temporary files that :func:`atomic_write_bytes` left in ``folder`` (at any
+    depth) when its process was killed before the rename; return them. Only for a folder
+    whose single writer is the caller (it holds the folder's lock): no other write can be
+    in flight there."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    stale = [path for path in folder.rglob(".*.tmp")
+             if path.is_file() and TEMPORARY.fullmatch(path.name)]
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return stale
+
+
+def remove_tree(path: str | Path) -> None:
+    """``shutil.rmtree`` (errors ignored) that finishes its removal even when a Ctrl-C
+    arrives during it, then lets the KeyboardInterrupt go on: clean-up that is not left
+    half done."""
+    try:
+        shutil.rmtree(path, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(path, ignore_errors=True)
+        raise

@@ -5,6 +5,8 @@ The lock is ``fcntl.flock`` on a hidden file beside the folder (``.NAME.lock``):
 kernel releases it when the process ends, however it ends (SIGKILL included), so a
 killed command never leaves the folder locked. A second command aimed at the same
 folder is refused with one line before it starts. The small lock file itself stays.
+Whoever takes the lock removes the temporary files a killed writer left in the folder
+(:func:`netsim.io.remove_stale_temporaries`).
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from netsim.io import remove_stale_temporaries
 
 
 class FolderBusy(Exception):
@@ -40,6 +44,7 @@ def exclusive_writer(out_dir: Path, command: str) -> Iterator[None]:
         handle.truncate()
         handle.write(f"netsim {command} (pid {os.getpid()})")
         handle.flush()
+        remove_stale_temporaries(out_dir)
         yield
     finally:
         handle.close()  # releases the lock

@@ -1,19 +1,22 @@
-"""Kill a netsim command with SIGKILL at every file operation, then run the command that
-should recover, and keep what each kill left for the tests to check.
+"""Stop a netsim command with SIGKILL or SIGINT (Ctrl-C) at every file operation, then run
+the command that should recover, and keep what each stop left for the tests to check.
 
     python -m tests.killpoints SPEC.json
 
 SPEC holds ``workdir``, ``first`` and ``again`` (argument lists of ``netsim``, in which
 ``{out}`` stands for the output folder), optionally ``setup`` (a folder copied to
 ``{out}`` before each attempt: an earlier result the command must not damage) and
-``points`` (which operations to kill at; default all).
+``points`` (which operations to kill at; default all) and ``signal`` (``SIGKILL``, the
+default, or ``SIGINT``).
 
 The file operations are the calls that change the file system, counted in the main
 thread in the order they happen: ``os.open``/``open`` for writing, ``os.fsync``,
 ``os.replace``, ``os.rename``, ``os.mkdir``, ``os.rmdir``, ``os.unlink``/``os.remove``,
 ``shutil.rmtree``. The process is killed just *before* the N-th one, so the states the
 file system passes through are all visited (the state after the last operation is the
-finished run).
+finished run). SIGINT is raised the same way: Python turns it into KeyboardInterrupt right
+there, and the command's own clean-up and its "interrupted" exit (130) run as after a
+Ctrl-C.
 
 One process imports everything once and forks a child per attempt (cheap, and the
 parent never starts torch's thread pools, so forking is safe):
@@ -22,8 +25,10 @@ parent never starts torch's thread pools, so forking is safe):
 2. for each N: ``kill_N/`` gets ``setup``, ``first`` is killed before operation N,
    ``kill_N.killed/`` is a copy of what the kill left, then ``again`` runs to the end.
 
-``result.json`` lists the operations and, per N, whether the kill happened and the exit
-code of ``again``. Workers a command spawns (sweeps) are not counted: they write only
+``result.json`` lists the operations and, per N, whether the kill happened (SIGKILL: the
+child died of it; SIGINT: it exited 130), the exit code of ``again``, and the hidden
+entries (names starting with "."; lock files and ``.netsim-folder`` markers aside) found
+in the output folder and beside it after the kill and after ``again``. Workers a command spawns (sweeps) are not counted: they write only
 into the sweep's ``.work`` folder, which the driver discards.
 """
 
@@ -53,8 +58,8 @@ def _is_path(file: object) -> bool:
     return isinstance(file, (str, bytes, os.PathLike)) and os.fspath(file) != os.devnull
 
 
-def install(kill_at: int | None, log: list[str]) -> None:
-    """Count file operations into ``log``; SIGKILL this process before the
+def install(kill_at: int | None, log: list[str], stop: int = signal.SIGKILL) -> None:
+    """Count file operations into ``log``; send ``stop`` to this process before the
     ``kill_at``-th (``None``: never)."""
     main = threading.main_thread()
 
@@ -64,7 +69,7 @@ def install(kill_at: int | None, log: list[str]) -> None:
             if threading.current_thread() is main and is_write(*args, **kwargs):
                 log.append(f"{name} {args[0] if args else ''}")
                 if kill_at is not None and len(log) == kill_at:
-                    os.kill(os.getpid(), signal.SIGKILL)
+                    signal.raise_signal(stop)  # SIGINT: KeyboardInterrupt raised here
             return real(*args, **kwargs)
         return wrapper
 
@@ -85,25 +90,27 @@ def install(kill_at: int | None, log: list[str]) -> None:
     shutil.rmtree = counted("shutil.rmtree", shutil.rmtree)
 
 
-def run_child(argv: list[str], kill_at: int | None, log_path: Path | None) -> int:
-    """Fork; the child runs ``netsim ARGV`` (killed before operation ``kill_at``);
+def run_child(argv: list[str], kill_at: int | None, log_path: Path | None,
+              stop: int = signal.SIGKILL) -> int:
+    """Fork; the child runs ``netsim ARGV`` (sent ``stop`` before operation ``kill_at``);
     return the child's wait status."""
     pid = os.fork()
     if pid == 0:  # the child
         code = 1
         try:
             os.environ["NETSIM_KILLPOINT_CHILD"] = "1"
+            signal.signal(signal.SIGINT, signal.default_int_handler)  # even if ignored here
             quiet = os.open(os.devnull, os.O_WRONLY)
             os.dup2(quiet, 1)  # the command's output, C libraries' included
             sys.stdout = sys.stderr = open(os.devnull, "w")  # noqa: SIM115
             log: list[str] = []
-            install(kill_at, log)
+            install(kill_at, log, stop)
             from netsim.cli import app
             try:
                 app(args=argv, prog_name="netsim", standalone_mode=True)
                 code = 0
-            except SystemExit as stop:
-                code = stop.code if isinstance(stop.code, int) else 1
+            except SystemExit as exit_:
+                code = exit_.code if isinstance(exit_.code, int) else 1
             if log_path is not None:
                 log_path.write_text("\n".join(log) + "\n")
         except BaseException:  # noqa: BLE001 - reported by exit code
@@ -133,9 +140,22 @@ def warm_up() -> None:
         rl_entry(name)
 
 
+def hidden_entries(out: Path) -> list[str]:
+    """Hidden names in ``out`` (at any depth) and hidden names beside it that start with
+    ``.OUT.``: temporaries a command might leave (lock files and folder markers aside:
+    they stay by design)."""
+    found = [str(path.relative_to(out.parent)) for path in out.rglob(".*")] \
+        if out.is_dir() else []
+    found += [path.name for path in out.parent.glob(f".{out.name}.*")
+              if not path.name.endswith(".lock")]
+    return sorted(name for name in found
+                  if not name.endswith((".lock", "/.netsim-folder")))  # markers, by design
+
+
 def main(spec_file: str) -> None:
     spec = json.loads(Path(spec_file).read_text())
     work = Path(spec["workdir"])
+    stop = signal.Signals[spec.get("signal", "SIGKILL")]
     setup = Path(spec["setup"]) if spec.get("setup") else None
     warm_up()
 
@@ -153,14 +173,22 @@ def main(spec_file: str) -> None:
         out = work / f"kill_{n}"
         if setup is not None:
             shutil.copytree(setup, out)
-        status = run_child(fill(spec["first"], out), n, None)
-        killed = os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL
+        status = run_child(fill(spec["first"], out), n, None, stop)
+        if stop == signal.SIGKILL:
+            killed = os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL
+        else:
+            killed = os.waitstatus_to_exitcode(status) == 130
+        left_hidden = hidden_entries(out)
         if out.exists():
             shutil.copytree(out, work / f"kill_{n}.killed", symlinks=True)
         again = run_child(fill(spec["again"], out), None, None)
         results.append({"n": n, "operation": operations[n - 1], "killed": killed,
-                        "again_exit": os.waitstatus_to_exitcode(again)})
+                        "exit": os.waitstatus_to_exitcode(status),
+                        "again_exit": os.waitstatus_to_exitcode(again),
+                        "hidden_after_kill": left_hidden,
+                        "hidden_after_again": hidden_entries(out)})
     (work / "result.json").write_text(json.dumps({"operations": operations,
+                                                  "reference_hidden": hidden_entries(reference),
                                                   "points": results}, indent=1))
 
 

@@ -1,6 +1,8 @@
-"""SIGKILL at every file operation of `run`, `sweep` and `train` (each algorithm), then the
-command again (`--resume` for a training): the uninterrupted run's result, byte for byte,
-and in between nothing a reader could mistake for a result (tests/killpoints.py kills)."""
+"""SIGKILL and SIGINT (Ctrl-C) at every file operation of `run`, `sweep` and `train` (each
+algorithm), then the command again (`--resume` for a training): the uninterrupted run's
+result, byte for byte; in between nothing a reader could mistake for a result; after a
+Ctrl-C no temporary file or folder, and after the command again none from the kill either
+(tests/killpoints.py kills)."""
 
 from __future__ import annotations
 
@@ -17,15 +19,19 @@ import yaml
 from tests.scenario_factory import ROOT, paper_dict
 
 RUN_FILES = ("records.csv", "summary.csv", "scenario.yaml")  # timing.csv: wall clock
+SIGNALS = ["SIGKILL", "SIGINT"]
 
 
-def kill_everywhere(work: Path, first: list[str], again: list[str],
+def kill_everywhere(work: Path, first: list[str], again: list[str], stop: str,
                     setup: Path | None = None) -> tuple[Path, list[dict[str, Any]]]:
-    """Run tests/killpoints.py; return the reference folder and one entry per kill."""
+    """Run tests/killpoints.py with signal ``stop``; return the reference folder and one
+    entry per kill, after checking what holds for every kill: it happened, the command
+    again succeeded and left no temporary behind, and a Ctrl-C left none either and no
+    file the finished command does not write."""
     work.mkdir(parents=True, exist_ok=True)
     spec = work / "spec.json"
     spec.write_text(json.dumps({"workdir": str(work / "w"), "first": first, "again": again,
-                                "setup": str(setup) if setup else None}))
+                                "setup": str(setup) if setup else None, "signal": stop}))
     (work / "w").mkdir()
     done = subprocess.run([sys.executable, "-m", "tests.killpoints", str(spec)], cwd=ROOT,
                           capture_output=True, text=True, check=False)
@@ -33,10 +39,19 @@ def kill_everywhere(work: Path, first: list[str], again: list[str],
     result = json.loads((work / "w" / "result.json").read_text())
     points = result["points"]
     assert len(points) == len(result["operations"]) >= 5
+    reference = work / "w" / "reference"
+    assert result["reference_hidden"] == []
     for point in points:
         assert point["killed"], point  # every operation reached: the kill happened there
         assert point["again_exit"] == 0, point
-    return work / "w" / "reference", points
+        assert point["hidden_after_again"] == [], point
+        if stop == "SIGINT":
+            assert point["hidden_after_kill"] == [], point  # its clean-up removed them
+            left = work / "w" / f"kill_{point['n']}.killed"
+            if left.is_dir():
+                extra = {p.name for p in left.iterdir()} - {p.name for p in reference.iterdir()}
+                assert not extra, (point, extra)
+    return reference, points
 
 
 def tiny_scenario(folder: Path, **changes: Any) -> Path:
@@ -57,16 +72,18 @@ def files_of(folder: Path, names: tuple[str, ...]) -> dict[str, bytes] | None:
     return {name: (folder / name).read_bytes() for name in names}
 
 
-def test_run_killed_at_every_file_operation(tmp_path: Path) -> None:
+@pytest.mark.parametrize("stop", SIGNALS)
+def test_run_killed_at_every_file_operation(tmp_path: Path, stop: str) -> None:
     """`netsim run` into a folder holding an earlier run: killed before each of its file
-    operations, the folder holds the earlier run whole, the new one whole, or nothing
-    (between the two renames of the publish); run again, the new run's bytes."""
+    operations, the folder holds the earlier run whole, the new one whole, or (SIGKILL
+    between the two renames of the publish) nothing; run again, the new run's bytes."""
     scenario = tiny_scenario(tmp_path)
     earlier = tmp_path / "earlier"
     subprocess.run([sys.executable, "-m", "netsim", "run", str(scenario), "--out", str(earlier),
                     "--seeds", "7", "--no-progress"], check=True, capture_output=True)
     command = ["run", str(scenario), "--out", "{out}", "--no-progress"]
-    reference, points = kill_everywhere(tmp_path / "kills", command, command, setup=earlier)
+    reference, points = kill_everywhere(tmp_path / "kills", command, command, stop,
+                                        setup=earlier)
     new = files_of(reference, RUN_FILES)
     old = files_of(earlier, RUN_FILES)
     assert new != old
@@ -77,15 +94,18 @@ def test_run_killed_at_every_file_operation(tmp_path: Path) -> None:
         assert state == "nothing" or left in (old, new), point
         seen.add(state)
         assert files_of(tmp_path / "kills" / "w" / f"kill_{point['n']}", RUN_FILES) == new
-    assert seen == {"old", "nothing", "new"}  # new: killed before the old one is removed
+    # new: killed before the old one is removed; a Ctrl-C between the renames moves the
+    # old one back
+    assert seen == ({"old", "nothing", "new"} if stop == "SIGKILL" else {"old", "new"})
 
 
-def test_sweep_killed_at_every_file_operation(tmp_path: Path) -> None:
+@pytest.mark.parametrize("stop", SIGNALS)
+def test_sweep_killed_at_every_file_operation(tmp_path: Path, stop: str) -> None:
     """`netsim sweep` (2 points x 1 seed, one worker) killed before each file operation
     of its driver, then run again: the uninterrupted sweep's aggregates, byte for byte."""
     scenario = tiny_scenario(tmp_path, seeds=[0], sweep={"users.count": [2, 3]})
     command = ["sweep", str(scenario), "--out", "{out}", "--workers", "1", "--no-progress"]
-    reference, points = kill_everywhere(tmp_path / "kills", command, command)
+    reference, points = kill_everywhere(tmp_path / "kills", command, command, stop)
     for point in points:
         for name in ("aggregate.csv", "sweep_summary.csv"):
             again = tmp_path / "kills" / "w" / f"kill_{point['n']}" / name
@@ -97,8 +117,10 @@ TRAIN_RL = {"n_steps": 64, "batch_size": 32, "checkpoint_every_steps": 128,
             "learning_starts": 64, "buffer_size": 1000, "net_arch": [16]}
 
 
+@pytest.mark.parametrize("stop", SIGNALS)
 @pytest.mark.parametrize("algo", ["ppo", "dqn", "sac"])
-def test_training_killed_at_every_file_operation(tmp_path: Path, algo: str) -> None:
+def test_training_killed_at_every_file_operation(tmp_path: Path, algo: str, stop: str
+                                                 ) -> None:
     """`netsim train` killed before each of its file operations (checkpoint units, the
     learning curve, the final model, the tensorboard log), then `--resume`: the
     uninterrupted run's final weights, bit for bit, and its learning curve."""
@@ -109,7 +131,8 @@ def test_training_killed_at_every_file_operation(tmp_path: Path, algo: str) -> N
     scenario = tiny_scenario(tmp_path, rl=TRAIN_RL)
     command = ["train", str(scenario), "--algo", algo, "--steps", "320", "--out", "{out}",
                "--no-progress"]
-    reference, points = kill_everywhere(tmp_path / "kills", command, [*command, "--resume"])
+    reference, points = kill_everywhere(tmp_path / "kills", command, [*command, "--resume"],
+                                        stop)
     cls = ALGORITHMS[algo][1]
 
     def weights(folder: Path) -> dict[str, torch.Tensor]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
@@ -73,6 +73,9 @@ ILP = ILPScheduler(ILPParams(information="oracle"), np.random.default_rng(0))
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(problems())
+@example(SchedulingProblem(  # solver defaults (1e-6 absolute gap) stopped 1.2e-7 above it
+    np.array([[[0.0, 1.1920929e-07, 1.1920929e-07]], [[1.1920929e-07] * 3]]),
+    np.array([1.0, 1.0]), ("ViT-B-32",), False))
 def test_ilp_equals_hungarian_equals_brute_force(problem):
     n_users, n_enc, n_rbs = problem.shape
     h = hungarian().decide(problem)

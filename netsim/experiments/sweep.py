@@ -45,7 +45,7 @@ import pandas as pd
 
 from netsim.errors import ScenarioError
 from netsim.experiments.tables import PROFILE_ROWS
-from netsim.io import atomic_write_bytes, atomic_write_text
+from netsim.io import atomic_write_bytes, atomic_write_text, remove_tree
 from netsim.loading import parse_scenario, sweep_points
 from netsim.model.taskloss import portable_profile
 from netsim.ownership import claim_folder
@@ -421,14 +421,16 @@ def run_sweep(
             bar.set_postfix_str(job.folder, refresh=False)
             bar.update()
 
+        work = out_dir / WORK
+        remove_tree(work)  # what the jobs of a killed sweep left behind
         if todo and backend == "ray":
             map_ray(todo, workers, address, on_result)
         elif todo:
-            work = Path(out_dir) / WORK
-            shutil.rmtree(work, ignore_errors=True)  # what killed jobs left behind
             work.mkdir(parents=True, exist_ok=True)
-            map_local(todo, workers, on_result, str(work))
-            shutil.rmtree(work, ignore_errors=True)
+            try:
+                map_local(todo, workers, on_result, str(work))
+            finally:
+                remove_tree(work)
     if not outcome.failed:
         outcome.aggregate = write_aggregates(out_dir, scenario, jobs, keys)
     return outcome

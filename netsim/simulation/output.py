@@ -3,15 +3,16 @@ run folder published all or nothing."""
 
 from __future__ import annotations
 
+import contextlib
 import os
-import shutil
+import secrets
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from netsim.io import atomic_write_bytes, atomic_write_text
+from netsim.io import atomic_write_bytes, atomic_write_text, remove_tree
 from netsim.model.taskloss import resolve_profile_path
 from netsim.scenario import Scenario, resolved_yaml
 from netsim.simulation.runner import RunResult
@@ -78,10 +79,25 @@ def check_output_folder(out_dir: Path) -> None:
     parent = out_dir.absolute().parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
-        os.rmdir(tempfile.mkdtemp(prefix=f".{out_dir.name}.probe-", dir=parent))
+        _probe_writable(parent, out_dir.name)
     except OSError as error:
         raise OutputError(f"--out {out_dir}: cannot write in {parent}: "
                           f"{error.strerror or error}") from None
+
+
+def _probe_writable(parent: Path, name: str) -> None:
+    """Make and remove an empty hidden folder ``.NAME.probe-*`` in ``parent`` (OSError if
+    it cannot be made); empty probes a killed command left there are removed first."""
+    for stale in parent.glob(f".{name}.probe-*"):
+        with contextlib.suppress(OSError):  # not empty, or another probe's: not ours
+            stale.rmdir()
+    probe = tempfile.mkdtemp(prefix=f".{name}.probe-", dir=parent)
+    try:
+        os.rmdir(probe)
+    except BaseException:  # e.g. Ctrl-C just before: still no probe left behind
+        with contextlib.suppress(OSError):
+            os.rmdir(probe)
+        raise
 
 
 def publish_run(out_dir: Path, scenario: Scenario, result: RunResult) -> None:
@@ -95,14 +111,13 @@ def publish_run(out_dir: Path, scenario: Scenario, result: RunResult) -> None:
     parent, name = out_dir.parent, out_dir.name
     parent.mkdir(parents=True, exist_ok=True)
     for stale in [*parent.glob(f".{name}.new-*"), *parent.glob(f".{name}.old-*")]:
-        shutil.rmtree(stale, ignore_errors=True)
+        remove_tree(stale)
     staging = Path(tempfile.mkdtemp(prefix=f".{name}.new-", dir=parent))
     aside = None
     try:
         write_run(staging, scenario, result)
         if out_dir.exists():
-            aside = Path(tempfile.mkdtemp(prefix=f".{name}.old-", dir=parent))
-            os.rmdir(aside)
+            aside = parent / f".{name}.old-{secrets.token_hex(4)}"  # stale ones went above
             os.rename(out_dir, aside)
         try:
             os.rename(staging, out_dir)
@@ -112,10 +127,10 @@ def publish_run(out_dir: Path, scenario: Scenario, result: RunResult) -> None:
                 aside = None
             raise
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        remove_tree(staging)
         raise
     if aside is not None:
-        shutil.rmtree(aside, ignore_errors=True)
+        remove_tree(aside)
 
 
 def point_folder(values: dict[str, Any]) -> str:

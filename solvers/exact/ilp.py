@@ -33,17 +33,27 @@ class ILPParams(SchedulerParams):
     time_limit_s: Annotated[float, Field(gt=0)] | None = None
     """Stop the solver after this long; a slot it has not solved by then is an error."""
 
+MIP_GAP = 1e-9
+"""Absolute and relative MIP gap the ILP's solver stops at."""
+HIGHS_TOLERANCES = {"mip_feasibility_tolerance": 1e-10, "dual_feasibility_tolerance": 1e-10}
+"""HiGHS options (its defaults: 1e-6 and 1e-7)."""
+
 
 def make_solver(name: str, time_limit_s: float | None) -> pulp.LpSolver:
-    """A quiet PuLP solver: HiGHS in process if asked or available, else bundled CBC."""
+    """A quiet PuLP solver: HiGHS in process if asked or available, else bundled CBC.
+    Both stop only at a proven optimum (MIP gaps ``MIP_GAP``): their defaults (HiGHS
+    1e-6 absolute, 1e-4 relative) let a slot's allocation miss it by that much. HiGHS
+    also runs at tight feasibility tolerances (``HIGHS_TOLERANCES``), so that costs as
+    small as 1e-7 still order allocations as they do for the Hungarian scheduler."""
     if name in {"auto", "highs"}:
-        highs = pulp.HiGHS(msg=False, timeLimit=time_limit_s)
+        highs = pulp.HiGHS(msg=False, timeLimit=time_limit_s, gapAbs=MIP_GAP, gapRel=MIP_GAP,
+                           **HIGHS_TOLERANCES)
         if highs.available():
             quiet_highs()  # HiGHS's banner, shown by its first instance, goes nowhere
             return highs
         if name == "highs":
             raise RuntimeError("pulp.HiGHS is not available: pip install highspy")
-    return pulp.PULP_CBC_CMD(msg=False, timeLimit=time_limit_s)
+    return pulp.PULP_CBC_CMD(msg=False, timeLimit=time_limit_s, gapAbs=MIP_GAP, gapRel=MIP_GAP)
 
 
 class ILPScheduler(Scheduler):

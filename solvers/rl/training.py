@@ -21,6 +21,7 @@ steps the uninterrupted one would: the same final weights and the same learning 
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import random
@@ -291,10 +292,9 @@ def _train(scenario: Scenario, algo: str, out_dir: Path, steps: int | None, seed
         curve.model = model
         curve.record()
     final = out_dir / "model.zip"
-    temp = out_dir / "model.tmp.zip"
-    model.save(temp)
-    atomic_write_bytes(final, temp.read_bytes())
-    temp.unlink()
+    archive = io.BytesIO()  # in memory: a kill while saving leaves no half or stray file
+    model.save(archive)
+    atomic_write_bytes(final, archive.getvalue())
     atomic_write_text(finished, json.dumps({"identity": identity, "steps": total},
                                            sort_keys=True) + "\n")
     return final
