@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -12,9 +14,9 @@ from netsim.model.cost import CellModel
 from netsim.model.world import generate_world
 from netsim.simulation.closed_loop import SERVED, ClosedLoop
 from netsim.simulation.engine import simulate_requests
-from netsim.simulation.queue_cost import decision_cost
+from netsim.simulation.queue_cost import RunningCost, decision_cost, row_costs
 from netsim.simulation.runner import build_scheduler, drop_penalties, loop_records
-from netsim.simulation.scheduling import QueueState, SchedulingProblem
+from netsim.simulation.scheduling import Allocation, QueueState, SchedulingProblem
 from netsim.simulation.traffic import generate_traffic, poisson_arrivals
 from solvers.exact.enumeration import enumerate_slot
 from solvers.exact.queue_milp import solve_slot
@@ -193,6 +195,28 @@ def test_queue_milp_equals_brute_force(problem):
     realised = decision_cost(state, allocation, problem.drop_penalty)
     assert realised == pytest.approx(best, rel=1e-9, abs=1e-9)
     assert objective == pytest.approx(best, rel=1e-9, abs=1e-9)
+
+
+@settings(max_examples=60, deadline=None)
+@given(tiny_states(), st.integers(0, 2**32 - 1))
+def test_costs_priced_one_row_at_a_time_are_row_costs_bit_for_bit(problem, seed):
+    """The RL environment's running cost (each served row priced as it is added, after
+    those before it) gives every row exactly row_costs' number for the allocation so far."""
+    state, rng = problem.queue, np.random.default_rng(seed)
+    n_users, _, n_rbs = state.static_cost.shape
+    if state.transmission_s.ndim == 4:  # as many fading nodes as netsim uses (64), and
+        # delays mostly between T_max and 2 T_max, where the penalty is not clipped
+        state = dataclasses.replace(
+            state, transmission_s=rng.uniform(0.1, 0.3, (64, n_users, 2, n_rbs)))
+    served = rng.permutation(n_users)[:min(n_users, n_rbs)]
+    rbs = rng.permutation(n_rbs)[:served.size]
+    encoders = rng.integers(0, 2, served.size)
+    running = RunningCost(state)
+    for k, (row, encoder, rb) in enumerate(zip(served, encoders, rbs)):
+        encoder_of, rb_of = np.full(n_users, -1), np.full(n_users, -1)
+        encoder_of[served[:k + 1]], rb_of[served[:k + 1]] = encoders[:k + 1], rbs[:k + 1]
+        partial = Allocation(encoder_of, rb_of, cpu_order=served[:k + 1])
+        assert running.add(int(row), int(encoder), int(rb)) == row_costs(state, partial)[row]
 
 
 def test_oracle_queue_milp_never_loses_a_slot_to_another_scheduler():

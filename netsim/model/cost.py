@@ -189,15 +189,16 @@ class CellModel:
         self, mean_snr: np.ndarray, user_cpu_hz: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
         """For a scheduler that does not know this slot's fading (closed loop): t_T at
-        each equal-probability fading node, (N, U, M, Q), and the expected timing-free
-        cost E[task loss + lambda_E v_E], (U, M, Q), from mean SNR (U, Q) and clocks
-        (U,). Without fading, one node at the mean SNR."""
+        each equal-probability fading node, (N, ..., U, M, Q), and the expected
+        timing-free cost E[task loss + lambda_E v_E], (..., U, M, Q), from mean SNR
+        (..., U, Q) (one slot, or several) and clocks (U,). Without fading, one node at
+        the mean SNR."""
         mean_snr = np.asarray(mean_snr, dtype=float)
         if self.scenario.cell.fading.model == "none":
             nodes = np.ones(1)
         else:
             nodes = self.fading_nodes()
-        snr = mean_snr[None] * nodes[:, None, None]
+        snr = mean_snr[None] * nodes.reshape(-1, *(1,) * mean_snr.ndim)
         cpu = np.broadcast_to(user_cpu_hz, snr.shape[:-1])
         timing = self._delays_energies(snr, cpu)
         t_t = timing.transmission_delay_s

@@ -26,7 +26,7 @@ Action and mask: as in :mod:`netsim.rl.env`; "not served" leaves the request wai
 (to be served in a later slot, at the delay that costs), never dropped.
 
 Reward: minus the eq. 11 cost of each request the agent serves, as the simulation
-times it (queueing included, :func:`netsim.simulation.queue_cost.row_costs`): by
+times it (queueing included, :class:`netsim.simulation.queue_cost.RunningCost`): by
 default expected over the fading the agent cannot see, with ``rl.reward_model:
 realised`` under this slot's fading; plus, on the step that ends a slot, minus the
 penalty of every request the simulation lost meanwhile (queue limit, timeout) and, at
@@ -48,7 +48,7 @@ from netsim.rl.observation import OBS_BOUND, ObservationEncoder, observation_siz
 from netsim.rl.size_free import SizeFreeEncoder, size_free_observation_size
 from netsim.scenario import Scenario
 from netsim.simulation.closed_loop import BLOCKED, EXPIRED, SERVED, ClosedLoop, SlotSource
-from netsim.simulation.queue_cost import row_costs
+from netsim.simulation.queue_cost import RunningCost
 from netsim.simulation.runner import drop_penalties
 from netsim.simulation.scheduling import Allocation, Scheduler, SchedulingProblem
 from netsim.simulation.traffic import generate_traffic
@@ -145,8 +145,8 @@ class QueueAssignmentEnv(gym.Env):
     # A live SimPy simulation cannot be pickled (training checkpoints pickle the
     # environment): the episode is kept as its world seed and the actions taken so far,
     # and replayed on unpickling — the engine is deterministic, so the state is exact.
-    _LIVE = ("loop", "assignment", "_states", "_lost", "_rows", "_served_rows",
-             "_encoder", "_rb")
+    _LIVE = ("loop", "assignment", "_running", "_lost", "_rows", "_served_rows",
+             "_encoder", "_rb", "_slot")
 
     def __getstate__(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if k not in self._LIVE}
@@ -169,10 +169,11 @@ class QueueAssignmentEnv(gym.Env):
         problem, users, (heads, offset, _) = loop.awaiting
         state = problem.queue
         self._rows = {int(u): row for row, u in enumerate(users)}
-        self._states = {
-            "expected": state,
-            "realised": loop.queue_state(state.slot, state.now_s, users, heads, offset,
-                                         information="oracle"),
+        self._slot = int(state.slot)
+        self._running = {  # each served row's cost, as row_costs would give it
+            "expected": RunningCost(state),
+            "realised": RunningCost(loop.queue_state(state.slot, state.now_s, users, heads,
+                                                     offset, information="oracle")),
         }
         self.assignment = problem_assignment(self.observer, problem,
                                              self.scenario.rl.user_order, self.tau)
@@ -191,15 +192,14 @@ class QueueAssignmentEnv(gym.Env):
         self._episode[1].append(int(action))
         step = self.assignment.act(action)
         info: dict[str, Any] = {"invalid_action": not step.valid, "user": step.user,
-                                "slot": int(self._states["expected"].slot)}
+                                "slot": self._slot}
         learn, realised = 0.0, 0.0
         if step.served:
             row = self._rows[step.user]
             self._served_rows.append(row)
             self._encoder[row], self._rb[row] = step.encoder, step.rb
-            partial = self._allocation()
-            costs = {name: float(row_costs(state, partial)[row])
-                     for name, state in self._states.items()}
+            costs = {name: running.add(row, step.encoder, step.rb)
+                     for name, running in self._running.items()}
             realised = costs["realised"]
             learn = costs[self.scenario.rl.reward_model]
         elif not step.valid:
@@ -228,7 +228,8 @@ class QueueAssignmentEnv(gym.Env):
         """Penalties of requests lost since the last look (and, at the end, of every
         request still waiting)."""
         loop = self.loop
-        lost = (loop.outcome != SERVED) if final else np.isin(loop.outcome, (BLOCKED, EXPIRED))
+        outcome = loop.outcome
+        lost = (outcome != SERVED) if final else (outcome == BLOCKED) | (outcome == EXPIRED)
         fresh = lost & ~self._lost
         self._lost |= fresh
         return float(self.penalty[loop.traffic.user[fresh]].sum())

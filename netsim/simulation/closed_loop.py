@@ -161,6 +161,24 @@ class SlotSource:
                 world.distance_m[part], world.interference_w[part], world.user_cpu_hz
             )
             self.information_s["statistical"] = (time.perf_counter() - started) / n_slots
+        self._static_block: tuple[int, int, np.ndarray, np.ndarray] | None = None
+
+    def expected_static(self, offset: int) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`CellModel.expected_static_cost` of the chunk's slot at ``offset``: t_T
+        at each fading node (N, U, M, Q) and the expected timing-free cost (U, M, Q).
+        Computed for a block of slots at once (vectorised), kept until the clock leaves
+        it."""
+        block = self._static_block
+        if block is None or not block[0] <= offset < block[1]:
+            scenario = self.model.scenario
+            per_slot = (scenario.users.count * len(scenario.encoders) * scenario.cell.n_rbs
+                        * scenario.statistical.fading_quantiles)
+            stop = min(offset + max(1, self.CHUNK_ELEMENTS // per_slot), self.stop - self.start)
+            block = (offset, stop, *self.model.expected_static_cost(
+                self.mean_snr[offset:stop], self.world.user_cpu_hz))
+            self._static_block = block
+        first, _, transmission_s, static = block
+        return transmission_s[:, offset - first], static[offset - first]
 
 
 class ClosedLoop:
@@ -389,9 +407,9 @@ class ClosedLoop:
             static = source.static[offset][users]
             transmission = source.metrics.transmission_delay_s[offset][users]
         else:
-            transmission, static = self.model.expected_static_cost(
-                source.mean_snr[offset][users], self.world.user_cpu_hz[users]
-            )
+            transmission, static = source.expected_static(offset)
+            if users.size != self.n_users:
+                transmission, static = transmission[:, users], static[users]
         reward = self.scenario.reward
         return QueueState(
             now_s=now, slot=slot, core_free_s=ledger.core_free_s.copy(),

@@ -30,36 +30,65 @@ def served_in_order(allocation: Allocation, state: QueueState) -> np.ndarray:
     return served[np.argsort(state.arrival_s[served], kind="stable")]
 
 
+def _reservation_s(state: QueueState) -> np.ndarray:
+    """Transmission times the RB reservations use, (U, M, Q): the oracle's, or for a
+    statistical state those at the median fading node (each request's RB serves no one
+    else in the slot)."""
+    tx = state.transmission_s
+    return tx if tx.ndim == 3 else tx[tx.shape[0] // 2]
+
+
 def timing(state: QueueState, allocation: Allocation) -> tuple[np.ndarray, PlannedTimes]:
-    """The served rows in CPU order and their planned times; oracle transmission times
-    (for a statistical state, those at the median fading node are used for the RB
-    reservations only — each request's RB serves no one else in the slot)."""
+    """The served rows in CPU order and their planned times."""
     rows = served_in_order(allocation, state)
     enc, rb = allocation.encoder[rows], allocation.rb[rows]
-    tx = state.transmission_s
-    if tx.ndim == 4:
-        tx = tx[tx.shape[0] // 2]
     ledger = Ledger(state.core_free_s, state.rb_free_s, np.asarray(state.device_free_s))
-    times = plan(ledger, state.now_s, state.extraction_s[enc], rb, tx[rows, enc, rb],
-                 rows, state.computing_s[rows])
+    times = plan(ledger, state.now_s, state.extraction_s[enc], rb,
+                 _reservation_s(state)[rows, enc, rb], rows, state.computing_s[rows])
     return rows, times
+
+
+def _served_costs(state: QueueState, rows: np.ndarray, enc: np.ndarray, rb: np.ndarray,
+                  times: PlannedTimes) -> np.ndarray:
+    """Cost of served rows (in CPU order) from their planned times: the timing-free part
+    plus the delay penalty, averaged over the fading nodes for a statistical state (each
+    row's mean alone, so a row's cost has the same bits however many rows are priced)."""
+    static = state.static_cost[rows, enc, rb]
+    if state.transmission_s.ndim == 3:
+        return static + delay_penalty(state, times.decode_end_s - state.arrival_s[rows])
+    tx = state.transmission_s[:, rows, enc, rb]  # (N, served)
+    decode_start = np.maximum(times.rb_start_s + tx, state.device_free_s[rows])
+    delay = decode_start + state.computing_s[rows] - state.arrival_s[rows]
+    return static + np.ascontiguousarray(delay_penalty(state, delay).T).mean(axis=1)
 
 
 def row_costs(state: QueueState, allocation: Allocation) -> np.ndarray:
     """Cost of each row's request (NaN for rows not served)."""
     rows, times = timing(state, allocation)
-    enc, rb = allocation.encoder[rows], allocation.rb[rows]
     out = np.full(allocation.rb.shape, np.nan)
-    static = state.static_cost[rows, enc, rb]
-    if state.transmission_s.ndim == 3:
-        delay = times.decode_end_s - state.arrival_s[rows]
-        out[rows] = static + delay_penalty(state, delay)
-        return out
-    tx = state.transmission_s[:, rows, enc, rb]  # (N, served)
-    decode_start = np.maximum(times.rb_start_s + tx, state.device_free_s[rows])
-    delay = decode_start + state.computing_s[rows] - state.arrival_s[rows]
-    out[rows] = static + delay_penalty(state, delay).mean(axis=0)
+    out[rows] = _served_costs(state, rows, allocation.encoder[rows], allocation.rb[rows], times)
     return out
+
+
+class RunningCost:
+    """:func:`row_costs` one request at a time, for a decision made row by row (the RL
+    environment): :meth:`add` commits a row after those added before it (CPU order) and
+    returns its cost, the same number ``row_costs`` gives it for the allocation so far,
+    without timing the earlier rows again."""
+
+    def __init__(self, state: QueueState) -> None:
+        self.state = state
+        self.ledger = Ledger(state.core_free_s.copy(), state.rb_free_s.copy(),
+                             np.array(state.device_free_s, dtype=float))
+        self.reservation_s = _reservation_s(state)
+
+    def add(self, row: int, encoder: int, rb: int) -> float:
+        state = self.state
+        rows, enc, rbs = np.array([row]), np.array([encoder]), np.array([rb])
+        times = plan(self.ledger, state.now_s, state.extraction_s[enc], rbs,
+                     self.reservation_s[rows, enc, rbs], rows, state.computing_s[rows],
+                     commit=True)
+        return float(_served_costs(state, rows, enc, rbs, times)[0])
 
 
 def decision_cost(state: QueueState, allocation: Allocation, drop_penalty: np.ndarray) -> float:

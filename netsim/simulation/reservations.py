@@ -70,24 +70,30 @@ def plan(
 ) -> PlannedTimes:
     """Times of requests committed at ``now_s`` in the given order (CPU order); the
     arrays are per request. With ``commit`` the ledger is updated in place."""
-    n = len(extraction_s)
-    cores = ledger.core_free_s if commit else ledger.core_free_s.copy()
-    rb_free = ledger.rb_free_s if commit else ledger.rb_free_s.copy()
-    device_free = ledger.device_free_s if commit else ledger.device_free_s.copy()
-    times = np.empty((6, n))
-    for i in range(n):  # each request depends on the ones before it
-        core = int(np.argmin(cores))
+    # each request depends on the ones before it: a loop, on Python floats (the same
+    # IEEE arithmetic as numpy's, without its per-element overhead)
+    cores = ledger.core_free_s.tolist()
+    rb_free, device_free = ledger.rb_free_s.tolist(), ledger.device_free_s.tolist()
+    rows = []
+    for t_e, q, t_t, u, t_c in zip(np.asarray(extraction_s).tolist(), np.asarray(rb).tolist(),
+                                   np.asarray(transmission_s).tolist(),
+                                   np.asarray(device).tolist(), np.asarray(computing_s).tolist()):
+        core = cores.index(min(cores))  # the earliest-free core (the first, on ties)
         cpu_start = max(now_s, cores[core])
-        cpu_end = cpu_start + extraction_s[i]
+        cpu_end = cpu_start + t_e
         cores[core] = cpu_end
-        q, u = rb[i], device[i]
         rb_start = max(cpu_end, rb_free[q])
-        rb_end = rb_start + transmission_s[i]
+        rb_end = rb_start + t_t
         rb_free[q] = rb_end
         decode_start = max(rb_end, device_free[u])
-        decode_end = decode_start + computing_s[i]
+        decode_end = decode_start + t_c
         device_free[u] = decode_end
-        times[:, i] = (cpu_start, cpu_end, rb_start, rb_end, decode_start, decode_end)
+        rows.append((cpu_start, cpu_end, rb_start, rb_end, decode_start, decode_end))
+    if commit:
+        ledger.core_free_s[:] = cores
+        ledger.rb_free_s[:] = rb_free
+        ledger.device_free_s[:] = device_free
+    times = np.array(rows, dtype=float).reshape(-1, 6).T
     return PlannedTimes(*times)
 
 
