@@ -624,3 +624,22 @@ def test_saved_models_of_earlier_versions_still_find_the_mask_spec():
     old = MaskSpec(5, 6, 3, False)
     del old.__dict__["size_free"]  # as unpickled from a model saved before the field
     assert pickle.loads(pickle.dumps(old)).size_free is False
+
+
+def test_an_evaluation_scores_the_references_as_netsim_run_records_them():
+    """The learning curve's optima are `netsim run`'s references on the same worlds: the
+    evaluation's reference costs per request equal the run's recorded rewards."""
+    from netsim.simulation.runner import ORACLE_REFERENCE, STATISTICAL_REFERENCE, run_scenario
+
+    scenario = make_scenario(**SMALL_CELL, rl=FAST_RL, schedulers=["random"])
+    seeds = [10_000, 10_001]
+    scores = evaluate_policy(random_policy(np.random.default_rng(0)), scenario, seeds)
+    records = run_scenario(scenario.model_copy(update={"slots": FAST_RL["eval_slots"]}),
+                           seeds).records
+    requests = int((records["scheduler"] == "random").sum())
+    assert requests == FAST_RL["eval_slots"] * len(seeds) * 3  # every user, every slot
+    for key, label in (("oracle_mean_cost", ORACLE_REFERENCE),
+                       ("statistical_mean_cost", STATISTICAL_REFERENCE)):
+        recorded = -records.loc[records["scheduler"] == label, "reward"].sum() / requests
+        assert scores[key] == pytest.approx(recorded, rel=1e-12), key
+    assert scores["oracle_mean_cost"] < scores["statistical_mean_cost"] < scores["mean_cost"]

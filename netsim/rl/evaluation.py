@@ -1,9 +1,13 @@
-"""A policy on held-out worlds against the exact optimum, slot by slot (DESIGN §3).
+"""A policy on held-out worlds against the exact references, scored as ``netsim run``
+scores a scheduler (DESIGN §3).
 
-For every evaluation seed, one world of ``rl.eval_slots`` slots; the policy assigns the
-users step by step, and on the same slots the Hungarian scheduler finds the oracle
-optimum (realised cost) and the statistical optimum (expected cost over fading, scored
-at its realised cost). Normalised score = optimal cost / policy cost (1 = optimal).
+For every evaluation seed, one world of ``rl.eval_slots`` slots (and, under
+``delay_model: des``, its traffic). The policy plays it in the RL environment; the
+run's references (:func:`netsim.simulation.runner.reference_entries`: the per-slot
+oracle and statistical optima, or in the closed loop the queue-aware exact per-slot
+decisions) schedule the same world through the runner; and every decision, the
+policy's included, becomes the runner's request records, whose rewards and violations
+give the scores. Normalised score = reference cost / policy cost (1 = as good).
 """
 
 from __future__ import annotations
@@ -11,27 +15,30 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
+import pandas as pd
 
+from netsim.model.cost import CellModel
 from netsim.rl.env import SlotAssignmentEnv
 from netsim.rl.size_free import action_costs
 from netsim.scenario import Scenario
-from netsim.simulation.runner import build_scheduler, reference_entries
-from netsim.simulation.scheduling import Allocation, SchedulingProblem
+from netsim.simulation.runner import (
+    SchedulerRun,
+    build_scheduler,
+    gather_chunk,
+    reference_entries,
+    request_records,
+    schedule_seed,
+)
 
 Policy = Callable[[np.ndarray, np.ndarray], int]
 """(observation, action mask) -> action."""
 
-
-def _optimum(reference, cost: np.ndarray, penalty: np.ndarray,
-             env: SlotAssignmentEnv) -> Allocation:
-    problem = SchedulingProblem(cost, penalty, tuple(env.scenario.encoders),
-                                env.scenario.users.voluntary_drop)
-    return reference.decide(problem)
+POLICY = "policy"
 
 
 def evaluate_policy(policy: Policy, scenario: Scenario, seeds: list[int] | None = None) -> dict:
-    """Mean cost per request of ``policy`` and of both optima, normalised scores and the
-    policy's delay- and energy-violation rates, over the evaluation worlds (under
+    """Mean cost per request of ``policy`` and of both references, normalised scores and
+    the policy's delay- and energy-violation rates, over the evaluation worlds (under
     ``delay_model: des``, in the closed loop: :func:`evaluate_closed_loop`)."""
     seeds = list(scenario.rl.eval_seeds if seeds is None else seeds)
     if scenario.delay_model == "des":
@@ -39,57 +46,57 @@ def evaluate_policy(policy: Policy, scenario: Scenario, seeds: list[int] | None 
     evaluation = scenario.model_copy(
         update={"rl": scenario.rl.model_copy(update={"episode_slots": scenario.rl.eval_slots})}
     )
-    env = SlotAssignmentEnv(evaluation)
-    model, limits = env.model, scenario.limits
-    # the references of netsim run under the analytic model (the per-slot optima)
-    oracle_reference, statistical_reference = (
-        build_scheduler(entry, 0, scenario) for entry in reference_entries("analytic").values())
-    totals = {"policy": 0.0, "oracle": 0.0, "statistical": 0.0}
-    requests = served = delay_violations = energy_violations = 0
+    model = CellModel.from_scenario(evaluation.model_copy(
+        update={"slots": scenario.rl.eval_slots}))  # the runner's slots: the world's
+    env = SlotAssignmentEnv(evaluation, model)
+    records: list[pd.DataFrame] = []
     for seed in seeds:
         observation, _ = env.reset(options={"world_seed": seed})
-        world = env.world
-        expected = model.expected_cost(world.distance_m, world.interference_w,
-                                       world.user_cpu_hz)
-        metrics = model.evaluate(
-            model.snr(world.distance_m, world.fading, world.interference_w), world.user_cpu_hz
-        )
+        decided: dict[str, list[int]] = {"slot": [], "user": [], "encoder": [], "rb": []}
         terminated = False
         while not terminated:
             slot = env.slot
             observation, _, terminated, _, info = env.step(
-                policy(observation, env.action_masks())
-            )
-            totals["policy"] += info["cost"]
-            requests += 1
-            if "slot_steps" not in info:
-                continue
-            users = np.array([step.user for step in info["slot_steps"]])
-            for step in info["slot_steps"]:
-                if step.served:
-                    served += 1
-                    u, m, q = step.user, step.encoder, step.rb
-                    delay = metrics.total_delay_s[slot, u, m, q]
-                    energy = metrics.bs_energy_j[slot, u, m, q] + metrics.user_energy_j[slot, u]
-                    delay_violations += int(delay > limits.max_delay_s)
-                    energy_violations += int(energy > limits.max_energy_j)
-            penalty = env.penalty[users]
-            realised = env.realised_cost[slot][users]
-            oracle = _optimum(oracle_reference, realised, penalty, env)
-            statistical = _optimum(statistical_reference, expected[slot][users], penalty, env)
-            totals["oracle"] += oracle.objective(
-                SchedulingProblem(realised, penalty, tuple(env.scenario.encoders)))
-            totals["statistical"] += statistical.objective(
-                SchedulingProblem(realised, penalty, tuple(env.scenario.encoders)))
+                policy(observation, env.action_masks()))
+            for step in info.get("slot_steps", ()):
+                for name, value in zip(decided, (slot, step.user, step.encoder, step.rb)):
+                    decided[name].append(value)
+        world = env.world
+        order = np.lexsort((decided["user"], decided["slot"]))  # the runner's order
+        chunk = {name: np.array(values, dtype=np.int64)[order]
+                 for name, values in decided.items()}
+        metrics = model.evaluate(
+            model.snr(world.distance_m, world.fading, world.interference_w), world.user_cpu_hz)
+        run = SchedulerRun(POLICY)
+        run.add(**chunk, **gather_chunk(chunk, metrics, slice(0, world.n_slots)))
+        references = {label: build_scheduler(entry, seed, model.scenario)
+                      for label, entry in reference_entries("analytic").items()}
+        runs = {POLICY: run, **schedule_seed(model, world, references)}
+        records += [request_records(model, world, each, seed) for each in runs.values()]
+    return scores(pd.concat(records, ignore_index=True), scenario, len(seeds))
+
+
+def scores(records: pd.DataFrame, scenario: Scenario, n_seeds: int) -> dict:
+    """The evaluation's figures from the request records of the policy (label
+    ``policy``) and of the references of the scenario's delay model."""
+    oracle_label, statistical_label = reference_entries(scenario.delay_model)
+    by_label = records.groupby("scheduler", sort=False)
+    cost = {label: -float(group["reward"].sum()) for label, group in by_label}
+    policy = by_label.get_group(POLICY)
+    requests = max(len(policy), 1)
+    done = policy[policy["served"]]
+    limits = scenario.limits
     return {
-        "mean_cost": totals["policy"] / requests,
-        "mean_return": -totals["policy"] / len(seeds),
-        "oracle_mean_cost": totals["oracle"] / requests,
-        "statistical_mean_cost": totals["statistical"] / requests,
-        "score_vs_oracle": totals["oracle"] / totals["policy"],
-        "score_vs_statistical": totals["statistical"] / totals["policy"],
-        "delay_violation_rate": delay_violations / max(served, 1),
-        "energy_violation_rate": energy_violations / max(served, 1),
+        "mean_cost": cost[POLICY] / requests,
+        "mean_return": -cost[POLICY] / n_seeds,
+        "oracle_mean_cost": cost[oracle_label] / requests,
+        "statistical_mean_cost": cost[statistical_label] / requests,
+        "score_vs_oracle": cost[oracle_label] / cost[POLICY],
+        "score_vs_statistical": cost[statistical_label] / cost[POLICY],
+        "delay_violation_rate": int((done["total_delay_s"] > limits.max_delay_s).sum())
+        / max(len(done), 1),
+        "energy_violation_rate": int((done["total_energy_j"] > limits.max_energy_j).sum())
+        / max(len(done), 1),
     }
 
 
@@ -108,39 +115,20 @@ def evaluate_closed_loop(policy: Policy, scenario: Scenario, seeds: list[int]) -
         update={"rl": scenario.rl.model_copy(update={"episode_slots": scenario.rl.eval_slots})}
     )
     env = QueueAssignmentEnv(evaluation)
-    oracle_label, statistical_label = reference_entries("des")
-    totals = {"policy": 0.0, oracle_label: 0.0, statistical_label: 0.0}
-    requests = served = delay_violations = energy_violations = 0
+    records: list[pd.DataFrame] = []
     for seed in seeds:
         observation, _ = env.reset(options={"world_seed": seed})
         terminated = env.assignment is None
         while not terminated:
             observation, _, terminated, _, _ = env.step(policy(observation, env.action_masks()))
         world = env.loop.world
-        records = loop_records(env.model, world, env.result(), "policy", seed)
-        totals["policy"] -= float(records["reward"].sum())
-        requests += len(records)
-        done = records[records["served"]]
-        served += len(done)
-        delay_violations += int((done["total_delay_s"] > scenario.limits.max_delay_s).sum())
-        energy_violations += int((done["total_energy_j"] > scenario.limits.max_energy_j).sum())
         references = {label: build_scheduler(entry, seed, env.scenario)
                       for label, entry in reference_entries("des").items()}
-        results = run_closed_loop_seed(env.model, world, seed, references)  # same world
-        for label, result in results.items():
-            totals[label] -= float(loop_records(env.model, world, result, label,
-                                                seed)["reward"].sum())
-    requests = max(requests, 1)
-    return {
-        "mean_cost": totals["policy"] / requests,
-        "mean_return": -totals["policy"] / len(seeds),
-        "oracle_mean_cost": totals[oracle_label] / requests,
-        "statistical_mean_cost": totals[statistical_label] / requests,
-        "score_vs_oracle": totals[oracle_label] / totals["policy"],
-        "score_vs_statistical": totals[statistical_label] / totals["policy"],
-        "delay_violation_rate": delay_violations / max(served, 1),
-        "energy_violation_rate": energy_violations / max(served, 1),
-    }
+        results = {POLICY: env.result(),
+                   **run_closed_loop_seed(env.model, world, seed, references)}  # same world
+        records += [loop_records(env.model, world, result, label, seed)
+                    for label, result in results.items()]
+    return scores(pd.concat(records, ignore_index=True), scenario, len(seeds))
 
 
 def myopic_policy(scenario: Scenario) -> Policy:
