@@ -1,0 +1,178 @@
+"""The eq. 11 cost expected over Rayleigh fading, integrated piece by piece (DESIGN §3).
+
+Under Rayleigh fading the power gain is g ~ Exp(1) and the SNR of a (user, RB) is
+mean_snr * g; what a statistical scheduler minimises is E[cost] = int_0^inf cost(g)
+e^-g dg. The cost is the task loss plus two clipped penalties, and each piece is
+integrated where it is smooth:
+
+* **Task loss.** The profile interpolates it linearly in dB of the feature SNR (which
+  is the SNR in the ``paper`` and ``analog`` modes), so between the gains where the SNR
+  crosses two profile points it is a + c ln g, and beyond the profile's ends constant.
+  int (a + c ln g) e^-g dg has a closed form with the exponential integral E1:
+  over [x, y] it is a (e^-x - e^-y) + c (e^-x ln x - e^-y ln y + E1(x) - E1(y)).
+* **Delay and energy penalties** (eqs. 6, 7, 11). Both depend on the gain only through
+  the air time t_T(g) = Z_m / (B log2(1 + mean_snr g)) (eqs. 2, 4), and each is a clip
+  of a linear function of t_T: zero below one air time, saturated above another. Those
+  air times are gains in closed form, g(t) = (2^(Z_m / (B t)) - 1) / mean_snr; between
+  them the penalties are smooth and are integrated with Gauss-Legendre rules, in ln g
+  below g = 1 (where t_T varies on a log scale) and in the fading CDF w = 1 - e^-g
+  above it (which absorbs the weight e^-g). Below the smallest breakpoint both
+  penalties are constant.
+
+This is what :meth:`CellModel.quadrature_expected_cost` approximates with
+equal-probability fading points (``statistical.fading_quantiles``); tested against
+scipy.integrate.quad.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import TYPE_CHECKING
+
+import numpy as np
+from scipy.special import exp1
+
+from netsim.model import delay, energy, transmission
+from netsim.model.taskloss import task_loss_metric
+
+if TYPE_CHECKING:
+    from netsim.model.cost import CellModel
+
+GAUSS_NODES = 24
+"""Gauss-Legendre nodes per smooth piece of the penalties."""
+_NODES, _WEIGHTS = np.polynomial.legendre.leggauss(GAUSS_NODES)
+
+
+def supported(model: CellModel) -> bool:
+    """Whether the scenario's fading and transmission mode have this exact integral:
+    Rayleigh fading, and a feature SNR equal to the channel SNR (``paper`` or
+    ``analog`` mode; the digital mode's bit errors make the loss a non-linear function
+    of the SNR)."""
+    scenario = model.scenario
+    return (scenario.cell.fading.model == "rayleigh"
+            and scenario.transmission.mode in ("paper", "analog"))
+
+
+def expected_loss(model: CellModel, mean_snr: np.ndarray) -> np.ndarray:
+    """E over g ~ Exp(1) of the task loss at SNR mean_snr * g, (..., U, Q) -> (..., U, M,
+    Q), in closed form (module docstring)."""
+    mean_snr = np.asarray(mean_snr, dtype=float)
+    profile, kind = model.profile, model.scenario.task.kind
+    metric = task_loss_metric(kind)
+    out = np.empty(mean_snr.shape[:-1] + (len(model.encoders),) + mean_snr.shape[-1:])
+    with np.errstate(divide="ignore"):
+        log_mean = np.log(mean_snr)[..., None]  # (..., U, Q, 1)
+    for m, name in enumerate(model.encoders):
+        log_point = np.asarray(profile.snr_db[name], dtype=float) * (np.log(10.0) / 10.0)
+        values = np.asarray(profile.values[metric][name], dtype=float)
+        if kind != "classify":
+            values = 1.0 - values  # the loss is 1 - similarity
+        log_gain = log_point - log_mean  # where the SNR crosses each profile point
+        gain = np.exp(log_gain)
+        tail = np.exp(-gain)  # P(g > g_k)
+        total = values[0] * -np.expm1(-gain[..., 0]) + values[-1] * tail[..., -1]
+        if log_point.size > 1:  # loss = values_k + slope_k (ln g - ln g_k) on [g_k, g_k+1]
+            slope = np.diff(values) / np.diff(log_point)
+            x, y, log_x, log_y = gain[..., :-1], gain[..., 1:], log_gain[..., :-1], log_gain[..., 1:]
+            tail_x, tail_y = tail[..., :-1], tail[..., 1:]
+            with np.errstate(invalid="ignore"):
+                pieces = ((values[:-1] - slope * log_x) * (tail_x - tail_y)
+                          + slope * (tail_x * log_x - tail_y * log_y + exp1(x) - exp1(y)))
+            total = total + np.where(tail_x > 0.0, pieces, 0.0).sum(axis=-1)  # else ~e^-700
+        out[..., m, :] = total
+    return out
+
+
+def _gain_at(model: CellModel, mean_snr: np.ndarray, air_time_s: np.ndarray) -> np.ndarray:
+    """The gain at which t_T (eqs. 2, 4) equals ``air_time_s`` (..., U, M, Q):
+    (2^(Z_m / (B t)) - 1) / mean_snr; +inf for t <= 0 (never that short), 0 for
+    t = +inf (always shorter)."""
+    scenario = model.scenario
+    bits = transmission.feature_bits(model.embed_dim, scenario.transmission)[:, None]
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        gain = np.expm1(bits / (scenario.cell.rb_bandwidth_hz * air_time_s) * np.log(2.0))
+        gain = gain / mean_snr
+    gain = np.where(air_time_s <= 0.0, np.inf, gain)
+    return np.where(np.isposinf(air_time_s), 0.0, gain)
+
+
+def _penalties(model: CellModel, gain: np.ndarray, mean_snr: np.ndarray,
+               computing_s: np.ndarray, user_energy_j: np.ndarray) -> np.ndarray:
+    """lambda_T v_T + lambda_E v_E (eqs. 6, 7, 11) at gains (nodes, ..., U, M, Q) (one per
+    encoder: the pieces' ends differ by encoder) of mean SNR (..., U, Q)."""
+    sc = model.scenario
+    bs, task = sc.base_station, sc.task
+    snr = mean_snr[..., :, None, :] * gain
+    air_time = np.empty(snr.shape)
+    for m in range(len(model.encoders)):  # eq. 4 for encoder m at its own SNRs
+        air_time[..., m, :] = transmission.transmission_delay_s(
+            model.embed_dim[m:m + 1], snr[..., m, :], sc.cell.rb_bandwidth_hz,
+            sc.transmission)[..., 0, :]
+    total_delay = delay.total_delay_s(model.extraction_delay_s, air_time, computing_s)
+    bs_energy = energy.bs_energy_j(bs.kappa, bs.cpu_hz, bs.cycles_per_bit, task.image_bits,
+                                   model.relative_size, sc.cell.tx_power_w, air_time)
+    return model.penalised_cost(0.0, total_delay, bs_energy + user_energy_j[..., None, None])
+
+
+def expected_penalties(model: CellModel, mean_snr: np.ndarray,
+                       user_cpu_hz: np.ndarray) -> np.ndarray:
+    """E over g ~ Exp(1) of lambda_T v_T + lambda_E v_E, (..., U, Q) -> (..., U, M, Q),
+    piece by piece between the gains where the clips switch (module docstring)."""
+    sc = model.scenario
+    bs, task, limits = sc.base_station, sc.task, sc.limits
+    mean_snr = np.asarray(mean_snr, dtype=float)
+    cpu = np.broadcast_to(np.asarray(user_cpu_hz, dtype=float), mean_snr.shape[:-1])
+    computing_s, user_j = model.computing_delay_s(cpu), model.user_energy_j(cpu)
+    # the air times at which each clip switches: T = T_max, 2 T_max; E = E_max, 2 E_max
+    fixed_delay = model.extraction_delay_s[:, None] + computing_s[..., None, None]
+    fixed_energy = energy.bs_energy_j(bs.kappa, bs.cpu_hz, bs.cycles_per_bit,
+                                      task.image_bits, model.relative_size, 0.0,
+                                      np.zeros(1)) + user_j[..., None, None]
+    power = sc.cell.tx_power_w
+    switches = []
+    if sc.transmission.mode == "paper":  # otherwise t_T, hence both penalties, is fixed
+        switches = [limits.max_delay_s - fixed_delay, 2 * limits.max_delay_s - fixed_delay]
+        if power > 0.0:  # otherwise the energy does not depend on t_T
+            switches += [(limits.max_energy_j - fixed_energy) / power,
+                         (2 * limits.max_energy_j - fixed_energy) / power]
+    shape = mean_snr.shape[:-1] + (len(model.encoders),) + mean_snr.shape[-1:]
+    snr_m = mean_snr[..., :, None, :]
+    edges = np.sort(np.stack([np.broadcast_to(_gain_at(model, snr_m, np.broadcast_to(s, shape)),
+                                              shape) for s in switches]
+                             + [np.full(shape, np.inf)], axis=0), axis=0)  # (S + 1, ...)
+
+    def penalties(gain: np.ndarray) -> np.ndarray:  # gain (nodes, ..., U, M, Q)
+        return _penalties(model, gain, mean_snr, computing_s, user_j)
+
+    # below the smallest switch both penalties are constant: take them at half of it
+    first = edges[0]
+    total = penalties(np.where(np.isfinite(first), first / 2.0, 1.0)[None])[0] \
+        * -np.expm1(-first)
+    for lower, upper in itertools.pairwise(edges):
+        # from the switch up to min(next, 1): Gauss-Legendre in u = ln g
+        a, b = lower, np.minimum(upper, 1.0)
+        use = (a > 0.0) & (a < b)
+        if use.any():
+            lo, hi = np.log(np.where(use, a, 0.5)), np.log(np.where(use, b, 1.0))
+            g = np.exp((hi + lo) / 2 + (hi - lo) / 2 * _NODES.reshape(-1, *(1,) * lo.ndim))
+            values = penalties(g) * np.exp(-g) * g
+            piece = (hi - lo) / 2 * np.tensordot(_WEIGHTS, values, axes=1)
+            total = total + np.where(use, piece, 0.0)
+        # above gain 1: Gauss-Legendre in w = 1 - e^-g, which absorbs the weight e^-g
+        a, b = np.maximum(lower, 1.0), upper
+        use = (a > 0.0) & (a < b)
+        if use.any():
+            lo = -np.expm1(-np.where(use, a, 1.0))
+            hi = -np.expm1(-np.where(use, b, 2.0))
+            w = (hi + lo) / 2 + (hi - lo) / 2 * _NODES.reshape(-1, *(1,) * lo.ndim)
+            with np.errstate(divide="ignore"):  # w = 1 only in a piece of width 0
+                g = -np.log1p(-w)
+            piece = (hi - lo) / 2 * np.tensordot(_WEIGHTS, penalties(g), axes=1)
+            total = total + np.where(use, piece, 0.0)
+    return total
+
+
+def expected_cost(model: CellModel, mean_snr: np.ndarray, user_cpu_hz: np.ndarray
+                  ) -> np.ndarray:
+    """E over Rayleigh fading of the eq. 11 cost, (..., U, Q) -> (..., U, M, Q)."""
+    return expected_loss(model, mean_snr) + expected_penalties(model, mean_snr, user_cpu_hz)
