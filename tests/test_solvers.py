@@ -69,6 +69,8 @@ def hungarian(information="oracle") -> HungarianScheduler:
 
 
 ILP = ILPScheduler(ILPParams(information="oracle"), np.random.default_rng(0))
+ILP_FULL = ILPScheduler(ILPParams(information="oracle", formulation="full"),
+                        np.random.default_rng(0))
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -79,12 +81,13 @@ ILP = ILPScheduler(ILPParams(information="oracle"), np.random.default_rng(0))
 def test_ilp_equals_hungarian_equals_brute_force(problem):
     n_users, n_enc, n_rbs = problem.shape
     h = hungarian().decide(problem)
-    i = ILP.decide(problem)
-    for allocation in (h, i):
+    i, full = ILP.decide(problem), ILP_FULL.decide(problem)
+    for allocation in (h, i, full):
         check_allocation(allocation, n_users, n_enc, n_rbs, problem.voluntary_drop)
     optimum = brute_force(problem)
     assert h.objective(problem) == pytest.approx(optimum, rel=1e-9, abs=1e-9)
     assert i.objective(problem) == pytest.approx(optimum, rel=1e-7, abs=1e-7)
+    assert full.objective(problem) == pytest.approx(optimum, rel=1e-7, abs=1e-7)
 
 
 def all_schedulers(problem: SchedulingProblem, seed: int):

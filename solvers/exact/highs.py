@@ -1,4 +1,5 @@
-"""HiGHS without its banner: the one place solvers get a HiGHS instance from."""
+"""HiGHS without its banner, the one place solvers get a HiGHS instance from, and
+models built for it as arrays."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import os
 import sys
 
 import highspy
+import numpy as np
+from numpy.typing import ArrayLike
 
 _BANNER_SHOWN = False
 
@@ -30,3 +33,56 @@ def quiet_highs() -> highspy.Highs:
         _BANNER_SHOWN = True
     highs.setOptionValue("output_flag", False)
     return highs
+
+
+class ArrayModel:
+    """Columns and rows of a MILP, gathered as arrays and handed to highspy in one
+    piece (no per-variable objects, unlike a modelling layer such as PuLP)."""
+
+    def __init__(self) -> None:
+        self.cost: list[np.ndarray] = []
+        self.lower: list[np.ndarray] = []
+        self.upper: list[np.ndarray] = []
+        self.integer: list[np.ndarray] = []
+        self.n_cols = 0
+        self.row_cols: list[np.ndarray] = []
+        self.row_vals: list[np.ndarray] = []
+        self.row_lower: list[float] = []
+        self.row_upper: list[float] = []
+
+    def columns(self, shape: int | tuple[int, ...], lower: ArrayLike, upper: ArrayLike,
+                cost: ArrayLike = 0.0, integer: bool = False) -> np.ndarray:
+        size = int(np.prod(shape))
+        index = np.arange(self.n_cols, self.n_cols + size).reshape(shape)
+        self.n_cols += size
+        for store, value in ((self.cost, cost), (self.lower, lower), (self.upper, upper)):
+            store.append(np.broadcast_to(np.asarray(value, dtype=float), shape).ravel().copy())
+        self.integer.append(np.full(size, integer))
+        return index
+
+    def row(self, cols: ArrayLike, vals: ArrayLike, lower: float = -np.inf,
+            upper: float = np.inf) -> None:
+        self.row_cols.append(np.asarray(cols, dtype=np.int64).ravel())
+        self.row_vals.append(np.asarray(vals, dtype=float).ravel())
+        self.row_lower.append(float(lower))
+        self.row_upper.append(float(upper))
+
+    def highs(self) -> highspy.Highs:
+        lp = highspy.HighsLp()
+        lp.num_col_, lp.num_row_ = self.n_cols, len(self.row_lower)
+        lp.col_cost_ = np.concatenate(self.cost)
+        lp.col_lower_ = np.concatenate(self.lower)
+        lp.col_upper_ = np.concatenate(self.upper)
+        lp.row_lower_ = np.array(self.row_lower)
+        lp.row_upper_ = np.array(self.row_upper)
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
+        lengths = [c.size for c in self.row_cols]
+        lp.a_matrix_.start_ = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32)
+        lp.a_matrix_.index_ = np.concatenate(self.row_cols).astype(np.int32)
+        lp.a_matrix_.value_ = np.concatenate(self.row_vals)
+        integer = np.concatenate(self.integer)
+        lp.integrality_ = [highspy.HighsVarType.kInteger if i else highspy.HighsVarType.kContinuous
+                           for i in integer]
+        highs = quiet_highs()
+        highs.passModel(lp)
+        return highs

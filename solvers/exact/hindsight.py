@@ -65,9 +65,7 @@ from collections import deque
 from dataclasses import dataclass, replace
 from typing import Annotated, Literal
 
-import highspy
 import numpy as np
-from numpy.typing import ArrayLike
 from pydantic import Field
 
 from netsim.scenario import Scenario
@@ -80,7 +78,7 @@ from netsim.simulation.scheduling import (
     SchedulerParams,
     SchedulingProblem,
 )
-from solvers.exact.highs import quiet_highs
+from solvers.exact.highs import ArrayModel
 from solvers.exact.queue_milp import solve_slot
 
 MAX_SLOTS = 50
@@ -321,58 +319,6 @@ def _prefix(h: Horizon, n: int) -> Horizon:
 
 
 # ------------------------------------------------------------------------ the programme
-class _Model:
-    """Columns and rows of a MILP, gathered as arrays for highspy."""
-
-    def __init__(self) -> None:
-        self.cost: list[np.ndarray] = []
-        self.lower: list[np.ndarray] = []
-        self.upper: list[np.ndarray] = []
-        self.integer: list[np.ndarray] = []
-        self.n_cols = 0
-        self.row_cols: list[np.ndarray] = []
-        self.row_vals: list[np.ndarray] = []
-        self.row_lower: list[float] = []
-        self.row_upper: list[float] = []
-
-    def columns(self, shape: int | tuple[int, ...], lower: ArrayLike, upper: ArrayLike,
-                cost: ArrayLike = 0.0, integer: bool = False) -> np.ndarray:
-        size = int(np.prod(shape))
-        index = np.arange(self.n_cols, self.n_cols + size).reshape(shape)
-        self.n_cols += size
-        for store, value in ((self.cost, cost), (self.lower, lower), (self.upper, upper)):
-            store.append(np.broadcast_to(np.asarray(value, dtype=float), shape).ravel().copy())
-        self.integer.append(np.full(size, integer))
-        return index
-
-    def row(self, cols: ArrayLike, vals: ArrayLike, lower: float = -np.inf,
-            upper: float = np.inf) -> None:
-        self.row_cols.append(np.asarray(cols, dtype=np.int64).ravel())
-        self.row_vals.append(np.asarray(vals, dtype=float).ravel())
-        self.row_lower.append(float(lower))
-        self.row_upper.append(float(upper))
-
-    def highs(self) -> highspy.Highs:
-        lp = highspy.HighsLp()
-        lp.num_col_, lp.num_row_ = self.n_cols, len(self.row_lower)
-        lp.col_cost_ = np.concatenate(self.cost)
-        lp.col_lower_ = np.concatenate(self.lower)
-        lp.col_upper_ = np.concatenate(self.upper)
-        lp.row_lower_ = np.array(self.row_lower)
-        lp.row_upper_ = np.array(self.row_upper)
-        lp.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
-        lengths = [c.size for c in self.row_cols]
-        lp.a_matrix_.start_ = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32)
-        lp.a_matrix_.index_ = np.concatenate(self.row_cols).astype(np.int32)
-        lp.a_matrix_.value_ = np.concatenate(self.row_vals)
-        integer = np.concatenate(self.integer)
-        lp.integrality_ = [highspy.HighsVarType.kInteger if i else highspy.HighsVarType.kContinuous
-                           for i in integer]
-        highs = quiet_highs()
-        highs.passModel(lp)
-        return highs
-
-
 @dataclass(frozen=True)
 class _Bounds:
     """Bounds on the times of every list schedule (the engine's rules, any decisions)."""
@@ -472,7 +418,7 @@ def solve_horizon(h: Horizon, time_limit_s: float | None = 60,
     allowed, better = _undominated(h.static_cost, t_e, t_t)
     bd = _bounds(h, t_t, allowed, slot_rows, previous)
 
-    mdl = _Model()
+    mdl = ArrayModel()
     z = mdl.columns((n_req, n_enc, n_rbs), 0, allowed, h.static_cost, integer=True)
     start = mdl.columns(n_req, begin, bd.ub_start)
     tx = mdl.columns(n_req, begin + t_e.min(), bd.ub_tx_start)
@@ -592,7 +538,7 @@ class _CPU:
     committed before it are still running: b[j,i] = 1 allows S_i < E_j, and
     sum_j b[j,i] <= c - 1 (equivalent to at most c extractions at any time)."""
 
-    def __init__(self, mdl: _Model, h: Horizon, bd: _Bounds, slot_rows: list[np.ndarray],
+    def __init__(self, mdl: ArrayModel, h: Horizon, bd: _Bounds, slot_rows: list[np.ndarray],
                  start: np.ndarray, z_flat: np.ndarray,
                  t_e_flat: np.ndarray) -> None:
         self.h, self.slot_rows, self.start = h, slot_rows, start
