@@ -58,10 +58,35 @@ class MacroPathLoss(Strict):
 
 
 class Fading(Strict):
+    """Block fading: the power gain o, of mean 1, redrawn each slot."""
+
     model: Literal["rayleigh", "none"] = "rayleigh"
-    """rayleigh: power gain o ~ Exp(1), redrawn each slot; none: o = 1."""
+    """rayleigh: o ~ Exp(1) (paper); none: o = 1."""
     per: Literal["user", "user_rb"] = "user"
     """user: one gain per user (paper, h_u); user_rb: frequency-selective, one per user and RB."""
+
+
+class RicianFading(Fading):
+    """A line-of-sight path holding K / (K + 1) of the mean power beside the scattered
+    Rayleigh part: o = |sqrt(K / (K + 1)) + CN(0, 1 / (K + 1))|^2, a scaled non-central
+    chi-square with 2 degrees of freedom (K = 0 is Rayleigh)."""
+
+    model: Literal["rician"]  # type: ignore[assignment]
+    k_factor: float = Field(3.0, ge=0, le=1e4)
+    """K, linear (not dB)."""
+
+
+class NakagamiFading(Fading):
+    """Nakagami-m amplitude: o ~ Gamma(m, 1 / m) (m = 1 is Rayleigh; larger m, less
+    fading)."""
+
+    model: Literal["nakagami"]  # type: ignore[assignment]
+    m: float = Field(2.0, ge=0.5, le=1e4)
+    """Shape m >= 1/2."""
+
+
+FadingLaw = Annotated[Fading | RicianFading | NakagamiFading, Field(discriminator="model")]
+"""A fading law chosen by ``model`` (rayleigh, rician, nakagami, none)."""
 
 
 class Interference(Strict):
@@ -92,7 +117,7 @@ class Cell(Strict):
     pathloss: Annotated[PowerLawPathLoss | MacroPathLoss, Field(discriminator="model")] = (
         PowerLawPathLoss()
     )
-    fading: Fading = Fading()
+    fading: FadingLaw = Fading()
     interference: Interference = Interference()
 
     @field_validator("min_distance_m")

@@ -25,7 +25,7 @@ def quad_expected_cost(model: CellModel, mean_snr: float, cpu_hz: float, m: int)
         return float(model.cost(np.array([[mean_snr * g]]), np.array([cpu_hz]))[0, m, 0]
                      * np.exp(-g))
 
-    return sum(integrate.quad(integrand, lo, hi, epsabs=1e-14, epsrel=1e-12, limit=200)[0]
+    return sum(integrate.quad(integrand, lo, hi, epsabs=1e-13, epsrel=1e-10, limit=200)[0]
                for lo, hi in itertools.pairwise(QUAD_SPLITS))
 
 

@@ -6,8 +6,9 @@ Arrays are shaped (users,) or (users, rbs); powers in watts, gains linear.
 from __future__ import annotations
 
 import numpy as np
+from scipy import stats
 
-from netsim.scenario import Cell, MacroPathLoss, PowerLawPathLoss
+from netsim.scenario import Cell, Fading, MacroPathLoss, PowerLawPathLoss
 
 
 def db_to_linear(value_db: np.ndarray | float) -> np.ndarray:
@@ -59,3 +60,17 @@ def sinr(
 def shannon_rate_bps(bandwidth_hz: float, snr: np.ndarray) -> np.ndarray:
     """r = B log2(1 + gamma), paper eq. 2, bits/s."""
     return bandwidth_hz * np.log2(1.0 + np.asarray(snr, dtype=float))
+
+
+def power_gain_law(fading: Fading):  # type: ignore[no-untyped-def] - a frozen scipy law
+    """The distribution of the fading power gain o (mean 1), as a frozen scipy.stats law:
+    Rayleigh Exp(1); Rician K: sigma^2 ncx2(2, 2K) with sigma^2 = 1 / (2 (K + 1));
+    Nakagami-m: Gamma(m, 1 / m). None for ``model: none``."""
+    if fading.model == "rayleigh":
+        return stats.expon()
+    if fading.model == "rician":
+        k = fading.k_factor
+        return stats.ncx2(df=2, nc=2.0 * k, scale=0.5 / (k + 1.0))
+    if fading.model == "nakagami":
+        return stats.gamma(a=fading.m, scale=1.0 / fading.m)
+    return None

@@ -240,10 +240,15 @@ class CellModel:
         return self.penalised_cost(loss, timing.total_delay_s, timing.energy_j)
 
     def fading_nodes(self) -> np.ndarray:
-        """Equal-probability grid over the Rayleigh power gain o ~ Exp(1): the midpoint
-        quantiles o_i = -ln(1 - (i + 1/2) / N), i = 0..N-1, each of weight 1/N."""
+        """Equal-probability grid over the fading power gain o: the midpoint quantiles
+        o_i = F^-1((i + 1/2) / N), i = 0..N-1, each of weight 1/N (Rayleigh:
+        -ln(1 - (i + 1/2) / N); other laws: :func:`channel.power_gain_law`)."""
         n = self.scenario.statistical.fading_quantiles
-        return -np.log1p(-(np.arange(n) + 0.5) / n)
+        levels = (np.arange(n) + 0.5) / n
+        fading = self.scenario.cell.fading
+        if fading.model == "rayleigh":
+            return -np.log1p(-levels)
+        return channel.power_gain_law(fading).ppf(levels)
 
     def quadrature_expected_cost(self, mean_snr: np.ndarray, user_cpu_hz: np.ndarray):
         """E over fading of the cost at mean SNR (..., U, Q) -> (..., U, M, Q), by

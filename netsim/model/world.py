@@ -101,11 +101,19 @@ def ar1_db(
 
 
 def fading_draw(scenario: Scenario, n_slots: int, rng: np.random.Generator) -> np.ndarray:
-    """Block fading power gains, (T, U) flat or (T, U, Q) per RB; ones without fading."""
+    """Block fading power gains of mean 1 (:func:`netsim.model.channel.power_gain_law`),
+    (T, U) flat or (T, U, Q) per RB; ones without fading."""
     cell, n_users = scenario.cell, scenario.users.count
     shape = (n_slots, n_users) if cell.fading.per == "user" else (n_slots, n_users, cell.n_rbs)
-    if cell.fading.model == "rayleigh":
+    law = cell.fading
+    if law.model == "rayleigh":
         return rng.exponential(1.0, shape)
+    if law.model == "rician":  # |LOS + scattered|^2, scattered CN(0, 1 / (K + 1))
+        los, sigma = np.sqrt(law.k_factor / (law.k_factor + 1.0)), np.sqrt(0.5 / (law.k_factor + 1.0))
+        return (los + sigma * rng.standard_normal(shape)) ** 2 \
+            + (sigma * rng.standard_normal(shape)) ** 2
+    if law.model == "nakagami":
+        return rng.gamma(law.m, 1.0 / law.m, shape)
     return np.ones(shape)
 
 
