@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import itertools
+import warnings
 
 import numpy as np
 import pytest
@@ -25,8 +26,11 @@ def quad_expected_cost(model: CellModel, mean_snr: float, cpu_hz: float, m: int)
         return float(model.cost(np.array([[mean_snr * g]]), np.array([cpu_hz]))[0, m, 0]
                      * np.exp(-g))
 
-    return sum(integrate.quad(integrand, lo, hi, epsabs=1e-13, epsrel=1e-10, limit=200)[0]
-               for lo, hi in itertools.pairwise(QUAD_SPLITS))
+    with warnings.catch_warnings():  # a clip's kink inside a piece: quad says it cannot
+        # reach 1e-10 there; what it reaches is still far inside the test's 1e-4
+        warnings.simplefilter("ignore", integrate.IntegrationWarning)
+        return sum(integrate.quad(integrand, lo, hi, epsabs=1e-13, epsrel=1e-10, limit=200)[0]
+                   for lo, hi in itertools.pairwise(QUAD_SPLITS))
 
 
 @settings(max_examples=25, deadline=None)
