@@ -28,8 +28,9 @@ parent never starts torch's thread pools, so forking is safe):
 ``result.json`` lists the operations and, per N, whether the kill happened (SIGKILL: the
 child died of it; SIGINT: it exited 130), the exit code of ``again``, and the hidden
 entries (names starting with "."; lock files and ``.netsim-folder`` markers aside) found
-in the output folder and beside it after the kill and after ``again``. Workers a command spawns (sweeps) are not counted: they write only
-into the sweep's ``.work`` folder, which the driver discards.
+in the output folder and beside it after the kill and after ``again``. Workers a command
+spawns (sweeps) are not counted: they write only into the sweep's ``.work`` folder, which
+the driver discards.
 """
 
 from __future__ import annotations
@@ -146,8 +147,7 @@ def hidden_entries(out: Path) -> list[str]:
     they stay by design)."""
     found = [str(path.relative_to(out.parent)) for path in out.rglob(".*")] \
         if out.is_dir() else []
-    found += [path.name for path in out.parent.glob(f".{out.name}.*")
-              if not path.name.endswith(".lock")]
+    found += [path.name for path in out.parent.glob(f".{out.name}.*")]
     return sorted(name for name in found
                   if not name.endswith((".lock", "/.netsim-folder")))  # markers, by design
 

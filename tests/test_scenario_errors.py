@@ -100,6 +100,14 @@ CASES: dict[str, tuple[Any, Any, list[str]]] = {
         set_key("schedulers", ["random", {"type": "ilp", "time_limit_s": 0}]), None,
         ["schedulers[1].time_limit_s", "greater than 0"],
     ),
+    "ilp_solver_without_the_pulp_form": (
+        set_key("schedulers", ["random", {"type": "ilp", "solver": "cbc"}]), None,
+        ["schedulers[1].solver", "formulation: full"],
+    ),
+    "fading_parameter_of_another_law": (
+        set_key("cell.fading", {"model": "rayleigh", "k_factor": 2.0}), None,
+        ["k_factor", "unknown key"],
+    ),
     "label_of_a_reference": (
         set_key("schedulers", ["random", {"type": "greedy", "label": "reference:oracle_optimum"}]),
         None, ["schedulers[1].label", "references' own"],

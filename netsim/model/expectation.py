@@ -21,7 +21,9 @@ integrated where it is smooth:
 
 This is what :meth:`CellModel.quadrature_expected_cost` approximates with
 equal-probability fading points (``statistical.fading_quantiles``); tested against
-scipy.integrate.quad.
+scipy.integrate.quad. It holds for Rayleigh fading and a feature SNR equal to the
+channel SNR (``paper`` and ``analog`` modes): the digital mode's bit errors make the
+loss non-linear in the SNR, and the other fading laws have other weights.
 """
 
 from __future__ import annotations
@@ -41,16 +43,6 @@ if TYPE_CHECKING:
 GAUSS_NODES = 24
 """Gauss-Legendre nodes per smooth piece of the penalties."""
 _NODES, _WEIGHTS = np.polynomial.legendre.leggauss(GAUSS_NODES)
-
-
-def supported(model: CellModel) -> bool:
-    """Whether the scenario's fading and transmission mode have this exact integral:
-    Rayleigh fading, and a feature SNR equal to the channel SNR (``paper`` or
-    ``analog`` mode; the digital mode's bit errors make the loss a non-linear function
-    of the SNR)."""
-    scenario = model.scenario
-    return (scenario.cell.fading.model == "rayleigh"
-            and scenario.transmission.mode in ("paper", "analog"))
 
 
 def expected_loss(model: CellModel, mean_snr: np.ndarray) -> np.ndarray:
@@ -73,7 +65,8 @@ def expected_loss(model: CellModel, mean_snr: np.ndarray) -> np.ndarray:
         total = values[0] * -np.expm1(-gain[..., 0]) + values[-1] * tail[..., -1]
         if log_point.size > 1:  # loss = values_k + slope_k (ln g - ln g_k) on [g_k, g_k+1]
             slope = np.diff(values) / np.diff(log_point)
-            x, y, log_x, log_y = gain[..., :-1], gain[..., 1:], log_gain[..., :-1], log_gain[..., 1:]
+            x, y = gain[..., :-1], gain[..., 1:]
+            log_x, log_y = log_gain[..., :-1], log_gain[..., 1:]
             tail_x, tail_y = tail[..., :-1], tail[..., 1:]
             with np.errstate(invalid="ignore"):
                 pieces = ((values[:-1] - slope * log_x) * (tail_x - tail_y)

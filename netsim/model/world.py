@@ -109,7 +109,8 @@ def fading_draw(scenario: Scenario, n_slots: int, rng: np.random.Generator) -> n
     if law.model == "rayleigh":
         return rng.exponential(1.0, shape)
     if law.model == "rician":  # |LOS + scattered|^2, scattered CN(0, 1 / (K + 1))
-        los, sigma = np.sqrt(law.k_factor / (law.k_factor + 1.0)), np.sqrt(0.5 / (law.k_factor + 1.0))
+        k = law.k_factor
+        los, sigma = np.sqrt(k / (k + 1.0)), np.sqrt(0.5 / (k + 1.0))
         return (los + sigma * rng.standard_normal(shape)) ** 2 \
             + (sigma * rng.standard_normal(shape)) ** 2
     if law.model == "nakagami":

@@ -67,7 +67,10 @@ class ArrayModel:
         self.row_lower.append(float(lower))
         self.row_upper.append(float(upper))
 
-    def highs(self) -> highspy.Highs:
+    def highs(self, options: dict[str, object] | None = None,
+              time_limit_s: float | None = None) -> highspy.Highs:
+        """A quiet HiGHS instance holding the model, with ``options`` set and, if given,
+        a time limit."""
         lp = highspy.HighsLp()
         lp.num_col_, lp.num_row_ = self.n_cols, len(self.row_lower)
         lp.col_cost_ = np.concatenate(self.cost)
@@ -85,4 +88,8 @@ class ArrayModel:
                            for i in integer]
         highs = quiet_highs()
         highs.passModel(lp)
+        for name, value in (options or {}).items():
+            highs.setOptionValue(name, value)
+        if time_limit_s is not None:
+            highs.setOptionValue("time_limit", float(time_limit_s))
         return highs

@@ -478,11 +478,7 @@ def solve_horizon(h: Horizon, time_limit_s: float | None = 60,
 
     cpu = _CPU(mdl, h, bd, slot_rows, start, z_flat, t_e_flat)
 
-    highs = mdl.highs()
-    for name, value in HIGHS_OPTIONS.items():
-        highs.setOptionValue(name, value)
-    if time_limit_s is not None:
-        highs.setOptionValue("time_limit", float(time_limit_s))
+    highs = mdl.highs(HIGHS_OPTIONS, time_limit_s)
     if incumbent is not None:  # timed with the capped transmissions, like the programme
         rank = np.empty(n_req)
         rank[incumbent.order] = np.arange(n_req)

@@ -27,9 +27,11 @@ import numpy as np
 import pulp
 from pydantic import Field
 
+from netsim.scenario import Scenario
 from netsim.simulation.scheduling import (
     NOT_SERVED,
     Allocation,
+    ParameterError,
     Scheduler,
     SchedulerParams,
     SchedulingProblem,
@@ -79,9 +81,20 @@ class ILPScheduler(Scheduler):
 
     Params = ILPParams
 
+    @classmethod
+    def prepare(cls, params: ILPParams, scenario: Scenario) -> ILPParams:
+        """``solver`` picks PuLP's solver, so it only means something for the full form:
+        set with the default form it is refused rather than ignored."""
+        if "solver" in params.model_fields_set and params.formulation != "full":
+            raise ParameterError("solver", "chooses PuLP's solver for formulation: full; "
+                                 "the default best_encoder form always uses HiGHS "
+                                 "(add formulation: full to use it)")
+        return params
+
     def __init__(self, params: ILPParams, rng: np.random.Generator) -> None:
         super().__init__(params, rng)
-        self.solver = make_solver(params.solver, params.time_limit_s)
+        self.solver = (make_solver(params.solver, params.time_limit_s)
+                       if params.formulation == "full" else None)  # best_encoder: highspy
 
     def decide(self, problem: SchedulingProblem) -> Allocation:
         if self.params.formulation == "best_encoder":
@@ -101,12 +114,9 @@ class ILPScheduler(Scheduler):
         if not problem.voluntary_drop:
             dropped = float(max(0, n_users - n_rbs))
             model.row(y, np.ones(n_users), dropped, dropped)
-        highs = model.highs()
-        for name, value in {"mip_rel_gap": MIP_GAP, "mip_abs_gap": MIP_GAP,
-                            **HIGHS_TOLERANCES, **ASSIGNMENT_OPTIONS}.items():
-            highs.setOptionValue(name, value)
-        if self.params.time_limit_s is not None:
-            highs.setOptionValue("time_limit", float(self.params.time_limit_s))
+        highs = model.highs({"mip_rel_gap": MIP_GAP, "mip_abs_gap": MIP_GAP,
+                             **HIGHS_TOLERANCES, **ASSIGNMENT_OPTIONS},
+                            self.params.time_limit_s)
         highs.run()
         status = highs.modelStatusToString(highs.getModelStatus())
         if status != "Optimal":
