@@ -247,8 +247,16 @@ class Reward(Strict):
 
 
 class Statistical(Strict):
+    """How a statistical scheduler's expected cost over the fading law is integrated."""
+
+    expectation: Literal["auto", "exact", "quantiles"] = "auto"
+    """exact: piece by piece between the gains where the cost's pieces switch, the task
+    loss in closed form (netsim.model.expectation; Rayleigh fading with transmission mode
+    paper or analog); quantiles: the mean over ``fading_quantiles`` equal-probability
+    points of the law; auto: exact where it exists, else quantiles."""
     fading_quantiles: int = Field(64, ge=2, le=4096, strict=True)
-    """Points of the quantile grid over the fading law for expected costs."""
+    """Points of the quantile grid over the fading law (expectation: quantiles, and the
+    queue-aware schedulers' expected delay penalty)."""
 
 
 class RL(Strict):
@@ -464,6 +472,14 @@ class Scenario(Strict):
         return entries
 
     @model_validator(mode="after")
+    def _exact_expectation_exists(self) -> Scenario:
+        if self.statistical.expectation == "exact" and not exact_expectation_exists(self):
+            raise ValueError(
+                "statistical.expectation: exact exists for Rayleigh fading with transmission "
+                "mode paper or analog; use auto or quantiles here")
+        return self
+
+    @model_validator(mode="after")
     def _unique_labels(self) -> Scenario:
         labels = [scheduler_label(e) for e in self.schedulers]
         duplicates = sorted({x for x in labels if labels.count(x) > 1})
@@ -472,6 +488,13 @@ class Scenario(Strict):
                 f"two schedulers share the label {duplicates[0]!r}: give one a 'label'"
             )
         return self
+
+
+def exact_expectation_exists(scenario: Scenario) -> bool:
+    """Whether netsim.model.expectation integrates this scenario's expected cost exactly:
+    Rayleigh fading (or none) and a feature SNR equal to the channel SNR."""
+    return (scenario.cell.fading.model in {"rayleigh", "none"}
+            and scenario.transmission.mode in {"paper", "analog"})
 
 
 def scheduler_label(entry: SchedulerEntry) -> str:

@@ -122,7 +122,8 @@ def test_timestamps_tell_the_same_story_as_the_delays(delay_model):
 def test_analytic_path_keeps_the_bytes_it_wrote_before_the_closed_loop(tmp_path):
     """paper.yaml (40 slots, seeds 0-1, the queue-blind schedulers) under the analytic
     model writes the very records.csv and summary.csv that netsim wrote before the
-    closed loop existed (hashes taken from commit 11bc352's `netsim run`)."""
+    closed loop existed (hashes taken from commit 11bc352's `netsim run`), with the
+    expected cost of that time (64 equal-probability points; the default is now exact)."""
     import hashlib
 
     from typer.testing import CliRunner
@@ -130,7 +131,8 @@ def test_analytic_path_keeps_the_bytes_it_wrote_before_the_closed_loop(tmp_path)
     from netsim.cli import app
     from tests.scenario_factory import deep_update, paper_dict, write_yaml
 
-    data = deep_update(paper_dict(), {"slots": 40, "seeds": [0, 1]})
+    data = deep_update(paper_dict(), {"slots": 40, "seeds": [0, 1],
+                                      "statistical": {"expectation": "quantiles"}})
     data["schedulers"] = [
         {"type": "hungarian", "information": "oracle"},
         {"type": "hungarian", "information": "statistical"},

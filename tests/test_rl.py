@@ -395,18 +395,29 @@ def test_env_observations_equal_the_schedulers_encoding():
         observation, _, terminated, _, _ = env.step(int(rng.choice(np.flatnonzero(mask))))
 
 
-def test_expected_reward_model_rewards_the_expected_cost_and_reports_the_realised():
-    scenario = make_scenario(rl={"reward_model": "expected", "episode_slots": 2})
+@pytest.mark.parametrize("expectation", ["exact", "quantiles"])
+def test_expected_reward_model_rewards_the_expected_cost_and_reports_the_realised(
+        expectation):
+    """The reward is the statistical schedulers' expected cost: the exact integral
+    (netsim.model.expectation), or the mean of the eq. 11 cost over the fading nodes."""
+    from netsim.model import expectation as exact_expectation
+
+    scenario = make_scenario(rl={"reward_model": "expected", "episode_slots": 2},
+                             statistical={"expectation": expectation})
     env = SlotAssignmentEnv(scenario)
     env.reset(seed=4)
     user, slot = env.current_user, env.slot
     world = env.world
     mean_snr = env.model.snr(world.distance_m[slot], 1.0, world.interference_w[slot])
-    nodes = env.model.fading_nodes()  # the mean of the eq. 11 cost over the fading nodes
-    expected = sum(env.model.cost(mean_snr * node, world.cpu_hz_by_slot[slot])
-                   for node in nodes) / nodes.size
+    cpu_hz = world.cpu_hz_by_slot[slot]
+    if expectation == "exact":
+        expected = exact_expectation.expected_cost(env.model, mean_snr, cpu_hz)
+    else:
+        nodes = env.model.fading_nodes()
+        expected = sum(env.model.cost(mean_snr * node, cpu_hz) for node in nodes) / nodes.size
     _, reward, _, _, info = env.step(2 * env.n_rbs + 1)  # encoder 2 on RB 1
-    assert reward == pytest.approx(-0.1 * expected[user, 2, 1], rel=1e-4)
+    assert reward == pytest.approx(-0.1 * expected[user, 2, 1], rel=1e-6 if expectation
+                                   == "exact" else 1e-4)
     assert info["cost"] == pytest.approx(env.realised_cost[slot, user, 2, 1])
 
 

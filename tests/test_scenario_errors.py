@@ -108,6 +108,11 @@ CASES: dict[str, tuple[Any, Any, list[str]]] = {
         set_key("cell.fading", {"model": "rayleigh", "k_factor": 2.0}), None,
         ["k_factor", "unknown key"],
     ),
+    "exact_expectation_under_rician_fading": (
+        lambda d: (set_key("statistical", {"expectation": "exact"})(d),
+                   set_key("cell.fading", {"model": "rician", "k_factor": 3.0})(d)), None,
+        ["statistical.expectation: exact", "Rayleigh"],
+    ),
     "label_of_a_reference": (
         set_key("schedulers", ["random", {"type": "greedy", "label": "reference:oracle_optimum"}]),
         None, ["schedulers[1].label", "references' own"],

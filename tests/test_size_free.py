@@ -223,10 +223,10 @@ def test_farthest_first_greedy_is_the_myopic_policy_on_the_size_free_observation
     for slot in range(world.n_slots):
         users = np.flatnonzero(world.active[slot])
         mean_snr = env.model.snr(world.distance_m[slot], 1.0, world.interference_w[slot])
-        cost = env.model.quadrature_expected_cost(mean_snr, world.user_cpu_hz[slot])[users]
+        cost = env.model.expected_cost_at(mean_snr, world.cpu_hz_by_slot[slot])[users]
         decision = greedy.decide(SchedulingProblem(
             cost, env.penalty[users], tuple(scenario.encoders), voluntary_drop,
-            SlotObservation(users, world.distance_m[slot], world.user_cpu_hz[slot],
+            SlotObservation(users, world.distance_m[slot], world.cpu_hz_by_slot[slot],
                             world.interference_w[slot], mean_snr)))
         chosen = {}
         while env.slot == slot:

@@ -3,6 +3,7 @@ ordering oracle <= statistical <= random in expected cost."""
 
 from __future__ import annotations
 
+import highspy
 import numpy as np
 import pandas as pd
 import pytest
@@ -88,6 +89,26 @@ def test_ilp_equals_hungarian_equals_brute_force(problem):
     assert h.objective(problem) == pytest.approx(optimum, rel=1e-9, abs=1e-9)
     assert i.objective(problem) == pytest.approx(optimum, rel=1e-7, abs=1e-7)
     assert full.objective(problem) == pytest.approx(optimum, rel=1e-7, abs=1e-7)
+
+
+def test_the_ilp_hands_a_solution_off_a_vertex_to_the_mip_solver(monkeypatch):
+    """The best-encoder ILP solves its LP relaxation (integral at every vertex); were the
+    solution not integral, HiGHS's MIP solver would finish the slot. Forced here by a
+    negative tolerance: the MIP solver runs, and reaches the same optimum."""
+    from solvers.exact import ilp as ilp_module
+
+    solves = []
+    real_solve = ilp_module._solve
+    monkeypatch.setattr(ilp_module, "_solve", lambda highs: solves.append(
+        highs.getLp().integrality_) or real_solve(highs))
+    monkeypatch.setattr(ilp_module, "INTEGRALITY_TOLERANCE", -1.0)
+    rng = np.random.default_rng(3)
+    problem = SchedulingProblem(rng.uniform(0.0, 5.0, (6, 3, 4)), np.full(6, 8.0),
+                                ("ViT-B-32", "ViT-B-16", "ViT-L-14"), False)
+    objective = ILP.decide(problem).objective(problem)
+    assert len(solves) == 2
+    assert all(t == highspy.HighsVarType.kInteger for t in solves[1])
+    assert objective == pytest.approx(brute_force(problem), rel=1e-9)
 
 
 def all_schedulers(problem: SchedulingProblem, seed: int):

@@ -21,10 +21,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from netsim.model import channel, delay, energy, transmission
+from netsim.model import channel, delay, energy, expectation, transmission
 from netsim.model.encoders import ENCODERS, relative_size
 from netsim.model.taskloss import TaskProfile, load_profile, resolve_profile_path, task_loss
-from netsim.scenario import Scenario
+from netsim.scenario import Scenario, exact_expectation_exists
 
 
 @dataclass(frozen=True)
@@ -92,6 +92,7 @@ class CellModel:
         self.noise_w = channel.noise_power_w(scenario.cell)
         self._tables: dict[bytes, ExpectedCostTable] = {}
         self._loss_table: tuple[np.ndarray, np.ndarray] | None = None
+        self._exact_loss: np.ndarray | None = None
         bs, task = scenario.base_station, scenario.task
         self.extraction_delay_s = delay.extraction_delay_s(
             bs.cycles_per_bit, task.image_bits, self.relative_size, bs.cpu_hz
@@ -149,19 +150,35 @@ class CellModel:
     def _delays_energies(self, snr: np.ndarray, user_cpu_hz: np.ndarray) -> DelaysEnergies:
         """Delays and energies of every (user, encoder, RB) at SNR (..., U, Q) (eqs. 4–8)."""
         sc = self.scenario
-        cell, bs, task = sc.cell, sc.base_station, sc.task
         user_cpu_hz = np.broadcast_to(user_cpu_hz, snr.shape[:-1])
         t_t = transmission.transmission_delay_s(
-            self.embed_dim, snr, cell.rb_bandwidth_hz, sc.transmission
+            self.embed_dim, snr, sc.cell.rb_bandwidth_hz, sc.transmission
         )
+        return self._timing_at_air_time(t_t, user_cpu_hz)
+
+    def _timing_at_air_time(self, air_time_s: np.ndarray, user_cpu_hz: np.ndarray
+                            ) -> DelaysEnergies:
+        """Delays and energies (eqs. 5–8) of choices whose air time t_T is ``air_time_s``
+        (..., U, M, Q), with user clocks (..., U)."""
+        sc = self.scenario
+        bs, task = sc.base_station, sc.task
         t_c = self.computing_delay_s(user_cpu_hz)
         e_b = energy.bs_energy_j(
             bs.kappa, bs.cpu_hz, bs.cycles_per_bit, task.image_bits, self.relative_size,
-            cell.tx_power_w, t_t,
+            sc.cell.tx_power_w, air_time_s,
         )
         e_u = self.user_energy_j(user_cpu_hz)
-        total_delay = delay.total_delay_s(self.extraction_delay_s, t_t, t_c)
-        return DelaysEnergies(t_t, t_c, total_delay, e_b, e_u)
+        total_delay = delay.total_delay_s(self.extraction_delay_s, air_time_s, t_c)
+        return DelaysEnergies(air_time_s, t_c, total_delay, e_b, e_u)
+
+    def penalty_at_air_time(self, air_time_s: np.ndarray, user_cpu_hz: np.ndarray
+                            ) -> np.ndarray:
+        """lambda_T v_T + lambda_E v_E (eqs. 6, 7, 11) of choices whose air time is
+        ``air_time_s`` (..., U, M, Q), with user clocks (..., U): the cost without the
+        task loss, which depends on the channel only through t_T."""
+        timing = self._timing_at_air_time(air_time_s, np.broadcast_to(
+            user_cpu_hz, np.shape(air_time_s)[:-2]))
+        return self.penalised_cost(0.0, timing.total_delay_s, timing.energy_j)
 
     def _loss(self, snr: np.ndarray):
         """Received feature SNR (linear, dB) and task loss at channel SNR (..., U, Q)."""
@@ -279,24 +296,61 @@ class CellModel:
             out[..., m, :] = np.interp(mean_snr_db, grid_db, table[m])
         return out
 
-    def _table_grid_db(self) -> np.ndarray:
-        """Mean-SNR grid of the expected-value tables, every TABLE_STEP_DB: the
-        profile's range widened by 40 dB each way, and at least -60 to 100 dB."""
+    def _table_grid_db(self, step_db: float = 0.05) -> np.ndarray:
+        """Mean-SNR grid of the expected-value tables, every ``step_db``: the profile's
+        range widened by 40 dB each way, and at least -60 to 100 dB."""
         low = min(min(s[0] for s in self.profile.snr_db.values()) - 40.0, -60.0)
         high = max(max(s[-1] for s in self.profile.snr_db.values()) + 40.0, 100.0)
-        return np.arange(low, high + TABLE_STEP_DB / 2, TABLE_STEP_DB)
+        return np.arange(low, high + step_db / 2, step_db)
+
+    @property
+    def exact_expectation(self) -> bool:
+        """Whether expected costs are integrated exactly (``statistical.expectation``)."""
+        how = self.scenario.statistical.expectation
+        return how == "exact" or (how == "auto" and exact_expectation_exists(self.scenario))
 
     def expected_cost_table(self, user_cpu_hz: np.ndarray) -> ExpectedCostTable:
-        """:meth:`quadrature_expected_cost` per (user, encoder), tabulated once over mean
-        SNR in dB (the cost depends on the RB and the location only through it)."""
+        """The expected cost per (user, encoder), tabulated once over mean SNR in dB (the
+        cost depends on the RB and the location only through it): exact
+        (:mod:`netsim.model.expectation`) every EXACT_TABLE_STEP_DB, read by cubic
+        interpolation, or :meth:`quadrature_expected_cost` every TABLE_STEP_DB, read
+        linearly (``statistical.expectation``)."""
         key = np.asarray(user_cpu_hz, dtype=float).tobytes()
         if key not in self._tables:
-            grid_db = self._table_grid_db()
             cpu = np.asarray(user_cpu_hz, dtype=float)
+            step_db = EXACT_TABLE_STEP_DB if self.exact_expectation else TABLE_STEP_DB
+            grid_db = self._table_grid_db(step_db)
             mean_snr = np.broadcast_to(channel.db_to_linear(grid_db), cpu.shape + grid_db.shape)
-            values = self.quadrature_expected_cost(mean_snr, cpu)  # (U, M, G)
-            self._tables = {key: ExpectedCostTable(float(grid_db[0]), TABLE_STEP_DB, values)}
+            if self.exact_expectation:
+                values = (self._exact_loss_on(grid_db)
+                          + expectation.expected_penalties(self, mean_snr, cpu))  # (U, M, G)
+            else:
+                values = self.quadrature_expected_cost(mean_snr, cpu)  # (U, M, G)
+            self._tables = {key: ExpectedCostTable(float(grid_db[0]), step_db, values,
+                                                   cubic=self.exact_expectation)}
         return self._tables[key]
+
+    def expected_cost_at(self, mean_snr: np.ndarray, user_cpu_hz: np.ndarray) -> np.ndarray:
+        """E over the fading law of the cost at mean SNR (..., U, Q) -> (..., U, M, Q), for
+        clocks (..., U) or (U,), computed directly (no per-device table): exact or by
+        quadrature as ``statistical.expectation`` says; without fading, the cost at the
+        mean SNR. What the RL environment rewards by default."""
+        mean_snr = np.asarray(mean_snr, dtype=float)
+        if self.scenario.cell.fading.model == "none" or not self.exact_expectation:
+            return self.quadrature_expected_cost(mean_snr, user_cpu_hz)
+        grid_db = self._table_grid_db(EXACT_TABLE_STEP_DB)
+        loss = ExpectedCostTable(float(grid_db[0]), EXACT_TABLE_STEP_DB,
+                                 self._exact_loss_on(grid_db)[None], cubic=True)
+        return (loss.lookup(channel.linear_to_db(mean_snr))
+                + expectation.expected_penalties(self, mean_snr, user_cpu_hz))
+
+    def _exact_loss_on(self, grid_db: np.ndarray) -> np.ndarray:
+        """The exact expected task loss on the exact tables' grid (dB), (M, G); it depends
+        on no user, so it is computed once."""
+        if self._exact_loss is None:
+            self._exact_loss = expectation.expected_loss(
+                self, channel.db_to_linear(grid_db)[None, :])[0]
+        return self._exact_loss
 
     def expected_cost(
         self, distance_m: np.ndarray, interference_w: np.ndarray, user_cpu_hz: np.ndarray
@@ -315,6 +369,11 @@ class CellModel:
 
 
 TABLE_STEP_DB = 0.05
+"""Grid step of the quadrature tables, read linearly (within 1 % of the quadrature)."""
+EXACT_TABLE_STEP_DB = 0.25
+"""Grid step of the exact tables: the expected cost is smooth in mean SNR (the fading
+density smooths the cost's kinks), so cubic interpolation on this grid stays within
+1e-6 relative of the exact value (tested)."""
 
 
 @dataclass(frozen=True)
@@ -325,16 +384,30 @@ class ExpectedCostTable:
     step_db: float
     values: np.ndarray
     """(U, M, G)."""
+    cubic: bool = False
+    """Read by 4-point (Lagrange) cubic interpolation instead of linear."""
 
     def lookup(self, mean_snr_db: np.ndarray) -> np.ndarray:
-        """Linear interpolation at mean SNR (..., U, Q) -> (..., U, M, Q), clamped."""
+        """Interpolation at mean SNR (..., U, Q) -> (..., U, M, Q), clamped to the grid."""
         n_users, n_enc, size = self.values.shape
         position = np.clip((mean_snr_db - self.low_db) / self.step_db, 0.0, size - 1.0)
-        index = np.minimum(position.astype(np.intp), size - 2)
-        weight = (position - index)[..., :, None, :]
-        index = index[..., :, None, :]
         users = np.arange(n_users)[:, None, None]
         encoders = np.arange(n_enc)[None, :, None]
-        below = self.values[users, encoders, index]
-        above = self.values[users, encoders, index + 1]
-        return below + weight * (above - below)
+        if not self.cubic:
+            index = np.minimum(position.astype(np.intp), size - 2)
+            weight = (position - index)[..., :, None, :]
+            index = index[..., :, None, :]
+            below = self.values[users, encoders, index]
+            above = self.values[users, encoders, index + 1]
+            return below + weight * (above - below)
+        # nodes index-1 .. index+2 around the position (one-sided at the grid's ends)
+        index = np.clip(position.astype(np.intp), 1, size - 3)
+        t = (position - index)[..., :, None, :]
+        flat = ((users * n_enc + encoders) * size + index[..., :, None, :]).astype(np.intp)
+        weights = (-t * (t - 1.0) * (t - 2.0) / 6.0, (t + 1.0) * (t - 1.0) * (t - 2.0) / 2.0,
+                   -(t + 1.0) * t * (t - 2.0) / 2.0, (t + 1.0) * t * (t - 1.0) / 6.0)
+        values = self.values.ravel()
+        out = weights[0] * np.take(values, flat - 1)
+        for k in (1, 2, 3):
+            out = out + weights[k] * np.take(values, flat + (k - 1))
+        return out

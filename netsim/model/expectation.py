@@ -29,18 +29,35 @@ loss non-linear in the SNR, and the other fading laws have other weights.
 from __future__ import annotations
 
 import itertools
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 from scipy.special import exp1
 
-from netsim.model import delay, energy, transmission
-from netsim.model.taskloss import task_loss_metric
+from netsim.model import energy, transmission
+from netsim.model.taskloss import TaskProfile, task_loss_metric
+from netsim.scenario import Scenario
 
-if TYPE_CHECKING:
-    from netsim.model.cost import CellModel
 
-GAUSS_NODES = 24
+class CellModel(Protocol):
+    """What the integrals read of :class:`netsim.model.cost.CellModel` (which calls
+    them, so this module does not import it)."""
+
+    scenario: Scenario
+    profile: TaskProfile
+    encoders: list[str]
+    embed_dim: np.ndarray
+    relative_size: np.ndarray
+    extraction_delay_s: np.ndarray
+
+    def computing_delay_s(self, user_cpu_hz: np.ndarray) -> np.ndarray: ...
+
+    def user_energy_j(self, user_cpu_hz: np.ndarray) -> np.ndarray: ...
+
+    def penalty_at_air_time(self, air_time_s: np.ndarray, user_cpu_hz: np.ndarray
+                            ) -> np.ndarray: ...
+
+GAUSS_NODES = 16
 """Gauss-Legendre nodes per smooth piece of the penalties."""
 _NODES, _WEIGHTS = np.polynomial.legendre.leggauss(GAUSS_NODES)
 
@@ -89,79 +106,99 @@ def _gain_at(model: CellModel, mean_snr: np.ndarray, air_time_s: np.ndarray) -> 
     return np.where(np.isposinf(air_time_s), 0.0, gain)
 
 
-def _penalties(model: CellModel, gain: np.ndarray, mean_snr: np.ndarray,
-               computing_s: np.ndarray, user_energy_j: np.ndarray) -> np.ndarray:
-    """lambda_T v_T + lambda_E v_E (eqs. 6, 7, 11) at gains (nodes, ..., U, M, Q) (one per
-    encoder: the pieces' ends differ by encoder) of mean SNR (..., U, Q)."""
+def _switch_air_times_s(model: CellModel, computing_s: np.ndarray, user_energy_j: np.ndarray
+                        ) -> list[np.ndarray]:
+    """The air times at which the clips switch: T = T_max and 2 T_max (delay saturates),
+    E = E_max and 2 E_max (energy), each (..., U, M, 1); none where t_T does not depend
+    on the channel (``analog`` and ``digital`` modes) or the energy not on t_T (no
+    transmit power)."""
     sc = model.scenario
-    bs, task = sc.base_station, sc.task
-    snr = mean_snr[..., :, None, :] * gain
-    air_time = np.empty(snr.shape)
-    for m in range(len(model.encoders)):  # eq. 4 for encoder m at its own SNRs
-        air_time[..., m, :] = transmission.transmission_delay_s(
-            model.embed_dim[m:m + 1], snr[..., m, :], sc.cell.rb_bandwidth_hz,
-            sc.transmission)[..., 0, :]
-    total_delay = delay.total_delay_s(model.extraction_delay_s, air_time, computing_s)
-    bs_energy = energy.bs_energy_j(bs.kappa, bs.cpu_hz, bs.cycles_per_bit, task.image_bits,
-                                   model.relative_size, sc.cell.tx_power_w, air_time)
-    return model.penalised_cost(0.0, total_delay, bs_energy + user_energy_j[..., None, None])
+    if sc.transmission.mode != "paper":
+        return []
+    bs, limits = sc.base_station, sc.limits
+    fixed_delay = model.extraction_delay_s[:, None] + computing_s[..., None, None]
+    switches = [limits.max_delay_s - fixed_delay, 2 * limits.max_delay_s - fixed_delay]
+    power = sc.cell.tx_power_w
+    if power > 0.0:
+        fixed_energy = energy.bs_energy_j(bs.kappa, bs.cpu_hz, bs.cycles_per_bit,
+                                          sc.task.image_bits, model.relative_size, 0.0,
+                                          np.zeros(1)) + user_energy_j[..., None, None]
+        switches += [(limits.max_energy_j - fixed_energy) / power,
+                     (2 * limits.max_energy_j - fixed_energy) / power]
+    return switches
 
 
 def expected_penalties(model: CellModel, mean_snr: np.ndarray,
                        user_cpu_hz: np.ndarray) -> np.ndarray:
     """E over g ~ Exp(1) of lambda_T v_T + lambda_E v_E, (..., U, Q) -> (..., U, M, Q),
-    piece by piece between the gains where the clips switch (module docstring)."""
+    piece by piece between the gains where the clips switch (module docstring): on a
+    piece both penalties are affine in t_T, so their expectation there is the piece's
+    probability times the penalty at the piece's mean air time."""
     sc = model.scenario
-    bs, task, limits = sc.base_station, sc.task, sc.limits
     mean_snr = np.asarray(mean_snr, dtype=float)
     cpu = np.broadcast_to(np.asarray(user_cpu_hz, dtype=float), mean_snr.shape[:-1])
     computing_s, user_j = model.computing_delay_s(cpu), model.user_energy_j(cpu)
-    # the air times at which each clip switches: T = T_max, 2 T_max; E = E_max, 2 E_max
-    fixed_delay = model.extraction_delay_s[:, None] + computing_s[..., None, None]
-    fixed_energy = energy.bs_energy_j(bs.kappa, bs.cpu_hz, bs.cycles_per_bit,
-                                      task.image_bits, model.relative_size, 0.0,
-                                      np.zeros(1)) + user_j[..., None, None]
-    power = sc.cell.tx_power_w
-    switches = []
-    if sc.transmission.mode == "paper":  # otherwise t_T, hence both penalties, is fixed
-        switches = [limits.max_delay_s - fixed_delay, 2 * limits.max_delay_s - fixed_delay]
-        if power > 0.0:  # otherwise the energy does not depend on t_T
-            switches += [(limits.max_energy_j - fixed_energy) / power,
-                         (2 * limits.max_energy_j - fixed_energy) / power]
     shape = mean_snr.shape[:-1] + (len(model.encoders),) + mean_snr.shape[-1:]
     snr_m = mean_snr[..., :, None, :]
+    bits = transmission.feature_bits(model.embed_dim, sc.transmission)[:, None]  # (M, 1)
+    bandwidth_hz = sc.cell.rb_bandwidth_hz
+
+    def air_time(gain: np.ndarray) -> np.ndarray:  # eq. 4 at gains (..., U, M, Q)
+        if sc.transmission.mode != "paper":
+            return np.broadcast_to(transmission.transmission_delay_s(
+                model.embed_dim, mean_snr, bandwidth_hz, sc.transmission), gain.shape)
+        return transmission.shannon_air_time_s(bits, snr_m * gain, bandwidth_hz)
+
+    def penalty(air_time_s: np.ndarray) -> np.ndarray:
+        return model.penalty_at_air_time(air_time_s, cpu)
+
+    switches = _switch_air_times_s(model, computing_s, user_j)
     edges = np.sort(np.stack([np.broadcast_to(_gain_at(model, snr_m, np.broadcast_to(s, shape)),
                                               shape) for s in switches]
                              + [np.full(shape, np.inf)], axis=0), axis=0)  # (S + 1, ...)
-
-    def penalties(gain: np.ndarray) -> np.ndarray:  # gain (nodes, ..., U, M, Q)
-        return _penalties(model, gain, mean_snr, computing_s, user_j)
-
     # below the smallest switch both penalties are constant: take them at half of it
     first = edges[0]
-    total = penalties(np.where(np.isfinite(first), first / 2.0, 1.0)[None])[0] \
+    total = penalty(air_time(np.where(np.isfinite(first), first / 2.0, 1.0))) \
         * -np.expm1(-first)
+    if not switches:
+        return total
+    # pieces exist only in paper mode: t_T = Z_m / (B log2(1 + mean_snr g)) (eqs. 2, 4);
+    # each is integrated only where it is not empty
+    snr_all, bits_all = np.broadcast_to(snr_m, shape), np.broadcast_to(bits, shape)
+
+    def air_time_where(use: np.ndarray, gain: np.ndarray) -> np.ndarray:
+        return transmission.shannon_air_time_s(bits_all[use], snr_all[use] * gain,
+                                               bandwidth_hz)
+
     for lower, upper in itertools.pairwise(edges):
+        with np.errstate(invalid="ignore"):  # inf - inf where the piece is empty
+            mass = np.where(lower < upper, np.exp(-lower) * -np.expm1(-(upper - lower)), 0.0)
+        moment = np.zeros(shape)  # int t_T e^-g dg over the piece
         # from the switch up to min(next, 1): Gauss-Legendre in u = ln g
-        a, b = lower, np.minimum(upper, 1.0)
-        use = (a > 0.0) & (a < b)
+        use = (lower > 0.0) & (lower < np.minimum(upper, 1.0))
         if use.any():
-            lo, hi = np.log(np.where(use, a, 0.5)), np.log(np.where(use, b, 1.0))
-            g = np.exp((hi + lo) / 2 + (hi - lo) / 2 * _NODES.reshape(-1, *(1,) * lo.ndim))
-            values = penalties(g) * np.exp(-g) * g
-            piece = (hi - lo) / 2 * np.tensordot(_WEIGHTS, values, axes=1)
-            total = total + np.where(use, piece, 0.0)
+            lo, hi = np.log(lower[use]), np.log(np.minimum(upper[use], 1.0))
+            half, middle = (hi - lo) / 2, (hi + lo) / 2
+            part = np.zeros(lo.shape)
+            for node, weight in zip(_NODES, _WEIGHTS, strict=True):
+                g = np.exp(middle + half * node)
+                part += weight * air_time_where(use, g) * np.exp(-g) * g
+            moment[use] += half * part
         # above gain 1: Gauss-Legendre in w = 1 - e^-g, which absorbs the weight e^-g
-        a, b = np.maximum(lower, 1.0), upper
-        use = (a > 0.0) & (a < b)
+        use = (upper > 1.0) & (np.maximum(lower, 1.0) < upper)
         if use.any():
-            lo = -np.expm1(-np.where(use, a, 1.0))
-            hi = -np.expm1(-np.where(use, b, 2.0))
-            w = (hi + lo) / 2 + (hi - lo) / 2 * _NODES.reshape(-1, *(1,) * lo.ndim)
-            with np.errstate(divide="ignore"):  # w = 1 only in a piece of width 0
-                g = -np.log1p(-w)
-            piece = (hi - lo) / 2 * np.tensordot(_WEIGHTS, penalties(g), axes=1)
-            total = total + np.where(use, piece, 0.0)
+            lo = -np.expm1(-np.maximum(lower[use], 1.0))
+            hi = -np.expm1(-upper[use])
+            half, middle = (hi - lo) / 2, (hi + lo) / 2
+            part = np.zeros(lo.shape)
+            for node, weight in zip(_NODES, _WEIGHTS, strict=True):
+                with np.errstate(divide="ignore"):  # w = 1 only in a piece of width 0
+                    g = -np.log1p(-(middle + half * node))
+                part += weight * air_time_where(use, g)
+            moment[use] += half * part
+        has_mass = mass > 0.0
+        mean_air = np.where(has_mass, moment / np.where(has_mass, mass, 1.0), 1.0)
+        total = total + np.where(has_mass, mass * penalty(mean_air), 0.0)
     return total
 
 

@@ -38,8 +38,7 @@ def transmission_delay_s(
     embed_dim = np.asarray(embed_dim, dtype=float)[:, None]  # (encoders, 1)
     snr = np.asarray(snr, dtype=float)[..., :, None, :]  # (..., users, 1, rbs)
     if mode.mode == "paper":
-        with np.errstate(divide="ignore"):
-            return feature_bits(embed_dim, mode) / shannon_rate_bps(bandwidth_hz, snr)
+        return shannon_air_time_s(feature_bits(embed_dim, mode), snr, bandwidth_hz)
     if mode.mode == "analog":
         air_time = embed_dim / bandwidth_hz
     else:
@@ -47,6 +46,13 @@ def transmission_delay_s(
             bandwidth_hz * BITS_PER_SYMBOL[mode.modulation]
         )
     return np.broadcast_to(air_time, np.broadcast_shapes(air_time.shape, snr.shape)).copy()
+
+
+def shannon_air_time_s(bits: np.ndarray, snr: np.ndarray, bandwidth_hz: float) -> np.ndarray:
+    """Z / r: the air time of ``bits`` at the Shannon rate of SNR ``snr`` (eqs. 2, 4),
+    broadcast; +inf at SNR 0."""
+    with np.errstate(divide="ignore"):
+        return np.asarray(bits, dtype=float) / shannon_rate_bps(bandwidth_hz, snr)
 
 
 def bit_error_rate(snr: np.ndarray, modulation: str) -> np.ndarray:

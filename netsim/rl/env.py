@@ -133,14 +133,14 @@ class SlotAssignmentEnv(gym.Env):
         self.realised_cost = self.model.cost(snr, cpu_hz)  # (T, U, M, Q)
         mean_snr = self.model.snr(world.distance_m, 1.0, world.interference_w)
         self.reward_cost = (
-            self.model.quadrature_expected_cost(mean_snr, cpu_hz)
+            self.model.expected_cost_at(mean_snr, cpu_hz)
             if self.scenario.rl.reward_model == "expected"
             else self.realised_cost
         )
         self._snr_feature = ObservationEncoder.snr_feature(mean_snr)  # (T, U, Q)
         if self.size_free:
             expected = (self.reward_cost if self.scenario.rl.reward_model == "expected"
-                        else self.model.quadrature_expected_cost(mean_snr, cpu_hz))
+                        else self.model.expected_cost_at(mean_snr, cpu_hz))
             self._templates = [
                 self.observer.slot_template(world.interference_w[t], world.distance_m[t],
                                            cpu_hz[t], mean_snr[t], expected[t], self.penalty)

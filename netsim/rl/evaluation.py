@@ -143,7 +143,7 @@ def myopic_policy(scenario: Scenario) -> Policy:
 
     def act(observation: np.ndarray, mask: np.ndarray) -> int:
         user, mean_snr, clock_hz = env.observer.current_user(observation)
-        cost = env.model.quadrature_expected_cost(mean_snr[None, :], np.array([clock_hz]))
+        cost = env.model.expected_cost_at(mean_snr[None, :], np.array([clock_hz]))
         flat = np.append(cost.ravel(), env.penalty[user])
         return int(np.argmin(np.where(mask, flat, np.inf)))
 

@@ -89,7 +89,8 @@ class ArrayModel:
         highs = quiet_highs()
         highs.passModel(lp)
         for name, value in (options or {}).items():
-            highs.setOptionValue(name, value)
+            if highs.setOptionValue(name, value) != highspy.HighsStatus.kOk:
+                raise ValueError(f"HiGHS {highs.version()} refuses option {name} = {value!r}")
         if time_limit_s is not None:
             highs.setOptionValue("time_limit", float(time_limit_s))
         return highs

@@ -10,7 +10,13 @@ user, so each (user, RB) keeps its cheapest encoder, c[u, q] = min_m c[u, m, q],
          x, y binary
 
 built as arrays and handed to HiGHS (highspy) in one piece: a third of the binaries of
-the full form (three encoders) and no per-variable modelling objects.
+the full form (three encoders) and no per-variable modelling objects. Its constraint
+matrix is the incidence matrix of a bipartite graph (every column has one 1 in a user's
+row and one in an RB's row or the drop row), hence totally unimodular: every vertex of
+its LP relaxation is integral. So it is solved as that LP, by HiGHS's interior point
+method with crossover to a vertex (at U = Q = 1000 HiGHS's MIP solver had not finished
+its root LP after 300 s), and the solution's integrality is checked; a vertex the
+crossover did not reach is handed to the MIP solver.
 
 ``formulation: full``: the same programme over x[u, m, q] written with PuLP, the
 readable form that takes extra linear constraints; solved by HiGHS through
@@ -23,6 +29,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
+import highspy
 import numpy as np
 import pulp
 from pydantic import Field
@@ -52,10 +59,14 @@ MIP_GAP = 1e-9
 """Absolute and relative MIP gap the ILP's solver stops at."""
 HIGHS_TOLERANCES = {"mip_feasibility_tolerance": 1e-10, "dual_feasibility_tolerance": 1e-10}
 """HiGHS options (its defaults: 1e-6 and 1e-7)."""
-ASSIGNMENT_OPTIONS = {"presolve": "off", "mip_heuristic_effort": 0.0}
-"""For the best-encoder form: its constraint matrix is an assignment polytope's (totally
-unimodular), so the root LP is already integral and presolve and primal heuristics only
-cost time (0.35 s instead of 0.55-0.64 s at U = Q = 100)."""
+ASSIGNMENT_OPTIONS = {"presolve": "off", "solver": "ipm", "run_crossover": "on",
+                      "mip_heuristic_effort": 0.0, "mip_heuristic_run_feasibility_jump": False}
+"""For the best-encoder form (totally unimodular, module docstring): its LP relaxation by
+interior point with crossover to a vertex; presolve and, should the MIP solver be
+needed, primal heuristics (the feasibility jump HiGHS runs before the root LP among
+them) only cost time."""
+INTEGRALITY_TOLERANCE = 1e-9
+"""How far from 0 or 1 a vertex's value may be to count as integral."""
 
 
 def make_solver(name: str, time_limit_s: float | None) -> pulp.LpSolver:
@@ -73,6 +84,15 @@ def make_solver(name: str, time_limit_s: float | None) -> pulp.LpSolver:
         if name == "highs":
             raise RuntimeError("pulp.HiGHS is not available: pip install highspy")
     return pulp.PULP_CBC_CMD(msg=False, timeLimit=time_limit_s, gapAbs=MIP_GAP, gapRel=MIP_GAP)
+
+
+def _solve(highs: highspy.Highs) -> np.ndarray:
+    """Run HiGHS on its model; the column values of the proven optimum."""
+    highs.run()
+    status = highs.modelStatusToString(highs.getModelStatus())
+    if status != "Optimal":
+        raise RuntimeError(f"ILP solver ended with status {status}")
+    return np.asarray(highs.getSolution().col_value)
 
 
 class ILPScheduler(Scheduler):
@@ -105,8 +125,8 @@ class ILPScheduler(Scheduler):
         n_users, _, n_rbs = problem.shape
         cost_uq, encoder_uq = best_encoder(problem.cost)
         model = ArrayModel()
-        x = model.columns((n_users, n_rbs), 0.0, 1.0, cost_uq, integer=True)
-        y = model.columns(n_users, 0.0, 1.0, problem.drop_penalty, integer=True)
+        x = model.columns((n_users, n_rbs), 0.0, 1.0, cost_uq)  # binary: integral vertices
+        y = model.columns(n_users, 0.0, 1.0, problem.drop_penalty)
         for u in range(n_users):  # 10a, 10b: one RB (with its best encoder) or dropped
             model.row(np.append(x[u], y[u]), np.ones(n_rbs + 1), 1.0, 1.0)
         for q in range(n_rbs):  # 10c: an RB serves at most one user
@@ -117,11 +137,12 @@ class ILPScheduler(Scheduler):
         highs = model.highs({"mip_rel_gap": MIP_GAP, "mip_abs_gap": MIP_GAP,
                              **HIGHS_TOLERANCES, **ASSIGNMENT_OPTIONS},
                             self.params.time_limit_s)
-        highs.run()
-        status = highs.modelStatusToString(highs.getModelStatus())
-        if status != "Optimal":
-            raise RuntimeError(f"ILP solver ended with status {status}")
-        chosen = np.asarray(highs.getSolution().col_value)[x] > 0.5  # (U, Q)
+        values = _solve(highs)
+        if np.any(np.minimum(values, 1.0 - values) > INTEGRALITY_TOLERANCE):  # no vertex
+            highs.changeColsIntegrality(model.n_cols, np.arange(model.n_cols, dtype=np.int32),
+                                        np.full(model.n_cols, highspy.HighsVarType.kInteger))
+            values = _solve(highs)
+        chosen = values[x] > 0.5  # (U, Q)
         rb = np.full(n_users, NOT_SERVED, dtype=np.int64)
         users, rbs = np.nonzero(chosen)
         rb[users] = rbs

@@ -1,0 +1,157 @@
+"""Issue 12's yardsticks, measured: every exact assignment solver on the same matrices,
+and the statistical reference's expected-cost computation, exact against quadrature.
+
+Part 1: one slot of ``scenarios/paper.yaml`` resized to U = Q (seed 0, slot 0; the cost
+of each user's best encoder per RB, as the Hungarian scheduler sees it), three kinds of
+matrix: flat fading (the paper's: every user ranks the RBs alike), fading per (user,
+RB), and the same values shuffled (no structure). Solvers: scipy's
+``linear_sum_assignment`` (what netsim uses), the best-encoder ILP (HiGHS, LP relaxation
+with crossover, netsim's ``ilp``), and, where ``ortools`` is importable, OR-Tools'
+``SimpleLinearSumAssignment`` on costs rounded to integers at two scales (it takes
+integer costs only; it is not a netsim dependency: it pins protobuf below 6.34). Each
+row is one solver on one matrix; ``excess`` is its assignment's float cost minus
+scipy's, the optimum.
+
+Part 2: the expected cost of every (user, encoder, RB) over one seed's slots, as
+``netsim run`` computes it for the statistical schedulers (table built per set of
+devices, then looked up): ``statistical.expectation: exact`` against ``quantiles``
+(64 equal-probability points), and the largest relative error of each against the exact
+integral computed directly.
+
+    python benchmarks/bench_assignment.py [--sizes 100 1000] [--repeats 5] [--no-ilp]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_core import PAPER_SCENARIO, resized, shuffled, slot_problem
+
+from netsim.loading import load_scenario
+from netsim.model import expectation
+from netsim.model.cost import CellModel
+from netsim.model.world import generate_world
+from solvers.common import best_encoder
+from solvers.exact.ilp import ILPParams, ILPScheduler
+
+try:
+    from ortools.graph.python import linear_sum_assignment as ortools_lsa
+except ImportError:  # optional: only measured where installed
+    ortools_lsa = None
+
+
+def reduced_matrix(problem) -> np.ndarray:  # type: ignore[no-untyped-def]
+    """The matrix netsim's Hungarian scheduler hands to scipy (solvers.common.assign_rbs)."""
+    cost_uq, _ = best_encoder(problem.cost)
+    reduced = cost_uq - problem.drop_penalty[:, None]
+    return np.minimum(reduced, 0.0) if problem.voluntary_drop else reduced
+
+
+def scipy_columns(matrix: np.ndarray) -> np.ndarray:
+    rows, cols = linear_sum_assignment(matrix)
+    out = np.empty(matrix.shape[0], dtype=np.int64)
+    out[rows] = cols
+    return out
+
+
+def ortools_columns(matrix: np.ndarray, scale: float) -> np.ndarray:
+    """OR-Tools on costs rounded to integers at ``scale`` (square matrices)."""
+    n = matrix.shape[0]
+    solver = ortools_lsa.SimpleLinearSumAssignment()
+    costs = np.rint((matrix - matrix.min()) * scale).astype(np.int64)
+    solver.add_arcs_with_cost(np.repeat(np.arange(n), n), np.tile(np.arange(n), n),
+                              costs.ravel())
+    if solver.solve() != solver.OPTIMAL:
+        raise RuntimeError("OR-Tools did not solve the assignment")
+    return np.array([solver.right_mate(i) for i in range(n)])
+
+
+def timed(solve, repeats: int) -> tuple[float, np.ndarray]:  # type: ignore[no-untyped-def]
+    times, out = [], None
+    for _ in range(repeats):
+        started = time.perf_counter()
+        out = solve()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times), out
+
+
+def bench_solvers(sizes: list[int], repeats: int, ilp: bool) -> None:
+    print("| matrix | U = Q | solver | time (median) | objective | excess over the optimum |")
+    print("|---|---|---|---|---|---|")
+    for size in sizes:
+        flat = slot_problem(size)
+        problems = {"flat fading": flat, "fading per RB": slot_problem(size, fading_per="user_rb"),
+                    "shuffled": shuffled(flat)}
+        for kind, problem in problems.items():
+            matrix = reduced_matrix(problem)
+            rows = np.arange(size)
+            seconds, cols = timed(lambda m=matrix: scipy_columns(m), repeats)
+            optimum = matrix[rows, cols].sum()
+            results = [("scipy linear_sum_assignment", seconds, optimum)]
+            if ortools_lsa is not None:
+                for scale in (1e6, 1e9):
+                    seconds, cols = timed(lambda m=matrix, s=scale: ortools_columns(m, s),
+                                          repeats)
+                    results.append((f"OR-Tools, costs x {scale:.0e} rounded", seconds,
+                                    matrix[rows, cols].sum()))
+            if ilp and (size <= 100 or kind == "flat fading"):
+                scheduler = ILPScheduler(ILPParams(information="oracle"),
+                                         np.random.default_rng(0))
+                seconds, allocation = timed(lambda p=problem, s=scheduler: s.decide(p),
+                                            repeats if size <= 100 else 1)
+                cols = allocation.rb
+                results.append(("ILP (HiGHS, best encoder)", seconds,
+                                matrix[rows, cols].sum()))
+            for name, seconds, objective in results:
+                print(f"| {kind} | {size} | {name} | {seconds * 1e3:,.1f} ms | "
+                      f"{objective:.9f} | {objective - optimum:.1e} |", flush=True)
+
+
+def bench_expected_cost(sizes: list[int], slots: int) -> None:
+    base = load_scenario(PAPER_SCENARIO)
+    print("\n| U = Q | expectation | first slot (table built) | per slot after | "
+          f"whole run ({slots} slots) | max relative error |")
+    print("|---|---|---|---|---|---|")
+    for size in sizes:
+        for how in ("exact", "quantiles"):
+            scenario = resized(base, size, size, slots=slots)
+            scenario = scenario.model_copy(update={"statistical": scenario.statistical
+                                                   .model_copy(update={"expectation": how})})
+            model = CellModel.from_scenario(scenario)
+            world = generate_world(scenario, 0)
+            started = time.perf_counter()
+            first = model.expected_cost(world.distance_m[:1], world.interference_w[:1],
+                                        world.user_cpu_hz)
+            first_s = time.perf_counter() - started
+            started = time.perf_counter()
+            model.expected_cost(world.distance_m[1:], world.interference_w[1:],
+                                world.user_cpu_hz)
+            rest_s = time.perf_counter() - started
+            mean_snr = model.snr(world.distance_m[:1], 1.0, world.interference_w[:1])
+            exact = expectation.expected_cost(model, mean_snr, world.user_cpu_hz)
+            error = np.max(np.abs(first - exact) / np.abs(exact))
+            print(f"| {size} | {how} | {first_s:.3f} s | {rest_s / (slots - 1) * 1e3:.2f} ms | "
+                  f"{first_s + rest_s:.2f} s | {error:.1e} |", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100, 1000])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--slots", type=int, default=200)
+    parser.add_argument("--no-ilp", action="store_true", help="leave the ILP out")
+    args = parser.parse_args()
+    bench_solvers(args.sizes, args.repeats, not args.no_ilp)
+    bench_expected_cost([5, *args.sizes[:1]], args.slots)
+
+
+if __name__ == "__main__":
+    main()
