@@ -110,3 +110,25 @@ def test_the_schema_imports_nothing_above_it():
     """netsim.scenario is read by every layer; it may use only the error type and the
     encoder table, never the model, simulation, solvers or RL above it."""
     assert import_graph()["netsim.scenario"] <= {"netsim.errors", "netsim.model.encoders"}
+
+
+def test_the_citation_file_cites_the_paper_the_readme_names():
+    """CITATION.cff (Citation File Format 1.2) names the software and, as its preferred
+    citation, the paper whose model netsim implements, with the arXiv id the README and
+    the paper scenario give."""
+    import re
+    import tomllib
+
+    import yaml
+
+    root = Path(__file__).resolve().parent.parent
+    citation = yaml.safe_load((root / "CITATION.cff").read_text())
+    assert citation["cff-version"] == "1.2.0"
+    assert {"message", "title", "authors", "version"} <= set(citation)
+    project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
+    assert citation["version"] == project["version"]
+    paper = citation["preferred-citation"]
+    arxiv = re.search(r"arXiv (\d{4}\.\d{5})", (root / "README.md").read_text()).group(1)
+    assert paper["identifiers"][0]["value"] == f"arXiv:{arxiv}"
+    assert arxiv in (root / "scenarios" / "paper.yaml").read_text()
+    assert all(author.get("family-names") for author in paper["authors"])
