@@ -250,10 +250,10 @@ class Statistical(Strict):
     """How a statistical scheduler's expected cost over the fading law is integrated."""
 
     expectation: Literal["auto", "exact", "quantiles"] = "auto"
-    """exact: piece by piece between the gains where the cost's pieces switch, the task
-    loss in closed form (netsim.model.expectation; Rayleigh fading with transmission mode
-    paper or analog); quantiles: the mean over ``fading_quantiles`` equal-probability
-    points of the law; auto: exact where it exists, else quantiles."""
+    """exact: piece by piece between the gains where the cost's pieces switch
+    (netsim.model.expectation; transmission mode paper or analog, every fading law);
+    quantiles: the mean over ``fading_quantiles`` equal-probability points of the law;
+    auto: exact where it exists, else quantiles."""
     fading_quantiles: int = Field(64, ge=2, le=4096, strict=True)
     """Points of the quantile grid over the fading law (expectation: quantiles, and the
     queue-aware schedulers' expected delay penalty)."""
@@ -475,8 +475,9 @@ class Scenario(Strict):
     def _exact_expectation_exists(self) -> Scenario:
         if self.statistical.expectation == "exact" and not exact_expectation_exists(self):
             raise ValueError(
-                "statistical.expectation: exact exists for Rayleigh fading with transmission "
-                "mode paper or analog; use auto or quantiles here")
+                "statistical.expectation: exact exists for transmission mode paper or analog "
+                "(the digital mode's bit errors make the loss non-linear in the SNR); use auto "
+                "or quantiles here")
         return self
 
     @model_validator(mode="after")
@@ -492,9 +493,8 @@ class Scenario(Strict):
 
 def exact_expectation_exists(scenario: Scenario) -> bool:
     """Whether netsim.model.expectation integrates this scenario's expected cost exactly:
-    Rayleigh fading (or none) and a feature SNR equal to the channel SNR."""
-    return (scenario.cell.fading.model in {"rayleigh", "none"}
-            and scenario.transmission.mode in {"paper", "analog"})
+    a feature SNR equal to the channel SNR (every fading law)."""
+    return scenario.transmission.mode in {"paper", "analog"}
 
 
 def scheduler_label(entry: SchedulerEntry) -> str:

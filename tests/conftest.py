@@ -31,3 +31,15 @@ def failing_nth_call(monkeypatch: pytest.MonkeyPatch
             yield
 
     return failing
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _sb3_logs_stay_in_the_test_folder(tmp_path_factory: pytest.TempPathFactory
+                                      ) -> Iterator[None]:
+    """An SB3 model trained without a TensorBoard folder makes an empty
+    /tmp/SB3-<time> folder each time it learns (SB3's default logger): the agents' own
+    tests would leave hundreds behind. SB3_LOGDIR sends them into pytest's temporary
+    folder instead."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SB3_LOGDIR", str(tmp_path_factory.mktemp("sb3-logs")))
+        yield

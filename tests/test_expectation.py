@@ -1,5 +1,6 @@
-"""The expected cost over Rayleigh fading, integrated piece by piece
-(netsim.model.expectation), against scipy.integrate.quad of the model's own cost."""
+"""The expected cost over the fading law (Rayleigh, Rician, Nakagami), integrated piece
+by piece (netsim.model.expectation), against scipy.integrate.quad of the model's own
+cost times the law's density."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from hypothesis import strategies as st
 from scipy import integrate
 
 from netsim.model import expectation
+from netsim.model.channel import power_gain_law
 from netsim.model.cost import CellModel
 from tests.scenario_factory import make_scenario
 
@@ -20,11 +22,14 @@ QUAD_SPLITS = np.concatenate([[0.0], np.geomspace(1e-9, 60.0, 40), [np.inf]])
 
 
 def quad_expected_cost(model: CellModel, mean_snr: float, cpu_hz: float, m: int) -> float:
-    """int_0^inf cost(mean_snr g) e^-g dg for one user, encoder m, on one RB: the cost
-    straight from CellModel.cost, integrated by adaptive quadrature on log-spaced pieces."""
+    """int_0^inf cost(mean_snr g) p(g) dg for one user, encoder m, on one RB, p the
+    density of the scenario's fading law: the cost straight from CellModel.cost,
+    integrated by adaptive quadrature on log-spaced pieces."""
+    density = power_gain_law(model.scenario.cell.fading).pdf
+
     def integrand(g: float) -> float:
         return float(model.cost(np.array([[mean_snr * g]]), np.array([cpu_hz]))[0, m, 0]
-                     * np.exp(-g))
+                     * density(g))
 
     with warnings.catch_warnings():  # a clip's kink inside a piece: quad says it cannot
         # reach 1e-10 there; what it reaches is still far inside the test's 1e-4
@@ -33,22 +38,26 @@ def quad_expected_cost(model: CellModel, mean_snr: float, cpu_hz: float, m: int)
                    for lo, hi in itertools.pairwise(QUAD_SPLITS))
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(mean_snr_db=st.floats(-30.0, 60.0), cpu_ghz=st.floats(0.5, 3.0),
        max_delay_s=st.floats(0.02, 1.0), max_energy_j=st.floats(0.05, 30.0),
        lambda_delay=st.sampled_from([0.0, 1.0, 100.0]),
        lambda_energy=st.sampled_from([0.0, 1.0, 100.0]),
        tx_power_w=st.floats(0.01, 20.0), task=st.sampled_from(["classify", "regenerate"]),
-       mode=st.sampled_from(["paper", "analog"]), m=st.integers(0, 2))
+       mode=st.sampled_from(["paper", "analog"]), m=st.integers(0, 2),
+       law=st.one_of(st.just({"model": "rayleigh"}),
+                     st.builds(lambda k: {"model": "rician", "k_factor": k}, st.floats(0.0, 50.0)),
+                     st.builds(lambda m: {"model": "nakagami", "m": m}, st.floats(0.5, 20.0))))
 def test_expected_cost_is_the_integral_of_the_cost(mean_snr_db, cpu_ghz, max_delay_s,
                                                    max_energy_j, lambda_delay, lambda_energy,
-                                                   tx_power_w, task, mode, m):
-    """Within 1e-4 relative of quad, whatever the limits, weights and SNR: the breakpoints
-    where the penalties switch on and saturate are where the pieces end."""
+                                                   tx_power_w, task, mode, m, law):
+    """Within 1e-4 relative of quad, whatever the fading law, limits, weights and SNR:
+    the breakpoints where the penalties switch on and saturate are where the pieces end."""
     scenario = make_scenario(
         limits={"max_delay_s": max_delay_s, "max_energy_j": max_energy_j},
         reward={"lambda_delay": lambda_delay, "lambda_energy": lambda_energy},
-        cell={"tx_power_w": tx_power_w}, task={"kind": task}, transmission={"mode": mode})
+        cell={"tx_power_w": tx_power_w, "fading": law}, task={"kind": task},
+        transmission={"mode": mode})
     model = CellModel.from_scenario(scenario)
     mean_snr, cpu_hz = 10.0 ** (mean_snr_db / 10.0), cpu_ghz * 1e9
     exact = expectation.expected_cost(model, np.array([[mean_snr]]), np.array([cpu_hz]))

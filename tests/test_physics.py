@@ -210,8 +210,11 @@ def test_paper_yaml_spells_out_the_schema_defaults():
     assert paper == defaults
 
 
-@pytest.mark.parametrize("per", ["user", "user_rb"])
-def test_tabulated_expected_cost_matches_the_direct_integral(per):
+@pytest.mark.parametrize("fading", [{"per": "user"}, {"per": "user_rb"},
+                                    {"model": "rician", "k_factor": 4.0},
+                                    {"model": "nakagami", "m": 0.7, "per": "user_rb"}],
+                         ids=["rayleigh-flat", "rayleigh-per-rb", "rician", "nakagami-per-rb"])
+def test_tabulated_expected_cost_matches_the_direct_integral(fading):
     """The table the statistical schedulers read: exact (cubic on 0.25 dB) within 1e-6 of
     the exact integral computed directly; by quadrature (linear on 0.05 dB) within 1 %
     of the quadrature."""
@@ -219,7 +222,7 @@ def test_tabulated_expected_cost_matches_the_direct_integral(per):
     from netsim.model.world import generate_world
 
     for how, rtol in (("exact", 1e-6), ("quantiles", 0.01)):
-        scenario = make_scenario(cell={"fading": {"per": per}}, slots=40,
+        scenario = make_scenario(cell={"fading": fading}, slots=40,
                                  statistical={"expectation": how})
         model = CellModel(scenario, load_profile(DEFAULT_PROFILE_PATH))
         world = generate_world(scenario, 5)

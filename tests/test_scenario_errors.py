@@ -108,10 +108,10 @@ CASES: dict[str, tuple[Any, Any, list[str]]] = {
         set_key("cell.fading", {"model": "rayleigh", "k_factor": 2.0}), None,
         ["k_factor", "unknown key"],
     ),
-    "exact_expectation_under_rician_fading": (
+    "exact_expectation_in_the_digital_mode": (
         lambda d: (set_key("statistical", {"expectation": "exact"})(d),
-                   set_key("cell.fading", {"model": "rician", "k_factor": 3.0})(d)), None,
-        ["statistical.expectation: exact", "Rayleigh"],
+                   set_key("transmission", {"mode": "digital"})(d)), None,
+        ["statistical.expectation: exact", "paper or analog"],
     ),
     "label_of_a_reference": (
         set_key("schedulers", ["random", {"type": "greedy", "label": "reference:oracle_optimum"}]),

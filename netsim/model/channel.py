@@ -62,6 +62,10 @@ def shannon_rate_bps(bandwidth_hz: float, snr: np.ndarray) -> np.ndarray:
     return bandwidth_hz * np.log2(1.0 + np.asarray(snr, dtype=float))
 
 
+RICIAN_K_RAYLEIGH = 1e-12
+"""A Rician K factor below which the law is Rayleigh's (they differ by O(K))."""
+
+
 def power_gain_law(fading: Fading):  # type: ignore[no-untyped-def] - a frozen scipy law
     """The distribution of the fading power gain o (mean 1), as a frozen scipy.stats law:
     Rayleigh Exp(1); Rician K: sigma^2 ncx2(2, 2K) with sigma^2 = 1 / (2 (K + 1));
@@ -70,6 +74,8 @@ def power_gain_law(fading: Fading):  # type: ignore[no-untyped-def] - a frozen s
         return stats.expon()
     if fading.model == "rician":
         k = fading.k_factor
+        if k < RICIAN_K_RAYLEIGH:  # Rayleigh to double precision; scipy's ncx2 density
+            return stats.expon()  # returns NaN at a subnormal non-centrality
         return stats.ncx2(df=2, nc=2.0 * k, scale=0.5 / (k + 1.0))
     if fading.model == "nakagami":
         return stats.gamma(a=fading.m, scale=1.0 / fading.m)

@@ -312,13 +312,13 @@ class CellModel:
     def expected_cost_table(self, user_cpu_hz: np.ndarray) -> ExpectedCostTable:
         """The expected cost per (user, encoder), tabulated once over mean SNR in dB (the
         cost depends on the RB and the location only through it): exact
-        (:mod:`netsim.model.expectation`) every EXACT_TABLE_STEP_DB, read by cubic
+        (:mod:`netsim.model.expectation`) every :meth:`exact_table_step_db`, read by cubic
         interpolation, or :meth:`quadrature_expected_cost` every TABLE_STEP_DB, read
         linearly (``statistical.expectation``)."""
         key = np.asarray(user_cpu_hz, dtype=float).tobytes()
         if key not in self._tables:
             cpu = np.asarray(user_cpu_hz, dtype=float)
-            step_db = EXACT_TABLE_STEP_DB if self.exact_expectation else TABLE_STEP_DB
+            step_db = self.exact_table_step_db() if self.exact_expectation else TABLE_STEP_DB
             grid_db = self._table_grid_db(step_db)
             mean_snr = np.broadcast_to(channel.db_to_linear(grid_db), cpu.shape + grid_db.shape)
             if self.exact_expectation:
@@ -338,11 +338,24 @@ class CellModel:
         mean_snr = np.asarray(mean_snr, dtype=float)
         if self.scenario.cell.fading.model == "none" or not self.exact_expectation:
             return self.quadrature_expected_cost(mean_snr, user_cpu_hz)
-        grid_db = self._table_grid_db(EXACT_TABLE_STEP_DB)
-        loss = ExpectedCostTable(float(grid_db[0]), EXACT_TABLE_STEP_DB,
+        step_db = self.exact_table_step_db()
+        grid_db = self._table_grid_db(step_db)
+        loss = ExpectedCostTable(float(grid_db[0]), step_db,
                                  self._exact_loss_on(grid_db)[None], cubic=True)
         return (loss.lookup(channel.linear_to_db(mean_snr))
                 + expectation.expected_penalties(self, mean_snr, user_cpu_hz))
+
+    def exact_table_step_db(self) -> float:
+        """Grid step of the exact tables: EXACT_TABLE_STEP_DB, finer for a fading law
+        narrower than Rayleigh's (a twentieth of the law's spread in dB, half the distance
+        between its 16th and 84th percentiles, but no finer than 0.01 dB): the narrower
+        the law, the less it smooths the cost's kinks, and cubic interpolation needs a
+        grid fine against that spread to stay within 1e-6 (tested)."""
+        law = channel.power_gain_law(self.scenario.cell.fading)
+        if law is None:
+            return EXACT_TABLE_STEP_DB
+        spread_db = 5.0 * np.log10(law.ppf(0.84) / law.ppf(0.16))
+        return float(np.clip(spread_db / 20.0, 0.01, EXACT_TABLE_STEP_DB))
 
     def _exact_loss_on(self, grid_db: np.ndarray) -> np.ndarray:
         """The exact expected task loss on the exact tables' grid (dB), (M, G); it depends
@@ -371,9 +384,10 @@ class CellModel:
 TABLE_STEP_DB = 0.05
 """Grid step of the quadrature tables, read linearly (within 1 % of the quadrature)."""
 EXACT_TABLE_STEP_DB = 0.25
-"""Grid step of the exact tables: the expected cost is smooth in mean SNR (the fading
-density smooths the cost's kinks), so cubic interpolation on this grid stays within
-1e-6 relative of the exact value (tested)."""
+"""Grid step of the exact tables under Rayleigh fading (and the coarsest for any law):
+the expected cost is smooth in mean SNR (the fading density smooths the cost's kinks),
+so cubic interpolation on this grid stays within 1e-6 relative of the exact value
+(tested)."""
 
 
 @dataclass(frozen=True)

@@ -1,40 +1,48 @@
-"""The eq. 11 cost expected over Rayleigh fading, integrated piece by piece (DESIGN §3).
+"""The eq. 11 cost expected over the fading law, integrated piece by piece (DESIGN §3).
 
-Under Rayleigh fading the power gain is g ~ Exp(1) and the SNR of a (user, RB) is
-mean_snr * g; what a statistical scheduler minimises is E[cost] = int_0^inf cost(g)
-e^-g dg. The cost is the task loss plus two clipped penalties, and each piece is
-integrated where it is smooth:
+The SNR of a (user, RB) is mean_snr * g, g the fading power gain (mean 1) of the law
+``cell.fading.model``; what a statistical scheduler minimises is E[cost] = int cost(g)
+dF(g). The cost is the task loss plus two clipped penalties, and each is integrated
+where it is smooth:
 
 * **Task loss.** The profile interpolates it linearly in dB of the feature SNR (which
   is the SNR in the ``paper`` and ``analog`` modes), so between the gains where the SNR
   crosses two profile points it is a + c ln g, and beyond the profile's ends constant.
-  int (a + c ln g) e^-g dg has a closed form with the exponential integral E1:
-  over [x, y] it is a (e^-x - e^-y) + c (e^-x ln x - e^-y ln y + E1(x) - E1(y)).
+  Under Rayleigh fading (g ~ Exp(1)) int (a + c ln g) e^-g dg has a closed form with the
+  exponential integral E1: over [x, y] it is a (e^-x - e^-y) + c (e^-x ln x - e^-y ln y
+  + E1(x) - E1(y)). Under another law a times the piece's probability plus c times
+  E[ln g; piece], integrated by the law's rule (below).
 * **Delay and energy penalties** (eqs. 6, 7, 11). Both depend on the gain only through
   the air time t_T(g) = Z_m / (B log2(1 + mean_snr g)) (eqs. 2, 4), and each is a clip
-  of a linear function of t_T: zero below one air time, saturated above another. Those
-  air times are gains in closed form, g(t) = (2^(Z_m / (B t)) - 1) / mean_snr; between
-  them the penalties are smooth and are integrated with Gauss-Legendre rules, in ln g
-  below g = 1 (where t_T varies on a log scale) and in the fading CDF w = 1 - e^-g
-  above it (which absorbs the weight e^-g). Below the smallest breakpoint both
-  penalties are constant.
+  of a function affine in t_T: zero below one air time, saturated above another. Those
+  air times are gains in closed form, g(t) = (2^(Z_m / (B t)) - 1) / mean_snr. Between
+  two of them both penalties are affine in t_T, so their expectation over the piece is
+  the piece's probability times the penalty at the piece's mean air time; that mean is
+  the one integral left. Below the smallest breakpoint both penalties are constant.
 
-This is what :meth:`CellModel.quadrature_expected_cost` approximates with
-equal-probability fading points (``statistical.fading_quantiles``); tested against
-scipy.integrate.quad. It holds for Rayleigh fading and a feature SNR equal to the
-channel SNR (``paper`` and ``analog`` modes): the digital mode's bit errors make the
-loss non-linear in the SNR, and the other fading laws have other weights.
+The integration rules (:class:`Rayleigh`, :class:`GeneralLaw`): Rayleigh's masses are
+closed-form and its integrals Gauss-Legendre in ln g below g = 1 and in the CDF
+w = 1 - e^-g above it; any other law (Rician, Nakagami) takes its masses from scipy's
+CDF and survival function and its integrals from Gauss-Legendre in ln g over the bins
+between the law's quantiles (:data:`LAW_BIN_LEVELS`), which keep each integrand smooth
+however narrow the law. Tested against scipy.integrate.quad of the model's own cost
+times the law's density. :meth:`CellModel.quadrature_expected_cost` is the older rule,
+the mean over equal-probability points of the law (``statistical.expectation:
+quantiles``). It all holds for a feature SNR equal to the channel SNR (``paper`` and
+``analog`` modes): the digital mode's bit errors make the loss non-linear in the SNR.
 """
 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from typing import Protocol
 
 import numpy as np
 from scipy.special import exp1
 
 from netsim.model import energy, transmission
+from netsim.model.channel import power_gain_law
 from netsim.model.taskloss import TaskProfile, task_loss_metric
 from netsim.scenario import Scenario
 
@@ -62,9 +70,119 @@ GAUSS_NODES = 16
 _NODES, _WEIGHTS = np.polynomial.legendre.leggauss(GAUSS_NODES)
 
 
+Integrand = Callable[[np.ndarray, np.ndarray], np.ndarray]
+"""f(use, g): a function of the gain for the elements selected by the mask ``use``, at
+gains ``g`` of the selected elements' shape (one node at a time)."""
+
+
+class Rayleigh:
+    """g ~ Exp(1): masses in closed form; integrals by Gauss-Legendre in ln g below g = 1
+    and in the CDF w = 1 - e^-g above it (which absorbs the weight e^-g)."""
+
+    @staticmethod
+    def below(gain: np.ndarray) -> np.ndarray:
+        """P(g < gain)."""
+        return -np.expm1(-gain)
+
+    @staticmethod
+    def mass(lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
+        """P(lower < g < upper), 0 where the piece is empty."""
+        with np.errstate(invalid="ignore"):  # inf - inf where the piece is empty
+            return np.where(lower < upper, np.exp(-lower) * -np.expm1(-(upper - lower)), 0.0)
+
+    @staticmethod
+    def integrate(lower: np.ndarray, upper: np.ndarray, f: Integrand) -> np.ndarray:
+        """int_lower^upper f(g) e^-g dg, elementwise (0 where the piece is empty)."""
+        out = np.zeros(np.shape(lower))
+        use = (lower > 0.0) & (lower < np.minimum(upper, 1.0))
+        if use.any():
+            lo, hi = np.log(lower[use]), np.log(np.minimum(upper[use], 1.0))
+            half, middle = (hi - lo) / 2, (hi + lo) / 2
+            part = np.zeros(lo.shape)
+            for node, weight in zip(_NODES, _WEIGHTS, strict=True):
+                g = np.exp(middle + half * node)
+                part += weight * f(use, g) * np.exp(-g) * g
+            out[use] += half * part
+        use = np.maximum(lower, 1.0) < upper
+        if use.any():
+            lo = -np.expm1(-np.maximum(lower[use], 1.0))
+            hi = -np.expm1(-upper[use])
+            half, middle = (hi - lo) / 2, (hi + lo) / 2
+            part = np.zeros(lo.shape)
+            for node, weight in zip(_NODES, _WEIGHTS, strict=True):
+                with np.errstate(divide="ignore"):  # w = 1 only in a piece of width 0
+                    g = -np.log1p(-(middle + half * node))
+                part += weight * f(use, g)
+            out[use] += half * part
+        return out
+
+
+LAW_BIN_LEVELS = np.array([1e-13, 1e-9, 1e-6, 1e-4, 1e-3, 0.01, 0.05, 0.15, 0.3, 0.5, 0.7,
+                           0.85, 0.95, 0.99, 0.999, 1 - 1e-4, 1 - 1e-6, 1 - 1e-9, 1 - 1e-13])
+"""Probability levels of the quantiles that bin a general law's integrals: within each
+bin the density of ln g is smooth and holds a bounded share of the mass, whatever the
+law's shape (a narrow Rician or Nakagami peak included); beyond the outer levels the
+mass (1e-13 each side) is left out of the integrals, not of the masses."""
+
+
+LAW_NODES, LAW_WEIGHTS = np.polynomial.legendre.leggauss(8)
+"""Gauss-Legendre rule per bin of a general law (the bins keep the integrands smooth:
+8 nodes stay within 1e-7 of quad, tested)."""
+
+
+class GeneralLaw:
+    """Any fading law with a scipy density: masses from its CDF and survival function;
+    integrals by Gauss-Legendre in u = ln g over each bin between the law's quantiles at
+    :data:`LAW_BIN_LEVELS` that the piece overlaps."""
+
+    def __init__(self, law) -> None:  # type: ignore[no-untyped-def] - frozen scipy law
+        self.law = law
+        self.log_bins = np.log(law.ppf(LAW_BIN_LEVELS))
+        self.median = float(law.median())
+
+    def below(self, gain: np.ndarray) -> np.ndarray:
+        return self.law.cdf(gain)
+
+    def mass(self, lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
+        upper_tail = lower >= self.median  # there the survival function keeps the digits
+        with np.errstate(invalid="ignore"):
+            mass = np.where(upper_tail, self.law.sf(lower) - self.law.sf(upper),
+                            self.law.cdf(upper) - self.law.cdf(lower))
+        return np.where(lower < upper, np.maximum(mass, 0.0), 0.0)
+
+    def integrate(self, lower: np.ndarray, upper: np.ndarray, f: Integrand) -> np.ndarray:
+        out = np.zeros(np.shape(lower))
+        with np.errstate(divide="ignore"):
+            log_lower, log_upper = np.log(lower), np.log(upper)
+        for bin_lo, bin_hi in itertools.pairwise(self.log_bins):
+            lo, hi = np.maximum(log_lower, bin_lo), np.minimum(log_upper, bin_hi)
+            use = lo < hi
+            if not use.any():
+                continue
+            lo, hi = lo[use], hi[use]
+            half, middle = (hi - lo) / 2, (hi + lo) / 2
+            part = np.zeros(lo.shape)
+            for node, weight in zip(LAW_NODES, LAW_WEIGHTS, strict=True):
+                g = np.exp(middle + half * node)
+                part += weight * f(use, g) * self.law.pdf(g) * g
+            out[use] += half * part
+        return out
+
+
+def gain_law(model: CellModel) -> Rayleigh | GeneralLaw:
+    """The fading law's integration rules (Rayleigh's in closed form where they exist)."""
+    fading = model.scenario.cell.fading
+    if fading.model == "rayleigh":
+        return Rayleigh()
+    return GeneralLaw(power_gain_law(fading))
+
+
 def expected_loss(model: CellModel, mean_snr: np.ndarray) -> np.ndarray:
-    """E over g ~ Exp(1) of the task loss at SNR mean_snr * g, (..., U, Q) -> (..., U, M,
-    Q), in closed form (module docstring)."""
+    """E over the fading law of the task loss at SNR mean_snr * g, (..., U, Q) -> (...,
+    U, M, Q): in closed form under Rayleigh fading (module docstring), else piece by
+    piece between the profile's points (:func:`_expected_loss_by_pieces`)."""
+    if model.scenario.cell.fading.model != "rayleigh":
+        return _expected_loss_by_pieces(model, mean_snr, gain_law(model))
     mean_snr = np.asarray(mean_snr, dtype=float)
     profile, kind = model.profile, model.scenario.task.kind
     metric = task_loss_metric(kind)
@@ -89,6 +207,38 @@ def expected_loss(model: CellModel, mean_snr: np.ndarray) -> np.ndarray:
                 pieces = ((values[:-1] - slope * log_x) * (tail_x - tail_y)
                           + slope * (tail_x * log_x - tail_y * log_y + exp1(x) - exp1(y)))
             total = total + np.where(tail_x > 0.0, pieces, 0.0).sum(axis=-1)  # else ~e^-700
+        out[..., m, :] = total
+    return out
+
+
+def _expected_loss_by_pieces(model: CellModel, mean_snr: np.ndarray,
+                             law: Rayleigh | GeneralLaw) -> np.ndarray:
+    """E of the task loss for any law: between two profile points the loss is
+    values_k + slope_k (ln g - ln g_k), so its expectation there is values_k times the
+    piece's mass plus slope_k times E[(ln g - ln g_k); piece] (integrated by the law's
+    rule); below the first point and above the last it is constant."""
+    mean_snr = np.asarray(mean_snr, dtype=float)
+    profile, kind = model.profile, model.scenario.task.kind
+    metric = task_loss_metric(kind)
+    out = np.empty(mean_snr.shape[:-1] + (len(model.encoders),) + mean_snr.shape[-1:])
+    with np.errstate(divide="ignore"):
+        log_mean = np.log(mean_snr)
+    for m, name in enumerate(model.encoders):
+        log_point = np.asarray(profile.snr_db[name], dtype=float) * (np.log(10.0) / 10.0)
+        values = np.asarray(profile.values[metric][name], dtype=float)
+        if kind != "classify":
+            values = 1.0 - values  # the loss is 1 - similarity
+        log_gain = log_point - log_mean[..., None]  # where the SNR crosses them (..., P)
+        gain = np.exp(log_gain)
+        total = values[0] * law.below(gain[..., 0]) \
+            + values[-1] * (1.0 - law.below(gain[..., -1]))
+        if log_point.size > 1:  # every piece between two points at once: (..., P - 1)
+            slope = np.diff(values) / np.diff(log_point)
+            start = np.broadcast_to(log_gain[..., :-1], gain[..., 1:].shape)
+            relative_log = law.integrate(gain[..., :-1], gain[..., 1:],
+                                         lambda use, g, start=start: np.log(g) - start[use])
+            total = total + (values[:-1] * law.mass(gain[..., :-1], gain[..., 1:])
+                             + slope * relative_log).sum(axis=-1)
         out[..., m, :] = total
     return out
 
@@ -156,15 +306,41 @@ def expected_penalties(model: CellModel, mean_snr: np.ndarray,
     edges = np.sort(np.stack([np.broadcast_to(_gain_at(model, snr_m, np.broadcast_to(s, shape)),
                                               shape) for s in switches]
                              + [np.full(shape, np.inf)], axis=0), axis=0)  # (S + 1, ...)
+    law = gain_law(model)
     # below the smallest switch both penalties are constant: take them at half of it
     first = edges[0]
     total = penalty(air_time(np.where(np.isfinite(first), first / 2.0, 1.0))) \
-        * -np.expm1(-first)
+        * law.below(first)
     if not switches:
         return total
     # pieces exist only in paper mode: t_T = Z_m / (B log2(1 + mean_snr g)) (eqs. 2, 4);
     # each is integrated only where it is not empty
     snr_all, bits_all = np.broadcast_to(snr_m, shape), np.broadcast_to(bits, shape)
+
+    snr_all = np.broadcast_to(snr_all, edges[1:].shape)  # one copy per piece
+    bits_all = np.broadcast_to(bits_all, edges[1:].shape)
+
+    def air_time_where(use: np.ndarray, gain: np.ndarray) -> np.ndarray:
+        return transmission.shannon_air_time_s(bits_all[use], snr_all[use] * gain,
+                                               bandwidth_hz)
+
+    lower, upper = edges[:-1], edges[1:]  # every piece at once, (S, ...)
+    mass = law.mass(lower, upper)
+    moment = law.integrate(lower, upper, air_time_where)  # int t_T dF over each piece
+    has_mass = mass > 0.0
+    mean_air = np.where(has_mass, moment / np.where(has_mass, mass, 1.0), 1.0)
+    # the mean lies between the piece's end air times (kept there against round-off)
+    mean_air = np.clip(mean_air, air_time(upper), air_time(lower))
+    pieces = np.where(has_mass, mass * penalty(mean_air), 0.0)
+    for piece in pieces:  # summed in a fixed order: the same bits whatever the shape
+        total = total + piece
+    return total
+    # pieces exist only in paper mode: t_T = Z_m / (B log2(1 + mean_snr g)) (eqs. 2, 4);
+    # each is integrated only where it is not empty
+    snr_all, bits_all = np.broadcast_to(snr_m, shape), np.broadcast_to(bits, shape)
+
+    snr_all = np.broadcast_to(snr_all, edges[1:].shape)  # one copy per piece
+    bits_all = np.broadcast_to(bits_all, edges[1:].shape)
 
     def air_time_where(use: np.ndarray, gain: np.ndarray) -> np.ndarray:
         return transmission.shannon_air_time_s(bits_all[use], snr_all[use] * gain,
@@ -204,5 +380,5 @@ def expected_penalties(model: CellModel, mean_snr: np.ndarray,
 
 def expected_cost(model: CellModel, mean_snr: np.ndarray, user_cpu_hz: np.ndarray
                   ) -> np.ndarray:
-    """E over Rayleigh fading of the eq. 11 cost, (..., U, Q) -> (..., U, M, Q)."""
+    """E over the fading law of the eq. 11 cost, (..., U, Q) -> (..., U, M, Q)."""
     return expected_loss(model, mean_snr) + expected_penalties(model, mean_snr, user_cpu_hz)
