@@ -315,10 +315,8 @@ def expected_penalties(model: CellModel, mean_snr: np.ndarray,
         return total
     # pieces exist only in paper mode: t_T = Z_m / (B log2(1 + mean_snr g)) (eqs. 2, 4);
     # each is integrated only where it is not empty
-    snr_all, bits_all = np.broadcast_to(snr_m, shape), np.broadcast_to(bits, shape)
-
-    snr_all = np.broadcast_to(snr_all, edges[1:].shape)  # one copy per piece
-    bits_all = np.broadcast_to(bits_all, edges[1:].shape)
+    snr_all = np.broadcast_to(snr_m, edges[1:].shape)  # (S, ...): every piece at once
+    bits_all = np.broadcast_to(bits, edges[1:].shape)
 
     def air_time_where(use: np.ndarray, gain: np.ndarray) -> np.ndarray:
         return transmission.shannon_air_time_s(bits_all[use], snr_all[use] * gain,
@@ -334,47 +332,6 @@ def expected_penalties(model: CellModel, mean_snr: np.ndarray,
     pieces = np.where(has_mass, mass * penalty(mean_air), 0.0)
     for piece in pieces:  # summed in a fixed order: the same bits whatever the shape
         total = total + piece
-    return total
-    # pieces exist only in paper mode: t_T = Z_m / (B log2(1 + mean_snr g)) (eqs. 2, 4);
-    # each is integrated only where it is not empty
-    snr_all, bits_all = np.broadcast_to(snr_m, shape), np.broadcast_to(bits, shape)
-
-    snr_all = np.broadcast_to(snr_all, edges[1:].shape)  # one copy per piece
-    bits_all = np.broadcast_to(bits_all, edges[1:].shape)
-
-    def air_time_where(use: np.ndarray, gain: np.ndarray) -> np.ndarray:
-        return transmission.shannon_air_time_s(bits_all[use], snr_all[use] * gain,
-                                               bandwidth_hz)
-
-    for lower, upper in itertools.pairwise(edges):
-        with np.errstate(invalid="ignore"):  # inf - inf where the piece is empty
-            mass = np.where(lower < upper, np.exp(-lower) * -np.expm1(-(upper - lower)), 0.0)
-        moment = np.zeros(shape)  # int t_T e^-g dg over the piece
-        # from the switch up to min(next, 1): Gauss-Legendre in u = ln g
-        use = (lower > 0.0) & (lower < np.minimum(upper, 1.0))
-        if use.any():
-            lo, hi = np.log(lower[use]), np.log(np.minimum(upper[use], 1.0))
-            half, middle = (hi - lo) / 2, (hi + lo) / 2
-            part = np.zeros(lo.shape)
-            for node, weight in zip(_NODES, _WEIGHTS, strict=True):
-                g = np.exp(middle + half * node)
-                part += weight * air_time_where(use, g) * np.exp(-g) * g
-            moment[use] += half * part
-        # above gain 1: Gauss-Legendre in w = 1 - e^-g, which absorbs the weight e^-g
-        use = (upper > 1.0) & (np.maximum(lower, 1.0) < upper)
-        if use.any():
-            lo = -np.expm1(-np.maximum(lower[use], 1.0))
-            hi = -np.expm1(-upper[use])
-            half, middle = (hi - lo) / 2, (hi + lo) / 2
-            part = np.zeros(lo.shape)
-            for node, weight in zip(_NODES, _WEIGHTS, strict=True):
-                with np.errstate(divide="ignore"):  # w = 1 only in a piece of width 0
-                    g = -np.log1p(-(middle + half * node))
-                part += weight * air_time_where(use, g)
-            moment[use] += half * part
-        has_mass = mass > 0.0
-        mean_air = np.where(has_mass, moment / np.where(has_mass, mass, 1.0), 1.0)
-        total = total + np.where(has_mass, mass * penalty(mean_air), 0.0)
     return total
 
 
