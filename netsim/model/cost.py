@@ -18,6 +18,7 @@ expected air time infinite.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -92,7 +93,7 @@ class CellModel:
         self.noise_w = channel.noise_power_w(scenario.cell)
         self._tables: dict[bytes, ExpectedCostTable] = {}
         self._loss_table: tuple[np.ndarray, np.ndarray] | None = None
-        self._exact_loss: np.ndarray | None = None
+        self._exact_loss: ExpectedCostTable | None = None
         bs, task = scenario.base_station, scenario.task
         self.extraction_delay_s = delay.extraction_delay_s(
             bs.cycles_per_bit, task.image_bits, self.relative_size, bs.cpu_hz
@@ -259,13 +260,23 @@ class CellModel:
     def fading_nodes(self) -> np.ndarray:
         """Equal-probability grid over the fading power gain o: the midpoint quantiles
         o_i = F^-1((i + 1/2) / N), i = 0..N-1, each of weight 1/N (Rayleigh:
-        -ln(1 - (i + 1/2) / N); other laws: :func:`channel.power_gain_law`)."""
+        -ln(1 - (i + 1/2) / N); other laws: :func:`channel.power_gain_law`); a copy of
+        the grid computed once per model."""
+        return self._fading_nodes.copy()
+
+    @cached_property
+    def _fading_nodes(self) -> np.ndarray:
         n = self.scenario.statistical.fading_quantiles
         levels = (np.arange(n) + 0.5) / n
         fading = self.scenario.cell.fading
         if fading.model == "rayleigh":
             return -np.log1p(-levels)
         return channel.power_gain_law(fading).ppf(levels)
+
+    @cached_property
+    def gain_law(self) -> expectation.Rayleigh | expectation.GeneralLaw:
+        """The fading law's integration rules for the exact expected cost."""
+        return expectation.integration_rules(self.scenario.cell.fading)
 
     def quadrature_expected_cost(self, mean_snr: np.ndarray, user_cpu_hz: np.ndarray):
         """E over fading of the cost at mean SNR (..., U, Q) -> (..., U, M, Q), by
@@ -312,17 +323,17 @@ class CellModel:
     def expected_cost_table(self, user_cpu_hz: np.ndarray) -> ExpectedCostTable:
         """The expected cost per (user, encoder), tabulated once over mean SNR in dB (the
         cost depends on the RB and the location only through it): exact
-        (:mod:`netsim.model.expectation`) every :meth:`exact_table_step_db`, read by cubic
+        (:mod:`netsim.model.expectation`) every :attr:`exact_table_step_db`, read by cubic
         interpolation, or :meth:`quadrature_expected_cost` every TABLE_STEP_DB, read
         linearly (``statistical.expectation``)."""
         key = np.asarray(user_cpu_hz, dtype=float).tobytes()
         if key not in self._tables:
             cpu = np.asarray(user_cpu_hz, dtype=float)
-            step_db = self.exact_table_step_db() if self.exact_expectation else TABLE_STEP_DB
+            step_db = self.exact_table_step_db if self.exact_expectation else TABLE_STEP_DB
             grid_db = self._table_grid_db(step_db)
             mean_snr = np.broadcast_to(channel.db_to_linear(grid_db), cpu.shape + grid_db.shape)
-            if self.exact_expectation:
-                values = (self._exact_loss_on(grid_db)
+            if self.exact_expectation:  # the loss's table (1, M, G) is on the same grid
+                values = (self._exact_loss_table().values
                           + expectation.expected_penalties(self, mean_snr, cpu))  # (U, M, G)
             else:
                 values = self.quadrature_expected_cost(mean_snr, cpu)  # (U, M, G)
@@ -338,13 +349,10 @@ class CellModel:
         mean_snr = np.asarray(mean_snr, dtype=float)
         if self.scenario.cell.fading.model == "none" or not self.exact_expectation:
             return self.quadrature_expected_cost(mean_snr, user_cpu_hz)
-        step_db = self.exact_table_step_db()
-        grid_db = self._table_grid_db(step_db)
-        loss = ExpectedCostTable(float(grid_db[0]), step_db,
-                                 self._exact_loss_on(grid_db)[None], cubic=True)
-        return (loss.lookup(channel.linear_to_db(mean_snr))
+        return (self._exact_loss_table().lookup(channel.linear_to_db(mean_snr))
                 + expectation.expected_penalties(self, mean_snr, user_cpu_hz))
 
+    @cached_property
     def exact_table_step_db(self) -> float:
         """Grid step of the exact tables: EXACT_TABLE_STEP_DB, finer for a fading law
         narrower than Rayleigh's (a twentieth of the law's spread in dB, half the distance
@@ -357,12 +365,14 @@ class CellModel:
         spread_db = 5.0 * np.log10(law.ppf(0.84) / law.ppf(0.16))
         return float(np.clip(spread_db / 20.0, 0.01, EXACT_TABLE_STEP_DB))
 
-    def _exact_loss_on(self, grid_db: np.ndarray) -> np.ndarray:
-        """The exact expected task loss on the exact tables' grid (dB), (M, G); it depends
-        on no user, so it is computed once."""
+    def _exact_loss_table(self) -> ExpectedCostTable:
+        """The exact expected task loss on the exact tables' grid, (1, M, G): it depends
+        on no user, so it is computed once and serves every user (read cubically)."""
         if self._exact_loss is None:
-            self._exact_loss = expectation.expected_loss(
-                self, channel.db_to_linear(grid_db)[None, :])[0]
+            step_db = self.exact_table_step_db
+            grid_db = self._table_grid_db(step_db)
+            loss = expectation.expected_loss(self, channel.db_to_linear(grid_db)[None, :])
+            self._exact_loss = ExpectedCostTable(float(grid_db[0]), step_db, loss, cubic=True)
         return self._exact_loss
 
     def expected_cost(

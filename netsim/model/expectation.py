@@ -44,7 +44,7 @@ from scipy.special import exp1
 from netsim.model import energy, transmission
 from netsim.model.channel import power_gain_law
 from netsim.model.taskloss import TaskProfile, task_loss_metric
-from netsim.scenario import Scenario
+from netsim.scenario import Fading, Scenario
 
 
 class CellModel(Protocol):
@@ -62,8 +62,12 @@ class CellModel(Protocol):
 
     def user_energy_j(self, user_cpu_hz: np.ndarray) -> np.ndarray: ...
 
+    @property
+    def gain_law(self) -> Rayleigh | GeneralLaw: ...
+
     def penalty_at_air_time(self, air_time_s: np.ndarray, user_cpu_hz: np.ndarray
                             ) -> np.ndarray: ...
+
 
 GAUSS_NODES = 16
 """Gauss-Legendre nodes per smooth piece of the penalties."""
@@ -169,9 +173,9 @@ class GeneralLaw:
         return out
 
 
-def gain_law(model: CellModel) -> Rayleigh | GeneralLaw:
-    """The fading law's integration rules (Rayleigh's in closed form where they exist)."""
-    fading = model.scenario.cell.fading
+def integration_rules(fading: Fading) -> Rayleigh | GeneralLaw:
+    """A fading law's integration rules (Rayleigh's in closed form where they exist);
+    :attr:`CellModel.gain_law` keeps them, built once per model."""
     if fading.model == "rayleigh":
         return Rayleigh()
     return GeneralLaw(power_gain_law(fading))
@@ -179,13 +183,14 @@ def gain_law(model: CellModel) -> Rayleigh | GeneralLaw:
 
 def expected_loss(model: CellModel, mean_snr: np.ndarray) -> np.ndarray:
     """E over the fading law of the task loss at SNR mean_snr * g, (..., U, Q) -> (...,
-    U, M, Q): in closed form under Rayleigh fading (module docstring), else piece by
-    piece between the profile's points (:func:`_expected_loss_by_pieces`)."""
-    if model.scenario.cell.fading.model != "rayleigh":
-        return _expected_loss_by_pieces(model, mean_snr, gain_law(model))
+    U, M, Q). Between two profile points the loss is values_k + slope_k (ln g - ln g_k),
+    below the first and above the last constant: integrated in closed form under
+    Rayleigh fading (:func:`_rayleigh_loss`), else by the law's rules
+    (:func:`_law_loss`)."""
     mean_snr = np.asarray(mean_snr, dtype=float)
     profile, kind = model.profile, model.scenario.task.kind
     metric = task_loss_metric(kind)
+    law = model.gain_law
     out = np.empty(mean_snr.shape[:-1] + (len(model.encoders),) + mean_snr.shape[-1:])
     with np.errstate(divide="ignore"):
         log_mean = np.log(mean_snr)[..., None]  # (..., U, Q, 1)
@@ -194,53 +199,45 @@ def expected_loss(model: CellModel, mean_snr: np.ndarray) -> np.ndarray:
         values = np.asarray(profile.values[metric][name], dtype=float)
         if kind != "classify":
             values = 1.0 - values  # the loss is 1 - similarity
-        log_gain = log_point - log_mean  # where the SNR crosses each profile point
-        gain = np.exp(log_gain)
-        tail = np.exp(-gain)  # P(g > g_k)
-        total = values[0] * -np.expm1(-gain[..., 0]) + values[-1] * tail[..., -1]
-        if log_point.size > 1:  # loss = values_k + slope_k (ln g - ln g_k) on [g_k, g_k+1]
-            slope = np.diff(values) / np.diff(log_point)
-            x, y = gain[..., :-1], gain[..., 1:]
-            log_x, log_y = log_gain[..., :-1], log_gain[..., 1:]
-            tail_x, tail_y = tail[..., :-1], tail[..., 1:]
-            with np.errstate(invalid="ignore"):
-                pieces = ((values[:-1] - slope * log_x) * (tail_x - tail_y)
-                          + slope * (tail_x * log_x - tail_y * log_y + exp1(x) - exp1(y)))
-            total = total + np.where(tail_x > 0.0, pieces, 0.0).sum(axis=-1)  # else ~e^-700
-        out[..., m, :] = total
+        log_gain = log_point - log_mean  # where the SNR crosses each profile point (..., P)
+        slope = np.diff(values) / np.diff(log_point)  # (P - 1,)
+        if isinstance(law, Rayleigh):
+            out[..., m, :] = _rayleigh_loss(values, slope, log_gain)
+        else:
+            out[..., m, :] = _law_loss(law, values, slope, log_gain)
     return out
 
 
-def _expected_loss_by_pieces(model: CellModel, mean_snr: np.ndarray,
-                             law: Rayleigh | GeneralLaw) -> np.ndarray:
-    """E of the task loss for any law: between two profile points the loss is
-    values_k + slope_k (ln g - ln g_k), so its expectation there is values_k times the
-    piece's mass plus slope_k times E[(ln g - ln g_k); piece] (integrated by the law's
-    rule); below the first point and above the last it is constant."""
-    mean_snr = np.asarray(mean_snr, dtype=float)
-    profile, kind = model.profile, model.scenario.task.kind
-    metric = task_loss_metric(kind)
-    out = np.empty(mean_snr.shape[:-1] + (len(model.encoders),) + mean_snr.shape[-1:])
-    with np.errstate(divide="ignore"):
-        log_mean = np.log(mean_snr)
-    for m, name in enumerate(model.encoders):
-        log_point = np.asarray(profile.snr_db[name], dtype=float) * (np.log(10.0) / 10.0)
-        values = np.asarray(profile.values[metric][name], dtype=float)
-        if kind != "classify":
-            values = 1.0 - values  # the loss is 1 - similarity
-        log_gain = log_point - log_mean[..., None]  # where the SNR crosses them (..., P)
-        gain = np.exp(log_gain)
-        total = values[0] * law.below(gain[..., 0]) \
-            + values[-1] * (1.0 - law.below(gain[..., -1]))
-        if log_point.size > 1:  # every piece between two points at once: (..., P - 1)
-            slope = np.diff(values) / np.diff(log_point)
-            start = np.broadcast_to(log_gain[..., :-1], gain[..., 1:].shape)
-            relative_log = law.integrate(gain[..., :-1], gain[..., 1:],
-                                         lambda use, g, start=start: np.log(g) - start[use])
-            total = total + (values[:-1] * law.mass(gain[..., :-1], gain[..., 1:])
-                             + slope * relative_log).sum(axis=-1)
-        out[..., m, :] = total
-    return out
+def _rayleigh_loss(values: np.ndarray, slope: np.ndarray, log_gain: np.ndarray
+                   ) -> np.ndarray:
+    """The loss's expectation under Rayleigh fading, in closed form (module docstring)."""
+    gain = np.exp(log_gain)
+    tail = np.exp(-gain)  # P(g > g_k)
+    total = values[0] * -np.expm1(-gain[..., 0]) + values[-1] * tail[..., -1]
+    if slope.size:
+        x, y = gain[..., :-1], gain[..., 1:]
+        log_x, log_y = log_gain[..., :-1], log_gain[..., 1:]
+        tail_x, tail_y = tail[..., :-1], tail[..., 1:]
+        with np.errstate(invalid="ignore"):
+            pieces = ((values[:-1] - slope * log_x) * (tail_x - tail_y)
+                      + slope * (tail_x * log_x - tail_y * log_y + exp1(x) - exp1(y)))
+        total = total + np.where(tail_x > 0.0, pieces, 0.0).sum(axis=-1)  # else ~e^-700
+    return total
+
+
+def _law_loss(law: GeneralLaw, values: np.ndarray, slope: np.ndarray, log_gain: np.ndarray
+              ) -> np.ndarray:
+    """The loss's expectation under any law: on each piece values_k times its mass plus
+    slope_k times E[(ln g - ln g_k); piece], every piece at once, (..., P - 1)."""
+    gain = np.exp(log_gain)
+    total = values[0] * law.below(gain[..., 0]) + values[-1] * (1.0 - law.below(gain[..., -1]))
+    if slope.size:
+        start = np.broadcast_to(log_gain[..., :-1], gain[..., 1:].shape)
+        relative_log = law.integrate(gain[..., :-1], gain[..., 1:],
+                                     lambda use, g: np.log(g) - start[use])
+        total = total + (values[:-1] * law.mass(gain[..., :-1], gain[..., 1:])
+                         + slope * relative_log).sum(axis=-1)
+    return total
 
 
 def _gain_at(model: CellModel, mean_snr: np.ndarray, air_time_s: np.ndarray) -> np.ndarray:
@@ -306,7 +303,7 @@ def expected_penalties(model: CellModel, mean_snr: np.ndarray,
     edges = np.sort(np.stack([np.broadcast_to(_gain_at(model, snr_m, np.broadcast_to(s, shape)),
                                               shape) for s in switches]
                              + [np.full(shape, np.inf)], axis=0), axis=0)  # (S + 1, ...)
-    law = gain_law(model)
+    law = model.gain_law
     # below the smallest switch both penalties are constant: take them at half of it
     first = edges[0]
     total = penalty(air_time(np.where(np.isfinite(first), first / 2.0, 1.0))) \
