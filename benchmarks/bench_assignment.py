@@ -27,6 +27,7 @@ expected cost and by the realised cost.
 from __future__ import annotations
 
 import argparse
+import functools
 import statistics
 import sys
 import time
@@ -42,7 +43,9 @@ from netsim.loading import load_scenario
 from netsim.model import expectation
 from netsim.model.cost import CellModel
 from netsim.model.world import generate_world
-from solvers.common import assign_rbs, best_encoder
+from netsim.simulation.scheduling import SchedulerParams, SchedulingProblem
+from solvers.common import best_encoder, reduced_costs
+from solvers.exact.hungarian import HungarianScheduler
 from solvers.exact.ilp import ILPParams, ILPScheduler
 
 try:
@@ -53,9 +56,8 @@ except ImportError:  # optional: only measured where installed
 
 def reduced_matrix(problem) -> np.ndarray:  # type: ignore[no-untyped-def]
     """The matrix netsim's Hungarian scheduler hands to scipy (solvers.common.assign_rbs)."""
-    cost_uq, _ = best_encoder(problem.cost)
-    reduced = cost_uq - problem.drop_penalty[:, None]
-    return np.minimum(reduced, 0.0) if problem.voluntary_drop else reduced
+    return reduced_costs(best_encoder(problem.cost)[0], problem.drop_penalty,
+                         problem.voluntary_drop)
 
 
 def scipy_columns(matrix: np.ndarray) -> np.ndarray:
@@ -161,6 +163,10 @@ def bench_decisions(cases: list[tuple[int, int, int]]) -> None:
             "statistical": scenario.statistical.model_copy(update={"expectation": how})}))
             for how in ("exact", "quantiles")}
         penalty = np.full(users, float(scenario.users.drop_penalty))
+        hungarian = HungarianScheduler(SchedulerParams(), np.random.default_rng(0))
+        problem = functools.partial(SchedulingProblem, drop_penalty=penalty,
+                                    encoders=tuple(scenario.encoders),
+                                    voluntary_drop=scenario.users.voluntary_drop)
         totals = {how: np.zeros(2) for how in models}
         differ = 0
         for seed in range(seeds):
@@ -171,18 +177,14 @@ def bench_decisions(cases: list[tuple[int, int, int]]) -> None:
             realised = exact.cost(exact.snr(world.distance_m, world.fading,
                                             world.interference_w), world.user_cpu_hz)
             for slot in range(slots):
-                chosen = {}
-                for how, cost in costs.items():
-                    cost_uq, encoder_uq = best_encoder(cost[slot])
-                    rb = assign_rbs(cost_uq, penalty, scenario.users.voluntary_drop)
-                    served = np.flatnonzero(rb >= 0)
-                    encoder = encoder_uq[served, rb[served]]
-                    dropped = penalty[rb < 0].sum()
-                    totals[how] += (costs["exact"][slot][served, encoder, rb[served]].sum()
-                                    + dropped,
-                                    realised[slot][served, encoder, rb[served]].sum() + dropped)
-                    chosen[how] = (rb.tobytes(), encoder.tobytes())
-                differ += chosen["exact"] != chosen["quantiles"]
+                chosen = {how: hungarian.decide(problem(cost[slot]))
+                          for how, cost in costs.items()}
+                for how, allocation in chosen.items():
+                    totals[how] += (allocation.objective(problem(costs["exact"][slot])),
+                                    allocation.objective(problem(realised[slot])))
+                differ += not (np.array_equal(chosen["exact"].rb, chosen["quantiles"].rb)
+                               and np.array_equal(chosen["exact"].encoder,
+                                                  chosen["quantiles"].encoder))
         n = slots * seeds * users
         e, q = totals["exact"] / n, totals["quantiles"] / n
         print(f"| {users} × {rbs} | {slots * seeds} | {differ / (slots * seeds):.0%} | "

@@ -31,9 +31,7 @@ def assign_rbs(cost_uq: np.ndarray, drop_penalty: np.ndarray, voluntary_drop: bo
     mean 'not served' — which reaches the optimum of an augmented matrix with a private
     drop column per user at U x Q instead of U x (Q + U).
     """
-    reduced = cost_uq - drop_penalty[:, None]
-    if voluntary_drop:
-        reduced = np.minimum(reduced, 0.0)
+    reduced = reduced_costs(cost_uq, drop_penalty, voluntary_drop)
     rows, cols = linear_sum_assignment(reduced)
     if voluntary_drop:
         keep = reduced[rows, cols] < 0.0
@@ -41,6 +39,14 @@ def assign_rbs(cost_uq: np.ndarray, drop_penalty: np.ndarray, voluntary_drop: bo
     rb = np.full(cost_uq.shape[0], NOT_SERVED, dtype=np.int64)
     rb[rows] = cols
     return rb
+
+
+def reduced_costs(cost_uq: np.ndarray, drop_penalty: np.ndarray, voluntary_drop: bool
+                  ) -> np.ndarray:
+    """The matrix :func:`assign_rbs` assigns on: cost - penalty (what serving saves),
+    clipped at 0 when drops are voluntary."""
+    reduced = cost_uq - drop_penalty[:, None]
+    return np.minimum(reduced, 0.0) if voluntary_drop else reduced
 
 
 def allocation_from_rbs(rb: np.ndarray, encoder_per_rb: np.ndarray) -> Allocation:

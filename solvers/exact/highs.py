@@ -84,8 +84,9 @@ class ArrayModel:
         lp.a_matrix_.index_ = np.concatenate(self.row_cols).astype(np.int32)
         lp.a_matrix_.value_ = np.concatenate(self.row_vals)
         integer = np.concatenate(self.integer)
-        lp.integrality_ = [highspy.HighsVarType.kInteger if i else highspy.HighsVarType.kContinuous
-                           for i in integer]
+        if integer.any():  # an LP (no integer column) leaves it empty
+            lp.integrality_ = [highspy.HighsVarType.kInteger if i
+                               else highspy.HighsVarType.kContinuous for i in integer]
         highs = quiet_highs()
         highs.passModel(lp)
         for name, value in (options or {}).items():
