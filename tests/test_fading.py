@@ -82,3 +82,17 @@ def test_a_law_parameter_belongs_to_its_law():
         make_scenario(cell={"fading": {"model": "rayleigh", "k_factor": 5.0}})
     with pytest.raises(ScenarioError, match="m"):
         make_scenario(cell={"fading": {"model": "nakagami", "m": 0.2}})
+
+
+def test_masses_of_a_narrow_rician_law_deep_in_its_lower_tail():
+    """scipy's ncx2 survival function overflows far below a narrow Rician law's peak
+    (K = 1e4, gains under about 1e-5): the exact expectation's masses there come from
+    the CDF, and the masses of a partition of the gains still add up to 1."""
+    from netsim.model import expectation
+
+    fading = make_scenario(cell={"fading": {"model": "rician", "k_factor": 1e4}}).cell.fading
+    rules = expectation.integration_rules(fading)
+    edges = np.array([0.0, 1e-300, 1e-12, 1e-5, 0.5, 0.99, 1.0, 1.01, 1.05, 3.0, np.inf])
+    mass = rules.mass(edges[:-1], edges[1:])
+    assert np.all(mass >= 0.0) and mass[:4].sum() == 0.0
+    assert mass.sum() == pytest.approx(1.0, abs=1e-12)

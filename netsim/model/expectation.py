@@ -148,10 +148,13 @@ class GeneralLaw:
         return self.law.cdf(gain)
 
     def mass(self, lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
-        upper_tail = lower >= self.median  # there the survival function keeps the digits
-        with np.errstate(invalid="ignore"):
-            mass = np.where(upper_tail, self.law.sf(lower) - self.law.sf(upper),
-                            self.law.cdf(upper) - self.law.cdf(lower))
+        lower, upper = np.broadcast_arrays(lower, upper)
+        mass = np.zeros(lower.shape)
+        # above the median the survival function keeps the digits; each is evaluated only
+        # on its side (scipy's ncx2 survival function overflows deep in the lower tail)
+        tail = lower >= self.median
+        mass[tail] = self.law.sf(lower[tail]) - self.law.sf(upper[tail])
+        mass[~tail] = self.law.cdf(upper[~tail]) - self.law.cdf(lower[~tail])
         return np.where(lower < upper, np.maximum(mass, 0.0), 0.0)
 
     def integrate(self, lower: np.ndarray, upper: np.ndarray, f: Integrand) -> np.ndarray:
