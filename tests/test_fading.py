@@ -96,3 +96,19 @@ def test_masses_of_a_narrow_rician_law_deep_in_its_lower_tail():
     mass = rules.mass(edges[:-1], edges[1:])
     assert np.all(mass >= 0.0) and mass[:4].sum() == 0.0
     assert mass.sum() == pytest.approx(1.0, abs=1e-12)
+
+
+@pytest.mark.parametrize("k", [0.5, 3.0, 50.0, 1e4])
+def test_rician_gain_law_is_scipys_noncentral_chi_square(k):
+    """The squared-Rice form netsim integrates with is sigma^2 ncx2(2, 2K), functions
+    and moments, out to the schema's narrowest law (K = 1e4)."""
+    fading = make_scenario(cell={"fading": {"model": "rician", "k_factor": k}}).cell.fading
+    law = power_gain_law(fading)
+    reference = stats.ncx2(df=2, nc=2.0 * k, scale=0.5 / (k + 1.0))
+    levels = np.linspace(0.001, 0.999, 99)
+    gains = reference.ppf(levels)
+    assert law.ppf(levels) == pytest.approx(gains, rel=1e-12)
+    assert law.pdf(gains) == pytest.approx(reference.pdf(gains), rel=1e-11)
+    assert law.cdf(gains) == pytest.approx(levels, rel=1e-11)
+    assert law.sf(gains) == pytest.approx(1.0 - levels, rel=1e-10)
+    assert law.var() == pytest.approx(reference.var(), rel=1e-12)
