@@ -27,6 +27,30 @@ app = typer.Typer(
 )
 
 
+@app.callback()
+def main_options(
+    verbose: Annotated[bool, typer.Option(
+        "--verbose", "-v", envvar="NETSIM_VERBOSE",
+        help="Show what third-party libraries print (HiGHS's banner and solver log, Ray's "
+             "and Optuna's logs, their Python warnings); hidden by default.")] = False,
+) -> None:
+    """netsim: CLIP semantic communication over OFDMA — simulate, schedule, compare."""
+    from netsim.verbosity import set_verbose
+
+    set_verbose(verbose)
+
+
+FORMAT_HELP = "Table format of records, summary and timing: csv or parquet."
+
+
+def check_format(table_format: str) -> str:
+    """The --format value, or a one-line error (exit 2)."""
+    from netsim.table_files import TABLE_FORMATS
+
+    if table_format not in TABLE_FORMATS:
+        fail(f"--format: {table_format!r}: choose one of {', '.join(TABLE_FORMATS)}")
+    return table_format
+
 
 MAX_SEEDS = 100_000
 """Most seeds one command takes (each is a whole simulated world)."""
@@ -62,13 +86,16 @@ def run(
         typer.Option(help="Seeds to run instead of the file's, e.g. '0,1,2' or '0-9'."),
     ] = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    table_format: Annotated[str, typer.Option("--format", help=FORMAT_HELP)] = "csv",
 ) -> None:
-    """Simulate a scenario with every scheduler it lists; write records.csv, summary.csv,
-    timing.csv and the resolved scenario.yaml into the output folder."""
-    from netsim.loading import load_scenario
+    """Simulate a scenario with every scheduler it lists; write records, summary, timing
+    (.csv, or .parquet with --format parquet) and the resolved scenario.yaml into the
+    output folder. The Python API's netsim.run does the same in memory."""
+    from netsim.api import load_scenario
     from netsim.locks import FolderBusy, exclusive_writer
     from netsim.simulation.output import OutputError, check_output_folder
 
+    check_format(table_format)
     try:
         scenario = load_scenario(scenario_file)
         if seeds is not None:  # the resolved scenario.yaml records the seeds that ran
@@ -77,13 +104,14 @@ def run(
         fail(str(error))
     out_dir = out if out is not None else Path("results") / scenario.name
     if scenario.sweep:  # the sweep engine, one point after another in this process
-        run_sweep_command(scenario, scenario_file, out_dir, "local", 1, None, progress)
+        run_sweep_command(scenario, scenario_file, out_dir, "local", 1, None, progress,
+                          table_format)
         return
     check_memory(scenario, scenario_file)
     try:
         check_output_folder(out_dir)
         with exclusive_writer(out_dir, "run"):
-            _run_and_publish(scenario, scenario_file, out_dir, progress)
+            _run_and_publish(scenario, scenario_file, out_dir, progress, table_format)
     except (OutputError, FolderBusy) as error:
         fail(str(error))
 
@@ -101,18 +129,16 @@ def check_memory(scenario, scenario_file: Path) -> None:
              "slots, seeds, users or schedulers (or run it as a sweep over seeds)")
 
 
-def _run_and_publish(scenario, scenario_file: Path, out_dir: Path, progress: bool) -> None:
-    """Simulate, then publish the run folder (see :func:`run`)."""
-    from tqdm import tqdm
-
+def _run_and_publish(scenario, scenario_file: Path, out_dir: Path, progress: bool,
+                     table_format: str) -> None:
+    """Simulate (:func:`netsim.api.run`), then publish the run folder (see :func:`run`)."""
+    from netsim.api import run as run_in_memory
     from netsim.simulation.output import format_summary, publish_run
-    from netsim.simulation.runner import NoRequestsError, run_scenario
+    from netsim.simulation.runner import NoRequestsError, RunResult
 
-    total = len(scenario.seeds) * scenario.slots
     try:
-        with tqdm(total=total, unit="slot", desc=scenario.name, disable=not progress or None,
-                  leave=False) as bar:
-            result = run_scenario(scenario, list(scenario.seeds), on_slots=bar.update)
+        done = run_in_memory(scenario, progress=progress)
+        result = RunResult(done.records, done.summary, done.timing)
     except KeyboardInterrupt:
         fail("interrupted; nothing was written", code=130)
     except MemoryError:
@@ -121,23 +147,25 @@ def _run_and_publish(scenario, scenario_file: Path, out_dir: Path, progress: boo
     except NoRequestsError as error:
         fail(f"{scenario_file}: {error}; nothing was written", code=1)
     try:
-        publish_run(out_dir, scenario, result)
+        publish_run(out_dir, scenario, result, table_format)
     except OSError as error:
         kept = "the earlier run there is kept" if out_dir.exists() else "nothing was written"
         fail(f"--out {out_dir}: writing the results failed ({error.strerror or error}); {kept}",
              code=1)
     typer.echo(format_summary(result.summary))
-    typer.echo(f"wrote {out_dir}/records.csv, summary.csv, timing.csv, scenario.yaml")
+    typer.echo(f"wrote {out_dir}/records.{table_format}, summary.{table_format}, "
+               f"timing.{table_format}, scenario.yaml")
 
 
 def run_sweep_command(scenario, scenario_file: Path, out_dir: Path, backend: str,
-                      workers: int | None, address: str | None, progress: bool) -> None:
+                      workers: int | None, address: str | None, progress: bool,
+                      table_format: str = "csv") -> None:
     """Run a sweep's unfinished points, print the outcome and the aggregate table."""
     from netsim.experiments.sweep import describe, run_sweep, sweep_jobs
     from netsim.simulation.output import format_summary
 
     try:
-        jobs = sweep_jobs(scenario, str(scenario_file))
+        jobs = sweep_jobs(scenario, str(scenario_file), table_format)
     except ScenarioError as error:
         fail(str(error))
     from netsim.locks import FolderBusy, exclusive_writer
@@ -184,11 +212,16 @@ def sweep(
         str | None, typer.Option(help="Seeds to run instead of the file's, e.g. '0-4'.")
     ] = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar over points.")] = True,
+    table_format: Annotated[str, typer.Option(
+        "--format", help="Table format of each point's records, summary and timing: csv "
+                         "or parquet (the aggregates stay CSV).")] = "csv",
 ) -> None:
     """Run every point of a sweep, once per seed, in parallel; skip points already
     finished (a killed sweep resumes); write aggregate.csv (mean and 95 % CI over seeds)."""
     from netsim.experiments.sweep import BACKENDS
     from netsim.loading import load_scenario
+
+    check_format(table_format)
 
     try:
         if backend not in BACKENDS:
@@ -203,7 +236,8 @@ def sweep(
     except (ScenarioError, ValueError) as error:
         fail(str(error))
     out_dir = out if out is not None else Path("results") / scenario.name
-    run_sweep_command(scenario, sweep_file, out_dir, backend, workers, address, progress)
+    run_sweep_command(scenario, sweep_file, out_dir, backend, workers, address, progress,
+                      table_format)
 
 
 def _target_problem(path: Path, folder: bool) -> str | None:

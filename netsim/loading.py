@@ -217,3 +217,18 @@ def _with_values(base: dict[str, Any], scenario: Scenario, source: str,
     except ScenarioError as error:
         where = ", ".join(f"{k}={v!r}" for k, v in point.items())
         raise ScenarioError(source, f"sweep ({where}): {error.key}", error.problem) from None
+
+
+def with_overrides(scenario: Scenario, source: str, overrides: dict[str, Any]) -> Scenario:
+    """The scenario with ``overrides`` ({dotted key: value}, e.g. ``{"users.count": 8}``)
+    set on its resolved data (levels a file leaves to defaults are created), checked like
+    a file: an unknown key or a bad value raises ScenarioError naming it."""
+    data = scenario_data(scenario)
+    if not scenario.sweep:
+        data.pop("sweep")
+    for key, value in overrides.items():
+        if not isinstance(key, str) or not key or any(not part for part in key.split(".")):
+            raise ScenarioError(source, str(key), "not a dotted key like 'users.count'")
+        if not set_dotted(data, key, copy.deepcopy(value), create=True):
+            raise ScenarioError(source, key, "no such key: a level above it is a value")
+    return parse_scenario(data, source, scenario.source_dir)

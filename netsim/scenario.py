@@ -311,7 +311,7 @@ class RL(Strict):
     with far less variance; realised: minus the cost under this slot's fading draw
     (the paper's literal reward). Evaluation always scores realised costs. On
     paper.yaml, 200k PPO steps reach 0.94 of the statistical optimum with realised
-    rewards and about 1.0 with expected ones (README)."""
+    rewards and about 1.0 with expected ones (docs/rl.md)."""
     reward_scale: PositiveFloat = 0.1
     """Rewards are multiplied by this for learning; reported returns are unscaled."""
     invalid_action_penalty: NonNegativeFloat = 10.0
@@ -338,7 +338,7 @@ class RL(Strict):
     n_envs: Annotated[Count, Field(le=64)] = 1
     """Environments stepped side by side in one process (SB3's DummyVecEnv; the policy
     acts on all of them in one batch); environment i is seeded seed + i. PPO's rollout
-    is then n_steps x n_envs steps (README, "Several environments": what it buys on
+    is then n_steps x n_envs steps (docs/rl.md, "Several environments": what it buys on
     2 cores)."""
     eval_every_steps: Annotated[Count, Field(le=1_000_000_000)] = 5_000
     eval_seeds: list[Annotated[int, Field(strict=True, ge=0)]] = Field(

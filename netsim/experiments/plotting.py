@@ -21,6 +21,7 @@ from netsim.errors import ScenarioError
 from netsim.experiments.tables import sweep_keys
 from netsim.io import atomic_write_bytes, atomic_write_text
 from netsim.simulation.output import csv_text
+from netsim.table_files import has_table, read_table, table_file
 
 REFERENCE_PREFIX = "reference:"
 
@@ -35,13 +36,16 @@ RECORDS_NUMBERS = ("total_delay_s",)
 SWEEP_NUMBERS = ("mean_reward", "delay_violation_rate", "energy_violation_rate")
 
 
-def read_csv_checked(path: Path, numbers: tuple[str, ...] = (), texts: tuple[str, ...] = (),
+def read_table_checked(path: Path, numbers: tuple[str, ...] = (), texts: tuple[str, ...] = (),
                      flags: tuple[str, ...] = (), rows: bool = True, **read_options
                      ) -> pd.DataFrame:
     """The CSV at PATH; ScenarioError if it is missing, unreadable, empty (no rows when
     ROWS), lacks one of the columns NUMBERS (numeric cells, empty allowed), TEXTS (no
     empty cell) or FLAGS (True/False in every cell)."""
     path = Path(path)
+    if path.suffix == ".parquet":
+        return check_columns(_read_parquet(path, read_options), path, numbers, texts, flags,
+                             rows)
     try:
         frame = pd.read_csv(path, **read_options)
         with path.open("rb") as handle:  # netsim ends every CSV with a newline
@@ -63,10 +67,25 @@ def read_csv_checked(path: Path, numbers: tuple[str, ...] = (), texts: tuple[str
     return check_columns(frame, path, numbers, texts, flags, rows)
 
 
+def _read_parquet(path: Path, read_options: dict) -> pd.DataFrame:
+    """A Parquet table; ScenarioError (one line) if missing or unreadable."""
+    import pyarrow
+
+    try:
+        return read_table(path, **read_options)
+    except FileNotFoundError:
+        raise ScenarioError(str(path), "", "missing") from None
+    except (pyarrow.ArrowException, ValueError) as error:
+        reason = " ".join(str(error).split())[:200]
+        raise ScenarioError(str(path), "", f"not a readable Parquet file ({reason})") from None
+    except OSError as error:
+        raise ScenarioError(str(path), "", f"cannot read it ({error.strerror or error})") from None
+
+
 def check_columns(frame: pd.DataFrame, path: Path, numbers: tuple[str, ...] = (),
                   texts: tuple[str, ...] = (), flags: tuple[str, ...] = (),
                   rows: bool = True) -> pd.DataFrame:
-    """FRAME (read from PATH) checked as :func:`read_csv_checked` says; NUMBERS made
+    """FRAME (read from PATH) checked as :func:`read_table_checked` says; NUMBERS made
     numeric, TEXTS made strings."""
     for column in (*numbers, *texts, *flags):
         if column not in frame.columns:
@@ -102,7 +121,7 @@ def check_columns(frame: pd.DataFrame, path: Path, numbers: tuple[str, ...] = ()
 def read_aggregate(path: Path, numbers: tuple[str, ...]) -> tuple[pd.DataFrame, list[str]]:
     """A sweep's aggregate.csv (checked: a scheduler column, the NUMBERS columns, at least
     one row) and its swept keys (the columns before 'scheduler'; at least one)."""
-    table = read_csv_checked(path, numbers=numbers, texts=("scheduler",))
+    table = read_table_checked(path, numbers=numbers, texts=("scheduler",))
     keys = sweep_keys(table)
     if not keys:
         raise ScenarioError(str(path), "", "no swept key column before 'scheduler'")
@@ -157,19 +176,21 @@ def check_figure_folder(folder: Path) -> None:
 def read_run_folder(run_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """The checked summary, records and resolved scenario of a run folder; the scenario
     dict holds ``task.kind`` and ``limits.max_delay_s`` (checked) for the figures."""
-    for name in ("summary.csv", "records.csv", "scenario.yaml"):
-        if not (run_dir / name).is_file():
-            raise ScenarioError(str(run_dir), name, "missing: is this a folder 'netsim run' wrote?")
+    summary_file, records_file = table_file(run_dir, "summary"), table_file(run_dir, "records")
+    for path in (summary_file, records_file, run_dir / "scenario.yaml"):
+        if not path.is_file():
+            raise ScenarioError(str(run_dir), path.name,
+                                "missing: is this a folder 'netsim run' wrote?")
     scenario = read_yaml_checked(run_dir / "scenario.yaml")
     kind = scenario_value(scenario, run_dir / "scenario.yaml", "task.kind", str)
     scenario_value(scenario, run_dir / "scenario.yaml", "limits.max_delay_s", (int, float))
     metric = "accuracy" if kind == "classify" else "clip_i2i_similarity"
-    summary = read_csv_checked(run_dir / "summary.csv", numbers=(*SUMMARY_NUMBERS, metric),
-                               texts=SUMMARY_COLUMNS)
+    summary = read_table_checked(summary_file, numbers=(*SUMMARY_NUMBERS, metric),
+                                 texts=SUMMARY_COLUMNS)
     shares = tuple(c for c in summary.columns if str(c).startswith("share_"))
-    check_columns(summary, run_dir / "summary.csv", numbers=shares)
-    records = read_csv_checked(run_dir / "records.csv", numbers=RECORDS_NUMBERS,
-                               texts=("scheduler",), flags=("served",), keep_default_na=True)
+    check_columns(summary, summary_file, numbers=shares)
+    records = read_table_checked(records_file, numbers=RECORDS_NUMBERS,
+                                 texts=("scheduler",), flags=("served",), keep_default_na=True)
     return summary, records, scenario
 
 
@@ -186,7 +207,7 @@ def _colors(labels: list[str]) -> list[str]:
     return ["0.6" if label.startswith(REFERENCE_PREFIX) else "C0" for label in labels]
 
 
-def plot_reward(summary: pd.DataFrame, path: Path) -> Path:
+def reward_figure(summary: pd.DataFrame) -> plt.Figure:
     data = summary.sort_values("mean_reward")
     fig, ax = plt.subplots(figsize=(8, 0.45 * len(data) + 1.5))
     ax.barh(data["scheduler"], data["mean_reward"], xerr=data["mean_reward_ci95"],
@@ -194,10 +215,10 @@ def plot_reward(summary: pd.DataFrame, path: Path) -> Path:
     ax.set_xlabel("mean reward per request (eq. 11; higher is better), 95 % CI over seeds")
     ax.set_title("Reward by scheduler (grey: exact references)")
     ax.grid(axis="x", alpha=0.3)
-    return save_figure(fig, path)
+    return fig
 
 
-def plot_loss_accuracy(summary: pd.DataFrame, path: Path, task_kind: str) -> Path:
+def loss_accuracy_figure(summary: pd.DataFrame, task_kind: str) -> plt.Figure:
     data = summary.sort_values("mean_task_loss")
     fig, axes = plt.subplots(1, 2, figsize=(11, 0.45 * len(data) + 1.5), sharey=True)
     colors = _colors(list(data["scheduler"]))
@@ -210,10 +231,10 @@ def plot_loss_accuracy(summary: pd.DataFrame, path: Path, task_kind: str) -> Pat
     for ax in axes:
         ax.grid(axis="x", alpha=0.3)
     fig.suptitle("Task performance")
-    return save_figure(fig, path)
+    return fig
 
 
-def plot_violations(summary: pd.DataFrame, path: Path) -> Path:
+def violations_figure(summary: pd.DataFrame) -> plt.Figure:
     data = summary.sort_values("scheduler")
     y = np.arange(len(data))
     fig, ax = plt.subplots(figsize=(8, 0.5 * len(data) + 1.5))
@@ -224,10 +245,10 @@ def plot_violations(summary: pd.DataFrame, path: Path) -> Path:
     ax.set_title("Constraint violations")
     ax.legend(loc="lower right")
     ax.grid(axis="x", alpha=0.3)
-    return save_figure(fig, path)
+    return fig
 
 
-def plot_delay_cdf(records: pd.DataFrame, path: Path, max_delay_s: float) -> Path:
+def delay_cdf_figure(records: pd.DataFrame, max_delay_s: float) -> plt.Figure:
     fig, ax = plt.subplots(figsize=(8, 5))
     served = records[records["served"]]
     for index, (label, group) in enumerate(served.groupby("scheduler", sort=True)):
@@ -242,10 +263,10 @@ def plot_delay_cdf(records: pd.DataFrame, path: Path, max_delay_s: float) -> Pat
     ax.set_title("Delay distribution (eq. 6, queueing included under the DES model)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="lower right")
-    return save_figure(fig, path)
+    return fig
 
 
-def plot_encoder_share(summary: pd.DataFrame, path: Path) -> Path:
+def encoder_share_figure(summary: pd.DataFrame) -> plt.Figure:
     shares = [c for c in summary.columns if c.startswith("share_")]
     data = summary.sort_values("scheduler")
     fig, ax = plt.subplots(figsize=(8, 0.45 * len(data) + 1.5))
@@ -257,7 +278,7 @@ def plot_encoder_share(summary: pd.DataFrame, path: Path) -> Path:
     ax.set_xlabel("share of served requests (%)")
     ax.set_title("Encoder choice")
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12 - 0.2 / len(data)), ncol=len(shares))
-    return save_figure(fig, path)
+    return fig
 
 
 SWEEP_PANELS = (("mean_reward", "mean reward per request"),
@@ -355,15 +376,15 @@ def load_curve_table(sweep_dir: Path, table: pd.DataFrame, keys: list[str]) -> p
     table = table.drop(columns=measured, errors="ignore")
     frames = []
     for folder in sorted(p for p in sweep_dir.iterdir() if (p / DONE).is_file()):
-        if not (folder / "records.csv").is_file():
+        if not has_table(folder, "records"):
             continue
         values = _done_values(folder / DONE)
         scenario_file = folder / "scenario.yaml"
         scenario = read_yaml_checked(scenario_file)
         end_s = ((scenario_value(scenario, scenario_file, "slots", int) - 1)
                  * scenario_value(scenario, scenario_file, "slot_duration_s", (int, float)))
-        records = read_csv_checked(folder / "records.csv", texts=("scheduler",),
-                                   numbers=("seed",), usecols=lambda c: c in RECORD_COLUMNS)
+        records = read_table_checked(table_file(folder, "records"), texts=("scheduler",),
+                                     numbers=("seed",), usecols=lambda c: c in RECORD_COLUMNS)
         part = backlog_fractions(records, end_s)
         for key in keys:
             part[key] = values.get(key)
@@ -595,6 +616,23 @@ def plot_profile(csv_path: Path) -> Path:
     return save_figure(fig, csv_path.with_suffix(".png"))
 
 
+RUN_FIGURES = ("reward", "loss_accuracy", "violations", "delay_cdf", "encoder_share")
+"""The figures of a run, by name (each saved as plots/NAME.png)."""
+
+
+def run_figures(summary: pd.DataFrame, records: pd.DataFrame, task_kind: str,
+                max_delay_s: float) -> dict[str, plt.Figure]:
+    """A run's figures (:data:`RUN_FIGURES`) as matplotlib figures, from its summary and
+    records, the task kind and T_max (s)."""
+    return {
+        "reward": reward_figure(summary),
+        "loss_accuracy": loss_accuracy_figure(summary, task_kind),
+        "violations": violations_figure(summary),
+        "delay_cdf": delay_cdf_figure(records, max_delay_s),
+        "encoder_share": encoder_share_figure(summary),
+    }
+
+
 def plot_run(run_dir: str | Path) -> list[Path]:
     """All figures of a run folder, written to RUN_DIR/plots; for a sweep folder, the
     sweep figure (and, for a load sweep, :func:`plot_load_sweep`'s curves and tables) and
@@ -620,17 +658,12 @@ def _plot_jobs(run_dir: Path) -> list[Callable[[], list[Path]]]:
         jobs = [lambda: [plot_sweep(table, keys, run_dir / "plots" / "sweep.png")]]
         if LOAD_KEY in keys:
             jobs.append(_load_sweep_job(run_dir, table, keys))
-        for folder in sorted(p for p in run_dir.iterdir() if (p / "summary.csv").is_file()):
+        for folder in sorted(p for p in run_dir.iterdir() if has_table(p, "summary")):
             jobs += _plot_jobs(folder)
         return jobs
     summary, records, scenario = read_run_folder(run_dir)
     out = run_dir / "plots"
     check_figure_folder(out)
     kind, max_delay_s = scenario["task"]["kind"], scenario["limits"]["max_delay_s"]
-    return [lambda: [
-        plot_reward(summary, out / "reward.png"),
-        plot_loss_accuracy(summary, out / "loss_accuracy.png", kind),
-        plot_violations(summary, out / "violations.png"),
-        plot_delay_cdf(records, out / "delay_cdf.png", max_delay_s),
-        plot_encoder_share(summary, out / "encoder_share.png"),
-    ]]
+    return [lambda: [save_figure(figure, out / f"{name}.png") for name, figure
+                     in run_figures(summary, records, kind, max_delay_s).items()]]

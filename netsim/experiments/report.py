@@ -17,19 +17,16 @@ import pandas as pd
 from netsim.errors import ScenarioError
 from netsim.experiments.plotting import (
     check_columns,
-    plot_delay_cdf,
-    plot_encoder_share,
-    plot_loss_accuracy,
-    plot_reward,
     plot_sweep,
-    plot_violations,
     read_aggregate,
-    read_csv_checked,
     read_run_folder,
+    read_table_checked,
     read_yaml_checked,
+    run_figures,
     save_figure,
 )
 from netsim.experiments.tables import sweep_keys
+from netsim.table_files import has_table, table_file
 
 KINDS = {  # the file that tells what a folder is, in the order they are tried
     "sweep": "aggregate.csv",
@@ -101,7 +98,8 @@ class Report:
 
 def folder_kind(folder: Path) -> str:
     for kind, marker in KINDS.items():
-        if (folder / marker).is_file():
+        if (folder / marker).is_file() or (
+                kind == "run" and has_table(folder, marker.removesuffix(".csv"))):
             return kind
     known = ", ".join(KINDS.values())
     raise ScenarioError(str(folder), "", f"not a netsim output folder (none of {known})")
@@ -124,19 +122,18 @@ def describe_scenario(report: Report, folder: Path) -> None:
 
 def run_report(report: Report, folder: Path) -> None:
     summary, records, scenario = read_run_folder(folder)
-    timing_path = folder / "timing.csv"
-    timing = read_csv_checked(timing_path, texts=("scheduler",)) if timing_path.is_file() else None
+    timing_path = table_file(folder, "timing")
+    timing = read_table_checked(timing_path, texts=("scheduler",)) if timing_path.is_file() else None
     report.heading("Schedulers")
     report.table(summary, RUN_COLUMNS)
     if timing is not None:
         report.heading("Decision time (wall clock)")
         report.table(timing)
     report.heading("Figures")
-    report.figure(lambda p: plot_reward(summary, p))
-    report.figure(lambda p: plot_loss_accuracy(summary, p, scenario["task"]["kind"]))
-    report.figure(lambda p: plot_violations(summary, p))
-    report.figure(lambda p: plot_delay_cdf(records, p, scenario["limits"]["max_delay_s"]))
-    report.figure(lambda p: plot_encoder_share(summary, p))
+    figures = run_figures(summary, records, scenario["task"]["kind"],
+                          scenario["limits"]["max_delay_s"])
+    for figure in figures.values():
+        report.figure(lambda path, figure=figure: save_figure(figure, path))
 
 
 def plot_curves(curves: dict[str, pd.DataFrame], path: Path) -> Path:
@@ -160,7 +157,7 @@ def plot_curves(curves: dict[str, pd.DataFrame], path: Path) -> Path:
 
 def read_curve(path: Path) -> pd.DataFrame:
     """A learning_curve.csv, checked (env_steps and the CURVE_METRICS, numbers)."""
-    return read_csv_checked(path, numbers=("env_steps", *(m for m, _ in CURVE_METRICS)))
+    return read_table_checked(path, numbers=("env_steps", *(m for m, _ in CURVE_METRICS)))
 
 
 def training_report(report: Report, folder: Path) -> None:
@@ -172,13 +169,13 @@ def training_report(report: Report, folder: Path) -> None:
 
 def comparison_report(report: Report, folder: Path) -> None:
     report.heading("Algorithms at the last evaluation (mean and 95 % CI over seeds)")
-    report.table(read_csv_checked(folder / "compare.csv", texts=("algo",)))
+    report.table(read_table_checked(folder / "compare.csv", texts=("algo",)))
     if (folder / "convergence.png").is_file():
         report.png((folder / "convergence.png").read_bytes())
 
 
 def search_report(report: Report, folder: Path) -> None:
-    trials = read_csv_checked(folder / "trials.csv", numbers=("number", "value"),
+    trials = read_table_checked(folder / "trials.csv", numbers=("number", "value"),
                               texts=("state",))
     numbers = trials["number"]
     if numbers.isna().any() or (numbers != numbers.round()).any():
@@ -201,12 +198,12 @@ def sweep_report(report: Report, folder: Path) -> None:
     table, keys = read_aggregate(folder / "aggregate.csv",
                                  ("mean_reward", *(m for m, _ in SWEEP_METRICS)))
     timing_path = folder / "sweep_timing.csv"
-    timing = (read_csv_checked(timing_path, numbers=TIMING_METRICS[0][:1],
+    timing = (read_table_checked(timing_path, numbers=TIMING_METRICS[0][:1],
                                texts=("scheduler",)) if timing_path.is_file() else None)
     if timing is not None and timing["scheduler"].str.startswith("train:").any():
         check_columns(timing, timing_path, numbers=TIMING_METRICS[1][:1])
     profile_path = folder / "profile_aggregate.csv"
-    profiles = (read_csv_checked(profile_path, numbers=("snr_db",), texts=("encoder",))
+    profiles = (read_table_checked(profile_path, numbers=("snr_db",), texts=("encoder",))
                 if profile_path.is_file() else None)
     curves = {path.parent.parent.name: read_curve(path)
               for path in sorted(folder.glob("*/train/learning_curve.csv"))}

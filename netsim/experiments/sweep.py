@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -60,6 +61,8 @@ from netsim.simulation.output import (
 )
 from netsim.simulation.runner import run_scenario
 from netsim.statistics import ci95_half_width
+from netsim.table_files import read_table, table_file
+from netsim.verbosity import is_verbose
 
 DONE = "done.json"
 """A job's completion marker, written last."""
@@ -84,6 +87,8 @@ class Job:
     algo: str
     options: dict[str, Any] = field(default_factory=dict)
     """Profile sweeps: the options of netsim profile for this point."""
+    table_format: str = "csv"
+    """How the point's records, summary and timing are written (netsim.table_files)."""
 
     @property
     def folder(self) -> str:
@@ -95,8 +100,10 @@ class Job:
 
     @property
     def fingerprint(self) -> str:
-        text = json.dumps([self.kind, self.algo, self.options, self.data], sort_keys=True,
-                          default=str)
+        identity = [self.kind, self.algo, self.options, self.data]
+        if self.table_format != "csv":  # a CSV sweep's points keep their earlier fingerprint
+            identity.append(self.table_format)
+        text = json.dumps(identity, sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -111,8 +118,9 @@ class SweepOutcome:
     keys: list[str] = field(default_factory=list)
 
 
-def sweep_jobs(scenario: Scenario, source: str) -> list[Job]:
-    """Every (point, seed) of the scenario's sweep, in order; validates every point."""
+def sweep_jobs(scenario: Scenario, source: str, table_format: str = "csv") -> list[Job]:
+    """Every (point, seed) of the scenario's sweep, in order, each writing its tables in
+    ``table_format``; validates every point."""
     sweep = scenario.sweep
     if sweep.kind == "train" and sweep.algo in map(scheduler_label, scenario.schedulers):
         raise ScenarioError(source, "sweep.algo",
@@ -124,7 +132,7 @@ def sweep_jobs(scenario: Scenario, source: str) -> list[Job]:
         for seed in point.seeds:
             data = scenario_data(point.model_copy(update={"seeds": [seed]}))
             jobs.append(Job({**values, "seed": seed}, data, source, base_dir, sweep.kind,
-                            sweep.algo, options))
+                            sweep.algo, options, table_format))
     folders = [job.folder for job in jobs]
     clash = next((f for f in folders if folders.count(f) > 1), None)
     if clash is not None:
@@ -177,7 +185,7 @@ def execute_job(job: Job, work_root: str | None = None) -> dict[str, bytes]:
         elif job.kind == "profile":
             scenario = measure_point(scenario, job, folder)
         result = run_scenario(scenario, [job.seed])
-        write_run(folder, scenario, result)
+        write_run(folder, scenario, result, job.table_format)
         return {
             path.relative_to(folder).as_posix(): path.read_bytes()
             for path in sorted(folder.rglob("*"))
@@ -300,11 +308,12 @@ def map_ray(jobs: list[Job], workers: int, address: str | None, on_result: OnRes
     import ray
 
     own = not ray.is_initialized()
+    quiet = {} if is_verbose() else {"logging_level": logging.ERROR}  # no start-up lines
     if own and address:
-        ray.init(address=address, log_to_driver=False)
+        ray.init(address=address, log_to_driver=is_verbose(), **quiet)
     elif own:
-        ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False,
-                 _node_ip_address="127.0.0.1")
+        ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=is_verbose(),
+                 _node_ip_address="127.0.0.1", **quiet)
     try:
         task = ray.remote(num_cpus=1)(execute_job)
         pending = {task.remote(job): job for job in jobs}
@@ -336,7 +345,10 @@ def collect(out_dir: Path, jobs: list[Job], name: str) -> pd.DataFrame:
     frames = []
     for job in jobs:
         folder = out_dir / job.folder
-        parts = [pd.read_csv(folder / name)]
+        table = folder / name
+        if name in ("summary.csv", "timing.csv"):
+            table = table_file(folder, name.removesuffix(".csv"))
+        parts = [read_table(table)]
         if name == "timing.csv" and (folder / "training_time.csv").is_file():
             parts.append(pd.read_csv(folder / "training_time.csv"))
         frame = pd.concat(parts, ignore_index=True)

@@ -35,6 +35,7 @@ from netsim.model.taskloss import portable_profile
 from netsim.ownership import claim_folder
 from netsim.scenario import Scenario, set_dotted
 from netsim.simulation.output import csv_text
+from netsim.verbosity import is_verbose
 
 OBJECTIVE = "score_vs_statistical"
 POINT_CHOICE = "sweep.points"
@@ -173,7 +174,7 @@ def tune(scenario: Scenario, source: str, trials: int, study_db: str, out_dir: P
     """Run TRIALS more trials of the study; returns the study."""
     import optuna
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    optuna.logging.set_verbosity(optuna.logging.INFO if is_verbose() else optuna.logging.WARNING)
     space = search_space(scenario, source)
     out_dir = Path(out_dir)
     study = open_study(scenario, study_db, study_name, seed)

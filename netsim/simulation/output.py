@@ -16,14 +16,11 @@ from netsim.io import atomic_write_bytes, atomic_write_text, remove_tree
 from netsim.model.taskloss import resolve_profile_path
 from netsim.scenario import Scenario, resolved_yaml
 from netsim.simulation.runner import RunResult
+from netsim.table_files import FLOAT_FORMAT, csv_text, has_table, table_bytes
 
-FLOAT_FORMAT = "%.10g"
+__all__ = ["FLOAT_FORMAT", "csv_text"]  # kept here for the modules that import them
 PROFILE_COPY = "profile.csv"
-
-
-def csv_text(frame: pd.DataFrame) -> str:
-    """A DataFrame as CSV text: fixed float format, '\\n' line ends, no index."""
-    return frame.to_csv(index=False, float_format=FLOAT_FORMAT, lineterminator="\n")
+RUN_TABLES = ("records", "summary", "timing")
 
 
 def resolved_scenario_text(scenario: Scenario) -> str:
@@ -42,19 +39,22 @@ def write_resolved_scenario(out_dir: Path, scenario: Scenario) -> None:
     atomic_write_text(out_dir / "scenario.yaml", resolved_scenario_text(scenario))
 
 
-def write_run(out_dir: Path, scenario: Scenario, result: RunResult) -> None:
-    """records.csv, summary.csv, timing.csv (wall-clock, so not reproducible) and the
-    resolved scenario.yaml. Every other file is byte-identical for the same inputs."""
+def write_run(out_dir: Path, scenario: Scenario, result: RunResult,
+              table_format: str = "csv") -> None:
+    """records, summary and timing (wall-clock, so not reproducible) as .csv or .parquet
+    (:mod:`netsim.table_files`), and the resolved scenario.yaml. Every other file is
+    byte-identical for the same inputs."""
     out_dir = Path(out_dir)
-    atomic_write_text(out_dir / "records.csv", csv_text(result.records))
-    atomic_write_text(out_dir / "summary.csv", csv_text(result.summary))
-    atomic_write_text(out_dir / "timing.csv", csv_text(result.timing))
+    for name in RUN_TABLES:
+        atomic_write_bytes(out_dir / f"{name}.{table_format}",
+                           table_bytes(getattr(result, name), table_format))
     write_resolved_scenario(out_dir, scenario)
 
 
 RUN_FILES = ("records.csv", "summary.csv", "timing.csv", "scenario.yaml")
-"""What ``netsim run`` writes; a folder holding scenario.yaml and records.csv is a run
-folder, which a new run into the same place replaces whole."""
+"""What ``netsim run`` writes (``--format parquet``: the three tables as .parquet); a
+folder holding scenario.yaml and records is a run folder, which a new run into the same
+place replaces whole."""
 
 
 class OutputError(Exception):
@@ -62,7 +62,7 @@ class OutputError(Exception):
 
 
 def _is_run_folder(path: Path) -> bool:
-    return (path / "scenario.yaml").is_file() and (path / "records.csv").is_file()
+    return (path / "scenario.yaml").is_file() and has_table(path, "records")
 
 
 def check_output_folder(out_dir: Path) -> None:
@@ -75,7 +75,7 @@ def check_output_folder(out_dir: Path) -> None:
         raise OutputError(f"--out {out_dir}: is a file, not a folder")
     if out_dir.is_dir() and any(out_dir.iterdir()) and not _is_run_folder(out_dir):
         raise OutputError(f"--out {out_dir}: holds files that are not a netsim run "
-                          "(no scenario.yaml and records.csv); choose another folder")
+                          "(no scenario.yaml and records.csv or .parquet); choose another folder")
     parent = out_dir.absolute().parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
@@ -100,7 +100,8 @@ def _probe_writable(parent: Path, name: str) -> None:
         raise
 
 
-def publish_run(out_dir: Path, scenario: Scenario, result: RunResult) -> None:
+def publish_run(out_dir: Path, scenario: Scenario, result: RunResult,
+                table_format: str = "csv") -> None:
     """Write a run folder all or nothing: the files go into a hidden folder beside
     ``out_dir`` (:func:`write_run`), which then takes its place by renames; an earlier
     run there is moved aside first and removed once the new one is in place, or moved
@@ -115,7 +116,7 @@ def publish_run(out_dir: Path, scenario: Scenario, result: RunResult) -> None:
     staging = Path(tempfile.mkdtemp(prefix=f".{name}.new-", dir=parent))
     aside = None
     try:
-        write_run(staging, scenario, result)
+        write_run(staging, scenario, result, table_format)
         if out_dir.exists():
             aside = parent / f".{name}.old-{secrets.token_hex(4)}"  # stale ones went above
             os.rename(out_dir, aside)

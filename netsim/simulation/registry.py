@@ -24,7 +24,8 @@ def available_schedulers() -> list[str]:
 
 
 def rl_entry(name: str):
-    """The RL toolkit's ``algorithms`` (names), ``train`` or ``compare`` function."""
+    """The RL toolkit's ``algorithms`` (names), ``train``, ``load`` (a trained model) or
+    ``compare`` function."""
     found = {ep.name: ep for ep in entry_points(group=RL_GROUP)}
     return found[name].load()
 

@@ -10,14 +10,19 @@ import highspy
 import numpy as np
 from numpy.typing import ArrayLike
 
+from netsim.verbosity import is_verbose
+
 _BANNER_SHOWN = False
 
 
 def quiet_highs() -> highspy.Highs:
-    """A HiGHS instance that logs nothing. HiGHS prints its banner on stdout from C++
+    """A HiGHS instance that logs nothing (unless ``netsim --verbose``,
+    :mod:`netsim.verbosity`). HiGHS prints its banner on stdout from C++
     when the first instance is made: that once, stdout's descriptor is pointed at
     /dev/null, so a command's output stays its own."""
     global _BANNER_SHOWN
+    if is_verbose():  # netsim --verbose: the banner and every solve's log
+        return highspy.Highs()
     if _BANNER_SHOWN:
         highs = highspy.Highs()
     else:

@@ -219,6 +219,12 @@ def train(
         torch.set_num_threads(threads)
 
 
+def load_trained(path: Path, algo: str):  # type: ignore[no-untyped-def]
+    """A fresh copy of the model ``netsim train`` saved at ``path`` (model.zip), as
+    ``algo``, on the CPU (the Python API's :func:`netsim.api.train` returns it)."""
+    return ALGORITHMS[algo][1].load(path, device="cpu")
+
+
 class TrainingFolderError(ValueError):
     """The output folder holds another training, or a resume would mix settings;
     ``str(error)`` is one line."""

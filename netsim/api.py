@@ -1,0 +1,219 @@
+"""netsim's Python API: scenarios, runs, trainings and sweeps from a notebook or a script,
+with results as pandas DataFrames. The command line (``netsim run | train | sweep``) is a
+thin layer over these functions.
+
+Nothing touches the file system unless asked: :func:`run` keeps its tables in memory
+(:meth:`RunResults.save` writes the folder ``netsim run`` would write, byte for byte);
+:func:`train` and :func:`sweep` work in a temporary folder that is removed afterwards
+unless ``out`` names one to keep.
+
+Example::
+
+    import netsim
+
+    scenario = netsim.load_scenario("scenarios/paper.yaml", {"slots": 20, "seeds": [0]})
+    results = netsim.run(scenario)
+    results.summary[["scheduler", "mean_reward", "gap_to_statistical_pct"]]
+    results.figures()["reward"]          # a matplotlib Figure
+    results.save("results/paper", format="parquet")
+
+Bad input raises :class:`netsim.errors.ScenarioError`, whose text is the one line the
+command line prints (``FILE: KEY: PROBLEM``).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from netsim.errors import ScenarioError
+from netsim.scenario import Scenario
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from matplotlib.figure import Figure
+
+__all__ = ["RunResults", "SweepResults", "TrainingResults", "load_scenario", "run", "sweep",
+           "train"]
+
+OVERRIDES = " (overrides)"
+"""Appended to a scenario's source in the errors of its overrides."""
+
+
+def load_scenario(source: str | Path | Mapping[str, Any] | Scenario,
+                  overrides: Mapping[str, Any] | None = None) -> Scenario:
+    """A checked scenario from a YAML file, a mapping (the file's content as a dict) or a
+    scenario, with ``overrides`` ({dotted key: value}, e.g. ``{"users.count": 8,
+    "cell.fading.model": "rician"}``) set on it.
+
+    Everything is validated as ``netsim run`` validates a file, overrides included: an
+    unknown key or a bad value raises ScenarioError naming the key. Relative paths in a
+    mapping (``profile``) are taken from the current folder.
+    """
+    from netsim.loading import load_scenario as read_file
+    from netsim.loading import parse_scenario, with_overrides
+
+    if isinstance(source, Scenario):
+        scenario, name = source, source.name
+    elif isinstance(source, Mapping):
+        name = str(source.get("name", "<scenario>"))
+        scenario = parse_scenario(dict(source), name, Path.cwd())
+    elif isinstance(source, str | Path):
+        scenario, name = read_file(source), str(source)
+    else:
+        raise TypeError("load_scenario takes a file path, a mapping or a Scenario, "
+                        f"not {type(source).__name__}")
+    if overrides:
+        scenario = with_overrides(scenario, name + OVERRIDES, dict(overrides))
+    return scenario
+
+
+@dataclass(frozen=True)
+class RunResults:
+    """A run's tables, as ``netsim run`` writes them (every column: docs/outputs.md)."""
+
+    scenario: Scenario
+    records: pd.DataFrame
+    """One row per request and scheduler (the references included)."""
+    summary: pd.DataFrame
+    """One row per scheduler: reward, task loss, violations, gaps to the references."""
+    timing: pd.DataFrame
+    """One row per scheduler: decision times (wall clock, so not reproducible)."""
+
+    def figures(self) -> dict[str, Figure]:
+        """The figures ``netsim plot`` draws for a run, by name (reward, loss_accuracy,
+        violations, delay_cdf, encoder_share), as matplotlib figures."""
+        from netsim.experiments.plotting import run_figures
+
+        return run_figures(self.summary, self.records, self.scenario.task.kind,
+                           self.scenario.limits.max_delay_s)
+
+    def save(self, folder: str | Path, format: str = "csv") -> Path:
+        """Write the run folder ``netsim run --out FOLDER --format FORMAT`` writes (the
+        same bytes; all or nothing, replacing an earlier run there). ``format``: csv or
+        parquet. Returns the folder."""
+        from netsim.simulation.output import check_output_folder, publish_run
+        from netsim.simulation.runner import RunResult
+        from netsim.table_files import TABLE_FORMATS
+
+        if format not in TABLE_FORMATS:
+            raise ValueError(f"format: {format!r}: choose one of {', '.join(TABLE_FORMATS)}")
+        folder = Path(folder)
+        check_output_folder(folder)
+        publish_run(folder, self.scenario, RunResult(self.records, self.summary, self.timing),
+                    format)
+        return folder
+
+
+def run(scenario: Scenario | str | Path, seeds: list[int] | None = None,
+        progress: bool = False) -> RunResults:
+    """Simulate every scheduler of ``scenario`` (a Scenario, or a file path) on each of
+    ``seeds`` (default: the scenario's), in memory; ``progress`` shows a bar over slots.
+
+    A scenario with a sweep is refused (run it with :func:`sweep`).
+    """
+    from tqdm import tqdm
+
+    from netsim.simulation.runner import run_scenario
+
+    scenario = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+    if scenario.sweep:
+        raise ScenarioError(scenario.name, "sweep", "a sweep: run it with netsim.sweep")
+    if seeds is not None:
+        scenario = load_scenario(scenario, {"seeds": list(seeds)})
+    total = len(scenario.seeds) * scenario.slots
+    with tqdm(total=total, unit="slot", desc=scenario.name, disable=not progress or None,
+              leave=False) as bar:
+        result = run_scenario(scenario, list(scenario.seeds), on_slots=bar.update)
+    return RunResults(scenario, result.records, result.summary, result.timing)
+
+
+@dataclass(frozen=True)
+class TrainingResults:
+    """A finished training: the agent and its learning curve."""
+
+    model: Any
+    """The trained stable-baselines3 / sb3-contrib model (``model.predict``)."""
+    learning_curve: pd.DataFrame
+    """Scores against the exact optimum at every evaluation (learning_curve.csv)."""
+    folder: Path | None
+    """Where the training was kept (``out``), else None."""
+
+
+def train(scenario: Scenario | str | Path, algo: str = "ppo", steps: int | None = None,
+          seed: int = 0, out: str | Path | None = None, resume: bool = False,
+          progress: bool = False) -> TrainingResults:
+    """Train ``algo`` (ppo, dqn or sac) on ``scenario`` for ``steps`` environment steps
+    (default ``rl.total_steps``), as ``netsim train`` does; with ``out``, the folder
+    (checkpoints, TensorBoard logs, model.zip, learning_curve.csv) is kept there and
+    ``resume`` continues it."""
+    from netsim.simulation.registry import check_algorithms, rl_entry
+
+    scenario = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+    try:
+        check_algorithms([algo])
+    except ValueError as error:
+        raise ScenarioError(scenario.name, "algo", str(error)) from None
+    if scenario.delay_model == "des":
+        from netsim.rl.queue_env import check_closed_loop_scenario
+
+        try:
+            check_closed_loop_scenario(scenario)
+        except ValueError as error:
+            raise ScenarioError(scenario.name, "rl", str(error)) from None
+    with tempfile.TemporaryDirectory(prefix="netsim-train-") as temp:
+        folder = Path(out) if out is not None else Path(temp)
+        model_path = rl_entry("train")(scenario, algo, folder, steps=steps, seed=seed,
+                                       resume=resume, progress=progress)
+        model = rl_entry("load")(model_path, algo)
+        curve_path = folder / "learning_curve.csv"
+        curve = pd.read_csv(curve_path) if curve_path.is_file() else pd.DataFrame()
+    return TrainingResults(model, curve, Path(out) if out is not None else None)
+
+
+@dataclass(frozen=True)
+class SweepResults:
+    """A finished sweep's tables (docs/sweeps.md)."""
+
+    aggregate: pd.DataFrame
+    """Per point and scheduler: the mean over seeds of every summary metric, with 95 %
+    half-widths (``METRIC_ci95``)."""
+    summary: pd.DataFrame
+    """Every point's and seed's summary rows, the swept values first."""
+    timing: pd.DataFrame
+    """Decision and training times per point and scheduler."""
+    keys: list[str]
+    """The swept keys."""
+    folder: Path | None
+    """Where the sweep was kept (``out``), else None."""
+
+
+def sweep(scenario: Scenario | str | Path, out: str | Path | None = None,
+          workers: int = 1, backend: str = "local", address: str | None = None,
+          table_format: str = "csv", progress: bool = False) -> SweepResults:
+    """Run a scenario's sweep as ``netsim sweep`` does (``workers`` processes, or Ray with
+    ``backend="ray"``); with ``out`` the folder is kept, and a later call with the same
+    ``out`` resumes it (finished points are not run again). A point that fails raises
+    RuntimeError naming it."""
+    from netsim.experiments.sweep import run_sweep, sweep_jobs
+
+    scenario = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+    if not scenario.sweep:
+        raise ScenarioError(scenario.name, "sweep", "no sweep: run it with netsim.run")
+    source = scenario.name
+    jobs = sweep_jobs(scenario, source, table_format)
+    with tempfile.TemporaryDirectory(prefix="netsim-sweep-") as temp:
+        folder = Path(out) if out is not None else Path(temp) / "sweep"
+        outcome = run_sweep(scenario, source, folder, backend, workers, address, progress,
+                            jobs=jobs)
+        if outcome.failed:
+            where, error = next(iter(outcome.failed.items()))
+            raise RuntimeError(f"{len(outcome.failed)} sweep points failed; {where}: {error}")
+        summary = pd.read_csv(folder / "sweep_summary.csv")
+        timing = pd.read_csv(folder / "sweep_timing.csv")
+    return SweepResults(outcome.aggregate, summary, timing, outcome.keys,
+                        Path(out) if out is not None else None)

@@ -1,0 +1,33 @@
+"""Quiet by default: what third-party libraries print (HiGHS's banner and solver log,
+Ray's and Optuna's logs, Python warnings raised in their code) stays out of netsim's
+output unless ``netsim --verbose`` (or ``NETSIM_VERBOSE=1``) asks for it.
+
+The setting lives in the environment, so worker processes (sweeps, Ray tasks, the
+``netsim profile`` a profile sweep starts) inherit it.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+
+VERBOSE_ENV = "NETSIM_VERBOSE"
+OWN_MODULES = r"(netsim|solvers)(\.|$)"
+"""Warnings raised in these modules are netsim's own and always shown."""
+
+
+def is_verbose() -> bool:
+    """Whether third-party output is wanted (``NETSIM_VERBOSE=1``)."""
+    return os.environ.get(VERBOSE_ENV, "") == "1"
+
+
+def set_verbose(verbose: bool) -> None:
+    """Record the choice for this process and its children, and filter Python warnings
+    accordingly: quiet hides the warnings of every module but netsim's own."""
+    os.environ[VERBOSE_ENV] = "1" if verbose else "0"
+    if verbose:
+        warnings.resetwarnings()
+        warnings.simplefilter("default")
+    else:
+        warnings.filterwarnings("ignore")
+        warnings.filterwarnings("default", module=OWN_MODULES)
