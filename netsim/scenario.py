@@ -10,6 +10,7 @@ against the scheduler plugins and the profile, and expanding sweeps is
 from __future__ import annotations
 
 import itertools
+import math
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -237,6 +238,10 @@ class Limits(Strict):
     """T_max, paper: 200 ms."""
     max_energy_j: PositiveFloat = 20.0
     """E_max per transmission (BS + user), paper: 20 J."""
+    max_leakage: Annotated[float, Field(gt=0, le=1)] | None = None
+    """L_max, the task performance an eavesdropper may reach from a request's features
+    (accuracy for classify, CLIP-I similarity for regenerate); above it eq. 11's cost
+    gains lambda_leakage v_L. null: leakage is recorded, not penalised."""
 
 
 class Reward(Strict):
@@ -244,6 +249,31 @@ class Reward(Strict):
 
     lambda_delay: NonNegativeFloat = 100.0
     lambda_energy: NonNegativeFloat = 100.0
+    lambda_leakage: NonNegativeFloat = 100.0
+    """Weight of the leakage violation v_L = clip((L - L_max) / L_max, 0, 1) (with
+    limits.max_leakage)."""
+
+
+class Eavesdroppers(Strict):
+    """Passive eavesdroppers (netsim.model.leakage): each overhears the RB a request is
+    sent on, at its own SNR from the users' channel model (path gain, fading drawn from
+    the same law, the RB's interference); the leakage of a request is the task
+    performance the best-hearing eavesdropper reaches from its features."""
+
+    count: Annotated[int, Field(strict=True, ge=0, le=1000)] = 0
+    """Number of eavesdroppers; 0: none (no leakage columns)."""
+    positions_m: list[tuple[float, float]] | None = None
+    """Their fixed positions [x, y], m, the BS at the origin, one per eavesdropper, each
+    at least cell.min_distance_m from the BS; null: drawn once per seed uniformly over
+    the cell's annulus, like the users."""
+
+    @field_validator("positions_m")
+    @classmethod
+    def _one_position_each(cls, value: Any, info: ValidationInfo) -> Any:
+        count = info.data.get("count")
+        if value is not None and count is not None and len(value) != count:
+            raise ValueError(f"lists {len(value)} positions for {count} eavesdroppers")
+        return value
 
 
 class Statistical(Strict):
@@ -433,6 +463,7 @@ class Scenario(Strict):
     """Task-loss profile CSV, relative to the scenario file, or 'default' (shipped)."""
     limits: Limits = Limits()
     reward: Reward = Reward()
+    eavesdroppers: Eavesdroppers = Eavesdroppers()
     statistical: Statistical = Statistical()
     rl: RL = RL()
     schedulers: list[SchedulerEntry] = Field(min_length=1)
@@ -478,6 +509,15 @@ class Scenario(Strict):
                 "statistical.expectation: exact exists for transmission mode paper or analog "
                 "(the digital mode's bit errors make the loss non-linear in the SNR); use auto "
                 "or quantiles here")
+        return self
+
+    @model_validator(mode="after")
+    def _eavesdroppers_in_the_cell(self) -> Scenario:
+        for index, (x, y) in enumerate(self.eavesdroppers.positions_m or []):
+            if math.hypot(x, y) < self.cell.min_distance_m:
+                raise ValueError(
+                    f"eavesdroppers.positions_m[{index}]: [{x}, {y}] is closer to the BS "
+                    f"than cell.min_distance_m ({self.cell.min_distance_m} m)")
         return self
 
     @model_validator(mode="after")

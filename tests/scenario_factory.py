@@ -7,10 +7,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 
 from netsim.loading import parse_scenario
 from netsim.scenario import Scenario
+from netsim.simulation.scheduling import SchedulingProblem
 
 ROOT = Path(__file__).resolve().parent.parent
 PAPER = ROOT / "scenarios" / "paper.yaml"
@@ -64,3 +66,25 @@ def scenario_of(data: dict[str, Any]):
 
 RL = {"total_steps": 128, "n_steps": 64, "batch_size": 32, "n_epochs": 1, "net_arch": [16],
       "eval_every_steps": 64, "eval_seeds": [10_000], "eval_slots": 2}
+
+
+def brute_force(problem: SchedulingProblem) -> float:
+    """Enumerate every feasible allocation over x[u, m, q] (no best-encoder shortcut)."""
+    n_users, n_enc, n_rbs = problem.shape
+    must_serve = min(n_users, n_rbs)
+    best = np.inf
+
+    def search(u: int, used: frozenset, total: float, served: int) -> None:
+        nonlocal best
+        if u == n_users:
+            if problem.voluntary_drop or served == must_serve:
+                best = min(best, total)
+            return
+        search(u + 1, used, total + problem.drop_penalty[u], served)
+        for q in range(n_rbs):
+            if q not in used:
+                for m in range(n_enc):
+                    search(u + 1, used | {q}, total + problem.cost[u, m, q], served + 1)
+
+    search(0, frozenset(), 0.0, 0)
+    return best

@@ -26,7 +26,7 @@ from solvers.exact.hungarian import HungarianScheduler
 from solvers.exact.ilp import ILPParams, ILPScheduler
 from solvers.heuristics.fixed_encoder import FixedEncoderParams
 from solvers.heuristics.random_choice import RandomScheduler
-from tests.scenario_factory import make_scenario
+from tests.scenario_factory import brute_force, make_scenario
 
 ENCODERS = ("ViT-B-32", "ViT-B-16", "ViT-L-14")
 
@@ -41,28 +41,6 @@ def problems(draw, max_users=4, max_encoders=3, max_rbs=4):
     penalty = draw(arrays(float, (n_users,), elements=st.floats(0.1, 20.0)))
     voluntary = draw(st.booleans())
     return SchedulingProblem(cost, penalty, ENCODERS[:n_enc], voluntary)
-
-
-def brute_force(problem: SchedulingProblem) -> float:
-    """Enumerate every feasible allocation over x[u, m, q] (no best-encoder shortcut)."""
-    n_users, n_enc, n_rbs = problem.shape
-    must_serve = min(n_users, n_rbs)
-    best = np.inf
-
-    def search(u: int, used: frozenset, total: float, served: int) -> None:
-        nonlocal best
-        if u == n_users:
-            if problem.voluntary_drop or served == must_serve:
-                best = min(best, total)
-            return
-        search(u + 1, used, total + problem.drop_penalty[u], served)
-        for q in range(n_rbs):
-            if q not in used:
-                for m in range(n_enc):
-                    search(u + 1, used | {q}, total + problem.cost[u, m, q], served + 1)
-
-    search(0, frozenset(), 0.0, 0)
-    return best
 
 
 def hungarian(information="oracle") -> HungarianScheduler:

@@ -22,9 +22,10 @@ from functools import cached_property
 
 import numpy as np
 
-from netsim.model import channel, delay, energy, expectation, transmission
+from netsim.model import channel, delay, energy, expectation, leakage, transmission
 from netsim.model.encoders import ENCODERS, relative_size
 from netsim.model.taskloss import TaskProfile, load_profile, resolve_profile_path, task_loss
+from netsim.model.world import WorldTrace
 from netsim.scenario import Scenario, exact_expectation_exists
 
 
@@ -57,6 +58,12 @@ class SlotMetrics:
     accuracy: np.ndarray
     clip_similarity: np.ndarray
     cost: np.ndarray
+    """Eq. 11, with lambda_L v_L of the leakage when eavesdroppers are present."""
+    eavesdropper_snr: np.ndarray | None = None
+    """The best-hearing eavesdropper's SNR on each RB, (..., Q), linear; None without
+    eavesdroppers (netsim.model.leakage)."""
+    leakage: np.ndarray | None = None
+    """L, the task performance it reaches, (..., M, Q); None without eavesdroppers."""
 
 
 @dataclass(frozen=True)
@@ -113,6 +120,30 @@ class CellModel:
         else:
             gain = (gain * fading)[..., None]
         return channel.sinr(self.scenario.cell.tx_power_w, gain, interference_w, self.noise_w)
+
+    def eavesdropper_snr(self, world: WorldTrace, part: slice | int,
+                         faded: bool = True) -> np.ndarray | None:
+        """gamma_eq of the world's eavesdroppers in slots ``part``, (..., E, Q), with
+        their fading (``faded``) or at gain 1 (the mean SNR a statistical scheduler
+        knows); None without eavesdroppers."""
+        if world.eavesdropper_distance_m is None:
+            return None
+        fading = world.eavesdropper_fading[part] if faded else 1.0
+        return self.snr(world.eavesdropper_distance_m[part], fading,
+                        world.interference_w[part])
+
+    def _with_leakage(self, cost: np.ndarray, eavesdropper_snr: np.ndarray | None,
+                      expected: bool = False) -> np.ndarray:
+        """``cost`` (..., U, M, Q) plus lambda_L v_L of the leakage (realised at
+        eavesdropper_snr, or its expectation over their fading from their mean SNR)."""
+        if eavesdropper_snr is None or self.scenario.limits.max_leakage is None:
+            return cost
+        if expected:
+            extra = leakage.expected_penalty(self, eavesdropper_snr)
+        else:
+            extra = leakage.penalty(self, leakage.leakage(self, leakage.best_snr(
+                eavesdropper_snr)))
+        return cost + extra[..., None, :, :]
 
     # ------------------------------------------------------------------- model
     def penalised_cost(
@@ -196,21 +227,26 @@ class CellModel:
 
     def static_cost(self, metrics: SlotMetrics) -> np.ndarray:
         """The part of the eq. 11 cost that does not depend on when a request is
-        served: task loss + lambda_E v_E, (..., U, M, Q). Adding lambda_T v_T of the
-        request's delay gives its cost (the closed loop's delay includes queueing)."""
+        served: task loss + lambda_E v_E (+ lambda_L v_L), (..., U, M, Q). Adding
+        lambda_T v_T of the request's delay gives its cost (the closed loop's delay
+        includes queueing)."""
         energy = metrics.bs_energy_j + metrics.user_energy_j[..., None, None]
-        return metrics.task_loss + self.scenario.reward.lambda_energy * self.energy_violation(
+        static = metrics.task_loss + self.scenario.reward.lambda_energy * self.energy_violation(
             energy
         )
+        if metrics.leakage is not None:
+            static = static + leakage.penalty(self, metrics.leakage)[..., None, :, :]
+        return static
 
     def expected_static_cost(
-        self, mean_snr: np.ndarray, user_cpu_hz: np.ndarray
+        self, mean_snr: np.ndarray, user_cpu_hz: np.ndarray,
+        eavesdropper_mean_snr: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """For a scheduler that does not know this slot's fading (closed loop): t_T at
         each equal-probability fading node, (N, ..., U, M, Q), and the expected
-        timing-free cost E[task loss + lambda_E v_E], (..., U, M, Q), from mean SNR
-        (..., U, Q) (one slot, or several) and clocks (U,). Without fading, one node at
-        the mean SNR."""
+        timing-free cost E[task loss + lambda_E v_E (+ lambda_L v_L)], (..., U, M, Q),
+        from mean SNR (..., U, Q) (one slot, or several), clocks (U,) and the
+        eavesdroppers' mean SNR (..., E, Q). Without fading, one node at the mean SNR."""
         mean_snr = np.asarray(mean_snr, dtype=float)
         if self.scenario.cell.fading.model == "none":
             nodes = np.ones(1)
@@ -225,13 +261,20 @@ class CellModel:
             loss = self._loss(mean_snr)[-1]
         else:
             loss = self.expected_loss(mean_snr)
-        return t_t, loss + energy.mean(axis=0)
+        return t_t, self._with_leakage(loss + energy.mean(axis=0), eavesdropper_mean_snr,
+                                       expected=True)
 
-    def evaluate(self, snr: np.ndarray, user_cpu_hz: np.ndarray) -> SlotMetrics:
-        """All metrics for SNR (..., U, Q) and user clocks (..., U) or (U,)."""
+    def evaluate(self, snr: np.ndarray, user_cpu_hz: np.ndarray,
+                 eavesdropper_snr: np.ndarray | None = None) -> SlotMetrics:
+        """All metrics for SNR (..., U, Q), user clocks (..., U) or (U,) and, with
+        eavesdroppers, their SNR (..., E, Q) (netsim.model.leakage)."""
         snr = np.asarray(snr, dtype=float)
         timing = self._delays_energies(snr, user_cpu_hz)
         feature_snr, feature_snr_db, loss = self._loss(snr)
+        best = leak = None
+        if eavesdropper_snr is not None:
+            best = leakage.best_snr(eavesdropper_snr)
+            leak = leakage.leakage(self, best)
         return SlotMetrics(
             snr=snr,
             rate_bps=channel.shannon_rate_bps(self.scenario.cell.rb_bandwidth_hz, snr),
@@ -247,15 +290,23 @@ class CellModel:
             clip_similarity=self.profile.lookup(
                 "clip_i2i_similarity", self.encoders, feature_snr_db
             ),
-            cost=self.penalised_cost(loss, timing.total_delay_s, timing.energy_j),
+            cost=self._with_leakage(
+                self.penalised_cost(loss, timing.total_delay_s, timing.energy_j),
+                eavesdropper_snr),
+            eavesdropper_snr=best,
+            leakage=leak,
         )
 
-    def cost(self, snr: np.ndarray, user_cpu_hz: np.ndarray) -> np.ndarray:
-        """Only the cost tensor (..., U, M, Q) (eq. 11) — what schedulers minimise."""
+    def cost(self, snr: np.ndarray, user_cpu_hz: np.ndarray,
+             eavesdropper_snr: np.ndarray | None = None) -> np.ndarray:
+        """Only the cost tensor (..., U, M, Q) (eq. 11, with the leakage penalty at the
+        eavesdroppers' SNR (..., E, Q) if given) — what schedulers minimise."""
         snr = np.asarray(snr, dtype=float)
         timing = self._delays_energies(snr, user_cpu_hz)
         loss = self._loss(snr)[-1]
-        return self.penalised_cost(loss, timing.total_delay_s, timing.energy_j)
+        return self._with_leakage(
+            self.penalised_cost(loss, timing.total_delay_s, timing.energy_j),
+            eavesdropper_snr)
 
     def fading_nodes(self) -> np.ndarray:
         """Equal-probability grid over the fading power gain o: the midpoint quantiles
@@ -341,16 +392,20 @@ class CellModel:
                                                    cubic=self.exact_expectation)}
         return self._tables[key]
 
-    def expected_cost_at(self, mean_snr: np.ndarray, user_cpu_hz: np.ndarray) -> np.ndarray:
+    def expected_cost_at(self, mean_snr: np.ndarray, user_cpu_hz: np.ndarray,
+                         eavesdropper_mean_snr: np.ndarray | None = None) -> np.ndarray:
         """E over the fading law of the cost at mean SNR (..., U, Q) -> (..., U, M, Q), for
         clocks (..., U) or (U,), computed directly (no per-device table): exact or by
         quadrature as ``statistical.expectation`` says; without fading, the cost at the
-        mean SNR. What the RL environment rewards by default."""
+        mean SNR; plus the expected leakage penalty at the eavesdroppers' mean SNR
+        (..., E, Q) if given. What the RL environment rewards by default."""
         mean_snr = np.asarray(mean_snr, dtype=float)
         if self.scenario.cell.fading.model == "none" or not self.exact_expectation:
-            return self.quadrature_expected_cost(mean_snr, user_cpu_hz)
-        return (self._exact_loss_table().lookup(channel.linear_to_db(mean_snr))
-                + expectation.expected_penalties(self, mean_snr, user_cpu_hz))
+            cost = self.quadrature_expected_cost(mean_snr, user_cpu_hz)
+        else:
+            cost = (self._exact_loss_table().lookup(channel.linear_to_db(mean_snr))
+                    + expectation.expected_penalties(self, mean_snr, user_cpu_hz))
+        return self._with_leakage(cost, eavesdropper_mean_snr, expected=True)
 
     @cached_property
     def exact_table_step_db(self) -> float:
@@ -376,19 +431,23 @@ class CellModel:
         return self._exact_loss
 
     def expected_cost(
-        self, distance_m: np.ndarray, interference_w: np.ndarray, user_cpu_hz: np.ndarray
+        self, distance_m: np.ndarray, interference_w: np.ndarray, user_cpu_hz: np.ndarray,
+        eavesdropper_mean_snr: np.ndarray | None = None,
     ) -> np.ndarray:
         """E over the fading law of the cost, (..., U, M, Q): what a scheduler that knows
         locations and interference but not this slot's fading minimises (DESIGN §3).
 
         Integrated on an equal-probability grid of the fading law (:meth:`fading_nodes`),
         read from a table over mean SNR built once per set of user devices, linearly
-        interpolated every 0.05 dB (within 1 % of the direct quadrature; tested).
+        interpolated every 0.05 dB (within 1 % of the direct quadrature; tested). With
+        the eavesdroppers' mean SNR (..., E, Q), plus the expected leakage penalty
+        (:func:`netsim.model.leakage.expected_penalty`).
         """
         mean_snr = self.snr(distance_m, 1.0, interference_w)
         if self.scenario.cell.fading.model == "none":
-            return self.cost(mean_snr, user_cpu_hz)
-        return self.expected_cost_table(user_cpu_hz).lookup(channel.linear_to_db(mean_snr))
+            return self.cost(mean_snr, user_cpu_hz, eavesdropper_mean_snr)
+        cost = self.expected_cost_table(user_cpu_hz).lookup(channel.linear_to_db(mean_snr))
+        return self._with_leakage(cost, eavesdropper_mean_snr, expected=True)
 
 
 TABLE_STEP_DB = 0.05

@@ -31,6 +31,12 @@ class WorldTrace:
     """(T, U) bool: the user requests an image in this slot."""
     user_cpu_hz: np.ndarray
     """(U,) f_u of each user's device; (T, U) for :func:`generate_snapshots`."""
+    eavesdropper_position_m: np.ndarray | None = None
+    """(T, E, 2) eavesdropper coordinates; None without eavesdroppers."""
+    eavesdropper_distance_m: np.ndarray | None = None
+    """(T, E)."""
+    eavesdropper_fading: np.ndarray | None = None
+    """(T, E) or (T, E, Q): their fading power gains, drawn from the users' law."""
 
     @property
     def cpu_hz_by_slot(self) -> np.ndarray:
@@ -45,7 +51,9 @@ class WorldTrace:
 def world_streams(seed: int) -> dict[str, np.random.Generator]:
     """Independent generators for each random part of the world, from one seed."""
     names = ("positions", "mobility", "devices", "fading", "interference", "arrivals",
-             "poisson_arrivals")
+             "poisson_arrivals", "eavesdroppers", "eavesdropper_fading")
+    # spawned children depend on their index only: a name added at the end leaves every
+    # earlier stream, and so every earlier world, as it was
     children = np.random.SeedSequence(seed).spawn(len(names))
     return {name: np.random.default_rng(child) for name, child in zip(names, children)}
 
@@ -100,10 +108,13 @@ def ar1_db(
     return mean_db + deviation
 
 
-def fading_draw(scenario: Scenario, n_slots: int, rng: np.random.Generator) -> np.ndarray:
+def fading_draw(scenario: Scenario, n_slots: int, rng: np.random.Generator,
+                n_users: int | None = None) -> np.ndarray:
     """Block fading power gains of mean 1 (:func:`netsim.model.channel.power_gain_law`),
-    (T, U) flat or (T, U, Q) per RB; ones without fading."""
-    cell, n_users = scenario.cell, scenario.users.count
+    (T, U) flat or (T, U, Q) per RB (``n_users`` receivers, default the users); ones
+    without fading."""
+    cell = scenario.cell
+    n_users = scenario.users.count if n_users is None else n_users
     shape = (n_slots, n_users) if cell.fading.per == "user" else (n_slots, n_users, cell.n_rbs)
     law = cell.fading
     if law.model == "rayleigh":
@@ -116,6 +127,28 @@ def fading_draw(scenario: Scenario, n_slots: int, rng: np.random.Generator) -> n
     if law.model == "nakagami":
         return rng.gamma(law.m, 1.0 / law.m, shape)
     return np.ones(shape)
+
+
+def eavesdropper_draw(scenario: Scenario, n_slots: int, rng: dict[str, np.random.Generator],
+                      snapshots: bool = False) -> dict[str, np.ndarray | None]:
+    """The eavesdroppers of one world (:class:`WorldTrace` fields): fixed positions
+    (``eavesdroppers.positions_m``) or drawn uniformly over the cell's annulus, once
+    for all slots (for ``snapshots``, once per slot: each its own world); their fading
+    from the users' law; nothing without any."""
+    eve, cell = scenario.eavesdroppers, scenario.cell
+    if eve.count == 0:
+        return {}
+    if eve.positions_m is not None:
+        start = np.asarray(eve.positions_m, dtype=float).reshape(eve.count, 2)
+    else:
+        draws = n_slots if snapshots else 1
+        start = initial_positions(draws * eve.count, cell.min_distance_m, cell.radius_m,
+                                  rng["eavesdroppers"]).reshape(draws, eve.count, 2)
+    positions = np.broadcast_to(start, (n_slots, eve.count, 2)).copy()
+    return {"eavesdropper_position_m": positions,
+            "eavesdropper_distance_m": np.hypot(positions[..., 0], positions[..., 1]),
+            "eavesdropper_fading": fading_draw(scenario, n_slots, rng["eavesdropper_fading"],
+                                               eve.count)}
 
 
 def generate_snapshots(scenario: Scenario, seed: int, count: int) -> WorldTrace:
@@ -136,7 +169,8 @@ def generate_snapshots(scenario: Scenario, seed: int, count: int) -> WorldTrace:
     active = rng["arrivals"].random((count, n_users)) < users.arrivals.probability
     return WorldTrace(position, np.hypot(position[..., 0], position[..., 1]),
                       fading_draw(scenario, count, rng["fading"]),
-                      dbm_to_w(interference_dbm), active, cpu_hz)
+                      dbm_to_w(interference_dbm), active, cpu_hz,
+                      **eavesdropper_draw(scenario, count, rng, snapshots=True))
 
 
 def generate_world(scenario: Scenario, seed: int) -> WorldTrace:
@@ -165,4 +199,5 @@ def generate_world(scenario: Scenario, seed: int) -> WorldTrace:
         n_slots, n_rbs, itf.mean_dbm, itf.std_db, itf.slot_correlation, rng["interference"]
     )
     active = rng["arrivals"].random((n_slots, n_users)) < users.arrivals.probability
-    return WorldTrace(positions, distance, fading, dbm_to_w(interference_dbm), active, cpu_hz)
+    return WorldTrace(positions, distance, fading, dbm_to_w(interference_dbm), active, cpu_hz,
+                      **eavesdropper_draw(scenario, n_slots, rng))

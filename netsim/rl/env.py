@@ -130,17 +130,21 @@ class SlotAssignmentEnv(gym.Env):
         self.world = world
         cpu_hz = world.cpu_hz_by_slot
         snr = self.model.snr(world.distance_m, world.fading, world.interference_w)
-        self.realised_cost = self.model.cost(snr, cpu_hz)  # (T, U, M, Q)
+        every = slice(None)  # the eavesdroppers (if any) enter the cost as leakage
+        self.realised_cost = self.model.cost(  # (T, U, M, Q)
+            snr, cpu_hz, self.model.eavesdropper_snr(world, every))
         mean_snr = self.model.snr(world.distance_m, 1.0, world.interference_w)
+        eavesdropper_mean_snr = self.model.eavesdropper_snr(world, every, faded=False)
         self.reward_cost = (
-            self.model.expected_cost_at(mean_snr, cpu_hz)
+            self.model.expected_cost_at(mean_snr, cpu_hz, eavesdropper_mean_snr)
             if self.scenario.rl.reward_model == "expected"
             else self.realised_cost
         )
         self._snr_feature = ObservationEncoder.snr_feature(mean_snr)  # (T, U, Q)
         if self.size_free:
             expected = (self.reward_cost if self.scenario.rl.reward_model == "expected"
-                        else self.model.expected_cost_at(mean_snr, cpu_hz))
+                        else self.model.expected_cost_at(mean_snr, cpu_hz,
+                                                         eavesdropper_mean_snr))
             self._templates = [
                 self.observer.slot_template(world.interference_w[t], world.distance_m[t],
                                            cpu_hz[t], mean_snr[t], expected[t], self.penalty)

@@ -66,7 +66,8 @@ def evaluate_policy(policy: Policy, scenario: Scenario, seeds: list[int] | None 
         chunk = {name: np.array(values, dtype=np.int64)[order]
                  for name, values in decided.items()}
         metrics = model.evaluate(
-            model.snr(world.distance_m, world.fading, world.interference_w), world.user_cpu_hz)
+            model.snr(world.distance_m, world.fading, world.interference_w), world.user_cpu_hz,
+            model.eavesdropper_snr(world, slice(None)))
         run = SchedulerRun(POLICY)
         run.add(**chunk, **gather_chunk(chunk, metrics, slice(0, world.n_slots)))
         references = {label: build_scheduler(entry, seed, model.scenario)

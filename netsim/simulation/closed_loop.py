@@ -63,6 +63,8 @@ GATHERED = {
     "task_loss": ("task_loss", "tumq"),
     "accuracy": ("accuracy", "tumq"),
     "clip_i2i_similarity": ("clip_similarity", "tumq"),
+    "eavesdropper_snr_db": ("eavesdropper_snr", "tq"),
+    "leakage": ("leakage", "tmq"),
 }
 """The record columns read off a chunk's SlotMetrics at each request's decision, by
 both engines (``total_delay_s`` is eq. 6's, queueing excluded)."""
@@ -73,6 +75,8 @@ def pick_metrics(metrics: SlotMetrics, index: dict[str, np.ndarray]) -> dict[str
     arrays ``t``, ``u``, ``m``, ``q`` per request), SNRs in dB."""
     picked = {}
     for column, (name, pattern) in GATHERED.items():
+        if getattr(metrics, name) is None:  # no eavesdroppers: no leakage columns
+            continue
         values = getattr(metrics, name)[tuple(index[c] for c in pattern)]
         picked[column] = channel.linear_to_db(values) if column.endswith("_db") else values
     return picked
@@ -150,15 +154,18 @@ class SlotSource:
         n_slots = self.stop - self.start
         started = time.perf_counter()
         snr = model.snr(world.distance_m[part], world.fading[part], world.interference_w[part])
-        self.metrics: SlotMetrics = model.evaluate(snr, world.user_cpu_hz)
+        self.metrics: SlotMetrics = model.evaluate(snr, world.user_cpu_hz,
+                                                   model.eavesdropper_snr(world, part))
         self.static = model.static_cost(self.metrics)
         self.information_s = {"oracle": (time.perf_counter() - started) / n_slots}
         if self.statistical or self.observation:
             self.mean_snr = model.snr(world.distance_m[part], 1.0, world.interference_w[part])
+            self.eavesdropper_mean_snr = model.eavesdropper_snr(world, part, faded=False)
         if self.statistical:
             started = time.perf_counter()
             self.expected = model.expected_cost(
-                world.distance_m[part], world.interference_w[part], world.user_cpu_hz
+                world.distance_m[part], world.interference_w[part], world.user_cpu_hz,
+                self.eavesdropper_mean_snr,
             )
             self.information_s["statistical"] = (time.perf_counter() - started) / n_slots
         self._static_block: tuple[int, int, np.ndarray, np.ndarray] | None = None
@@ -174,8 +181,10 @@ class SlotSource:
             per_slot = (scenario.users.count * len(scenario.encoders) * scenario.cell.n_rbs
                         * scenario.statistical.fading_quantiles)
             stop = min(offset + max(1, self.CHUNK_ELEMENTS // per_slot), self.stop - self.start)
+            eve = (None if self.eavesdropper_mean_snr is None
+                   else self.eavesdropper_mean_snr[offset:stop])
             block = (offset, stop, *self.model.expected_static_cost(
-                self.mean_snr[offset:stop], self.world.user_cpu_hz))
+                self.mean_snr[offset:stop], self.world.user_cpu_hz, eve))
             self._static_block = block
         first, _, transmission_s, static = block
         return transmission_s[:, offset - first], static[offset - first]

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from netsim.model import leakage
 from netsim.model.cost import CellModel, SlotMetrics
 from netsim.model.world import WorldTrace, generate_world
 from netsim.scenario import Scenario, SchedulerEntry, scheduler_label
@@ -80,6 +81,32 @@ RECORD_COLUMNS = [
 DES_RECORD_COLUMNS = [*RECORD_COLUMNS, "outcome", "bs_wait_s"]
 """Under ``delay_model: des`` a request also has its outcome (served, blocked, expired,
 unserved) and its wait at the BS for a slot that serves it (part of queueing_delay_s)."""
+LEAKAGE_COLUMNS = ["eavesdropper_snr_db", "leakage", "leakage_violation"]
+"""With eavesdroppers, a served request also has the best-hearing eavesdropper's SNR on
+its RB, the task performance it reaches (netsim.model.leakage) and v_L (with
+limits.max_leakage; NaN without)."""
+
+
+def record_columns(scenario: Scenario) -> list[str]:
+    """The records' columns for a scenario's delay model and eavesdroppers."""
+    columns = DES_RECORD_COLUMNS if scenario.delay_model == "des" else RECORD_COLUMNS
+    return [*columns, *LEAKAGE_COLUMNS] if scenario.eavesdroppers.count else list(columns)
+
+
+def leakage_columns(model: CellModel, cols: dict[str, np.ndarray],
+                    served: np.ndarray) -> np.ndarray:
+    """Fill the leakage columns of served requests in ``cols`` (NaN otherwise) and return
+    their leakage penalty lambda_L v_L (0 without eavesdroppers or a limit)."""
+    if not model.scenario.eavesdroppers.count:
+        return np.zeros(served.size)
+    for name in ("eavesdropper_snr_db", "leakage"):
+        cols[name] = np.where(served, cols[name], np.nan)
+    if model.scenario.limits.max_leakage is None:
+        cols["leakage_violation"] = np.full(served.size, np.nan)
+        return np.zeros(served.size)
+    cols["leakage_violation"] = np.where(served, leakage.violation(model, cols["leakage"]),
+                                         np.nan)
+    return np.where(served, leakage.penalty(model, cols["leakage"]), 0.0)
 
 
 @dataclass
@@ -219,13 +246,14 @@ def schedule_seed(
         n_slots = part.stop - part.start
         started = time.perf_counter()
         snr = model.snr(world.distance_m[part], world.fading[part], world.interference_w[part])
-        metrics = model.evaluate(snr, world.user_cpu_hz)
+        metrics = model.evaluate(snr, world.user_cpu_hz, model.eavesdropper_snr(world, part))
         information_s = {"oracle": (time.perf_counter() - started) / n_slots}
         expected = None
         if needs_expected:
             started = time.perf_counter()
             expected = model.expected_cost(
-                world.distance_m[part], world.interference_w[part], world.user_cpu_hz
+                world.distance_m[part], world.interference_w[part], world.user_cpu_hz,
+                model.eavesdropper_snr(world, part, faded=False),
             )
             information_s["statistical"] = (time.perf_counter() - started) / n_slots
         mean_snr = (
@@ -293,7 +321,7 @@ def request_records(model: CellModel, world: WorldTrace, run: SchedulerRun, seed
     slot, user, enc, rb = (run.column(c) for c in ("slot", "user", "encoder", "rb"))
     served = rb != NOT_SERVED
     nan = np.full(slot.size, np.nan)
-    cols = {column: run.column(column) for column in GATHERED}
+    cols = {column: run.column(column) for column in GATHERED if column in run.columns}
     cols["distance_m"] = world.distance_m[slot, user]
     cols["user_energy_j"] = model.user_energy_j(world.user_cpu_hz)[user]
     cols["computing_delay_s"] = model.computing_delay_s(world.user_cpu_hz)[user]
@@ -309,6 +337,7 @@ def request_records(model: CellModel, world: WorldTrace, run: SchedulerRun, seed
     cols["delay_violation"] = model.delay_violation(cols["total_delay_s"])
     cols["energy_violation"] = model.energy_violation(cols["total_energy_j"])
     cost = model.penalised_cost(cols["task_loss"], cols["total_delay_s"], cols["total_energy_j"])
+    cost = cost + leakage_columns(model, cols, served)
     cols["reward"] = -np.where(served, cost, drop_penalties(scenario)[user])
     for name in ("delay_violation", "energy_violation", "computing_delay_s", "user_energy_j",
                  "total_energy_j"):
@@ -328,7 +357,7 @@ def request_records(model: CellModel, world: WorldTrace, run: SchedulerRun, seed
             **cols,
         }
     )
-    return frame[RECORD_COLUMNS]
+    return frame[record_columns(scenario)]
 
 
 def user_fairness(group: pd.DataFrame, performance: str) -> dict[str, float]:
@@ -386,6 +415,7 @@ def summarise(records: pd.DataFrame, scenario: Scenario,
                     for name in scenario.encoders
                 },
                 **(queue_summary(group) if des else {}),
+                **(leakage_summary(mine, scenario) if scenario.eavesdroppers.count else {}),
                 **bound_columns(mean_cost, records, bound_cost),
             }
         )
@@ -403,6 +433,14 @@ def bound_columns(mean_cost: float, records: pd.DataFrame,
     per_request = total / max(int((records["scheduler"] == label).sum()), 1)
     return {"bound_reward": -per_request,
             "gap_to_bound_pct": 100.0 * (mean_cost / per_request - 1.0)}
+
+
+def leakage_summary(served: pd.DataFrame, scenario: Scenario) -> dict[str, float]:
+    """With eavesdroppers: the served requests' mean leakage and, with a limit, the share
+    over it (NaN without limits.max_leakage)."""
+    limit = scenario.limits.max_leakage
+    over = (served["leakage"] > limit).mean() if limit is not None else float("nan")
+    return {"mean_leakage": served["leakage"].mean(), "leakage_violation_rate": over}
 
 
 def queue_summary(group: pd.DataFrame) -> dict[str, float]:
@@ -442,6 +480,7 @@ def loop_records(model: CellModel, world: WorldTrace, result: LoopResult, label:
     cols["delay_violation"] = model.delay_violation(cols["total_delay_s"])
     cols["energy_violation"] = model.energy_violation(cols["total_energy_j"])
     cost = model.penalised_cost(cols["task_loss"], cols["total_delay_s"], cols["total_energy_j"])
+    cost = cost + leakage_columns(model, cols, served)
     cols["reward"] = -np.where(served, cost, drop_penalties(scenario)[user])
     for name in ("delay_violation", "energy_violation"):
         cols[name] = np.where(served, cols[name], np.nan)
@@ -452,7 +491,7 @@ def loop_records(model: CellModel, world: WorldTrace, result: LoopResult, label:
         "scheduler": label, "seed": seed, "slot": slot, "user": user, "served": served,
         "encoder": names[enc], "rb": rb, **cols, "outcome": OUTCOMES[result.outcome],
     })
-    return frame[DES_RECORD_COLUMNS]
+    return frame[record_columns(scenario)]
 
 
 def run_closed_loop_seed(

@@ -207,7 +207,8 @@ def build_horizon(future: Future) -> Horizon:
                                             scenario.users.count, scenario.slots, tau)
     users = traffic.user[requests]
     snr = model.snr(world.distance_m, world.fading, world.interference_w)
-    metrics = model.evaluate(snr, world.user_cpu_hz)
+    metrics = model.evaluate(snr, world.user_cpu_hz,
+                             model.eavesdropper_snr(world, slice(None)))
     static = model.static_cost(metrics)
     return Horizon(
         slot=slots, user=users, request=requests, arrival_s=traffic.arrival_s[requests],
