@@ -29,8 +29,10 @@ def _format_location(loc: tuple[Any, ...]) -> str:
     for item in loc:
         if isinstance(item, int):
             parts.append(f"[{item}]")
-        elif "-" in str(item) or "[" in str(item) or item in _TYPE_TAGS:
-            continue  # pydantic's union-member and validator tags, not keys a user wrote
+        elif ("-" in str(item) or "[" in str(item) or item in _TYPE_TAGS
+              or str(item)[:1].isupper()):
+            continue  # pydantic's union-member (a model's class name) and validator tags,
+            # not keys a user wrote (every scenario key is lower case)
         else:
             parts.append(("." if parts else "") + str(item))
     return "".join(parts) or "(top level)"

@@ -42,6 +42,7 @@ def parse_scenario(data: Any, source: str, base_dir: Path | None = None) -> Scen
     _check_physics(scenario, source)
     _check_schedulers(scenario, source)
     _check_profile(scenario, source)
+    _check_device(scenario, source)
     if scenario.sweep:
         sweep_points(scenario, source)  # every point must be valid before anything runs
     return scenario
@@ -139,6 +140,17 @@ def _check_queues(scenario: Scenario, source: str) -> None:
     for key in ("limit", "timeout_s"):
         if getattr(scenario.users.queue, key) is not None:
             raise ScenarioError(source, f"users.queue.{key}", "needs delay_model: des")
+
+
+def _check_device(scenario: Scenario, source: str) -> None:
+    """A device class named in users.device must be one netsim knows."""
+    from netsim.model.devices import DEVICE_PROFILES
+
+    device = scenario.users.device
+    if isinstance(device, str) and device not in DEVICE_PROFILES:
+        raise ScenarioError(source, "users.device", f"unknown device class {device!r} "
+                            f"(known: {', '.join(DEVICE_PROFILES)}, or "
+                            "{flops_per_s, joules_per_flop})")
 
 
 def _check_profile(scenario: Scenario, source: str) -> None:

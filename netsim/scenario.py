@@ -176,6 +176,15 @@ class RequestQueue(Strict):
     null: requests wait as long as it takes."""
 
 
+class DeviceCompute(Strict):
+    """A user device's own compute figures (netsim/model/devices.py)."""
+
+    flops_per_s: PositiveFloat
+    """FLOP/s it sustains on the receiver network."""
+    joules_per_flop: PositiveFloat
+    """Energy per FLOP, J."""
+
+
 class Users(Strict):
     count: Annotated[Count, Field(le=100_000)] = 5
     """U, number of users."""
@@ -185,6 +194,10 @@ class Users(Strict):
     """c_u, decoder cycles per image bit for a decoder of relative size s_d = 1."""
     kappa: PositiveFloat = 5.0e-27
     """kappa_u of the user device: compute power = kappa * f**3, W."""
+    device: str | DeviceCompute | None = None
+    """The users' device class, whose receiver's counted FLOPs set t_C = FLOPs / (FLOP/s)
+    and E_U = FLOPs x J/FLOP (netsim/model/devices.py): handset, edge_box, or
+    {flops_per_s, joules_per_flop}. null: the paper's t_C = c_u D s_d / f_u (eqs. 5, 8)."""
     mobility: Mobility = Mobility()
     arrivals: Arrivals = Arrivals()
     queue: RequestQueue = RequestQueue()
@@ -219,6 +232,9 @@ class Task(Strict):
     """D, bits of one image (224 x 224 RGB, 8 bits)."""
     decoder_size: PositiveFloat = 1.0
     """s_d, relative size of the user's decoder (paper eq. 5)."""
+    denoising_steps: Annotated[int, Field(strict=True, ge=1, le=1000)] = 20
+    """Regeneration with users.device: U-Net steps of the diffusion decoder per image
+    (Stable unCLIP's default, 20)."""
 
 
 class Transmission(Strict):

@@ -110,6 +110,26 @@ def test_exact_solvers_agree_with_brute_force_with_leakage_in_the_cost(drawn):
     assert ilp.objective(problem) == pytest.approx(optimum, rel=1e-7, abs=1e-7)
 
 
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(leaky_slots(), st.integers(0, 2**32 - 1))
+def test_every_scheduler_keeps_10a_to_10c_with_leakage_in_the_cost(drawn, seed):
+    """Every registered per-slot scheduler, on drawn cells with eavesdroppers and a
+    leakage limit (U > Q and voluntary drops included)."""
+    from netsim.simulation.registry import available_schedulers, scheduler_class
+    from solvers.heuristics.fixed_encoder import FixedEncoderParams
+
+    _model, problem = drawn
+    n_users, n_enc, n_rbs = problem.shape
+    for name in available_schedulers():
+        cls = scheduler_class(name)
+        if cls.uses_observation or cls.queue_aware:  # the closed-loop test below has them
+            continue
+        params = {"encoder": problem.encoders[-1]} if cls.Params is FixedEncoderParams else {}
+        allocation = cls(cls.Params(**params), np.random.default_rng(seed)).decide(problem)
+        check_allocation(allocation, n_users, n_enc, n_rbs, problem.voluntary_drop)
+        assert np.isfinite(allocation.objective(problem)), name
+
+
 @pytest.mark.parametrize("delay_model", ["analytic", "des"])
 def test_every_scheduler_stays_feasible_and_pays_for_leakage(delay_model):
     """A tight limit and a heavy weight: each slot's allocation keeps 10a–10c (one RB per

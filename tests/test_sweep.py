@@ -208,7 +208,8 @@ def test_grid_and_points_combine() -> None:
         "reward.lambda_delay=1.0,reward.lambda_energy=1.0,users.count=2,seed=1",
     ]
     assert len(jobs) == 8
-    assert jobs[-1].data["reward"] == {"lambda_delay": 5.0, "lambda_energy": 5.0}
+    assert jobs[-1].data["reward"] == {"lambda_delay": 5.0, "lambda_energy": 5.0,
+                                       "lambda_leakage": 100.0}
 
 
 def test_train_sweep_adds_the_trained_agent(tmp_path: Path) -> None:

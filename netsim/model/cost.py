@@ -22,7 +22,7 @@ from functools import cached_property
 
 import numpy as np
 
-from netsim.model import channel, delay, energy, expectation, leakage, transmission
+from netsim.model import channel, delay, devices, energy, expectation, leakage, transmission
 from netsim.model.encoders import ENCODERS, relative_size
 from netsim.model.taskloss import TaskProfile, load_profile, resolve_profile_path, task_loss
 from netsim.model.world import WorldTrace
@@ -167,14 +167,37 @@ class CellModel:
         limit = self.scenario.limits.max_energy_j
         return np.clip((np.asarray(total_energy_j) - limit) / limit, 0.0, 1.0)
 
+    @cached_property
+    def device(self) -> tuple[float, float, float] | None:
+        """(receiver FLOPs per image, FLOP/s, J/FLOP) of the users' device class
+        (``users.device``, netsim/model/devices.py); None for the paper's cycles model."""
+        device = self.scenario.users.device
+        if device is None:
+            return None
+        if isinstance(device, str):
+            device = devices.DEVICE_PROFILES[device]
+        task = self.scenario.task
+        flops = devices.receiver_flops(task.kind, self.encoders, task.denoising_steps)
+        return flops, float(device.flops_per_s), float(device.joules_per_flop)
+
     def computing_delay_s(self, user_cpu_hz: np.ndarray) -> np.ndarray:
+        """t_C per user, (..., U): eq. 5, c_u D s_d / f_u; or with a device class, the
+        receiver's FLOPs / the device's FLOP/s (the same for every user)."""
         users, task = self.scenario.users, self.scenario.task
+        if self.device is not None:
+            flops, flops_per_s, _ = self.device
+            return np.full(np.shape(user_cpu_hz), flops / flops_per_s)
         return delay.computing_delay_s(
             users.cycles_per_bit, task.image_bits, task.decoder_size, user_cpu_hz
         )
 
     def user_energy_j(self, user_cpu_hz: np.ndarray) -> np.ndarray:
+        """E_U per user, (..., U): eq. 8, kappa_u f_u^2 c_u D s_d; or with a device class,
+        the receiver's FLOPs x the device's J/FLOP."""
         users, task = self.scenario.users, self.scenario.task
+        if self.device is not None:
+            flops, _, joules_per_flop = self.device
+            return np.full(np.shape(user_cpu_hz), flops * joules_per_flop)
         return energy.user_energy_j(
             users.kappa, user_cpu_hz, users.cycles_per_bit, task.image_bits, task.decoder_size
         )
