@@ -17,8 +17,9 @@ Example::
     results.figures()["reward"]          # a matplotlib Figure
     results.save("results/paper", format="parquet")
 
-Bad input raises :class:`netsim.errors.ScenarioError`, whose text is the one line the
-command line prints (``FILE: KEY: PROBLEM``).
+Bad input raises an exception whose text is one line: :class:`netsim.errors.ScenarioError`
+for a scenario (the line the command line prints, ``FILE: KEY: PROBLEM``), ValueError for
+a bad argument or an output folder that cannot take the result (``out=...: problem``).
 """
 
 from __future__ import annotations
@@ -42,6 +43,21 @@ __all__ = ["RunResults", "SweepResults", "TrainingResults", "load_scenario", "ru
 
 OVERRIDES = " (overrides)"
 """Appended to a scenario's source in the errors of its overrides."""
+
+
+def _folder_error(error: Exception) -> ValueError:
+    """An output-folder error of the command line's (``--out DIR: ...``) as the API's."""
+    return ValueError(str(error).replace("--out ", "out=", 1))
+
+
+def _check_out(out: str | Path | None) -> None:
+    """``out`` must be a folder (or not exist yet), nothing above it a file."""
+    if out is None:
+        return
+    path = Path(out)
+    for place in (path, *path.parents):
+        if place.exists() and not place.is_dir():
+            raise ValueError(f"out={out}: {place} is a file, not a folder")
 
 
 def load_scenario(source: str | Path | Mapping[str, Any] | Scenario,
@@ -96,16 +112,21 @@ class RunResults:
         """Write the run folder ``netsim run --out FOLDER --format FORMAT`` writes (the
         same bytes; all or nothing, replacing an earlier run there). ``format``: csv or
         parquet. Returns the folder."""
-        from netsim.simulation.output import check_output_folder, publish_run
+        from netsim.locks import FolderBusy, exclusive_writer
+        from netsim.simulation.output import OutputError, check_output_folder, publish_run
         from netsim.simulation.runner import RunResult
         from netsim.table_files import TABLE_FORMATS
 
         if format not in TABLE_FORMATS:
             raise ValueError(f"format: {format!r}: choose one of {', '.join(TABLE_FORMATS)}")
         folder = Path(folder)
-        check_output_folder(folder)
-        publish_run(folder, self.scenario, RunResult(self.records, self.summary, self.timing),
-                    format)
+        try:
+            check_output_folder(folder)
+            with exclusive_writer(folder, "run"):
+                publish_run(folder, self.scenario,
+                            RunResult(self.records, self.summary, self.timing), format)
+        except (OutputError, FolderBusy) as error:
+            raise _folder_error(error) from None
         return folder
 
 
@@ -124,7 +145,7 @@ def run(scenario: Scenario | str | Path, seeds: list[int] | None = None,
     if scenario.sweep:
         raise ScenarioError(scenario.name, "sweep", "a sweep: run it with netsim.sweep")
     if seeds is not None:
-        scenario = load_scenario(scenario, {"seeds": list(seeds)})
+        scenario = load_scenario(scenario, {"seeds": list(seeds)})  # NumPy ints taken too
     total = len(scenario.seeds) * scenario.slots
     with tqdm(total=total, unit="slot", desc=scenario.name, disable=not progress or None,
               leave=False) as bar:
@@ -157,7 +178,10 @@ def train(scenario: Scenario | str | Path, algo: str = "ppo", steps: int | None 
     try:
         check_algorithms([algo])
     except ValueError as error:
-        raise ScenarioError(scenario.name, "algo", str(error)) from None
+        raise ValueError(f"algo: {error}") from None
+    if steps is not None and (isinstance(steps, bool) or int(steps) != steps or steps < 1):
+        raise ValueError(f"steps: {steps!r}: a number of environment steps, at least 1")
+    _check_out(out)
     if scenario.delay_model == "des":
         from netsim.rl.queue_env import check_closed_loop_scenario
 
@@ -167,8 +191,12 @@ def train(scenario: Scenario | str | Path, algo: str = "ppo", steps: int | None 
             raise ScenarioError(scenario.name, "rl", str(error)) from None
     with tempfile.TemporaryDirectory(prefix="netsim-train-") as temp:
         folder = Path(out) if out is not None else Path(temp)
-        model_path = rl_entry("train")(scenario, algo, folder, steps=steps, seed=seed,
-                                       resume=resume, progress=progress)
+        try:
+            model_path = rl_entry("train")(scenario, algo, folder,
+                                           steps=None if steps is None else int(steps),
+                                           seed=seed, resume=resume, progress=progress)
+        except ValueError as error:  # the folder holds another training
+            raise _folder_error(error) from None
         model = rl_entry("load")(model_path, algo)
         curve_path = folder / "learning_curve.csv"
         curve = pd.read_csv(curve_path) if curve_path.is_file() else pd.DataFrame()
@@ -194,22 +222,37 @@ class SweepResults:
 
 def sweep(scenario: Scenario | str | Path, out: str | Path | None = None,
           workers: int = 1, backend: str = "local", address: str | None = None,
-          table_format: str = "csv", progress: bool = False) -> SweepResults:
+          format: str = "csv", progress: bool = False) -> SweepResults:
     """Run a scenario's sweep as ``netsim sweep`` does (``workers`` processes, or Ray with
     ``backend="ray"``); with ``out`` the folder is kept, and a later call with the same
-    ``out`` resumes it (finished points are not run again). A point that fails raises
-    RuntimeError naming it."""
-    from netsim.experiments.sweep import run_sweep, sweep_jobs
+    ``out`` resumes it (finished points are not run again); ``format`` (csv or parquet) is
+    how each point's tables are written. A point that fails raises RuntimeError naming
+    it."""
+    from netsim.experiments.sweep import BACKENDS, run_sweep, sweep_jobs
+    from netsim.locks import FolderBusy, exclusive_writer
+    from netsim.ownership import ForeignFolder
+    from netsim.table_files import TABLE_FORMATS
 
     scenario = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     if not scenario.sweep:
         raise ScenarioError(scenario.name, "sweep", "no sweep: run it with netsim.run")
+    if format not in TABLE_FORMATS:
+        raise ValueError(f"format: {format!r}: choose one of {', '.join(TABLE_FORMATS)}")
+    if backend not in BACKENDS:
+        raise ValueError(f"backend: {backend!r}: choose one of {', '.join(BACKENDS)}")
+    if isinstance(workers, bool) or int(workers) != workers or workers < 1:
+        raise ValueError(f"workers: {workers!r}: a number of processes, at least 1")
+    _check_out(out)
     source = scenario.name
-    jobs = sweep_jobs(scenario, source, table_format)
+    jobs = sweep_jobs(scenario, source, format)
     with tempfile.TemporaryDirectory(prefix="netsim-sweep-") as temp:
         folder = Path(out) if out is not None else Path(temp) / "sweep"
-        outcome = run_sweep(scenario, source, folder, backend, workers, address, progress,
-                            jobs=jobs)
+        try:
+            with exclusive_writer(folder, "sweep"):
+                outcome = run_sweep(scenario, source, folder, backend, int(workers), address,
+                                    progress, jobs=jobs)
+        except (ForeignFolder, FolderBusy) as error:
+            raise _folder_error(error) from None
         if outcome.failed:
             where, error = next(iter(outcome.failed.items()))
             raise RuntimeError(f"{len(outcome.failed)} sweep points failed; {where}: {error}")

@@ -29,15 +29,16 @@ app = typer.Typer(
 
 @app.callback()
 def main_options(
-    verbose: Annotated[bool, typer.Option(
-        "--verbose", "-v", envvar="NETSIM_VERBOSE",
+    verbose: Annotated[bool | None, typer.Option(
+        "--verbose/--quiet", "-v/-q",
         help="Show what third-party libraries print (HiGHS's banner and solver log, Ray's "
-             "and Optuna's logs, their Python warnings); hidden by default.")] = False,
+             "and Optuna's logs, their Python warnings), or hide it (the default; "
+             "NETSIM_VERBOSE=1 makes --verbose the default).")] = None,
 ) -> None:
     """netsim: CLIP semantic communication over OFDMA — simulate, schedule, compare."""
-    from netsim.verbosity import set_verbose
+    from netsim.verbosity import is_verbose, set_verbose
 
-    set_verbose(verbose)
+    set_verbose(is_verbose() if verbose is None else verbose)
 
 
 FORMAT_HELP = "Table format of records, summary and timing: csv or parquet."
@@ -377,6 +378,7 @@ def train(
             fail(f"{scenario_file}: {error}")
     train_fn = rl_entry("train")
     out_dir = out if out is not None else Path("results") / scenario.name / f"train-{algo}-s{seed}"
+    _check_targets(("--out", out_dir, True))
     from netsim.locks import FolderBusy, exclusive_writer
 
     try:

@@ -233,14 +233,42 @@ def _with_values(base: dict[str, Any], scenario: Scenario, source: str,
 
 def with_overrides(scenario: Scenario, source: str, overrides: dict[str, Any]) -> Scenario:
     """The scenario with ``overrides`` ({dotted key: value}, e.g. ``{"users.count": 8}``)
-    set on its resolved data (levels a file leaves to defaults are created), checked like
-    a file: an unknown key or a bad value raises ScenarioError naming it."""
-    data = scenario_data(scenario)
-    if not scenario.sweep:
-        data.pop("sweep")
+    set on the values it was written with (what it leaves to defaults stays default, so
+    ``{"cell.fading.model": "nakagami"}`` takes the law's own defaults), checked like a
+    file: an unknown key or a bad value raises ScenarioError naming it. A value that is a
+    mapping replaces the whole section it names. NumPy scalars and arrays are taken as the
+    Python numbers and lists they hold."""
+    data = scenario.model_dump(mode="json", exclude_unset=True)
+    resolved = scenario_data(scenario)
+    data["schedulers"] = resolved["schedulers"]
+    if scenario.sweep:
+        data["sweep"] = resolved["sweep"]
+    switched = []
     for key, value in overrides.items():
         if not isinstance(key, str) or not key or any(not part for part in key.split(".")):
             raise ScenarioError(source, str(key), "not a dotted key like 'users.count'")
-        if not set_dotted(data, key, copy.deepcopy(value), create=True):
+        if not set_dotted(data, key, _plain(value), create=True):
             raise ScenarioError(source, key, "no such key: a level above it is a value")
-    return parse_scenario(data, source, scenario.source_dir)
+        if key.endswith(".model"):
+            switched.append(key.removesuffix(".model"))
+    try:
+        return parse_scenario(data, source, scenario.source_dir)
+    except ScenarioError as error:
+        section = next((s for s in switched if error.key.startswith(s + ".")), None)
+        if section is None or not error.problem.startswith("unknown key"):
+            raise
+        raise ScenarioError(source, error.key, f"{error.problem}: not a key of the "
+                            f"{section}.model you chose; to switch models give the whole "
+                            f"section, e.g. {{'{section}': {{'model': ...}}}}") from None
+
+
+def _plain(value: Any) -> Any:
+    """``value`` with NumPy scalars and arrays (in lists and mappings too) made the Python
+    numbers and lists they hold, as a YAML file would give them."""
+    if hasattr(value, "tolist") and type(value).__module__ == "numpy":
+        return value.tolist()
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    return copy.deepcopy(value)

@@ -270,6 +270,10 @@ class Reward(Strict):
     limits.max_leakage)."""
 
 
+Coordinate = Annotated[float, Field(ge=-1e6, le=1e6, allow_inf_nan=False)]
+"""A position coordinate, m (within 1,000 km of the BS)."""
+
+
 class Eavesdroppers(Strict):
     """Passive eavesdroppers (netsim.model.leakage): each overhears the RB a request is
     sent on, at its own SNR from the users' channel model (path gain, fading drawn from
@@ -278,7 +282,7 @@ class Eavesdroppers(Strict):
 
     count: Annotated[int, Field(strict=True, ge=0, le=1000)] = 0
     """Number of eavesdroppers; 0: none (no leakage columns)."""
-    positions_m: list[tuple[float, float]] | None = None
+    positions_m: list[tuple[Coordinate, Coordinate]] | None = None
     """Their fixed positions [x, y], m, the BS at the origin, one per eavesdropper, each
     at least cell.min_distance_m from the BS; null: drawn once per seed uniformly over
     the cell's annulus, like the users."""

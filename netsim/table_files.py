@@ -3,7 +3,8 @@
 CSV is text with stable bytes (floats to 10 significant digits, ``\\n`` line ends);
 Parquet (pyarrow, zstd-compressed) is columnar and keeps each column's dtype and every
 float's full precision, so a large records table writes and loads many times faster
-(``benchmarks/bench_tables.py``). Formatting a Parquet table with :func:`csv_text` gives
+(``benchmarks/bench_tables.py``); every page carries a CRC, checked on reading, so a
+damaged file is an error, not wrong numbers. Formatting a Parquet table with :func:`csv_text` gives
 the CSV file's bytes exactly (tested). A run folder holds each of its tables in one
 format, ``records.csv`` or ``records.parquet``; readers find either.
 """
@@ -31,7 +32,7 @@ def parquet_bytes(frame: pd.DataFrame) -> bytes:
     and pyarrow version)."""
     buffer = io.BytesIO()
     frame.to_parquet(buffer, engine="pyarrow", index=False,
-                     compression=PARQUET_COMPRESSION)
+                     compression=PARQUET_COMPRESSION, write_page_checksum=True)
     return buffer.getvalue()
 
 
@@ -73,4 +74,5 @@ def read_table(path: Path, **csv_options) -> pd.DataFrame:  # type: ignore[no-un
 
         names = pyarrow.parquet.read_schema(path).names
         columns = [n for n in names if (wanted(n) if callable(wanted) else n in wanted)]
-    return pd.read_parquet(path, engine="pyarrow", columns=columns)
+    return pd.read_parquet(path, engine="pyarrow", columns=columns,
+                           page_checksum_verification=True)

@@ -16,9 +16,13 @@ OWN_MODULES = r"(netsim|solvers)(\.|$)"
 """Warnings raised in these modules are netsim's own and always shown."""
 
 
+TRUE_WORDS = ("1", "true", "yes", "on", "y", "t")
+"""Values of NETSIM_VERBOSE that mean verbose (any case); anything else means quiet."""
+
+
 def is_verbose() -> bool:
-    """Whether third-party output is wanted (``NETSIM_VERBOSE=1``)."""
-    return os.environ.get(VERBOSE_ENV, "") == "1"
+    """Whether third-party output is wanted (``NETSIM_VERBOSE=1``, or true, yes, on)."""
+    return os.environ.get(VERBOSE_ENV, "").strip().lower() in TRUE_WORDS
 
 
 def set_verbose(verbose: bool) -> None:

@@ -166,3 +166,75 @@ def test_verbose_lets_the_solver_banner_through(tmp_path: Path) -> None:
         outputs[bool(flags)] = done.stdout + done.stderr
     assert "HiGHS" not in outputs[False]
     assert "Running HiGHS" in outputs[True]
+    # NETSIM_VERBOSE=true makes --verbose the default; --quiet still wins
+    import os
+
+    for flags, expected in (([], True), (["--quiet"], False)):
+        done = subprocess.run([sys.executable, "-m", "netsim", *flags, "run", str(scenario),
+                               "--out", str(tmp_path / "env"), "--no-progress"],
+                              capture_output=True, text=True, check=True,
+                              env={**os.environ, "NETSIM_VERBOSE": "true"})
+        assert ("Running HiGHS" in done.stdout) is expected
+
+
+def test_overrides_take_numpy_values_and_say_how_to_switch_a_model(tmp_path: Path) -> None:
+    import numpy as np
+
+    scenario = netsim.load_scenario(PAPER, {"users.count": np.int64(7),
+                                            "seeds": np.arange(2)})
+    assert scenario.users.count == 7 and scenario.seeds == [0, 1]
+    assert netsim.run(netsim.load_scenario(scenario, {"slots": 2, "schedulers": ["random"]}),
+                      seeds=np.arange(1)).records["seed"].unique().tolist() == [0]
+    # what the file left to defaults stays default: the law's own m
+    assert netsim.load_scenario(PAPER, {"cell.fading.model": "nakagami"}).cell.fading.m == 2.0
+    rician = netsim.load_scenario(PAPER, {"cell.fading": {"model": "rician", "k_factor": 4}})
+    with pytest.raises(netsim.ScenarioError, match=r"cell.fading.k_factor: unknown key: not "
+                       r"a key of the cell.fading.model you chose; to switch models give"):
+        netsim.load_scenario(rician, {"cell.fading.model": "rayleigh"})
+    assert netsim.load_scenario(rician, {"cell.fading": {"model": "rayleigh"}}
+                                ).cell.fading.model == "rayleigh"
+    # a mapping replaces its section: the keys it leaves out take their defaults
+    written = netsim.load_scenario(PAPER, {"users.drop_penalty": 7.0})
+    assert netsim.load_scenario(written, {"users": {"count": 8}}).users.drop_penalty == 10.0
+    assert netsim.load_scenario(written, {"users.count": 8}).users.drop_penalty == 7.0
+
+
+def test_bad_arguments_are_refused_before_any_work(tmp_path: Path) -> None:
+    sweep_scenario = netsim.load_scenario(write_yaml(tmp_path / "tiny.yaml", tiny()))
+    (tmp_path / "afile").write_text("x")
+    for call, message in [
+            (lambda: netsim.sweep(sweep_scenario, format="xlsx"), "format: 'xlsx'"),
+            (lambda: netsim.sweep(sweep_scenario, workers=0), "workers: 0"),
+            (lambda: netsim.sweep(sweep_scenario, backend="dask"), "backend: 'dask'"),
+            (lambda: netsim.sweep(sweep_scenario, out=tmp_path / "afile"), "is a file"),
+            (lambda: netsim.train(PAPER, steps=0), "steps: 0"),
+            (lambda: netsim.train(PAPER, algo="a2c"), "algo:"),
+            (lambda: netsim.train(PAPER, out=tmp_path / "afile" / "x"), "is a file")]:
+        with pytest.raises(ValueError, match=message) as error:
+            call()
+        assert "\n" not in str(error.value)
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("mine")
+    small = netsim.run(netsim.load_scenario(PAPER, {"slots": 2, "seeds": [0],
+                                                    "schedulers": ["random"]}))
+    with pytest.raises(ValueError, match=r"^out=.*foreign: holds files that are not a netsim"):
+        small.save(foreign)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "foreign", "tiny.yaml"]
+
+
+def test_a_parquet_file_damaged_inside_is_one_printable_line(paper_cli: dict[str, Path],
+                                                             tmp_path: Path) -> None:
+    import shutil
+
+    folder = tmp_path / "flipped"
+    shutil.copytree(paper_cli["parquet"], folder)
+    data = bytearray((folder / "records.parquet").read_bytes())
+    middle = len(data) // 2
+    data[middle:middle + 64] = bytes(255 - b for b in data[middle:middle + 64])
+    (folder / "records.parquet").write_bytes(bytes(data))
+    result = invoke("plot", folder)
+    assert result.exit_code == 2
+    line = one_line(result)
+    assert "records.parquet: not a readable Parquet file" in line
+    assert line.isprintable()

@@ -75,11 +75,12 @@ def _read_parquet(path: Path, read_options: dict) -> pd.DataFrame:
         return read_table(path, **read_options)
     except FileNotFoundError:
         raise ScenarioError(str(path), "", "missing") from None
-    except (pyarrow.ArrowException, ValueError) as error:
-        reason = " ".join(str(error).split())[:200]
+    except (pyarrow.ArrowException, ValueError, OSError) as error:
+        if isinstance(error, OSError) and error.strerror:  # the file system's, not pyarrow's
+            raise ScenarioError(str(path), "", f"cannot read it ({error.strerror})") from None
+        reason = "".join(c if c.isprintable() else " " for c in str(error))
+        reason = " ".join(reason.split())[:200]
         raise ScenarioError(str(path), "", f"not a readable Parquet file ({reason})") from None
-    except OSError as error:
-        raise ScenarioError(str(path), "", f"cannot read it ({error.strerror or error})") from None
 
 
 def check_columns(frame: pd.DataFrame, path: Path, numbers: tuple[str, ...] = (),

@@ -102,7 +102,7 @@ def _device_profiles(sd21_base_step_flops: int) -> dict[str, DeviceProfile]:
 
 DEVICE_PROFILES: dict[str, DeviceProfile] = _device_profiles(SD21_BASE_STEP_FLOPS)
 """name -> DeviceProfile(flops_per_s, joules_per_flop, watts, basis, source): "handset"
-(measured, ~4.3e12 FLOP/s, ~8.1e-13 J/FLOP) and "edge" (Jetson AGX Orin 64GB MAXN, peak
+(measured, ~4.3e12 FLOP/s, ~8.1e-13 J/FLOP) and "edge_box" (Jetson AGX Orin 64GB MAXN, peak
 4.25e13 FLOP/s, 1.41e-12 J/FLOP); see the comments above for the published figures and
 which numbers are derived."""
 

@@ -97,10 +97,12 @@ def expected_penalty(model: CellModel, mean_snr: np.ndarray) -> np.ndarray:
     out = np.empty((flat.shape[0], n_enc, flat.shape[-1]))
     group = max(1, MAX_GRID_ELEMENTS // (offsets_db.size * n_enc * flat.shape[-1]))
     for start in range(0, flat.shape[0], group):
-        part = flat[start:start + group]  # (t, E, Q)
+        part = np.maximum(flat[start:start + group], np.finfo(float).tiny)  # (t, E, Q)
         top = part.max(axis=-2)  # (t, Q)
         grid = top[None] * channel.db_to_linear(offsets_db)[:, None, None]  # (G, t, Q)
-        cdf = np.prod(law.cdf(grid[:, :, None, :] / part[None]), axis=2)  # (G, t, Q)
+        cdf = np.ones(grid.shape)  # P(S <= s) = prod_e F(s / mean_e), one factor at a time:
+        for e in range(part.shape[-2]):  # memory stays (G, t, Q) however many there are
+            cdf *= law.cdf(grid / part[None, :, e, :])
         middle = np.sqrt(grid[1:] * grid[:-1])  # geometric midpoints, (G - 1, t, Q)
         values = penalty(model, leakage(model, middle))  # (G - 1, t, M, Q)
         total = np.einsum("gtq,gtmq->tmq", np.diff(cdf, axis=0), values)

@@ -16,6 +16,21 @@ LARGEST = 1e150
 square, a sum over users) would overflow even where it does not."""
 
 
+def _device_checks(scenario: Scenario) -> list[tuple[str, str, np.ndarray]]:
+    """A device of one's own (users.device): its t_C and E_U from the receiver's FLOPs."""
+    device = scenario.users.device
+    if device is None or isinstance(device, str):
+        return []  # no device, or a named class (checked against the known ones)
+    from netsim.model.devices import receiver_flops
+
+    flops = receiver_flops(scenario.task.kind, list(scenario.encoders),
+                           scenario.task.denoising_steps)
+    return [("users.device.flops_per_s", "the user computing delay t_C",
+             np.array(flops / device.flops_per_s)),
+            ("users.device.joules_per_flop", "the user energy E_U",
+             np.array(flops * device.joules_per_flop))]
+
+
 def overflowing_quantity(scenario: Scenario) -> tuple[str, str] | None:
     """(scenario key, what overflows) for the first quantity out of range, or None."""
     bs, users, task, cell = scenario.base_station, scenario.users, scenario.task, scenario.cell
@@ -40,6 +55,7 @@ def overflowing_quantity(scenario: Scenario) -> tuple[str, str] | None:
             ("cell.tx_power_w", "the SNR (eq. 2)", snr),
             ("cell.tx_power_w", "the transmit energy P t_T (eq. 7)",
              np.array(cell.tx_power_w * task.image_bits)),
+            *_device_checks(scenario),
         ]
     for key, what, values in checks:
         values = np.asarray(values, dtype=float)
