@@ -86,11 +86,14 @@ def make_solver(name: str, time_limit_s: float | None) -> pulp.LpSolver:
     return pulp.PULP_CBC_CMD(msg=False, timeLimit=time_limit_s, gapAbs=MIP_GAP, gapRel=MIP_GAP)
 
 
-def _solve(highs: highspy.Highs) -> np.ndarray:
-    """Run HiGHS on its model; the column values of the proven optimum."""
+def _solve(highs: highspy.Highs, may_fail: bool = False) -> np.ndarray | None:
+    """Run HiGHS on its model; the column values of the proven optimum (None, with
+    ``may_fail``, if it did not prove one)."""
     highs.run()
     status = highs.modelStatusToString(highs.getModelStatus())
     if status != "Optimal":
+        if may_fail:
+            return None
         raise RuntimeError(f"ILP solver ended with status {status}")
     return np.asarray(highs.getSolution().col_value)
 
@@ -137,8 +140,12 @@ class ILPScheduler(Scheduler):
         highs = model.highs({"mip_rel_gap": MIP_GAP, "mip_abs_gap": MIP_GAP,
                              **HIGHS_TOLERANCES, **ASSIGNMENT_OPTIONS},
                             self.params.time_limit_s)
-        values = _solve(highs)
-        if np.any(np.minimum(values, 1.0 - values) > INTEGRALITY_TOLERANCE):  # no vertex
+        values = _solve(highs, may_fail=True)
+        if values is None or np.any(np.minimum(values, 1.0 - values) > INTEGRALITY_TOLERANCE):
+            # off a vertex, or the interior point method stalled (it can on a tiny,
+            # degenerate LP: costs of 6e-8 ended "Unknown"): HiGHS's MIP solver, whose
+            # relaxations are solved by simplex, finishes the slot
+            highs.setOptionValue("solver", "choose")
             highs.changeColsIntegrality(model.n_cols, np.arange(model.n_cols, dtype=np.int32),
                                         np.full(model.n_cols, highspy.HighsVarType.kInteger))
             values = _solve(highs)
