@@ -380,7 +380,12 @@ def train(
     out_dir = out if out is not None else Path("results") / scenario.name / f"train-{algo}-s{seed}"
     _check_targets(("--out", out_dir, True))
     from netsim.locks import FolderBusy, exclusive_writer
+    from netsim.ownership import ForeignFolder, check_folder
 
+    try:
+        check_folder(out_dir, "train")
+    except ForeignFolder as error:
+        fail(str(error))
     try:
         with exclusive_writer(out_dir, "train"):
             model_path = train_fn(scenario, algo, out_dir, steps=steps, seed=seed,

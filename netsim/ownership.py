@@ -1,6 +1,7 @@
-"""Which command a result folder belongs to: ``netsim sweep``, ``compare`` and ``tune``
-add to the folder they are given (finished points, trainings, trials are kept and
-resumed), so they must never add to a folder of something else.
+"""Which command a result folder belongs to: ``netsim sweep``, ``compare``, ``tune`` and
+``train`` add to the folder they are given (finished points, trainings, trials,
+checkpoints are kept and resumed), so they must never add to a folder of something
+else.
 
 Each marks its folder with a hidden file, ``.netsim-folder``, holding the command's name,
 just before its first write there. A folder that is absent, empty (hidden files aside)
@@ -21,6 +22,7 @@ LEGACY = {
     "sweep": ("sweep_summary.csv", "aggregate.csv", "*/done.json"),
     "compare": ("compare.csv", "*-s*/learning_curve.csv"),
     "tune": ("trials.csv", "study.db", "trial-*/learning_curve.csv"),
+    "train": ("learning_curve.csv", "model.zip", "finished.json", "checkpoints"),
 }
 """Files that show a folder is the command's own, from before the marker."""
 

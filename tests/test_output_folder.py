@@ -159,12 +159,12 @@ def test_one_folder_one_writer(tmp_path, command):
     assert run(scenario_file(tmp_path, 0), out).exit_code == 0
 
 
-@pytest.mark.parametrize("command", ["sweep", "compare", "tune"])
+@pytest.mark.parametrize("command", ["sweep", "compare", "tune", "train"])
 @pytest.mark.parametrize("holding", ["notes", "run", "other command", "damaged marker",
                                      "marker is a folder"])
 def test_commands_that_add_to_a_folder_refuse_a_folder_of_something_else(
         tmp_path, command, holding):
-    """sweep, compare and tune keep what is in their folder and add to it; aimed at a
+    """sweep, compare, tune and train keep what is in their folder and add to it; aimed at a
     folder of someone's notes, a run, or another command's results, each is refused
     with one line before the work, and the folder is left as it was."""
     out = tmp_path / "out"
@@ -189,7 +189,8 @@ def test_commands_that_add_to_a_folder_refuse_a_folder_of_something_else(
     args = {"sweep": ["sweep", str(path), "--no-progress"],
             "compare": ["compare", str(path), "--algos", "ppo", "--seeds", "0", "--steps",
                         "64", "--no-progress"],
-            "tune": ["tune", str(path), "--trials", "1", "--no-progress"]}[command]
+            "tune": ["tune", str(path), "--trials", "1", "--no-progress"],
+            "train": ["train", str(path), "--steps", "64", "--no-progress"]}[command]
     result = CliRunner().invoke(app, [*args, "--out", str(out)])
     assert result.exit_code == 2, result.output
     line = one_line(result)

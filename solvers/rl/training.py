@@ -41,6 +41,7 @@ from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import DummyVecEnv
 
 from netsim.io import atomic_write_bytes, atomic_write_text
+from netsim.ownership import ForeignFolder, claim_folder
 from netsim.rl.env import SlotAssignmentEnv
 from netsim.rl.evaluation import evaluate_policy
 from netsim.rl.masks import MaskSpec
@@ -259,7 +260,10 @@ def _train(scenario: Scenario, algo: str, out_dir: Path, steps: int | None, seed
                                   "continues it, or choose another folder")
     if scenario.delay_model == "des":  # before anything is written
         check_closed_loop_scenario(scenario)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    try:  # never into a folder of something else (someone's files, a run, a sweep)
+        claim_folder(out_dir, "train")
+    except ForeignFolder as error:
+        raise TrainingFolderError(str(error)) from None
     curve_path = out_dir / "learning_curve.csv"
     rows: list[dict] = []
     wall_offset = 0.0
