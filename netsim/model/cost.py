@@ -132,18 +132,24 @@ class CellModel:
         return self.snr(world.eavesdropper_distance_m[part], fading,
                         world.interference_w[part])
 
-    def _with_leakage(self, cost: np.ndarray, eavesdropper_snr: np.ndarray | None,
-                      expected: bool = False) -> np.ndarray:
-        """``cost`` (..., U, M, Q) plus lambda_L v_L of the leakage (realised at
-        eavesdropper_snr, or its expectation over their fading from their mean SNR)."""
+    def expected_leakage_penalty(self, eavesdropper_mean_snr: np.ndarray | None
+                                 ) -> np.ndarray | None:
+        """E[lambda_L v_L] over the eavesdroppers' fading from their mean SNR (..., E, Q):
+        (..., M, Q), what a statistical scheduler adds to each (user, encoder, RB);
+        None without eavesdroppers or a leakage limit. Computed once per slot by its
+        callers and handed to the expected-cost methods."""
+        if eavesdropper_mean_snr is None or self.scenario.limits.max_leakage is None:
+            return None
+        return leakage.expected_penalty(self, eavesdropper_mean_snr)
+
+    def _with_leakage(self, cost: np.ndarray, eavesdropper_snr: np.ndarray | None
+                      ) -> np.ndarray:
+        """``cost`` (..., U, M, Q) plus lambda_L v_L of the leakage at the eavesdroppers'
+        SNR (..., E, Q), if any."""
         if eavesdropper_snr is None or self.scenario.limits.max_leakage is None:
             return cost
-        if expected:
-            extra = leakage.expected_penalty(self, eavesdropper_snr)
-        else:
-            extra = leakage.penalty(self, leakage.leakage(self, leakage.best_snr(
-                eavesdropper_snr)))
-        return cost + extra[..., None, :, :]
+        return _plus_penalty(cost, leakage.penalty(self, leakage.leakage(
+            self, leakage.best_snr(eavesdropper_snr))))
 
     # ------------------------------------------------------------------- model
     def penalised_cost(
@@ -263,13 +269,14 @@ class CellModel:
 
     def expected_static_cost(
         self, mean_snr: np.ndarray, user_cpu_hz: np.ndarray,
-        eavesdropper_mean_snr: np.ndarray | None = None,
+        leakage_penalty: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """For a scheduler that does not know this slot's fading (closed loop): t_T at
         each equal-probability fading node, (N, ..., U, M, Q), and the expected
         timing-free cost E[task loss + lambda_E v_E (+ lambda_L v_L)], (..., U, M, Q),
-        from mean SNR (..., U, Q) (one slot, or several), clocks (U,) and the
-        eavesdroppers' mean SNR (..., E, Q). Without fading, one node at the mean SNR."""
+        from mean SNR (..., U, Q) (one slot, or several), clocks (U,) and the expected
+        leakage penalty (..., M, Q) (:meth:`expected_leakage_penalty`). Without fading,
+        one node at the mean SNR."""
         mean_snr = np.asarray(mean_snr, dtype=float)
         if self.scenario.cell.fading.model == "none":
             nodes = np.ones(1)
@@ -284,8 +291,7 @@ class CellModel:
             loss = self._loss(mean_snr)[-1]
         else:
             loss = self.expected_loss(mean_snr)
-        return t_t, self._with_leakage(loss + energy.mean(axis=0), eavesdropper_mean_snr,
-                                       expected=True)
+        return t_t, _plus_penalty(loss + energy.mean(axis=0), leakage_penalty)
 
     def evaluate(self, snr: np.ndarray, user_cpu_hz: np.ndarray,
                  eavesdropper_snr: np.ndarray | None = None) -> SlotMetrics:
@@ -416,19 +422,19 @@ class CellModel:
         return self._tables[key]
 
     def expected_cost_at(self, mean_snr: np.ndarray, user_cpu_hz: np.ndarray,
-                         eavesdropper_mean_snr: np.ndarray | None = None) -> np.ndarray:
+                         leakage_penalty: np.ndarray | None = None) -> np.ndarray:
         """E over the fading law of the cost at mean SNR (..., U, Q) -> (..., U, M, Q), for
         clocks (..., U) or (U,), computed directly (no per-device table): exact or by
         quadrature as ``statistical.expectation`` says; without fading, the cost at the
-        mean SNR; plus the expected leakage penalty at the eavesdroppers' mean SNR
-        (..., E, Q) if given. What the RL environment rewards by default."""
+        mean SNR; plus the expected leakage penalty (..., M, Q) if given
+        (:meth:`expected_leakage_penalty`). What the RL environment rewards by default."""
         mean_snr = np.asarray(mean_snr, dtype=float)
         if self.scenario.cell.fading.model == "none" or not self.exact_expectation:
             cost = self.quadrature_expected_cost(mean_snr, user_cpu_hz)
         else:
             cost = (self._exact_loss_table().lookup(channel.linear_to_db(mean_snr))
                     + expectation.expected_penalties(self, mean_snr, user_cpu_hz))
-        return self._with_leakage(cost, eavesdropper_mean_snr, expected=True)
+        return _plus_penalty(cost, leakage_penalty)
 
     @cached_property
     def exact_table_step_db(self) -> float:
@@ -455,22 +461,28 @@ class CellModel:
 
     def expected_cost(
         self, distance_m: np.ndarray, interference_w: np.ndarray, user_cpu_hz: np.ndarray,
-        eavesdropper_mean_snr: np.ndarray | None = None,
+        leakage_penalty: np.ndarray | None = None,
     ) -> np.ndarray:
         """E over the fading law of the cost, (..., U, M, Q): what a scheduler that knows
         locations and interference but not this slot's fading minimises (DESIGN §3).
 
         Integrated on an equal-probability grid of the fading law (:meth:`fading_nodes`),
         read from a table over mean SNR built once per set of user devices, linearly
-        interpolated every 0.05 dB (within 1 % of the direct quadrature; tested). With
-        the eavesdroppers' mean SNR (..., E, Q), plus the expected leakage penalty
-        (:func:`netsim.model.leakage.expected_penalty`).
+        interpolated every 0.05 dB (within 1 % of the direct quadrature; tested). Plus
+        the expected leakage penalty (..., M, Q) if given
+        (:meth:`expected_leakage_penalty`).
         """
         mean_snr = self.snr(distance_m, 1.0, interference_w)
         if self.scenario.cell.fading.model == "none":
-            return self.cost(mean_snr, user_cpu_hz, eavesdropper_mean_snr)
-        cost = self.expected_cost_table(user_cpu_hz).lookup(channel.linear_to_db(mean_snr))
-        return self._with_leakage(cost, eavesdropper_mean_snr, expected=True)
+            cost = self.cost(mean_snr, user_cpu_hz)
+        else:
+            cost = self.expected_cost_table(user_cpu_hz).lookup(channel.linear_to_db(mean_snr))
+        return _plus_penalty(cost, leakage_penalty)
+
+
+def _plus_penalty(cost: np.ndarray, penalty: np.ndarray | None) -> np.ndarray:
+    """A cost (..., U, M, Q) plus a penalty of each (encoder, RB), (..., M, Q), if any."""
+    return cost if penalty is None else cost + penalty[..., None, :, :]
 
 
 TABLE_STEP_DB = 0.05

@@ -134,17 +134,17 @@ class SlotAssignmentEnv(gym.Env):
         self.realised_cost = self.model.cost(  # (T, U, M, Q)
             snr, cpu_hz, self.model.eavesdropper_snr(world, every))
         mean_snr = self.model.snr(world.distance_m, 1.0, world.interference_w)
-        eavesdropper_mean_snr = self.model.eavesdropper_snr(world, every, faded=False)
+        leakage_penalty = self.model.expected_leakage_penalty(
+            self.model.eavesdropper_snr(world, every, faded=False))
         self.reward_cost = (
-            self.model.expected_cost_at(mean_snr, cpu_hz, eavesdropper_mean_snr)
+            self.model.expected_cost_at(mean_snr, cpu_hz, leakage_penalty)
             if self.scenario.rl.reward_model == "expected"
             else self.realised_cost
         )
         self._snr_feature = ObservationEncoder.snr_feature(mean_snr)  # (T, U, Q)
         if self.size_free:
             expected = (self.reward_cost if self.scenario.rl.reward_model == "expected"
-                        else self.model.expected_cost_at(mean_snr, cpu_hz,
-                                                         eavesdropper_mean_snr))
+                        else self.model.expected_cost_at(mean_snr, cpu_hz, leakage_penalty))
             self._templates = [
                 self.observer.slot_template(world.interference_w[t], world.distance_m[t],
                                            cpu_hz[t], mean_snr[t], expected[t], self.penalty)

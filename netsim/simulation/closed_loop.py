@@ -160,12 +160,13 @@ class SlotSource:
         self.information_s = {"oracle": (time.perf_counter() - started) / n_slots}
         if self.statistical or self.observation:
             self.mean_snr = model.snr(world.distance_m[part], 1.0, world.interference_w[part])
-            self.eavesdropper_mean_snr = model.eavesdropper_snr(world, part, faded=False)
+            self.leakage_penalty = model.expected_leakage_penalty(  # once for both uses
+                model.eavesdropper_snr(world, part, faded=False))
         if self.statistical:
             started = time.perf_counter()
             self.expected = model.expected_cost(
                 world.distance_m[part], world.interference_w[part], world.user_cpu_hz,
-                self.eavesdropper_mean_snr,
+                self.leakage_penalty,
             )
             self.information_s["statistical"] = (time.perf_counter() - started) / n_slots
         self._static_block: tuple[int, int, np.ndarray, np.ndarray] | None = None
@@ -181,10 +182,10 @@ class SlotSource:
             per_slot = (scenario.users.count * len(scenario.encoders) * scenario.cell.n_rbs
                         * scenario.statistical.fading_quantiles)
             stop = min(offset + max(1, self.CHUNK_ELEMENTS // per_slot), self.stop - self.start)
-            eve = (None if self.eavesdropper_mean_snr is None
-                   else self.eavesdropper_mean_snr[offset:stop])
+            penalty = (None if self.leakage_penalty is None
+                       else self.leakage_penalty[offset:stop])
             block = (offset, stop, *self.model.expected_static_cost(
-                self.mean_snr[offset:stop], self.world.user_cpu_hz, eve))
+                self.mean_snr[offset:stop], self.world.user_cpu_hz, penalty))
             self._static_block = block
         first, _, transmission_s, static = block
         return transmission_s[:, offset - first], static[offset - first]

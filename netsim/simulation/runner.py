@@ -253,7 +253,7 @@ def schedule_seed(
             started = time.perf_counter()
             expected = model.expected_cost(
                 world.distance_m[part], world.interference_w[part], world.user_cpu_hz,
-                model.eavesdropper_snr(world, part, faded=False),
+                model.expected_leakage_penalty(model.eavesdropper_snr(world, part, faded=False)),
             )
             information_s["statistical"] = (time.perf_counter() - started) / n_slots
         mean_snr = (
