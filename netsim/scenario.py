@@ -305,8 +305,7 @@ class Statistical(Strict):
     quantiles: the mean over ``fading_quantiles`` equal-probability points of the law;
     auto: exact where it exists, else quantiles."""
     fading_quantiles: int = Field(64, ge=2, le=4096, strict=True)
-    """Points of the quantile grid over the fading law (expectation: quantiles, and the
-    queue-aware schedulers' expected delay penalty)."""
+    """Points of the quantile grid over the fading law (expectation: quantiles)."""
 
 
 class RL(Strict):

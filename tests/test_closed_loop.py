@@ -10,8 +10,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
+from netsim.model import transmission
 from netsim.model.cost import CellModel
+from netsim.model.expectation import Rayleigh
 from netsim.model.world import generate_world
+from netsim.simulation.air_time import FadedAirTime, NodeAirTime, RealisedAirTime
 from netsim.simulation.closed_loop import SERVED, ClosedLoop
 from netsim.simulation.engine import simulate_requests
 from netsim.simulation.queue_cost import RunningCost, decision_cost, row_costs
@@ -160,16 +163,22 @@ def test_timeout_zero_is_the_analytic_models_drop():
 @st.composite
 def tiny_states(draw):
     """A slot with 1-3 waiting users, 2 encoders, RBs and cores busy from earlier slots,
-    realised (oracle) or fading-node (statistical) transmission times."""
+    transmission times realised (oracle), at fading nodes or Rayleigh-faded (statistical)."""
     n_users = draw(st.integers(1, 3))
     n_rbs = draw(st.integers(1, 3))
     cores = draw(st.integers(1, 2))
-    statistical = draw(st.booleans())
+    knowledge = draw(st.sampled_from(["realised", "nodes", "faded"]))
     seed = draw(st.integers(0, 10_000))
     rng = np.random.default_rng(seed)
     now = 1.0
     times = lambda *shape: rng.choice([0.0, 0.02, 0.05, 0.12], size=shape)
-    tx_shape = (3, n_users, 2, n_rbs) if statistical else (n_users, 2, n_rbs)
+    if knowledge == "faded":  # a feature of 8 or 16 kbit on RBs of 0 to 30 dB mean SNR
+        air_time = FadedAirTime(10.0 ** rng.uniform(0.0, 3.0, (n_users, n_rbs)),
+                                np.array([8192.0, 16384.0]), 1.8e5, Rayleigh())
+    elif knowledge == "nodes":
+        air_time = NodeAirTime(rng.uniform(0.005, 0.25, (3, n_users, 2, n_rbs)))
+    else:
+        air_time = RealisedAirTime(rng.uniform(0.005, 0.25, (n_users, 2, n_rbs)))
     state = QueueState(
         now_s=now, slot=10, core_free_s=now + times(cores) * rng.integers(0, 2, cores),
         rb_free_s=now + times(n_rbs) * rng.integers(0, 2, n_rbs),
@@ -177,7 +186,7 @@ def tiny_states(draw):
         queue_length=np.ones(n_users, dtype=int), extraction_s=np.array([0.01, 0.06]),
         computing_s=rng.uniform(0.01, 0.05, n_users),
         static_cost=rng.uniform(0.5, 3.0, (n_users, 2, n_rbs)),
-        transmission_s=rng.uniform(0.005, 0.25, tx_shape),
+        air_time=air_time,
         max_delay_s=0.2, lambda_delay=float(rng.choice([1.0, 10.0, 100.0])))
     voluntary = draw(st.booleans())
     problem = SchedulingProblem(np.zeros((n_users, 2, n_rbs)),
@@ -204,10 +213,11 @@ def test_costs_priced_one_row_at_a_time_are_row_costs_bit_for_bit(problem, seed)
     those before it) gives every row exactly row_costs' number for the allocation so far."""
     state, rng = problem.queue, np.random.default_rng(seed)
     n_users, _, n_rbs = state.static_cost.shape
-    if state.transmission_s.ndim == 4:  # as many fading nodes as netsim uses (64), and
-        # delays mostly between T_max and 2 T_max, where the penalty is not clipped
+    if isinstance(state.air_time, NodeAirTime):  # as many fading nodes as netsim's
+        # quantile rule uses (64), and delays mostly between T_max and 2 T_max, where the
+        # penalty is not clipped
         state = dataclasses.replace(
-            state, transmission_s=rng.uniform(0.1, 0.3, (64, n_users, 2, n_rbs)))
+            state, air_time=NodeAirTime(rng.uniform(0.1, 0.3, (64, n_users, 2, n_rbs))))
     served = rng.permutation(n_users)[:min(n_users, n_rbs)]
     rbs = rng.permutation(n_rbs)[:served.size]
     encoders = rng.integers(0, 2, served.size)
@@ -217,6 +227,29 @@ def test_costs_priced_one_row_at_a_time_are_row_costs_bit_for_bit(problem, seed)
         encoder_of[served[:k + 1]], rb_of[served[:k + 1]] = encoders[:k + 1], rbs[:k + 1]
         partial = Allocation(encoder_of, rb_of, cpu_order=served[:k + 1])
         assert running.add(int(row), int(encoder), int(rb)) == row_costs(state, partial)[row]
+
+
+def test_the_fading_nodes_tend_to_the_exact_delay_penalty():
+    """A transmission's expected delay penalty, queueing included, over the law's
+    equal-probability nodes converges to the exact integral as the nodes multiply."""
+    rng = np.random.default_rng(7)
+    mean_snr = 10.0 ** rng.uniform(0.0, 3.0, (4, 3))
+    bits = np.array([8192.0, 16384.0])
+    faded = FadedAirTime(mean_snr, bits, 1.8e5, Rayleigh())
+    rows, enc, rb = np.arange(4)[:, None, None], np.arange(2)[None, :, None], np.arange(3)
+    tx_start = rng.uniform(1.0, 1.1, (4, 2, 3))
+    times = (tx_start, rng.uniform(0.9, 1.2, (4, 1, 1)), rng.uniform(0.01, 0.05, (4, 1, 1)),
+             rng.uniform(0.85, 1.0, (4, 1, 1)), 0.2, 10.0)
+    exact = faded.delay_penalty(rows, enc, rb, *times)
+    errors = []
+    for count in (16, 256, 4096):
+        gains = -np.log1p(-(np.arange(count) + 0.5) / count)
+        nodes = NodeAirTime(transmission.shannon_air_time_s(
+            bits[None, None, :, None], gains[:, None, None, None] * mean_snr[None, :, None, :],
+            1.8e5))
+        errors.append(float(np.abs(nodes.delay_penalty(rows, enc, rb, *times) - exact).max()))
+    assert errors[0] > errors[1] > errors[2]
+    assert errors[2] < 1e-3 * exact.max()
 
 
 def test_oracle_queue_milp_never_loses_a_slot_to_another_scheduler():
@@ -260,7 +293,7 @@ def test_brute_force_enumerates_every_order():
         device_free_s=np.zeros(2), arrival_s=np.array([0.0, -0.15]),
         queue_length=np.ones(2, dtype=int), extraction_s=np.array([0.1]),
         computing_s=np.zeros(2), static_cost=np.ones((2, 1, 2)),
-        transmission_s=np.zeros((2, 1, 2)), max_delay_s=0.2, lambda_delay=10.0)
+        air_time=RealisedAirTime(np.zeros((2, 1, 2))), max_delay_s=0.2, lambda_delay=10.0)
     problem = SchedulingProblem(np.zeros((2, 1, 2)), np.full(2, 50.0), ("a",), False, None,
                                 state)
     allocation, cost = enumerate_slot(problem, state)

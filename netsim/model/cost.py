@@ -270,28 +270,45 @@ class CellModel:
     def expected_static_cost(
         self, mean_snr: np.ndarray, user_cpu_hz: np.ndarray,
         leakage_penalty: np.ndarray | None = None,
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """For a scheduler that does not know this slot's fading (closed loop): t_T at
-        each equal-probability fading node, (N, ..., U, M, Q), and the expected
-        timing-free cost E[task loss + lambda_E v_E (+ lambda_L v_L)], (..., U, M, Q),
-        from mean SNR (..., U, Q) (one slot, or several), clocks (U,) and the expected
-        leakage penalty (..., M, Q) (:meth:`expected_leakage_penalty`). Without fading,
-        one node at the mean SNR."""
+    ) -> np.ndarray:
+        """For a scheduler that does not know this slot's fading (closed loop): the
+        expected timing-free cost E[task loss + lambda_E v_E] (+ lambda_L v_L, the
+        expected leakage penalty (..., M, Q) if given,
+        :meth:`expected_leakage_penalty`), (..., U, M, Q), from mean SNR (..., U, Q) (one
+        slot, or several) and clocks (U,): integrated exactly or by quadrature as
+        ``statistical.expectation`` says (the queue-aware schedulers add the delay
+        penalty, which depends on when the request is served). Without fading, the cost
+        at the mean SNR."""
         mean_snr = np.asarray(mean_snr, dtype=float)
         if self.scenario.cell.fading.model == "none":
-            nodes = np.ones(1)
+            timing = self._delays_energies(mean_snr, user_cpu_hz)
+            cost = (self._loss(mean_snr)[-1] + self.scenario.reward.lambda_energy
+                    * self.energy_violation(timing.energy_j))
+        elif self.exact_expectation:
+            cost = (self._exact_loss_table().lookup(channel.linear_to_db(mean_snr))
+                    + expectation.expected_energy_penalty(self, mean_snr, user_cpu_hz))
         else:
             nodes = self.fading_nodes()
+            snr = mean_snr[None] * nodes.reshape(-1, *(1,) * mean_snr.ndim)
+            timing = self._delays_energies(snr, np.broadcast_to(user_cpu_hz, snr.shape[:-1]))
+            energy = self.scenario.reward.lambda_energy * self.energy_violation(timing.energy_j)
+            cost = self.expected_loss(mean_snr) + energy.mean(axis=0)
+        return _plus_penalty(cost, leakage_penalty)
+
+    def air_times_at_nodes_s(self, mean_snr: np.ndarray) -> np.ndarray:
+        """t_T (eq. 4) at each equal-probability fading node, (N, ..., U, M, Q), from mean
+        SNR (..., U, Q) (:meth:`fading_nodes`; one node at the mean SNR without fading
+        or where t_T does not depend on the channel, outside ``paper`` mode): what a
+        statistical scheduler knows of a transmission's air time where its expectation
+        is taken by quadrature."""
+        mean_snr = np.asarray(mean_snr, dtype=float)
+        sc = self.scenario
+        constant = sc.cell.fading.model == "none" or sc.transmission.mode != "paper"
+        nodes = np.ones(1) if constant else self.fading_nodes()
         snr = mean_snr[None] * nodes.reshape(-1, *(1,) * mean_snr.ndim)
-        cpu = np.broadcast_to(user_cpu_hz, snr.shape[:-1])
-        timing = self._delays_energies(snr, cpu)
-        t_t = timing.transmission_delay_s
-        energy = self.scenario.reward.lambda_energy * self.energy_violation(timing.energy_j)
-        if self.scenario.cell.fading.model == "none":
-            loss = self._loss(mean_snr)[-1]
-        else:
-            loss = self.expected_loss(mean_snr)
-        return t_t, _plus_penalty(loss + energy.mean(axis=0), leakage_penalty)
+        return transmission.transmission_delay_s(self.embed_dim, snr,
+                                                 self.scenario.cell.rb_bandwidth_hz,
+                                                 self.scenario.transmission)
 
     def evaluate(self, snr: np.ndarray, user_cpu_hz: np.ndarray,
                  eavesdropper_snr: np.ndarray | None = None) -> SlotMetrics:

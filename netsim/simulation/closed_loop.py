@@ -28,13 +28,15 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import simpy
 
-from netsim.model import channel
+from netsim.model import channel, transmission
 from netsim.model.cost import CellModel, SlotMetrics
 from netsim.model.world import WorldTrace
+from netsim.simulation.air_time import AirTime, FadedAirTime, NodeAirTime, RealisedAirTime
 from netsim.simulation.reservations import Ledger, plan
 from netsim.simulation.scheduling import (
     Allocation,
@@ -171,24 +173,47 @@ class SlotSource:
             self.information_s["statistical"] = (time.perf_counter() - started) / n_slots
         self._static_block: tuple[int, int, np.ndarray, np.ndarray] | None = None
 
-    def expected_static(self, offset: int) -> tuple[np.ndarray, np.ndarray]:
-        """:meth:`CellModel.expected_static_cost` of the chunk's slot at ``offset``: t_T
-        at each fading node (N, U, M, Q) and the expected timing-free cost (U, M, Q).
+    def expected_static(self, offset: int) -> tuple[AirTime, np.ndarray]:
+        """What a statistical scheduler knows at the chunk's slot at ``offset``: t_T's law
+        (:mod:`netsim.simulation.air_time`; exact, or at the fading nodes) and the
+        expected timing-free cost (U, M, Q) (:meth:`CellModel.expected_static_cost`).
         Computed for a block of slots at once (vectorised), kept until the clock leaves
         it."""
         block = self._static_block
         if block is None or not block[0] <= offset < block[1]:
-            scenario = self.model.scenario
-            per_slot = (scenario.users.count * len(scenario.encoders) * scenario.cell.n_rbs
-                        * scenario.statistical.fading_quantiles)
+            model = self.model
+            scenario = model.scenario
+            per_slot = scenario.users.count * len(scenario.encoders) * scenario.cell.n_rbs
+            if not self.faded:
+                per_slot *= scenario.statistical.fading_quantiles
             stop = min(offset + max(1, self.CHUNK_ELEMENTS // per_slot), self.stop - self.start)
             penalty = (None if self.leakage_penalty is None
                        else self.leakage_penalty[offset:stop])
-            block = (offset, stop, *self.model.expected_static_cost(
-                self.mean_snr[offset:stop], self.world.user_cpu_hz, penalty))
+            mean_snr = self.mean_snr[offset:stop]
+            nodes = None if self.faded else model.air_times_at_nodes_s(mean_snr)
+            block = (offset, stop, nodes,
+                     model.expected_static_cost(mean_snr, self.world.user_cpu_hz, penalty))
             self._static_block = block
-        first, _, transmission_s, static = block
-        return transmission_s[:, offset - first], static[offset - first]
+        first, _, nodes, static = block
+        if nodes is not None:
+            return NodeAirTime(nodes[:, offset - first]), static[offset - first]
+        sc = self.model.scenario
+        return (FadedAirTime(self.mean_snr[offset], self.feature_bits, sc.cell.rb_bandwidth_hz,
+                             self.model.gain_law), static[offset - first])
+
+    @property
+    def faded(self) -> bool:
+        """Whether a statistical scheduler's delay penalty is integrated exactly over the
+        fading law (else at the fading nodes): ``statistical.expectation`` exact (or
+        auto), a fading law, and air time that depends on the channel (``paper``)."""
+        sc = self.model.scenario
+        return (self.model.exact_expectation and sc.cell.fading.model != "none"
+                and sc.transmission.mode == "paper")
+
+    @cached_property
+    def feature_bits(self) -> np.ndarray:
+        """(M,) Z_m of each encoder's features."""
+        return transmission.feature_bits(self.model.embed_dim, self.model.scenario.transmission)
 
 
 class ClosedLoop:
@@ -415,11 +440,11 @@ class ClosedLoop:
         source, ledger = self.source, self.ledger
         if (information or self.scheduler.information) == "oracle":
             static = source.static[offset][users]
-            transmission = source.metrics.transmission_delay_s[offset][users]
+            air_time = RealisedAirTime(source.metrics.transmission_delay_s[offset][users])
         else:
-            transmission, static = source.expected_static(offset)
+            air_time, static = source.expected_static(offset)
             if users.size != self.n_users:
-                transmission, static = transmission[:, users], static[users]
+                air_time, static = air_time.take(users), static[users]
         reward = self.scenario.reward
         return QueueState(
             now_s=now, slot=slot, core_free_s=ledger.core_free_s.copy(),
@@ -427,7 +452,7 @@ class ClosedLoop:
             arrival_s=self.traffic.arrival_s[heads],
             queue_length=np.array([len(self.fifo[u]) for u in users]),
             extraction_s=self.extraction_s, computing_s=self.computing_s[users],
-            static_cost=static, transmission_s=transmission,
+            static_cost=static, air_time=air_time,
             max_delay_s=self.scenario.limits.max_delay_s, lambda_delay=reward.lambda_delay,
         )
 

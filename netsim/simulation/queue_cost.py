@@ -3,9 +3,10 @@
 A request served with encoder m on RB q costs its timing-free part (task loss and
 energy penalty, ``QueueState.static_cost``) plus the delay penalty of eq. 11 on its
 delay from arrival to the end of decoding, timed by :func:`reservations.plan`. For a
-statistical scheduler the transmission time is random: the penalty is averaged over the
-equal-probability fading nodes, each node's delay starting the transmission at the same
-(deterministic) time, which depends only on the extraction order and the RB's backlog.
+statistical scheduler the transmission time is random: the penalty is its expectation
+over the fading law (:mod:`netsim.simulation.air_time`) for a transmission that starts
+at a known time, which depends only on the extraction order and the RB's backlog (RB
+reservations hold the air time at the law's median).
 """
 
 from __future__ import annotations
@@ -16,12 +17,6 @@ from netsim.simulation.reservations import Ledger, PlannedTimes, plan
 from netsim.simulation.scheduling import Allocation, QueueState
 
 
-def delay_penalty(state: QueueState, delay_s: np.ndarray) -> np.ndarray:
-    """lambda_T * clip((T - T_max) / T_max, 0, 1) (eq. 11), elementwise."""
-    limit = state.max_delay_s
-    return state.lambda_delay * np.clip((np.asarray(delay_s) - limit) / limit, 0.0, 1.0)
-
-
 def served_in_order(allocation: Allocation, state: QueueState) -> np.ndarray:
     """The served rows in CPU order: the allocation's, or oldest request first."""
     served = np.flatnonzero(allocation.served)
@@ -30,36 +25,24 @@ def served_in_order(allocation: Allocation, state: QueueState) -> np.ndarray:
     return served[np.argsort(state.arrival_s[served], kind="stable")]
 
 
-def _reservation_s(state: QueueState) -> np.ndarray:
-    """Transmission times the RB reservations use, (U, M, Q): the oracle's, or for a
-    statistical state those at the median fading node (each request's RB serves no one
-    else in the slot)."""
-    tx = state.transmission_s
-    return tx if tx.ndim == 3 else tx[tx.shape[0] // 2]
-
-
 def timing(state: QueueState, allocation: Allocation) -> tuple[np.ndarray, PlannedTimes]:
     """The served rows in CPU order and their planned times."""
     rows = served_in_order(allocation, state)
     enc, rb = allocation.encoder[rows], allocation.rb[rows]
     ledger = Ledger(state.core_free_s, state.rb_free_s, np.asarray(state.device_free_s))
     times = plan(ledger, state.now_s, state.extraction_s[enc], rb,
-                 _reservation_s(state)[rows, enc, rb], rows, state.computing_s[rows])
+                 state.air_time.reservation_s[rows, enc, rb], rows, state.computing_s[rows])
     return rows, times
 
 
 def _served_costs(state: QueueState, rows: np.ndarray, enc: np.ndarray, rb: np.ndarray,
                   times: PlannedTimes) -> np.ndarray:
     """Cost of served rows (in CPU order) from their planned times: the timing-free part
-    plus the delay penalty, averaged over the fading nodes for a statistical state (each
-    row's mean alone, so a row's cost has the same bits however many rows are priced)."""
-    static = state.static_cost[rows, enc, rb]
-    if state.transmission_s.ndim == 3:
-        return static + delay_penalty(state, times.decode_end_s - state.arrival_s[rows])
-    tx = state.transmission_s[:, rows, enc, rb]  # (N, served)
-    decode_start = np.maximum(times.rb_start_s + tx, state.device_free_s[rows])
-    delay = decode_start + state.computing_s[rows] - state.arrival_s[rows]
-    return static + np.ascontiguousarray(delay_penalty(state, delay).T).mean(axis=1)
+    plus the delay penalty of a transmission starting at its planned time (expected over
+    fading for a statistical state, each row's alone, so a row's cost has the same bits
+    however many rows are priced)."""
+    return state.static_cost[rows, enc, rb] + state.delay_penalty(rows, enc, rb,
+                                                                  times.rb_start_s)
 
 
 def row_costs(state: QueueState, allocation: Allocation) -> np.ndarray:
@@ -80,7 +63,7 @@ class RunningCost:
         self.state = state
         self.ledger = Ledger(state.core_free_s.copy(), state.rb_free_s.copy(),
                              np.array(state.device_free_s, dtype=float))
-        self.reservation_s = _reservation_s(state)
+        self.reservation_s = state.air_time.reservation_s
 
     def add(self, row: int, encoder: int, rb: int) -> float:
         state = self.state

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict
 
 if TYPE_CHECKING:
     from netsim.scenario import Scenario
+    from netsim.simulation.air_time import AirTime
 
 NOT_SERVED = -1
 
@@ -69,9 +70,9 @@ class QueueState:
     static_cost: np.ndarray
     """(U_rows, M, Q) the part of the eq. 11 cost that does not depend on timing: task
     loss + lambda_E v_E, realised (oracle) or expected over fading (statistical)."""
-    transmission_s: np.ndarray
-    """t_T (eq. 4): (U_rows, M, Q) realised for an oracle; (N, U_rows, M, Q) at the N
-    equal-probability fading nodes for a statistical scheduler."""
+    air_time: AirTime
+    """What the scheduler knows of t_T (eq. 4) for its rows: realised (oracle), or its
+    law (statistical) (:mod:`netsim.simulation.air_time`)."""
     max_delay_s: float
     """T_max."""
     lambda_delay: float
@@ -80,6 +81,15 @@ class QueueState:
     @property
     def cores(self) -> int:
         return self.core_free_s.size
+
+    def delay_penalty(self, rows: np.ndarray, encoder: np.ndarray, rb: np.ndarray,
+                      tx_start_s: np.ndarray) -> np.ndarray:
+        """The eq. 11 delay penalty of serving ``rows`` with ``encoder`` on ``rb`` (index
+        arrays, broadcast) when the transmission starts at ``tx_start_s`` (absolute),
+        expected over what the scheduler does not know of t_T."""
+        return self.air_time.delay_penalty(
+            rows, encoder, rb, tx_start_s, self.device_free_s[rows], self.computing_s[rows],
+            self.arrival_s[rows], self.max_delay_s, self.lambda_delay)
 
     def remaining_work_s(self) -> np.ndarray:
         """(cores,) committed extraction work left on each core, s."""

@@ -69,6 +69,7 @@ import numpy as np
 from pydantic import Field
 
 from netsim.scenario import Scenario
+from netsim.simulation.air_time import RealisedAirTime
 from netsim.simulation.closed_loop import Future
 from netsim.simulation.scheduling import (
     Allocation,
@@ -293,7 +294,7 @@ def myopic_schedule(h: Horizon) -> Schedule:
             device_free_s=np.array([device_free.get(int(u), 0.0) for u in h.user[rows]]),
             arrival_s=h.arrival_s[rows], queue_length=np.ones(rows.size, dtype=np.int64),
             extraction_s=h.extraction_s, computing_s=h.computing_s[rows],
-            static_cost=h.static_cost[rows], transmission_s=h.transmission_s[rows],
+            static_cost=h.static_cost[rows], air_time=RealisedAirTime(h.transmission_s[rows]),
             max_delay_s=h.max_delay_s, lambda_delay=h.lambda_delay,
         )
         problem = SchedulingProblem(h.static_cost[rows], np.zeros(rows.size), ("",) * 0,

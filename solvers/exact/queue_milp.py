@@ -114,21 +114,21 @@ def _latest_useful_start(core0: np.ndarray, t_e: np.ndarray, jobs: int) -> float
 
 def start_costs(state: QueueState, starts: np.ndarray) -> np.ndarray:
     """Cost of serving each row with encoder m on RB q when its extraction starts at
-    each grid time, (U, M, Q, S): timing-free part plus the eq. 11 delay penalty,
-    averaged over the fading nodes for a statistical state."""
-    now, limit, lam = state.now_s, state.max_delay_s, state.lambda_delay
-    tx = state.transmission_s
-    tx = tx[None] if tx.ndim == 3 else tx  # (N, U, M, Q)
+    each grid time, (U, M, Q, S): timing-free part plus the eq. 11 delay penalty of the
+    transmission that follows (expected over fading for a statistical state). Times
+    relative to now."""
+    now = state.now_s
     rb0 = np.maximum(state.rb_free_s - now, 0.0)
     dev0 = np.maximum(state.device_free_s - now, 0.0)
     cpu_end = starts[None, :] + state.extraction_s[:, None]  # (M, S)
     tx_start = np.maximum(cpu_end[:, None, :], rb0[None, :, None])  # (M, Q, S)
-    rb_end = tx_start[None, None] + tx[..., None]  # (N, U, M, Q, S)
-    decode_end = (np.maximum(rb_end, dev0[None, :, None, None, None])
-                  + state.computing_s[None, :, None, None, None])
-    delay = decode_end + (now - state.arrival_s)[None, :, None, None, None]
-    penalty = lam * np.clip((delay - limit) / limit, 0.0, 1.0)
-    return state.static_cost[..., None] + penalty.mean(axis=0)
+    n_users, n_enc, n_rbs = state.static_cost.shape
+    rows = np.arange(n_users)[:, None, None, None]
+    penalty = state.air_time.delay_penalty(
+        rows, np.arange(n_enc)[None, :, None, None], np.arange(n_rbs)[None, None, :, None],
+        tx_start[None], dev0[rows], state.computing_s[rows], state.arrival_s[rows] - now,
+        state.max_delay_s, state.lambda_delay)
+    return state.static_cost[..., None] + penalty
 
 
 def solve_slot(

@@ -32,16 +32,14 @@ from solvers.common import allocation_from_rbs, assign_rbs, best_encoder, requir
 def cost_if_next(state: QueueState, row: int, core_free_s: np.ndarray,
                  rb_free_s: np.ndarray) -> np.ndarray:
     """(M, Q) cost of serving ``row`` next in the CPU order with each encoder and RB."""
-    now, limit = state.now_s, state.max_delay_s
+    now = state.now_s
     cpu_start = max(now, float(core_free_s.min()))
     cpu_end = cpu_start + state.extraction_s  # (M,)
     tx_start = np.maximum(cpu_end[:, None], np.maximum(rb_free_s, now)[None, :])  # (M, Q)
-    tx = state.transmission_s
-    tx = tx[None, row] if tx.ndim == 3 else tx[:, row]  # (N, M, Q)
-    decode_end = np.maximum(tx_start[None] + tx, state.device_free_s[row]) + state.computing_s[row]
-    delay = decode_end - state.arrival_s[row]
-    penalty = state.lambda_delay * np.clip((delay - limit) / limit, 0.0, 1.0)
-    return state.static_cost[row] + penalty.mean(axis=0)
+    n_enc, n_rbs = tx_start.shape
+    penalty = state.delay_penalty(np.array(row), np.arange(n_enc)[:, None],
+                                  np.arange(n_rbs)[None, :], tx_start)
+    return state.static_cost[row] + penalty
 
 
 def earliest_deadline_greedy(problem: SchedulingProblem, state: QueueState) -> Allocation:
@@ -63,9 +61,7 @@ def earliest_deadline_greedy(problem: SchedulingProblem, state: QueueState) -> A
         core = int(np.argmin(cores))
         cpu_end = cores[core] + state.extraction_s[m]
         cores[core] = cpu_end
-        tx = state.transmission_s
-        air = tx[row, m, q] if tx.ndim == 3 else tx[tx.shape[0] // 2, row, m, q]
-        rb_free[q] = max(cpu_end, rb_free[q], state.now_s) + air
+        rb_free[q] = max(cpu_end, rb_free[q], state.now_s) + state.air_time.reservation_s[row, m, q]
         encoder[row], rb[row] = m, q
         taken[q] = True
         order.append(row)
