@@ -60,6 +60,7 @@ def engine_rates(slots: int, repeats: int) -> None:
     des = scenario_with(delay_model="des", slots=slots)
     analytic = scenario_with(slots=slots)
     model = CellModel.from_scenario(des)
+    analytic_model = CellModel.from_scenario(analytic)  # its records have no queue columns
     world = generate_world(des, 0)
     traffic = generate_traffic(des, world, 0)
     entry = SchedulerEntry(type="hungarian", information="oracle")
@@ -71,8 +72,8 @@ def engine_rates(slots: int, repeats: int) -> None:
         closed.append(slots / (time.perf_counter() - started))
         scheduler = build_scheduler(entry, 0, analytic)
         started = time.perf_counter()
-        runs = schedule_seed(model, world, {"h": scheduler})
-        request_records(model, world, runs["h"], 0)
+        runs = schedule_seed(analytic_model, world, {"h": scheduler})
+        request_records(analytic_model, world, runs["h"], 0)
         open_.append(slots / (time.perf_counter() - started))
     print(f"engine, U = 5, {slots} slots, oracle Hungarian, median of {repeats}: "
           f"closed-loop DES {statistics.median(closed):,.0f} slots/s; "

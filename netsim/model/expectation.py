@@ -388,18 +388,15 @@ def expected_energy_penalty(model: CellModel, mean_snr: np.ndarray,
                             user_cpu_hz: np.ndarray) -> np.ndarray:
     """E over the fading law of lambda_E v_E (eqs. 7, 8, 11), (..., U, Q) -> (..., U, M,
     Q): the energy is the channel-free part plus P t_T, so v_E is a ramp in t_T
-    (:func:`expected_ramp`) from (E_max - fixed) / P over E_max / P; constant where t_T
-    does not depend on the channel (``analog``, ``digital``) or P = 0. The timing-free
+    (:func:`expected_ramp`) from (E_max - fixed) / P over E_max / P (P > 0); constant
+    where t_T does not depend on the channel (``analog``, ``digital``). The timing-free
     cost a queue-aware statistical scheduler adds its expected delay penalty to."""
     sc = model.scenario
     mean_snr = np.asarray(mean_snr, dtype=float)
     cpu = np.broadcast_to(np.asarray(user_cpu_hz, dtype=float), mean_snr.shape[:-1])
     fixed_j = _fixed_energy_j(model, model.user_energy_j(cpu))  # (..., U, M, 1)
-    shape = mean_snr.shape[:-1] + (len(model.encoders),) + mean_snr.shape[-1:]
     power, limit = sc.cell.tx_power_w, sc.limits.max_energy_j
     lam = sc.reward.lambda_energy
-    if power == 0.0:
-        return np.broadcast_to(lam * np.clip((fixed_j - limit) / limit, 0.0, 1.0), shape).copy()
     if sc.transmission.mode != "paper":
         air_s = transmission.transmission_delay_s(model.embed_dim, mean_snr,
                                                   sc.cell.rb_bandwidth_hz, sc.transmission)
