@@ -139,7 +139,7 @@ def ramps(draw):
     width_s = median_air_s * draw(st.floats(0.02, 3.0))
     floor_s = draw(st.one_of(st.just(-np.inf),
                              st.floats(-1.0, 4.0).map(lambda x: x * median_air_s)))
-    return bits, mean_snr, start_s, width_s, floor_s
+    return bits, float(mean_snr), float(start_s), float(width_s), float(floor_s)
 
 
 @settings(max_examples=60, deadline=None)
