@@ -137,6 +137,7 @@ class QueueAssignmentEnv(gym.Env):
             self.model, world, statistical=self.size_free, observation=True))
         self.loop.start(external=True)
         self._lost = np.zeros(traffic.count, dtype=bool)
+        self._lost_seen = 0  # the loop's count of blocked and expired requests at the last look
         self._episode: tuple[int, list[int]] = (seed, [])
         decided = self.loop.advance()
         self._start_slot()
@@ -145,7 +146,7 @@ class QueueAssignmentEnv(gym.Env):
     # A live SimPy simulation cannot be pickled (training checkpoints pickle the
     # environment): the episode is kept as its world seed and the actions taken so far,
     # and replayed on unpickling — the engine is deterministic, so the state is exact.
-    _LIVE = ("loop", "assignment", "_running", "_lost", "_rows", "_served_rows",
+    _LIVE = ("loop", "assignment", "_running", "_lost", "_lost_seen", "_rows", "_served_rows",
              "_encoder", "_rb", "_slot")
 
     def __getstate__(self) -> dict[str, Any]:
@@ -228,6 +229,9 @@ class QueueAssignmentEnv(gym.Env):
         """Penalties of requests lost since the last look (and, at the end, of every
         request still waiting)."""
         loop = self.loop
+        if not final and loop.lost == self._lost_seen:
+            return 0.0  # none blocked or expired since the last look
+        self._lost_seen = loop.lost
         outcome = loop.outcome
         lost = (outcome != SERVED) if final else (outcome == BLOCKED) | (outcome == EXPIRED)
         fresh = lost & ~self._lost
