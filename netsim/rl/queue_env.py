@@ -138,6 +138,7 @@ class QueueAssignmentEnv(gym.Env):
         self.loop.start(external=True)
         self._lost = np.zeros(traffic.count, dtype=bool)
         self._lost_seen = 0  # the loop's count of blocked and expired requests at the last look
+        self._templates: tuple[int, np.ndarray] | None = None  # (chunk start, its templates)
         self._episode: tuple[int, list[int]] = (seed, [])
         decided = self.loop.advance()
         self._start_slot()
@@ -146,8 +147,8 @@ class QueueAssignmentEnv(gym.Env):
     # A live SimPy simulation cannot be pickled (training checkpoints pickle the
     # environment): the episode is kept as its world seed and the actions taken so far,
     # and replayed on unpickling — the engine is deterministic, so the state is exact.
-    _LIVE = ("loop", "assignment", "_running", "_lost", "_lost_seen", "_rows", "_served_rows",
-             "_encoder", "_rb", "_slot")
+    _LIVE = ("loop", "assignment", "_running", "_lost", "_lost_seen", "_templates", "_rows",
+             "_served_rows", "_encoder", "_rb", "_slot")
 
     def __getstate__(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if k not in self._LIVE}
@@ -176,11 +177,23 @@ class QueueAssignmentEnv(gym.Env):
             "realised": RunningCost(loop.queue_state(state.slot, state.now_s, users, heads,
                                                      offset, information="oracle")),
         }
+        template = None if self.size_free else self._slot_template(offset)
         self.assignment = problem_assignment(self.observer, problem,
-                                             self.scenario.rl.user_order, self.tau)
+                                             self.scenario.rl.user_order, self.tau, template)
         self._served_rows: list[int] = []
         self._encoder = np.full(users.size, -1, dtype=np.int64)
         self._rb = np.full(users.size, -1, dtype=np.int64)
+
+    def _slot_template(self, offset: int) -> np.ndarray:
+        """The MLP observation's slot template of the slot at ``offset`` in the source's
+        chunk; computed for the whole chunk at once (the same bits as slot by slot)."""
+        source = self.loop.source
+        if self._templates is None or self._templates[0] != source.start:
+            world, part = self.loop.world, slice(source.start, source.stop)
+            self._templates = (source.start, self.observer.slot_template(
+                world.interference_w[part], world.distance_m[part], world.user_cpu_hz,
+                source.mean_snr))
+        return self._templates[1][offset]
 
     # ----------------------------------------------------------------- interface
     def action_masks(self) -> np.ndarray:
