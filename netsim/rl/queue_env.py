@@ -111,6 +111,20 @@ class QueueAssignmentEnv(gym.Env):
         self.assignment: SlotAssignment | None = None
         self._episode = None
 
+    @property
+    def reward_model(self) -> str:
+        return self.scenario.rl.reward_model
+
+    @property
+    def information(self) -> str:
+        """The queue state the loop shows the agent: the statistical one prices the
+        expected reward and holds the size-free observation's expected costs; the MLP
+        observation reads only its queues and times, the same at either level, so an MLP
+        agent rewarded with the realised cost is shown the oracle state (no expected
+        timing-free cost to integrate over the fading nodes)."""
+        return ("statistical" if self.size_free or self.reward_model == "expected"
+                else "oracle")
+
     # ------------------------------------------------------------------ episode
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         """A new episode on a fresh world and its traffic; ``options={"world_seed": s}``
@@ -131,7 +145,8 @@ class QueueAssignmentEnv(gym.Env):
         """Start the episode of world ``seed``; False if nothing is ever decided in it."""
         world = generate_world(self.scenario, seed)
         traffic = generate_traffic(self.scenario, world, seed)
-        agent = ExternalDecisions(ExternalDecisions.Params(), np.random.default_rng(0))
+        agent = ExternalDecisions(ExternalDecisions.Params(information=self.information),
+                                  np.random.default_rng(0))
         agent.uses_cost = self.size_free  # only the size-free observation shows the cost
         self.loop = ClosedLoop(self.model, world, traffic, agent, self.penalty, SlotSource(
             self.model, world, statistical=self.size_free, observation=True))
@@ -172,11 +187,13 @@ class QueueAssignmentEnv(gym.Env):
         state = problem.queue
         self._rows = {int(u): row for row, u in enumerate(users)}
         self._slot = int(state.slot)
-        self._running = {  # each served row's cost, as row_costs would give it
-            "expected": RunningCost(state),
-            "realised": RunningCost(loop.queue_state(state.slot, state.now_s, users, heads,
-                                                     offset, information="oracle")),
-        }
+        # each served row's cost, as row_costs would give it: the realised one (the
+        # info's cost) and, for the expected reward, the expected one
+        self._running = {"realised": RunningCost(
+            state if self.information == "oracle" else
+            loop.queue_state(state.slot, state.now_s, users, heads, offset, information="oracle"))}
+        if self.reward_model == "expected":
+            self._running["expected"] = RunningCost(state)
         template = None if self.size_free else self._slot_template(offset)
         self.assignment = problem_assignment(self.observer, problem,
                                              self.scenario.rl.user_order, self.tau, template)
@@ -215,7 +232,7 @@ class QueueAssignmentEnv(gym.Env):
             costs = {name: running.add(row, step.encoder, step.rb)
                      for name, running in self._running.items()}
             realised = costs["realised"]
-            learn = costs[self.scenario.rl.reward_model]
+            learn = costs[self.reward_model]
         elif not step.valid:
             learn = realised = self.scenario.rl.invalid_action_penalty
         terminated = False
