@@ -75,8 +75,10 @@ def check_closed_loop_scenario(scenario: Scenario) -> None:
 
 
 class ExternalDecisions(Scheduler):
-    """Stands in the closed loop for the agent: what it may see (statistical information,
-    the observation, the queues); its decisions arrive through :meth:`ClosedLoop.submit`."""
+    """Stands in the closed loop for the agent: what it may see (the observation, the
+    queues, and statistical information where the observation or the reward uses it,
+    :attr:`QueueAssignmentEnv.information`); its decisions arrive through
+    :meth:`ClosedLoop.submit`."""
 
     queue_aware = True
     uses_observation = True
