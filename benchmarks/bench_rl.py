@@ -2,7 +2,7 @@
 inside MaskablePPO training, and the environment's share of a training step (the
 per-slot environment, or the closed loop for a ``delay_model: des`` scenario).
 
-    python benchmarks/bench_rl.py [--steps N] [--scenario FILE]
+    python benchmarks/bench_rl.py [--steps N] [--scenario FILE] [--policy mlp|size_free]
     python benchmarks/bench_rl.py --orders [--scenario FILE]
     python benchmarks/bench_rl.py --n-envs 1,2,4 [--algo ppo] [--steps N] [--repeats R]
 
@@ -160,8 +160,13 @@ def main() -> None:
     parser.add_argument("--n-envs", help="time training with these rl.n_envs, e.g. 1,2,4")
     parser.add_argument("--algo", default="ppo", help="algorithm for --n-envs")
     parser.add_argument("--repeats", type=int, default=3, help="repeats for --n-envs")
+    parser.add_argument("--policy", choices=("mlp", "size_free"),
+                        help="rl.policy instead of the scenario's")
     args = parser.parse_args()
     scenario = load_scenario(args.scenario)
+    if args.policy:
+        scenario = scenario.model_copy(
+            update={"rl": scenario.rl.model_copy(update={"policy": args.policy})})
     if args.n_envs:
         counts = [int(n) for n in args.n_envs.split(",")]
         vec_env_rates(scenario, args.algo, counts, args.steps, args.repeats)
@@ -172,7 +177,8 @@ def main() -> None:
     alone = env_steps_per_second(scenario, args.steps)
     training, in_env = ppo_steps_per_second(scenario, args.steps)
     share = in_env / (args.steps / training)
-    print(f"scenario {args.scenario.name}: U = {scenario.users.count}, Q = {scenario.cell.n_rbs}")
+    print(f"scenario {args.scenario.name}: U = {scenario.users.count}, Q = {scenario.cell.n_rbs}, "
+          f"policy {scenario.rl.policy}")
     print(f"environment alone:       {alone:10.0f} steps/s")
     print(f"inside MaskablePPO:      {training:10.0f} steps/s")
     print(f"environment share of a PPO training step: {100 * share:.1f} %")

@@ -64,12 +64,12 @@ class SlotAssignment:
         :class:`netsim.rl.size_free.SizeFreeEncoder`), scaled with the training
         scenario's constants
     :param users: the requesting users, already in assignment order
-    :param template: the slot's part of the observations (the observer's ``slot_template``)
+    :param template: the slot's part of the observations (the observer's
+        ``slot_template``; for the closed loop's MLP observation, followed by the queue
+        features, which every observation of the slot ends with)
     :param snr_feature: every user's mean-SNR feature on every RB, (U, Q)
     :param n_encoders: encoders M of the action space
     :param voluntary_drop: whether a user may be left unserved while an RB is free
-    :param suffix: appended to every observation (the closed loop's queue features of
-        the MLP observation), or None
     """
 
     observer: ObservationEncoder | SizeFreeEncoder
@@ -78,7 +78,6 @@ class SlotAssignment:
     snr_feature: np.ndarray
     n_encoders: int
     voluntary_drop: bool
-    suffix: np.ndarray | None = None
     free: np.ndarray = field(init=False)
     steps: list[Step] = field(init=False, default_factory=list)
     position: int = field(init=False, default=0)
@@ -113,10 +112,7 @@ class SlotAssignment:
 
     def observation(self) -> np.ndarray:
         """What the policy sees before acting for the current user."""
-        observation = self.observer.observe(self)
-        if self.suffix is None:
-            return observation
-        return np.concatenate([observation, self.suffix])
+        return self.observer.observe(self)
 
     def act(self, action: int) -> Step:
         """Carry out ``action`` for the current user and move on to the next."""
@@ -139,15 +135,17 @@ class SlotAssignment:
 
 def problem_assignment(observer: ObservationEncoder | SizeFreeEncoder,
                        problem: SchedulingProblem, user_order: str,
-                       slot_duration_s: float) -> SlotAssignment:
+                       slot_duration_s: float,
+                       template: np.ndarray | None = None) -> SlotAssignment:
     """The assignment of a scheduling problem's requesting users (its observation, and
     in the closed loop its queue state), as the closed-loop environment and the RL
     scheduler both see it: the size-free observer gets the rows' expected costs and
     penalties (statistical information) and the queue view; the MLP observation gets
-    the queue features appended."""
+    the queue features appended (to the slot's template, once). ``template``: the MLP
+    observer's slot template of this slot, if the caller has it (computed for many
+    slots at once)."""
     seen = problem.observation
     users, n_all = seen.users, seen.distance_m.size
-    suffix = None
     if isinstance(observer, SizeFreeEncoder):
         cost = np.zeros((n_all, *problem.cost.shape[1:]))
         cost[users] = problem.cost
@@ -158,11 +156,13 @@ def problem_assignment(observer: ObservationEncoder | SizeFreeEncoder,
         template = observer.slot_template(seen.interference_w, seen.distance_m,
                                           seen.user_cpu_hz, seen.mean_snr, cost, penalty, queue)
     else:
-        template = observer.slot_template(seen.interference_w, seen.distance_m,
-                                          seen.user_cpu_hz, seen.mean_snr)
+        if template is None:
+            template = observer.slot_template(seen.interference_w, seen.distance_m,
+                                              seen.user_cpu_hz, seen.mean_snr)
         if problem.queue is not None:
-            suffix = queue_features(problem.queue, users, observer.n_users, slot_duration_s)
+            template = np.concatenate([template, queue_features(
+                problem.queue, users, observer.n_users, slot_duration_s)])
     order = assignment_order(users, seen.distance_m, user_order)
-    return SlotAssignment(observer, [int(u) for u in order], template,
+    return SlotAssignment(observer, order.tolist(), template,
                           ObservationEncoder.snr_feature(seen.mean_snr), problem.shape[1],
-                          problem.voluntary_drop, suffix)
+                          problem.voluntary_drop)

@@ -126,14 +126,17 @@ class ObservationEncoder(FeatureScales):
         mean_snr: np.ndarray,
     ) -> np.ndarray:
         """The parts of a slot's observations that do not change within the slot
-        (interference, distances, clocks); the rest is left 0 for :meth:`fill`."""
+        (interference, distances, clocks); the rest is left 0 for :meth:`fill`. With a
+        leading axis of slots (interference (S, Q), distances (S, U), mean SNRs
+        (S, U, Q)), the templates of S slots at once, (S, size)."""
+        slots = np.shape(interference_w)[:-1]
         n_rbs = np.shape(interference_w)[-1]
         part = observation_layout(self.n_users, n_rbs)
-        template = np.zeros(observation_size(self.n_users, n_rbs), dtype=np.float32)
-        template[part["interference"]] = self.interference_feature(interference_w)
-        template[part["distance"]] = self.distance_feature(distance_m)
-        template[part["clock"]] = self.clock_feature(user_cpu_hz)
-        template[part["mean_snr"]] = self.snr_feature(mean_snr).ravel()
+        template = np.zeros((*slots, observation_size(self.n_users, n_rbs)), dtype=np.float32)
+        template[..., part["interference"]] = self.interference_feature(interference_w)
+        template[..., part["distance"]] = self.distance_feature(distance_m)
+        template[..., part["clock"]] = self.clock_feature(user_cpu_hz)
+        template[..., part["mean_snr"]] = self.snr_feature(mean_snr).reshape(*slots, -1)
         return np.clip(template, -OBS_BOUND, OBS_BOUND)
 
     def fill(self, template: np.ndarray, free: np.ndarray, user: int,

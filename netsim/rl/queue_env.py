@@ -75,8 +75,10 @@ def check_closed_loop_scenario(scenario: Scenario) -> None:
 
 
 class ExternalDecisions(Scheduler):
-    """Stands in the closed loop for the agent: what it may see (statistical information,
-    the observation, the queues); its decisions arrive through :meth:`ClosedLoop.submit`."""
+    """Stands in the closed loop for the agent: what it may see (the observation, the
+    queues, and statistical information where the observation or the reward uses it,
+    :attr:`QueueAssignmentEnv.information`); its decisions arrive through
+    :meth:`ClosedLoop.submit`."""
 
     queue_aware = True
     uses_observation = True
@@ -111,6 +113,20 @@ class QueueAssignmentEnv(gym.Env):
         self.assignment: SlotAssignment | None = None
         self._episode = None
 
+    @property
+    def reward_model(self) -> str:
+        return self.scenario.rl.reward_model
+
+    @property
+    def information(self) -> str:
+        """The queue state the loop shows the agent: the statistical one prices the
+        expected reward and holds the size-free observation's expected costs; the MLP
+        observation reads only its queues and times, the same at either level, so an MLP
+        agent rewarded with the realised cost is shown the oracle state (no expected
+        timing-free cost to integrate over the fading nodes)."""
+        return ("statistical" if self.size_free or self.reward_model == "expected"
+                else "oracle")
+
     # ------------------------------------------------------------------ episode
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         """A new episode on a fresh world and its traffic; ``options={"world_seed": s}``
@@ -131,12 +147,15 @@ class QueueAssignmentEnv(gym.Env):
         """Start the episode of world ``seed``; False if nothing is ever decided in it."""
         world = generate_world(self.scenario, seed)
         traffic = generate_traffic(self.scenario, world, seed)
-        agent = ExternalDecisions(ExternalDecisions.Params(), np.random.default_rng(0))
+        agent = ExternalDecisions(ExternalDecisions.Params(information=self.information),
+                                  np.random.default_rng(0))
         agent.uses_cost = self.size_free  # only the size-free observation shows the cost
         self.loop = ClosedLoop(self.model, world, traffic, agent, self.penalty, SlotSource(
             self.model, world, statistical=self.size_free, observation=True))
         self.loop.start(external=True)
         self._lost = np.zeros(traffic.count, dtype=bool)
+        self._lost_seen = 0  # the loop's count of blocked and expired requests at the last look
+        self._templates: tuple[int, np.ndarray] | None = None  # (chunk start, its templates)
         self._episode: tuple[int, list[int]] = (seed, [])
         decided = self.loop.advance()
         self._start_slot()
@@ -145,8 +164,8 @@ class QueueAssignmentEnv(gym.Env):
     # A live SimPy simulation cannot be pickled (training checkpoints pickle the
     # environment): the episode is kept as its world seed and the actions taken so far,
     # and replayed on unpickling — the engine is deterministic, so the state is exact.
-    _LIVE = ("loop", "assignment", "_running", "_lost", "_rows", "_served_rows",
-             "_encoder", "_rb", "_slot")
+    _LIVE = ("loop", "assignment", "_running", "_lost", "_lost_seen", "_templates", "_rows",
+             "_served_rows", "_encoder", "_rb", "_slot")
 
     def __getstate__(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if k not in self._LIVE}
@@ -170,16 +189,30 @@ class QueueAssignmentEnv(gym.Env):
         state = problem.queue
         self._rows = {int(u): row for row, u in enumerate(users)}
         self._slot = int(state.slot)
-        self._running = {  # each served row's cost, as row_costs would give it
-            "expected": RunningCost(state),
-            "realised": RunningCost(loop.queue_state(state.slot, state.now_s, users, heads,
-                                                     offset, information="oracle")),
-        }
+        # each served row's cost, as row_costs would give it: the realised one (the
+        # info's cost) and, for the expected reward, the expected one
+        self._running = {"realised": RunningCost(
+            state if self.information == "oracle" else
+            loop.queue_state(state.slot, state.now_s, users, heads, offset, information="oracle"))}
+        if self.reward_model == "expected":
+            self._running["expected"] = RunningCost(state)
+        template = None if self.size_free else self._slot_template(offset)
         self.assignment = problem_assignment(self.observer, problem,
-                                             self.scenario.rl.user_order, self.tau)
+                                             self.scenario.rl.user_order, self.tau, template)
         self._served_rows: list[int] = []
         self._encoder = np.full(users.size, -1, dtype=np.int64)
         self._rb = np.full(users.size, -1, dtype=np.int64)
+
+    def _slot_template(self, offset: int) -> np.ndarray:
+        """The MLP observation's slot template of the slot at ``offset`` in the source's
+        chunk; computed for the whole chunk at once (the same bits as slot by slot)."""
+        source = self.loop.source
+        if self._templates is None or self._templates[0] != source.start:
+            world, part = self.loop.world, slice(source.start, source.stop)
+            self._templates = (source.start, self.observer.slot_template(
+                world.interference_w[part], world.distance_m[part], world.user_cpu_hz,
+                source.mean_snr))
+        return self._templates[1][offset]
 
     # ----------------------------------------------------------------- interface
     def action_masks(self) -> np.ndarray:
@@ -201,7 +234,7 @@ class QueueAssignmentEnv(gym.Env):
             costs = {name: running.add(row, step.encoder, step.rb)
                      for name, running in self._running.items()}
             realised = costs["realised"]
-            learn = costs[self.scenario.rl.reward_model]
+            learn = costs[self.reward_model]
         elif not step.valid:
             learn = realised = self.scenario.rl.invalid_action_penalty
         terminated = False
@@ -228,6 +261,9 @@ class QueueAssignmentEnv(gym.Env):
         """Penalties of requests lost since the last look (and, at the end, of every
         request still waiting)."""
         loop = self.loop
+        if not final and loop.lost == self._lost_seen:
+            return 0.0  # none blocked or expired since the last look
+        self._lost_seen = loop.lost
         outcome = loop.outcome
         lost = (outcome != SERVED) if final else (outcome == BLOCKED) | (outcome == EXPIRED)
         fresh = lost & ~self._lost

@@ -38,6 +38,7 @@ queues.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -88,6 +89,19 @@ class SizeFreeSlot:
     """(U,) drop penalty x reward scale."""
     queue: QueueView | None
 
+    @cached_property
+    def best_cost(self) -> np.ndarray:
+        """(U, Q) each user's least expected cost x reward scale over the encoders."""
+        return self.cost.min(axis=1)
+
+    @cached_property
+    def queue_header(self) -> tuple[float, float, float]:
+        """The slot's queue entries of the header: the cores' mean and least remaining
+        work, requests waiting in the cell / Q."""
+        queue = self.queue
+        return (queue.core_work.mean(), queue.core_work.min(),
+                queue.waiting.sum() / self.interference.size)
+
 
 @dataclass(frozen=True)
 class SizeFreeEncoder(FeatureScales):
@@ -125,40 +139,39 @@ class SizeFreeEncoder(FeatureScales):
         free = assignment.free
         n_rbs, n_free = free.size, int(np.count_nonzero(free))
         others = np.asarray(assignment.users[assignment.position + 1:], dtype=np.int64)
-        header = np.zeros(len(GLOBAL_FEATURES))
+        # header and RB rows filled in place in one vector (the layout of the docstring)
+        observation = np.zeros(len(GLOBAL_FEATURES) + n_rbs * size_free_row_width(self.n_encoders))
+        header = observation[:len(GLOBAL_FEATURES)]
+        rows = observation[len(GLOBAL_FEATURES):].reshape(n_rbs, -1)
         header[:6] = (assignment.users_left / max(n_free, 1), n_free / n_rbs,
                       float(assignment.mask()[-1]), slot.distance[user], slot.clock[user],
                       slot.penalty[user])
-        rows = np.zeros((n_rbs, size_free_row_width(self.n_encoders)))
         rows[:, 0], rows[:, 1], rows[:, 2] = free, slot.interference, slot.snr[user]
         queue = slot.queue
         if queue is not None:
             header[6:] = (queue.device_backlog[user], queue.waiting[user], queue.age[user],
-                          queue.core_work.mean(), queue.core_work.min(),
-                          queue.waiting.sum() / n_rbs)
+                          *slot.queue_header)
             rows[:, 3] = queue.rb_backlog
         if others.size:
-            rows[:, 4:8] = self._contention(slot, others, free)
+            self._contention(slot, others, free, n_free, rows[:, 4:8])
         rows[:, len(RB_FEATURES):] = slot.cost[user].T
-        observation = np.concatenate([header, rows.ravel()])
-        return np.clip(observation, -OBS_BOUND, OBS_BOUND).astype(np.float32)
+        np.clip(observation, -OBS_BOUND, OBS_BOUND, out=observation)
+        return observation.astype(np.float32)
 
     @staticmethod
-    def _contention(slot: SizeFreeSlot, others: np.ndarray, free: np.ndarray) -> np.ndarray:
-        """Per RB (Q, 4): the other users' best mean SNR, the share of them whose
-        cheapest free RB it is, its price and their least expected cost on it."""
-        best_cost = slot.cost[others].min(axis=1)  # (n, Q) best encoder per RB
-        best_snr = slot.snr[others].max(axis=0)
-        least_cost = best_cost.min(axis=0)
+    def _contention(slot: SizeFreeSlot, others: np.ndarray, free: np.ndarray, n_free: int,
+                    out: np.ndarray) -> None:
+        """Per RB, into ``out`` (Q, 4): the other users' best mean SNR, the share of them
+        whose cheapest free RB it is, its price and their least expected cost on it."""
+        best_cost = slot.best_cost[others]  # (n, Q) best encoder per RB
         open_cost = np.where(free, best_cost, np.inf)
         first = open_cost.argmin(axis=1)
-        ordered = np.partition(open_cost, 1, axis=1) if free.sum() > 1 else None
-        share = np.bincount(first, minlength=free.size) / others.size
-        price = np.zeros(free.size)
-        if ordered is not None:
-            regret = ordered[:, 1] - ordered[:, 0]
-            np.maximum.at(price, first, regret)
-        return np.column_stack([best_snr, share, price, least_cost])
+        out[:, 0] = slot.snr[others].max(axis=0)
+        out[:, 1] = np.bincount(first, minlength=free.size) / others.size
+        if n_free > 1:  # the price column stays 0 with a single free RB
+            ordered = np.partition(open_cost, 1, axis=1)
+            np.maximum.at(out[:, 2], first, ordered[:, 1] - ordered[:, 0])
+        out[:, 3] = best_cost.min(axis=0)
 
 
 def action_costs(observation: np.ndarray, n_encoders: int) -> np.ndarray:

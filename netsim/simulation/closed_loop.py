@@ -49,6 +49,7 @@ from netsim.simulation.scheduling import (
 from netsim.simulation.traffic import Traffic
 
 SERVED, BLOCKED, EXPIRED, UNSERVED = 0, 1, 2, 3
+INFINITY = float("inf")
 OUTCOMES = np.array(["served", "blocked", "expired", "unserved"], dtype=object)
 """Names of the outcome codes, the ``outcome`` column of a DES run's records."""
 
@@ -263,6 +264,8 @@ class ClosedLoop:
         self.left_s = np.full(n, np.nan)
         self.gathered = {name: np.full(n, np.nan) for name in GATHERED}
         self.fifo: list[deque[int]] = [deque() for _ in range(self.n_users)]
+        self.lost = 0
+        """Requests blocked or expired so far."""
         self.next_arrival = 0
         self.ledger = Ledger.idle(scenario.base_station.cores, self.n_rbs, self.n_users)
         self.result_timing: tuple[list[float], list[float]] = ([], [])
@@ -300,8 +303,9 @@ class ClosedLoop:
     def advance(self) -> bool:
         """Run the simulation until a decision is awaited (True) or everything is done
         (False)."""
-        while self.awaiting is None and self.env.peek() != float("inf"):
-            self.env.step()
+        env = self.env
+        while self.awaiting is None and env.peek() != INFINITY:
+            env.step()
         return self.awaiting is not None
 
     def submit(self, allocation: Allocation, may_leave_waiting: bool = False) -> None:
@@ -348,6 +352,7 @@ class ClosedLoop:
 
     # ------------------------------------------------------------- admission
     def _lose(self, request: int, outcome: int, slot: int, at_s: float) -> None:
+        self.lost += 1
         self.outcome[request] = outcome
         self.slot[request] = slot
         self.left_s[request] = at_s
@@ -425,10 +430,10 @@ class ClosedLoop:
         heads, offset, _ = context
         voluntary = self.scenario.users.voluntary_drop or self._may_leave_waiting
         check_allocation(allocation, users.size, len(self.model.encoders), self.n_rbs, voluntary)
-        rows = np.flatnonzero(allocation.served)
         if allocation.cpu_order is not None:
             rows = allocation.cpu_order
         else:  # oldest request first, ties by user
+            rows = np.flatnonzero(allocation.served)
             rows = rows[np.argsort(self.traffic.arrival_s[heads[rows]], kind="stable")]
         self._carry_out(slot, now, offset, users[rows], heads[rows],
                         allocation.encoder[rows], allocation.rb[rows])
@@ -459,28 +464,30 @@ class ClosedLoop:
     # ------------------------------------------------------------- carrying out
     def _carry_out(self, slot, now, offset, users, requests, encoders, rbs) -> None:
         """Serve each user's oldest request, in CPU order, and start its SimPy process."""
-        metrics = self.source.metrics
+        metrics, env = self.source.metrics, self.env
         t_e = self.extraction_s[encoders]
         t_t = metrics.transmission_delay_s[offset][users, encoders, rbs]
         t_c = self.computing_s[users]
         planned = plan(self.ledger, now, t_e, rbs, t_t, users, t_c, commit=True)
-        for i, (u, request) in enumerate(zip(users, requests)):
+        self.outcome[requests] = SERVED  # one request per user: no index repeats
+        self.slot[requests] = slot
+        self.encoder[requests], self.rb[requests] = encoders, rbs
+        # per request on Python numbers (the same floats, without numpy's scalar overhead)
+        for u, request, m, q, work_e, work_t, work_c in zip(
+                users.tolist(), requests.tolist(), encoders.tolist(), rbs.tolist(),
+                t_e.tolist(), t_t.tolist(), t_c.tolist()):
             self.fifo[u].popleft()
-            self.outcome[request] = SERVED
-            self.slot[request] = slot
-            self.encoder[request], self.rb[request] = encoders[i], rbs[i]
-            self._pending.append((int(request), offset, int(u), int(encoders[i]), int(rbs[i])))
-            q = int(rbs[i])
-            rb_done, device_done = self.env.event(), self.env.event()
+            self._pending.append((request, offset, u, m, q))
+            rb_done, device_done = env.event(), env.event()
             if self.cpu_chain is None:  # several cores: first come, first served
                 cpu_turn, cpu_done = self.cpu.request(), None
             else:  # one core: a chain like the RBs'
-                cpu_turn, cpu_done = self.cpu_chain, self.env.event()
+                cpu_turn, cpu_done = self.cpu_chain, env.event()
                 self.cpu_chain = cpu_done
             turns = (cpu_turn, cpu_done, self.rb_free[q], rb_done, self.device_free[u],
                      device_done)
             self.rb_free[q], self.device_free[u] = rb_done, device_done
-            self.env.process(self._serve(int(request), turns, t_e[i], t_t[i], t_c[i]))
+            env.process(self._serve(request, turns, work_e, work_t, work_c))
         self.planned[:, requests] = np.array([
             planned.cpu_start_s, planned.cpu_end_s, planned.rb_start_s, planned.rb_end_s,
             planned.decode_start_s, planned.decode_end_s])

@@ -89,10 +89,10 @@ def plan(
         decode_end = decode_start + t_c
         device_free[u] = decode_end
         rows.append((cpu_start, cpu_end, rb_start, rb_end, decode_start, decode_end))
-    if commit:
-        ledger.core_free_s[:] = cores
-        ledger.rb_free_s[:] = rb_free
-        ledger.device_free_s[:] = device_free
+        if commit:  # the three entries this request changed (floats round-trip exactly)
+            ledger.core_free_s[core] = cpu_end
+            ledger.rb_free_s[q] = rb_end
+            ledger.device_free_s[u] = decode_end
     times = np.array(rows, dtype=float).reshape(-1, 6).T
     return PlannedTimes(*times)
 

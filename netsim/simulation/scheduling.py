@@ -166,22 +166,59 @@ def check_allocation(
     encoder, rb = allocation.encoder, allocation.rb
     if encoder.shape != (n_users,) or rb.shape != (n_users,):
         raise InfeasibleAllocation(f"expected {n_users} decisions, got {encoder.shape}, {rb.shape}")
+    order = allocation.cpu_order
+    if (encoder.dtype.kind == "i" and rb.dtype.kind == "i" and (order is None or (
+            isinstance(order, np.ndarray) and order.ndim == 1 and order.dtype.kind == "i"))):
+        # integer indices (every scheduler's): on Python ints, a few users per slot
+        problem = _integer_allocation_problem(
+            encoder.tolist(), rb.tolist(), None if order is None else order.tolist(),
+            n_encoders, n_rbs, None if voluntary_drop else min(n_users, n_rbs))
+    else:
+        problem = _allocation_problem(encoder, rb, order, n_encoders, n_rbs,
+                                      None if voluntary_drop else min(n_users, n_rbs))
+    if problem is not None:
+        raise InfeasibleAllocation(problem)
+
+
+def _integer_allocation_problem(encoder: list[int], rb: list[int], order: list[int] | None,
+                                n_encoders: int, n_rbs: int, must_serve: int | None
+                                ) -> str | None:
+    """What :func:`check_allocation` finds wrong with integer decisions (as lists), or
+    None; ``must_serve``: users that must be served (None: voluntary drops)."""
+    served = [q != NOT_SERVED for q in rb]
+    if any((m == NOT_SERVED) == s for m, s in zip(encoder, served)):
+        return "a user has an RB without an encoder, or the reverse"
+    rbs = [q for q in rb if q != NOT_SERVED]
+    if any(m < 0 or m >= n_encoders for m, s in zip(encoder, served) if s):
+        return "encoder index out of range"
+    if any(q < 0 or q >= n_rbs for q in rbs):
+        return "RB index out of range"
+    if len(set(rbs)) != len(rbs):
+        return "an RB serves two users (constraint 10c)"
+    if must_serve is not None and len(rbs) != must_serve:
+        return f"{len(rbs)} users served where {must_serve} RBs could serve them"
+    if order is not None and sorted(order) != [row for row, s in enumerate(served) if s]:
+        return "cpu_order must list every served user exactly once"
+    return None
+
+
+def _allocation_problem(encoder: np.ndarray, rb: np.ndarray, order, n_encoders: int,
+                        n_rbs: int, must_serve: int | None) -> str | None:
+    """:func:`_integer_allocation_problem` for decisions of any other dtype, on arrays."""
     served = rb != NOT_SERVED
     if np.any((encoder == NOT_SERVED) != ~served):
-        raise InfeasibleAllocation("a user has an RB without an encoder, or the reverse")
+        return "a user has an RB without an encoder, or the reverse"
     if np.any((encoder[served] < 0) | (encoder[served] >= n_encoders)):
-        raise InfeasibleAllocation("encoder index out of range")
+        return "encoder index out of range"
     if np.any((rb[served] < 0) | (rb[served] >= n_rbs)):
-        raise InfeasibleAllocation("RB index out of range")
+        return "RB index out of range"
     if len(np.unique(rb[served])) != int(served.sum()):
-        raise InfeasibleAllocation("an RB serves two users (constraint 10c)")
-    if not voluntary_drop and served.sum() != min(n_users, n_rbs):
-        raise InfeasibleAllocation(
-            f"{int(served.sum())} users served where {min(n_users, n_rbs)} RBs could serve them"
-        )
-    order = allocation.cpu_order
+        return "an RB serves two users (constraint 10c)"
+    if must_serve is not None and served.sum() != must_serve:
+        return f"{int(served.sum())} users served where {must_serve} RBs could serve them"
     if order is not None and not np.array_equal(np.sort(order), np.flatnonzero(served)):
-        raise InfeasibleAllocation("cpu_order must list every served user exactly once")
+        return "cpu_order must list every served user exactly once"
+    return None
 
 
 class ParameterError(ValueError):
