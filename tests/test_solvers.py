@@ -187,3 +187,12 @@ def test_a_listed_scheduler_equal_to_a_reference_is_not_run_again(monkeypatch):
     own = records.loc["hungarian"].reset_index(drop=True)
     reference = records.loc["reference:statistical_optimum"].reset_index(drop=True)
     pd.testing.assert_frame_equal(own, reference)
+
+
+def test_check_allocation_wants_integer_indices():
+    """A scheduler's float decision is refused in one line, not indexed later."""
+    with pytest.raises(InfeasibleAllocation, match="integer arrays"):
+        check_allocation(Allocation(np.array([0.0, 1.0]), np.array([2, 3])), 2, 3, 4, False)
+    with pytest.raises(InfeasibleAllocation, match="cpu_order"):
+        check_allocation(Allocation.from_pairs([0, 1], [2, 3], [0, 0]), 2, 3, 4, False)
+    check_allocation(Allocation.from_pairs([0, 1], [2, 3], [1, 0]), 2, 3, 4, False)

@@ -160,31 +160,27 @@ class InfeasibleAllocation(ValueError):
 def check_allocation(
     allocation: Allocation, n_users: int, n_encoders: int, n_rbs: int, voluntary_drop: bool
 ) -> None:
-    """Raise InfeasibleAllocation unless: one (encoder, RB) or none per user (10a, 10b),
-    indices in range, no RB serves two users (10c), and, without voluntary drops,
-    min(U, Q) users served."""
-    encoder, rb = allocation.encoder, allocation.rb
+    """Raise InfeasibleAllocation unless: integer indices, one (encoder, RB) or none per
+    user (10a, 10b), indices in range, no RB serves two users (10c), and, without
+    voluntary drops, min(U, Q) users served. Checked on Python ints (a few users a slot:
+    numpy's per-call cost would be most of it)."""
+    encoder, rb, order = allocation.encoder, allocation.rb, allocation.cpu_order
     if encoder.shape != (n_users,) or rb.shape != (n_users,):
         raise InfeasibleAllocation(f"expected {n_users} decisions, got {encoder.shape}, {rb.shape}")
-    order = allocation.cpu_order
-    if (encoder.dtype.kind == "i" and rb.dtype.kind == "i" and (order is None or (
-            isinstance(order, np.ndarray) and order.ndim == 1 and order.dtype.kind == "i"))):
-        # integer indices (every scheduler's): on Python ints, a few users per slot
-        problem = _integer_allocation_problem(
-            encoder.tolist(), rb.tolist(), None if order is None else order.tolist(),
-            n_encoders, n_rbs, None if voluntary_drop else min(n_users, n_rbs))
-    else:
-        problem = _allocation_problem(encoder, rb, order, n_encoders, n_rbs,
-                                      None if voluntary_drop else min(n_users, n_rbs))
+    arrays = (encoder, rb) if order is None else (encoder, rb, np.asarray(order))
+    if any(a.dtype.kind not in "iu" for a in arrays) or arrays[-1].ndim != 1:
+        raise InfeasibleAllocation("encoder, rb and cpu_order must be 1-D integer arrays")
+    problem = _allocation_problem(encoder.tolist(), rb.tolist(),
+                                  None if order is None else arrays[2].tolist(), n_encoders,
+                                  n_rbs, None if voluntary_drop else min(n_users, n_rbs))
     if problem is not None:
         raise InfeasibleAllocation(problem)
 
 
-def _integer_allocation_problem(encoder: list[int], rb: list[int], order: list[int] | None,
-                                n_encoders: int, n_rbs: int, must_serve: int | None
-                                ) -> str | None:
-    """What :func:`check_allocation` finds wrong with integer decisions (as lists), or
-    None; ``must_serve``: users that must be served (None: voluntary drops)."""
+def _allocation_problem(encoder: list[int], rb: list[int], order: list[int] | None,
+                        n_encoders: int, n_rbs: int, must_serve: int | None) -> str | None:
+    """What :func:`check_allocation` finds wrong with the decisions (as lists of ints),
+    or None; ``must_serve``: users that must be served (None: voluntary drops)."""
     served = [q != NOT_SERVED for q in rb]
     if any((m == NOT_SERVED) == s for m, s in zip(encoder, served)):
         return "a user has an RB without an encoder, or the reverse"
@@ -201,24 +197,6 @@ def _integer_allocation_problem(encoder: list[int], rb: list[int], order: list[i
         return "cpu_order must list every served user exactly once"
     return None
 
-
-def _allocation_problem(encoder: np.ndarray, rb: np.ndarray, order, n_encoders: int,
-                        n_rbs: int, must_serve: int | None) -> str | None:
-    """:func:`_integer_allocation_problem` for decisions of any other dtype, on arrays."""
-    served = rb != NOT_SERVED
-    if np.any((encoder == NOT_SERVED) != ~served):
-        return "a user has an RB without an encoder, or the reverse"
-    if np.any((encoder[served] < 0) | (encoder[served] >= n_encoders)):
-        return "encoder index out of range"
-    if np.any((rb[served] < 0) | (rb[served] >= n_rbs)):
-        return "RB index out of range"
-    if len(np.unique(rb[served])) != int(served.sum()):
-        return "an RB serves two users (constraint 10c)"
-    if must_serve is not None and served.sum() != must_serve:
-        return f"{int(served.sum())} users served where {must_serve} RBs could serve them"
-    if order is not None and not np.array_equal(np.sort(order), np.flatnonzero(served)):
-        return "cpu_order must list every served user exactly once"
-    return None
 
 
 class ParameterError(ValueError):
