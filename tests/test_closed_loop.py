@@ -229,6 +229,28 @@ def test_costs_priced_one_row_at_a_time_are_row_costs_bit_for_bit(problem, seed)
         assert running.add(int(row), int(encoder), int(rb)) == row_costs(state, partial)[row]
 
 
+def test_a_request_priced_alone_has_its_bits_in_a_slot_of_many():
+    """Beyond the 64 penalties integrated one at a time, a slot's rows are priced in
+    chunks, so the RL environment's running cost still equals row_costs bit for bit."""
+    rng = np.random.default_rng(3)
+    n = 70
+    state = QueueState(
+        now_s=1.0, slot=10, core_free_s=np.full(2, 1.05), rb_free_s=1.0 + rng.uniform(0, 0.1, n),
+        device_free_s=1.0 + rng.uniform(0, 0.2, n), arrival_s=1.0 - rng.uniform(0, 0.15, n),
+        queue_length=np.ones(n, dtype=int), extraction_s=np.array([0.001, 0.004]),
+        computing_s=rng.uniform(0.01, 0.05, n), static_cost=rng.uniform(0.5, 3.0, (n, 2, n)),
+        air_time=FadedAirTime(10.0 ** rng.uniform(0.0, 3.0, (n, n)),
+                              np.array([8192.0, 16384.0]), 1.8e5, Rayleigh()),
+        max_delay_s=0.2, lambda_delay=100.0)
+    order, rbs, encoders = rng.permutation(n), rng.permutation(n), rng.integers(0, 2, n)
+    running = RunningCost(state)
+    alone = [running.add(int(r), int(m), int(q)) for r, m, q in zip(order, encoders, rbs)]
+    encoder_of, rb_of = np.empty(n, dtype=int), np.empty(n, dtype=int)
+    encoder_of[order], rb_of[order] = encoders, rbs
+    together = row_costs(state, Allocation(encoder_of, rb_of, cpu_order=order))
+    assert alone == together[order].tolist()
+
+
 def test_the_fading_nodes_tend_to_the_exact_delay_penalty():
     """A transmission's expected delay penalty, queueing included, over the law's
     equal-probability nodes converges to the exact integral as the nodes multiply."""

@@ -10,7 +10,8 @@ known depends on the scheduler's information:
 
 * :class:`RealisedAirTime`: an oracle knows t_T; the penalty is exact.
 * :class:`FadedAirTime`: a statistical scheduler knows the mean SNR; the penalty is
-  integrated over the fading law exactly. As a function of t_T it is a ramp with floor
+  integrated over the fading law piece by piece (within 1e-4 of quad, 2e-5 worst seen
+  under Rayleigh, 1e-13 under the others). As a function of t_T it is a ramp with floor
   d - x (:func:`netsim.model.expectation.expected_ramp`): the same integrals as the
   statistical optimum's expected cost, with the device's backlog as one more breakpoint.
 * :class:`NodeAirTime`: the mean over the equal-probability fading nodes
@@ -30,13 +31,13 @@ import numpy as np
 
 from netsim.model import expectation, transmission
 
-
 ONE_AT_A_TIME = 64
 """Under Rayleigh fading, up to this many penalties are integrated one at a time on
 Python floats (:func:`expectation.rayleigh_ramp`, ~7 us each), more at once by numpy
-(:func:`expectation.expected_ramp`, ~200 us a call whatever its size): a request priced
-alone (the RL environment's running cost) and among the rows of a slot get the same
-bits."""
+(:func:`expectation.expected_ramp`, ~200 us a call whatever its size; within 1e-13 of
+the other). A slot's served rows are priced in chunks of this size
+(:mod:`netsim.simulation.queue_cost`), so a request priced alone (the RL environment's
+running cost) and among the rows of a slot get the same bits."""
 
 
 class AirTime(Protocol):
@@ -113,7 +114,7 @@ class NodeAirTime:
 class FadedAirTime:
     """A statistical scheduler's knowledge: the mean SNR (U_rows, Q), t_T =
     Z_m / (B log2(1 + mean_snr g)) (eqs. 2, 4) with g drawn from the fading law; the
-    penalty integrated exactly (``paper`` mode)."""
+    penalty integrated piece by piece (``paper`` mode)."""
 
     mean_snr: np.ndarray
     bits: np.ndarray

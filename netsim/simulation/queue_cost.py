@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from netsim.simulation.air_time import ONE_AT_A_TIME
 from netsim.simulation.reservations import Ledger, PlannedTimes, plan
 from netsim.simulation.scheduling import Allocation, QueueState
 
@@ -41,8 +42,12 @@ def _served_costs(state: QueueState, rows: np.ndarray, enc: np.ndarray, rb: np.n
     plus the delay penalty of a transmission starting at its planned time (expected over
     fading for a statistical state, each row's alone, so a row's cost has the same bits
     however many rows are priced)."""
-    return state.static_cost[rows, enc, rb] + state.delay_penalty(rows, enc, rb,
-                                                                  times.rb_start_s)
+    step = ONE_AT_A_TIME  # in chunks priced the way a request alone is (air_time.py)
+    penalty = np.concatenate([
+        state.delay_penalty(rows[k:k + step], enc[k:k + step], rb[k:k + step],
+                            times.rb_start_s[k:k + step])
+        for k in range(0, max(rows.size, 1), step)])
+    return state.static_cost[rows, enc, rb] + penalty
 
 
 def row_costs(state: QueueState, allocation: Allocation) -> np.ndarray:
