@@ -21,8 +21,8 @@ where it is smooth:
   the one integral left. Below the smallest breakpoint both penalties are constant.
 
 The integration rules (:class:`Rayleigh`, :class:`GeneralLaw`): Rayleigh's masses are
-closed-form and its integrals Gauss-Legendre in ln g below g = 1 and in the CDF
-w = 1 - e^-g above it; any other law (Rician, Nakagami) takes its masses from scipy's
+closed-form and its integrals Gauss-Legendre in ln g on (0, 1] and [1, 64]
+(:data:`RAYLEIGH_BINS`); any other law (Rician, Nakagami) takes its masses from scipy's
 CDF and survival function and its integrals from Gauss-Legendre in ln g over the bins
 between the law's quantiles (:data:`LAW_BIN_LEVELS`), which keep each integrand smooth
 however narrow the law. Tested against scipy.integrate.quad of the model's own cost
@@ -84,8 +84,10 @@ rule at once."""
 
 
 class Rayleigh:
-    """g ~ Exp(1): masses in closed form; integrals by Gauss-Legendre in ln g below g = 1
-    and in the CDF w = 1 - e^-g above it (which absorbs the weight e^-g)."""
+    """g ~ Exp(1): masses in closed form; integrals by Gauss-Legendre in ln g on each of
+    :data:`RAYLEIGH_BINS` the piece overlaps (in each the integrand f(g) e^-g g is smooth
+    in ln g; the CDF w = 1 - e^-g, used before, made the tail's integrand singular at
+    w = 1 and erred by up to 7e-5)."""
 
     median = float(np.log(2.0))
 
@@ -102,31 +104,36 @@ class Rayleigh:
 
     @staticmethod
     def integrate(lower: np.ndarray, upper: np.ndarray, f: Integrand) -> np.ndarray:
-        """int_lower^upper f(g) e^-g dg, elementwise (0 where the piece is empty). Both
-        rules' nodes are evaluated in one call of ``f`` on every element (no masking:
-        the calls are many and small), and kept only where their part of the piece is
-        not empty."""
+        """int_lower^upper f(g) e^-g dg, elementwise (0 where the piece is empty). Every
+        bin's nodes are evaluated in one call of ``f`` on every element (no masking: the
+        calls are many and small), and kept only where the piece overlaps the bin."""
         lower, upper = np.broadcast_arrays(np.asarray(lower, dtype=float),
                                            np.asarray(upper, dtype=float))
         nodes = _NODES.reshape(-1, *(1,) * lower.ndim)
         weights = _WEIGHTS.reshape(nodes.shape)
-        below = (lower > 0.0) & (lower < np.minimum(upper, 1.0))  # the part below g = 1
-        above = np.maximum(lower, 1.0) < upper  # the part above g = 1
+        halves, uses, gains = [], [], []
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            lo = np.log(np.where(below, lower, 1.0))
-            hi = np.log(np.where(below, np.minimum(upper, 1.0), 1.0))
-            half_below, middle = (hi - lo) / 2, (hi + lo) / 2
-            g_below = np.exp(middle + half_below * nodes)
-            lo = np.where(above, -np.expm1(-np.maximum(lower, 1.0)), 0.5)
-            hi = np.where(above, -np.expm1(-upper), 0.5)
-            half_above, middle = (hi - lo) / 2, (hi + lo) / 2
-            g_above = -np.log1p(-(middle + half_above * nodes))
-            values = f(..., np.concatenate([g_below, g_above]))
-            count = _NODES.size
-            part_below = (weights * values[:count] * np.exp(-g_below) * g_below).sum(axis=0)
-            part_above = (weights * values[count:]).sum(axis=0)
-            return (np.where(below, half_below * part_below, 0.0)
-                    + np.where(above, half_above * part_above, 0.0))
+            for bin_lo, bin_hi in itertools.pairwise(RAYLEIGH_BINS):
+                lo, hi = np.maximum(lower, bin_lo), np.minimum(upper, bin_hi)
+                use = (lo > 0.0) & (lo < hi)
+                lo, hi = np.log(np.where(use, lo, 1.0)), np.log(np.where(use, hi, 1.0))
+                half, middle = (hi - lo) / 2, (hi + lo) / 2
+                halves.append(half)
+                uses.append(use)
+                gains.append(np.exp(middle + half * nodes))
+            values = f(..., np.concatenate(gains))
+            total = np.zeros(lower.shape)
+            for k, (half, use, g) in enumerate(zip(halves, uses, gains, strict=True)):
+                part = (weights * values[k * _NODES.size:(k + 1) * _NODES.size]
+                        * np.exp(-g) * g).sum(axis=0)
+                total = total + np.where(use, half * part, 0.0)
+            return total
+
+
+RAYLEIGH_BINS = (0.0, 1.0, 64.0)
+"""Bins of the Rayleigh integrals, in g: 16 Gauss-Legendre nodes in ln g on each keep the
+moments of t_T within 1e-8 of quad (3,000 random pieces, from g = 1e-6 up); beyond
+g = 64 the weight (e^-64 < 2e-28) is left out of the integrals, not of the masses."""
 
 
 LAW_BIN_LEVELS = np.array([1e-13, 1e-9, 1e-6, 1e-4, 1e-3, 0.01, 0.05, 0.15, 0.3, 0.5, 0.7,
@@ -260,6 +267,9 @@ def gain_at_air_time(bits: np.ndarray, mean_snr: np.ndarray, bandwidth_hz: float
     return np.where(np.isposinf(air_time_s), 0.0, gain)
 
 
+_RAYLEIGH_BIN_PAIRS = list(itertools.pairwise(RAYLEIGH_BINS))
+
+
 def rayleigh_ramp(bits: float, mean_snr: float, bandwidth_hz: float, start_s: float,
                   width_s: float, floor_s: float = -math.inf) -> float:
     """:func:`expected_ramp` of one element under Rayleigh fading, on Python floats: the
@@ -288,22 +298,16 @@ def rayleigh_ramp(bits: float, mean_snr: float, bandwidth_hz: float, start_s: fl
     if not mass > 0.0:
         return total
     moment = 0.0
-    if 0.0 < saturated < 1.0:  # in ln g below g = 1
-        lo, hi = math.log(saturated), math.log(min(flat, 1.0))
+    for bin_lo, bin_hi in _RAYLEIGH_BIN_PAIRS:  # as Rayleigh.integrate, bin by bin
+        lo, hi = max(saturated, bin_lo), min(flat, bin_hi)
+        if not 0.0 < lo < hi:
+            continue
+        lo, hi = math.log(lo), math.log(hi)
         half, middle = (hi - lo) / 2, (hi + lo) / 2
         part = 0.0
         for node, weight in _NODE_WEIGHTS:
             g = math.exp(middle + half * node)
             part += weight * (scale / math.log1p(mean_snr * g)) * math.exp(-g) * g
-        moment += half * part
-    if max(saturated, 1.0) < flat:  # in w = 1 - e^-g above it
-        lo, hi = -math.expm1(-max(saturated, 1.0)), -math.expm1(-flat)
-        half, middle = (hi - lo) / 2, (hi + lo) / 2
-        part = 0.0
-        for node, weight in _NODE_WEIGHTS:
-            w = middle + half * node
-            if w < 1.0:  # else g = inf, where t_T = 0
-                part += weight * (scale / math.log1p(mean_snr * -math.log1p(-w)))
         moment += half * part
     mean_air = min(max(moment / mass, low), full)
     return total + mass * (mean_air - start_s) / width_s
