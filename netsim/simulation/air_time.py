@@ -35,7 +35,7 @@ from netsim.model import expectation, transmission
 ONE_AT_A_TIME = 64
 """Under Rayleigh fading, up to this many penalties are integrated one at a time on
 Python floats (:func:`expectation.rayleigh_ramp`, ~7 us each), more at once by numpy
-(:func:`expectation.expected_ramp`, ~200 us a call whatever its size; within 1e-13 of
+(:func:`expectation.expected_ramp`, ~200 us a call whatever its size; within 1e-12 of
 the other). A slot's served rows are priced in chunks of this size
 (:mod:`netsim.simulation.queue_cost`), so a request priced alone (the RL environment's
 running cost) and among the rows of a slot get the same bits."""

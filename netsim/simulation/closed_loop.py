@@ -172,7 +172,7 @@ class SlotSource:
                 self.leakage_penalty,
             )
             self.information_s["statistical"] = (time.perf_counter() - started) / n_slots
-        self._static_block: tuple[int, int, np.ndarray, np.ndarray] | None = None
+        self._static_block: tuple[int, int, np.ndarray | None, np.ndarray] | None = None
 
     def expected_static(self, offset: int) -> tuple[AirTime, np.ndarray]:
         """What a statistical scheduler knows at the chunk's slot at ``offset``: t_T's law
