@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from netsim.simulation.scheduling import NOT_SERVED, Allocation, ParameterError
+from solvers.assignment import min_cost_assignment
 
 
 def require_des(name: str, scenario) -> None:  # type: ignore[no-untyped-def]
@@ -32,7 +32,7 @@ def assign_rbs(cost_uq: np.ndarray, drop_penalty: np.ndarray, voluntary_drop: bo
     drop column per user at U x Q instead of U x (Q + U).
     """
     reduced = reduced_costs(cost_uq, drop_penalty, voluntary_drop)
-    rows, cols = linear_sum_assignment(reduced)
+    rows, cols = min_cost_assignment(reduced)
     if voluntary_drop:
         keep = reduced[rows, cols] < 0.0
         rows, cols = rows[keep], cols[keep]
