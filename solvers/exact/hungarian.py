@@ -1,6 +1,7 @@
-"""Hungarian assignment (scipy ``linear_sum_assignment``) on each (user, RB)'s best
-encoder: optimal for paper eq. 10 because an RB's choice of encoder affects no other
-user, so x[u, m, q] collapses to a bipartite matching of users and RBs."""
+"""Hungarian assignment (scipy ``linear_sum_assignment``, warm-started where that is
+faster: :mod:`solvers.assignment`) on each (user, RB)'s best encoder: optimal for paper
+eq. 10 because an RB's choice of encoder affects no other user, so x[u, m, q] collapses
+to a bipartite matching of users and RBs."""
 
 from __future__ import annotations
 
