@@ -192,7 +192,8 @@ class CellModel:
         users, task = self.scenario.users, self.scenario.task
         if self.device is not None:
             flops, flops_per_s, _ = self.device
-            return np.full(np.shape(user_cpu_hz), flops / flops_per_s)
+            return np.full(np.shape(user_cpu_hz),
+                           devices.device_computing_delay_s(flops, flops_per_s))
         return delay.computing_delay_s(
             users.cycles_per_bit, task.image_bits, task.decoder_size, user_cpu_hz
         )
@@ -203,7 +204,7 @@ class CellModel:
         users, task = self.scenario.users, self.scenario.task
         if self.device is not None:
             flops, _, joules_per_flop = self.device
-            return np.full(np.shape(user_cpu_hz), flops * joules_per_flop)
+            return np.full(np.shape(user_cpu_hz), devices.device_energy_j(flops, joules_per_flop))
         return energy.user_energy_j(
             users.kappa, user_cpu_hz, users.cycles_per_bit, task.image_bits, task.decoder_size
         )

@@ -26,6 +26,16 @@ RECEIVERS = {"classify": "zero-shot", "regenerate": "unclip"}
 """The receiver each task runs on the device (the table's ``receiver`` column)."""
 
 
+def device_computing_delay_s(flops: float, flops_per_s: float) -> float:
+    """t_C = F / flops_per_s: the receiver's time on one image, s (replaces eq. 5)."""
+    return flops / flops_per_s
+
+
+def device_energy_j(flops: float, joules_per_flop: float) -> float:
+    """E_U = F x joules_per_flop: the receiver's energy on one image, J (replaces eq. 8)."""
+    return flops * joules_per_flop
+
+
 @dataclass(frozen=True)
 class DeviceProfile:
     """A device class's compute: FLOP/s it sustains on the receiver, J per FLOP, its

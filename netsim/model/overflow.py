@@ -21,14 +21,14 @@ def _device_checks(scenario: Scenario) -> list[tuple[str, str, np.ndarray]]:
     device = scenario.users.device
     if device is None or isinstance(device, str):
         return []  # no device, or a named class (checked against the known ones)
-    from netsim.model.devices import receiver_flops
+    from netsim.model.devices import device_computing_delay_s, device_energy_j, receiver_flops
 
     flops = receiver_flops(scenario.task.kind, list(scenario.encoders),
                            scenario.task.denoising_steps)
     return [("users.device.flops_per_s", "the user computing delay t_C",
-             np.array(flops / device.flops_per_s)),
+             np.array(device_computing_delay_s(flops, device.flops_per_s))),
             ("users.device.joules_per_flop", "the user energy E_U",
-             np.array(flops * device.joules_per_flop))]
+             np.array(device_energy_j(flops, device.joules_per_flop)))]
 
 
 def overflowing_quantity(scenario: Scenario) -> tuple[str, str] | None:
