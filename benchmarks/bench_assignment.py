@@ -5,12 +5,14 @@ Part 1: one slot of ``scenarios/paper.yaml`` resized to U = Q (seed 0, slot 0; t
 of each user's best encoder per RB, as the Hungarian scheduler sees it), three kinds of
 matrix: flat fading (the paper's: every user ranks the RBs alike), fading per (user,
 RB), and the same values shuffled (no structure). Solvers: scipy's
-``linear_sum_assignment`` (what netsim uses), the best-encoder ILP (HiGHS, LP relaxation
+``linear_sum_assignment`` as it is, netsim's ``min_cost_assignment`` (the same solver
+warm-started by sampled column prices where the users rank the RBs alike; what the
+Hungarian scheduler runs), the best-encoder ILP (HiGHS, LP relaxation
 with crossover, netsim's ``ilp``), and, where ``ortools`` is importable, OR-Tools'
 ``SimpleLinearSumAssignment`` on costs rounded to integers at two scales (it takes
 integer costs only; it is not a netsim dependency: it pins protobuf below 6.34). Each
 row is one solver on one matrix; ``excess`` is its assignment's float cost minus
-scipy's, the optimum.
+plain scipy's, the optimum.
 
 Part 2: the expected cost of every (user, encoder, RB) over one seed's slots, as
 ``netsim run`` computes it for the statistical schedulers (table built per set of
