@@ -22,7 +22,7 @@ from netsim.simulation.runner import build_scheduler, drop_penalties, loop_recor
 from netsim.simulation.scheduling import Allocation, QueueState, SchedulingProblem
 from netsim.simulation.traffic import generate_traffic, poisson_arrivals
 from solvers.exact.enumeration import enumerate_slot
-from solvers.exact.queue_milp import solve_slot
+from solvers.exact.queue_milp import encoder_multisets, lattice_child, solve_slot
 from tests.scenario_factory import make_scenario
 
 
@@ -305,6 +305,21 @@ def test_queue_greedy_is_never_worse_than_the_myopic_hungarian_on_a_slot():
         mine = decision_cost(problem.queue, allocation, problem.drop_penalty)
         theirs = decision_cost(problem.queue, hungarian.decide(problem), problem.drop_penalty)
         assert mine <= theirs + 1e-9
+
+
+@settings(max_examples=40, deadline=None)
+@given(n_enc=st.integers(1, 5), most=st.integers(0, 12), seed=st.integers(0, 2**32 - 1))
+def test_a_lattice_nodes_child_is_its_count_vector_plus_one_extraction(n_enc, most, seed):
+    """The queue MILP's encoder-count lattice: node k with one more extraction of encoder
+    m is the node of that count vector, or -1 beyond the lattice (no carry between
+    counts: a node at the top count plus one is not mistaken for another node)."""
+    counts = encoder_multisets(n_enc, most)
+    rng = np.random.default_rng(seed)
+    node, encoder = rng.integers(0, len(counts), 300), rng.integers(0, n_enc, 300)
+    index = {tuple(c): k for k, c in enumerate(counts.tolist())}
+    expected = [index.get(tuple(counts[k] + np.eye(n_enc, dtype=int)[m]), -1)
+                for k, m in zip(node, encoder, strict=True)]
+    np.testing.assert_array_equal(lattice_child(counts, node, encoder), expected)
 
 
 def test_brute_force_enumerates_every_order():

@@ -106,6 +106,22 @@ def encoder_multisets(n_enc: int, most: int) -> np.ndarray:
                     ).reshape(-1, n_enc)
 
 
+def lattice_child(counts: np.ndarray, node: np.ndarray, encoder: np.ndarray) -> np.ndarray:
+    """Index in ``counts`` (K, M) of node[i]'s count vector plus one extraction of
+    encoder[i], or -1 where that vector is not a node. Count vectors are keyed as
+    numbers in base (largest count + 2), so adding one never carries into the next
+    digit."""
+    if counts.size == 0 or node.size == 0:
+        return np.full(node.shape, -1, dtype=np.int64)
+    place = (int(counts.max()) + 2) ** np.arange(counts.shape[1], dtype=np.int64)
+    key = counts.astype(np.int64) @ place
+    order = np.argsort(key, kind="stable")
+    wanted = key[node] + place[encoder]
+    found = np.minimum(np.searchsorted(key, wanted, sorter=order), key.size - 1)
+    index = order[found]
+    return np.where(key[index] == wanted, index, -1)
+
+
 def _latest_useful_start(core0: np.ndarray, t_e: np.ndarray, jobs: int) -> float:
     """No extraction of this slot starts later than the first core's committed work plus
     jobs - 1 of the longest extractions: a second core freeing after that is never used."""
@@ -182,11 +198,9 @@ def solve_slot(
     if n_timed and lattice:
         # the CPU order is a path through the encoder-count lattice: an extraction with
         # encoder m starting at node k leaves from k (out) and enters k + e_m (in)
-        node_of = {tuple(c): k for k, c in enumerate(counts.tolist())}
         size = counts.sum(axis=1)
         node, enc = timed[:, 3], timed[:, 1]
-        child = np.array([node_of.get(tuple(counts[k] + np.eye(len(t_e), dtype=int)[m]), -1)
-                          for k, m in zip(node, enc)])
+        child = lattice_child(counts, node, enc)
         rows.append(np.stack([n_rows + node, np.arange(n_timed), np.ones(n_timed)]))
         into = np.flatnonzero(child >= 0)
         rows.append(np.stack([n_rows + child[into], into, -np.ones(into.size)]))
