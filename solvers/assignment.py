@@ -37,7 +37,7 @@ AGREEMENT_MIN = 0.5
 """Warm-start only where the median Spearman correlation between a row and the column
 means (over :data:`AGREEMENT_ROWS` rows) reaches this: interpolating prices by mean
 rank is only right where the rows agree on the columns' order; on unstructured costs
-(scipy's paths already short) such prices made scipy 2-4 times slower (measured)."""
+(scipy's paths already short) such prices made scipy 2.6-9 times slower (measured)."""
 
 AGREEMENT_ROWS = 64
 
