@@ -63,16 +63,10 @@ def reduced_matrix(problem) -> np.ndarray:  # type: ignore[no-untyped-def]
                          problem.voluntary_drop)
 
 
-def scipy_columns(matrix: np.ndarray) -> np.ndarray:
-    rows, cols = linear_sum_assignment(matrix)
-    out = np.empty(matrix.shape[0], dtype=np.int64)
-    out[rows] = cols
-    return out
-
-
-def netsim_columns(matrix: np.ndarray) -> np.ndarray:
-    """What netsim's Hungarian scheduler runs (solvers.assignment)."""
-    rows, cols = min_cost_assignment(matrix)
+def columns(solve, matrix: np.ndarray) -> np.ndarray:  # type: ignore[no-untyped-def]
+    """Each row's column in ``solve``'s assignment: scipy's ``linear_sum_assignment`` as
+    it is, or netsim's ``min_cost_assignment`` (what the Hungarian scheduler runs)."""
+    rows, cols = solve(matrix)
     out = np.empty(matrix.shape[0], dtype=np.int64)
     out[rows] = cols
     return out
@@ -109,10 +103,10 @@ def bench_solvers(sizes: list[int], repeats: int, ilp: bool) -> None:
         for kind, problem in problems.items():
             matrix = reduced_matrix(problem)
             rows = np.arange(size)
-            seconds, cols = timed(lambda m=matrix: scipy_columns(m), repeats)
+            seconds, cols = timed(lambda m=matrix: columns(linear_sum_assignment, m), repeats)
             optimum = matrix[rows, cols].sum()
             results = [("scipy linear_sum_assignment", seconds, optimum)]
-            seconds, cols = timed(lambda m=matrix: netsim_columns(m), repeats)
+            seconds, cols = timed(lambda m=matrix: columns(min_cost_assignment, m), repeats)
             results.append(("netsim: scipy, warm-started", seconds, matrix[rows, cols].sum()))
             hungarian = HungarianScheduler(SchedulerParams(information="oracle"),
                                            np.random.default_rng(0))
