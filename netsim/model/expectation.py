@@ -106,7 +106,8 @@ class Rayleigh:
     def integrate(lower: np.ndarray, upper: np.ndarray, f: Integrand) -> np.ndarray:
         """int_lower^upper f(g) e^-g dg, elementwise (0 where the piece is empty). Every
         bin's nodes are evaluated in one call of ``f`` on every element (no masking: the
-        calls are many and small), and kept only where the piece overlaps the bin."""
+        calls are many and small), and kept only where the piece overlaps the bin; a bin
+        no piece overlaps is left out (the same bits: it would add zeros)."""
         lower, upper = np.broadcast_arrays(np.asarray(lower, dtype=float),
                                            np.asarray(upper, dtype=float))
         nodes = _NODES.reshape(-1, *(1,) * lower.ndim)
@@ -116,13 +117,17 @@ class Rayleigh:
             for bin_lo, bin_hi in itertools.pairwise(RAYLEIGH_BINS):
                 lo, hi = np.maximum(lower, bin_lo), np.minimum(upper, bin_hi)
                 use = (lo > 0.0) & (lo < hi)
+                if not use.any():
+                    continue
                 lo, hi = np.log(np.where(use, lo, 1.0)), np.log(np.where(use, hi, 1.0))
                 half, middle = (hi - lo) / 2, (hi + lo) / 2
                 halves.append(half)
                 uses.append(use)
                 gains.append(np.exp(middle + half * nodes))
-            values = f(..., np.concatenate(gains))
             total = np.zeros(lower.shape)
+            if not gains:
+                return total
+            values = f(..., np.concatenate(gains))
             for k, (half, use, g) in enumerate(zip(halves, uses, gains, strict=True)):
                 part = (weights * values[k * _NODES.size:(k + 1) * _NODES.size]
                         * np.exp(-g) * g).sum(axis=0)

@@ -24,7 +24,7 @@ median gain (the median node).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Protocol
 
@@ -62,6 +62,28 @@ class AirTime(Protocol):
         arguments (row, encoder and RB indices; x, d, t_C, a in one time frame, s)."""
         ...
 
+    def delay_penalty_one(self, row: int, encoder: int, rb: int, tx_start_s: float,
+                          device_free_s: float, computing_s: float, arrival_s: float,
+                          max_delay_s: float, lambda_delay: float) -> float:
+        """:meth:`delay_penalty` of one request, on Python numbers, with the same bits."""
+        ...
+
+
+def _penalty_one(air_time_s: float, tx_start_s: float, device_free_s: float,
+                 computing_s: float, arrival_s: float, max_delay_s: float,
+                 lambda_delay: float) -> float:
+    """:func:`_penalty` of one request on Python floats: the same IEEE operations in the
+    same order, so the same bits, without numpy's fixed cost per call."""
+    decode_end = max(tx_start_s + air_time_s, device_free_s) + computing_s
+    delay = decode_end - arrival_s
+    return lambda_delay * min(max((delay - max_delay_s) / max_delay_s, 0.0), 1.0)
+
+
+def _vector_one(air_time: AirTime, row, encoder, rb, *times) -> float:
+    """:meth:`AirTime.delay_penalty_one` through the vectorised method (one element)."""
+    return float(air_time.delay_penalty(np.array([row]), np.array([encoder]), np.array([rb]),
+                                        *(np.array([t]) for t in times[:4]), *times[4:])[0])
+
 
 def _penalty(air_time_s: np.ndarray, tx_start_s, device_free_s, computing_s, arrival_s,
              max_delay_s: float, lambda_delay: float) -> np.ndarray:
@@ -89,6 +111,11 @@ class RealisedAirTime:
         return _penalty(self.transmission_s[rows, encoder, rb], tx_start_s, device_free_s,
                         computing_s, arrival_s, max_delay_s, lambda_delay)
 
+    def delay_penalty_one(self, row, encoder, rb, tx_start_s, device_free_s, computing_s,
+                          arrival_s, max_delay_s, lambda_delay):
+        return _penalty_one(float(self.transmission_s[row, encoder, rb]), tx_start_s,
+                            device_free_s, computing_s, arrival_s, max_delay_s, lambda_delay)
+
 
 @dataclass(frozen=True)
 class NodeAirTime:
@@ -110,6 +137,18 @@ class NodeAirTime:
         return _penalty(self.transmission_s[:, rows, encoder, rb], tx_start_s, device_free_s,
                         computing_s, arrival_s, max_delay_s, lambda_delay).mean(axis=0)
 
+    def delay_penalty_one(self, row, encoder, rb, *times):
+        return _vector_one(self, row, encoder, rb, *times)  # numpy's mean: its bits
+
+
+def median_air_time_s(bits: np.ndarray, mean_snr: np.ndarray,
+                      law: expectation.Rayleigh | expectation.GeneralLaw,
+                      bandwidth_hz: float) -> np.ndarray:
+    """(..., U, M, Q) t_T at the law's median gain (eqs. 2, 4): what an RB reservation
+    holds the RB for, for bits (M,) and mean SNRs (..., U, Q)."""
+    return transmission.shannon_air_time_s(
+        bits[:, None], mean_snr[..., :, None, :] * law.median, bandwidth_hz)
+
 
 @dataclass(frozen=True)
 class FadedAirTime:
@@ -122,15 +161,21 @@ class FadedAirTime:
     """(M,) Z_m, the bits of each encoder's features."""
     bandwidth_hz: float
     law: expectation.Rayleigh | expectation.GeneralLaw
+    median_air_time: np.ndarray | None = field(default=None, repr=False, compare=False)
+    """(U_rows, M, Q) :func:`median_air_time_s`, if the caller computed it already (for
+    many slots at once); else computed when first needed."""
 
     @cached_property
     def reservation_s(self) -> np.ndarray:
-        return transmission.shannon_air_time_s(
-            self.bits[None, :, None], self.mean_snr[:, None, :] * self.law.median,
-            self.bandwidth_hz)
+        if self.median_air_time is not None:
+            return self.median_air_time
+        return median_air_time_s(self.bits, self.mean_snr, self.law, self.bandwidth_hz)
 
     def take(self, rows: np.ndarray) -> FadedAirTime:
-        return FadedAirTime(self.mean_snr[rows], self.bits, self.bandwidth_hz, self.law)
+        known = (self.median_air_time if self.median_air_time is not None
+                 else self.__dict__.get("reservation_s"))
+        return FadedAirTime(self.mean_snr[rows], self.bits, self.bandwidth_hz, self.law,
+                            None if known is None else known[rows])
 
     def delay_penalty(self, rows, encoder, rb, tx_start_s, device_free_s, computing_s,
                       arrival_s, max_delay_s, lambda_delay):
@@ -147,3 +192,13 @@ class FadedAirTime:
                 return lambda_delay * np.array(values).reshape(arrays[0].shape)
         return lambda_delay * expectation.expected_ramp(
             self.law, bits, snr, self.bandwidth_hz, start_s, max_delay_s, floor_s)
+
+    def delay_penalty_one(self, row, encoder, rb, tx_start_s, device_free_s, computing_s,
+                          arrival_s, max_delay_s, lambda_delay):
+        if not isinstance(self.law, expectation.Rayleigh):
+            return _vector_one(self, row, encoder, rb, tx_start_s, device_free_s, computing_s,
+                               arrival_s, max_delay_s, lambda_delay)
+        start_s = max_delay_s + arrival_s - computing_s - tx_start_s  # as delay_penalty
+        return lambda_delay * expectation.rayleigh_ramp(
+            float(self.bits[encoder]), float(self.mean_snr[row, rb]), self.bandwidth_hz,
+            start_s, max_delay_s, device_free_s - tx_start_s)

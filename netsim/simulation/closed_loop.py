@@ -36,7 +36,13 @@ import simpy
 from netsim.model import channel, transmission
 from netsim.model.cost import CellModel, SlotMetrics
 from netsim.model.world import WorldTrace
-from netsim.simulation.air_time import AirTime, FadedAirTime, NodeAirTime, RealisedAirTime
+from netsim.simulation.air_time import (
+    AirTime,
+    FadedAirTime,
+    NodeAirTime,
+    RealisedAirTime,
+    median_air_time_s,
+)
 from netsim.simulation.reservations import Ledger, plan
 from netsim.simulation.scheduling import (
     Allocation,
@@ -172,7 +178,7 @@ class SlotSource:
                 self.leakage_penalty,
             )
             self.information_s["statistical"] = (time.perf_counter() - started) / n_slots
-        self._static_block: tuple[int, int, np.ndarray | None, np.ndarray] | None = None
+        self._static_block: tuple[int, int, np.ndarray, np.ndarray] | None = None
 
     def expected_static(self, offset: int) -> tuple[AirTime, np.ndarray]:
         """What a statistical scheduler knows at the chunk's slot at ``offset``: t_T's law
@@ -191,16 +197,20 @@ class SlotSource:
             penalty = (None if self.leakage_penalty is None
                        else self.leakage_penalty[offset:stop])
             mean_snr = self.mean_snr[offset:stop]
-            nodes = None if self.faded else model.air_times_at_nodes_s(mean_snr)
-            block = (offset, stop, nodes,
+            # t_T at the fading nodes, or the RB reservations' t_T at the median gain
+            air = (median_air_time_s(self.feature_bits, mean_snr, model.gain_law,
+                                     scenario.cell.rb_bandwidth_hz) if self.faded
+                   else model.air_times_at_nodes_s(mean_snr))
+            block = (offset, stop, air,
                      model.expected_static_cost(mean_snr, self.world.user_cpu_hz, penalty))
             self._static_block = block
-        first, _, nodes, static = block
-        if nodes is not None:
-            return NodeAirTime(nodes[:, offset - first]), static[offset - first]
+        first, _, air, static = block
+        if not self.faded:
+            return NodeAirTime(air[:, offset - first]), static[offset - first]
         sc = self.model.scenario
         return (FadedAirTime(self.mean_snr[offset], self.feature_bits, sc.cell.rb_bandwidth_hz,
-                             self.model.gain_law), static[offset - first])
+                             self.model.gain_law, air[offset - first]),
+                static[offset - first])
 
     @property
     def faded(self) -> bool:
