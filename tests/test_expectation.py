@@ -170,6 +170,20 @@ def test_the_one_element_ramp_is_the_array_ramp(ramp):
     assert scalar == pytest.approx(vector, rel=1e-12, abs=1e-300)
 
 
+@settings(max_examples=100, deadline=None)
+@given(pieces=st.lists(ramps(), min_size=1, max_size=12))
+def test_a_sparse_bin_integrated_alone_gives_the_dense_bits(pieces):
+    """Under Rayleigh fading a bin that few pieces overlap is integrated on those pieces
+    alone: every ramp has the bits of the evaluation on every element."""
+    bits, mean_snr, start_s, width_s, floor_s = (np.array(c) for c in zip(*pieces))
+    arguments = (bits, mean_snr, BANDWIDTH_HZ, start_s, width_s, floor_s)
+    sparse = expectation.expected_ramp(expectation.Rayleigh(), *arguments)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(expectation, "SPARSE_BIN", 0.0)  # every bin on every element
+        dense = expectation.expected_ramp(expectation.Rayleigh(), *arguments)
+    assert sparse.tobytes() == dense.tobytes()
+
+
 @pytest.mark.parametrize("law", [{"model": "rayleigh"}, {"model": "rician", "k_factor": 4.0},
                                  {"model": "nakagami", "m": 1.5}])
 def test_timing_free_cost_plus_the_ramp_is_the_expected_cost(law):

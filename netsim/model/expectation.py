@@ -37,6 +37,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Callable
+from types import EllipsisType
 from typing import Protocol
 
 import numpy as np
@@ -104,35 +105,45 @@ class Rayleigh:
 
     @staticmethod
     def integrate(lower: np.ndarray, upper: np.ndarray, f: Integrand) -> np.ndarray:
-        """int_lower^upper f(g) e^-g dg, elementwise (0 where the piece is empty). Every
-        bin's nodes are evaluated in one call of ``f`` on every element (no masking: the
-        calls are many and small), and kept only where the piece overlaps the bin; a bin
-        no piece overlaps is left out (the same bits: it would add zeros)."""
+        """int_lower^upper f(g) e^-g dg, elementwise (0 where the piece is empty). Each
+        bin's nodes are evaluated in one call of ``f``: on every element (no masking: the
+        calls are many and small), or only on the elements whose piece overlaps the bin
+        where those are at most :data:`SPARSE_BIN` of them (two or more: a sum over the
+        nodes of one element alone would take numpy's pairwise order, not the same bits);
+        a bin no piece overlaps is left out (it would add zeros)."""
         lower, upper = np.broadcast_arrays(np.asarray(lower, dtype=float),
                                            np.asarray(upper, dtype=float))
-        nodes = _NODES.reshape(-1, *(1,) * lower.ndim)
-        weights = _WEIGHTS.reshape(nodes.shape)
-        halves, uses, gains = [], [], []
+        total = np.zeros(lower.shape)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             for bin_lo, bin_hi in itertools.pairwise(RAYLEIGH_BINS):
                 lo, hi = np.maximum(lower, bin_lo), np.minimum(upper, bin_hi)
                 use = (lo > 0.0) & (lo < hi)
-                if not use.any():
+                count = int(np.count_nonzero(use))
+                if count == 0:
                     continue
-                lo, hi = np.log(np.where(use, lo, 1.0)), np.log(np.where(use, hi, 1.0))
+                if 2 <= count <= SPARSE_BIN * use.size:
+                    select: np.ndarray | EllipsisType = use
+                    lo, hi = np.log(lo[use]), np.log(hi[use])
+                else:
+                    select = ...
+                    lo, hi = np.log(np.where(use, lo, 1.0)), np.log(np.where(use, hi, 1.0))
                 half, middle = (hi - lo) / 2, (hi + lo) / 2
-                halves.append(half)
-                uses.append(use)
-                gains.append(np.exp(middle + half * nodes))
-            total = np.zeros(lower.shape)
-            if not gains:
-                return total
-            values = f(..., np.concatenate(gains))
-            for k, (half, use, g) in enumerate(zip(halves, uses, gains, strict=True)):
-                part = (weights * values[k * _NODES.size:(k + 1) * _NODES.size]
-                        * np.exp(-g) * g).sum(axis=0)
-                total = total + np.where(use, half * part, 0.0)
+                nodes = _NODES.reshape(-1, *(1,) * half.ndim)
+                g = np.exp(middle + half * nodes)
+                part = (_WEIGHTS.reshape(nodes.shape) * f(select, g) * np.exp(-g) * g
+                        ).sum(axis=0)
+                if select is ...:
+                    total = total + np.where(use, half * part, 0.0)
+                else:
+                    overlap = np.zeros(lower.shape)
+                    overlap[use] = half * part
+                    total = total + overlap
             return total
+
+
+SPARSE_BIN = 0.5
+"""The largest share of the elements whose piece overlaps a Rayleigh bin for which the
+bin's nodes are evaluated on those elements alone."""
 
 
 RAYLEIGH_BINS = (0.0, 1.0, 64.0)
