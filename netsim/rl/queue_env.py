@@ -185,7 +185,7 @@ class QueueAssignmentEnv(gym.Env):
         if loop.awaiting is None:  # nothing to decide in this episode
             self.assignment = None
             return
-        problem, users, (heads, offset, _) = loop.awaiting
+        problem, users, (_, offset, _) = loop.awaiting
         state = problem.queue
         self._rows = {int(u): row for row, u in enumerate(users)}
         self._slot = int(state.slot)
@@ -193,7 +193,7 @@ class QueueAssignmentEnv(gym.Env):
         # info's cost) and, for the expected reward, the expected one
         self._running = {"realised": RunningCost(
             state if self.information == "oracle" else
-            loop.queue_state(state.slot, state.now_s, users, heads, offset, information="oracle"))}
+            loop.seen_as(state, users, offset, "oracle"))}
         if self.reward_model == "expected":
             self._running["expected"] = RunningCost(state)
         template = None if self.size_free else self._slot_template(offset)

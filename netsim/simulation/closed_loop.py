@@ -24,6 +24,7 @@ expired or unserved) costs its user's drop penalty.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections import deque
 from collections.abc import Callable
@@ -277,6 +278,8 @@ class ClosedLoop:
         self.lost = 0
         """Requests blocked or expired so far."""
         self.next_arrival = 0
+        self._arrived_by: list[int] = np.searchsorted(  # requests arrived by each boundary
+            traffic.arrival_s, np.arange(scenario.slots) * self.tau, side="right").tolist()
         self.ledger = Ledger.idle(scenario.base_station.cores, self.n_rbs, self.n_users)
         self.result_timing: tuple[list[float], list[float]] = ([], [])
         self._pending: list[tuple[int, int, int, int, int]] = []
@@ -379,7 +382,7 @@ class ClosedLoop:
         """Requests that arrived by ``now`` join their user's FIFO, in arrival order."""
         queue = self.scenario.users.queue
         arrival, user = self.traffic.arrival_s, self.traffic.user
-        stop = int(np.searchsorted(arrival, now, side="right"))
+        stop = self._arrived_by[slot]
         for request in range(self.next_arrival, stop):
             u = int(user[request])
             if queue.timeout_s is not None:
@@ -452,14 +455,9 @@ class ClosedLoop:
                     offset: int, information: str | None = None) -> QueueState:
         """The state a queue-aware scheduler sees at this boundary (its rows: ``users``),
         for the scheduler's information level or the one given."""
-        source, ledger = self.source, self.ledger
-        if (information or self.scheduler.information) == "oracle":
-            static = source.static[offset][users]
-            air_time = RealisedAirTime(source.metrics.transmission_delay_s[offset][users])
-        else:
-            air_time, static = source.expected_static(offset)
-            if users.size != self.n_users:
-                air_time, static = air_time.take(users), static[users]
+        ledger = self.ledger
+        static, air_time = self._knowledge(users, offset,
+                                           information or self.scheduler.information)
         reward = self.scenario.reward
         return QueueState(
             now_s=now, slot=slot, core_free_s=ledger.core_free_s.copy(),
@@ -470,6 +468,26 @@ class ClosedLoop:
             static_cost=static, air_time=air_time,
             max_delay_s=self.scenario.limits.max_delay_s, lambda_delay=reward.lambda_delay,
         )
+
+    def seen_as(self, state: QueueState, users: np.ndarray, offset: int,
+                information: str) -> QueueState:
+        """The same boundary's ``state`` (rows ``users``, at the chunk's slot ``offset``)
+        as a scheduler of another information level sees it."""
+        static, air_time = self._knowledge(users, offset, information)
+        return dataclasses.replace(state, static_cost=static, air_time=air_time)
+
+    def _knowledge(self, users: np.ndarray, offset: int, information: str
+                   ) -> tuple[np.ndarray, AirTime]:
+        """The timing-free cost (rows, M, Q) and what is known of t_T at an information
+        level."""
+        source = self.source
+        if information == "oracle":
+            return (source.static[offset][users],
+                    RealisedAirTime(source.metrics.transmission_delay_s[offset][users]))
+        air_time, static = source.expected_static(offset)
+        if users.size != self.n_users:
+            air_time, static = air_time.take(users), static[users]
+        return static, air_time
 
     # ------------------------------------------------------------- carrying out
     def _carry_out(self, slot, now, offset, users, requests, encoders, rbs) -> None:
