@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -158,6 +159,30 @@ def test_expected_cost_matches_monte_carlo():
     snr = model.snr(np.broadcast_to(distance, draws.shape), draws, interference)
     monte_carlo = model.cost(snr, cpu).mean(axis=0)
     np.testing.assert_allclose(expected, monte_carlo, rtol=0.05, atol=0.05)
+
+
+@pytest.mark.parametrize("change", [{}, {"statistical": {"expectation": "quantiles"}},
+                                    {"cell": {"fading": {"model": "nakagami", "m": 0.7}}}])
+def test_the_expected_cost_table_filled_as_read_is_the_whole_grid_at_once(change):
+    """Lookups over spans met one after another (the middle, a single point, below and
+    above the grid, the whole grid) read the values the whole grid's computation gives,
+    bit for bit, and fill only what they need."""
+    model = CellModel.from_scenario(make_scenario(**change))
+    cpu = np.array([1.1e9, 2.4e9])
+    table = model.expected_cost_table(cpu)
+    values_at = table.fill
+    whole = values_at(np.arange(table.values.shape[-1]))
+    rng = np.random.default_rng(5)
+    spans = [(10.0, 20.0, (30, 2, 4)), (15.0, 15.0, (1, 2, 1)), (-90.0, -70.0, (3, 2, 2)),
+             (120.0, 150.0, (3, 2, 2)), (-60.0, 100.0, (400, 2, 3))]
+    for k, (low, high, shape) in enumerate(spans):
+        mean_snr_db = rng.uniform(low, high, shape)
+        lazy = table.lookup(mean_snr_db)
+        if k == 0:
+            assert 0 < np.count_nonzero(table.filled) < table.filled.size / 4
+        full = dataclasses.replace(table, values=whole, fill=None, filled=None)
+        assert lazy.tobytes() == full.lookup(mean_snr_db).tobytes(), (low, high)
+    assert table.values[..., table.filled].tobytes() == whole[..., table.filled].tobytes()
 
 
 def test_expected_cost_without_fading_is_eq_11_computed_by_hand():

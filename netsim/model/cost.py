@@ -17,7 +17,8 @@ expected air time infinite.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
@@ -429,14 +430,19 @@ class CellModel:
             cpu = np.asarray(user_cpu_hz, dtype=float)
             step_db = self.exact_table_step_db if self.exact_expectation else TABLE_STEP_DB
             grid_db = self._table_grid_db(step_db)
-            mean_snr = np.broadcast_to(channel.db_to_linear(grid_db), cpu.shape + grid_db.shape)
-            if self.exact_expectation:  # the loss's table (1, M, G) is on the same grid
-                values = (self._exact_loss_table().values
-                          + expectation.expected_penalties(self, mean_snr, cpu))  # (U, M, G)
-            else:
-                values = self.quadrature_expected_cost(mean_snr, cpu)  # (U, M, G)
-            self._tables = {key: ExpectedCostTable(float(grid_db[0]), step_db, values,
-                                                   cubic=self.exact_expectation)}
+
+            def values_at(index: np.ndarray) -> np.ndarray:
+                """The table's values at grid points ``index`` (U, M, n)."""
+                mean_snr = np.broadcast_to(channel.db_to_linear(grid_db[index]),
+                                           cpu.shape + index.shape)
+                if self.exact_expectation:  # the loss's table (1, M, G) is on the same grid
+                    return (self._exact_loss_table().values[..., index]
+                            + expectation.expected_penalties(self, mean_snr, cpu))
+                return self.quadrature_expected_cost(mean_snr, cpu)
+
+            self._tables = {key: ExpectedCostTable.lazy(
+                float(grid_db[0]), step_db, (cpu.size, len(self.encoders), grid_db.size),
+                values_at, cubic=self.exact_expectation)}
         return self._tables[key]
 
     def expected_cost_at(self, mean_snr: np.ndarray, user_cpu_hz: np.ndarray,
@@ -522,6 +528,36 @@ class ExpectedCostTable:
     """(U, M, G)."""
     cubic: bool = False
     """Read by 4-point (Lagrange) cubic interpolation instead of linear."""
+    fill: Callable[[np.ndarray], np.ndarray] | None = field(default=None, repr=False,
+                                                            compare=False)
+    """For a table filled as it is read (:meth:`lazy`): the values at grid indices (U, M,
+    n); None: every value is there."""
+    filled: np.ndarray | None = field(default=None, repr=False, compare=False)
+    """(G,) which grid points hold their values (a lazy table)."""
+
+    @classmethod
+    def lazy(cls, low_db: float, step_db: float, shape: tuple[int, int, int],
+             fill: Callable[[np.ndarray], np.ndarray], cubic: bool) -> ExpectedCostTable:
+        """A table whose values are computed by ``fill`` when a lookup first needs them:
+        only the span of mean SNRs a cell meets (its grid runs from -60 dB to 100 dB at
+        least), each point with the bits it has in the whole grid's computation (every
+        point's value is computed on its own: elementwise, with reductions over fading
+        only)."""
+        return cls(low_db, step_db, np.full(shape, np.nan), cubic, fill,
+                   np.zeros(shape[-1], dtype=bool))
+
+    def _complete(self, first: int, last: int) -> None:
+        """Compute the missing values between grid indices ``first`` and ``last``."""
+        size = self.values.shape[-1]
+        first, last = max(first, 0), min(last, size - 1)
+        missing = first + np.flatnonzero(~self.filled[first:last + 1])
+        if missing.size == 0:
+            return
+        if missing.size == 1:  # two at least: a neighbour's value is recomputed as it was
+            point = int(missing[0])
+            missing = np.array([point, point + 1] if point + 1 < size else [point - 1, point])
+        self.values[..., missing] = self.fill(missing)
+        self.filled[missing] = True
 
     def lookup(self, mean_snr_db: np.ndarray) -> np.ndarray:
         """Interpolation at mean SNR (..., U, Q) -> (..., U, M, Q), clamped to the grid."""
@@ -531,6 +567,8 @@ class ExpectedCostTable:
         encoders = np.arange(n_enc)[None, :, None]
         if not self.cubic:
             index = np.minimum(position.astype(np.intp), size - 2)
+            if self.fill is not None and index.size:
+                self._complete(int(index.min()), int(index.max()) + 1)
             weight = (position - index)[..., :, None, :]
             index = index[..., :, None, :]
             below = self.values[users, encoders, index]
@@ -538,6 +576,8 @@ class ExpectedCostTable:
             return below + weight * (above - below)
         # nodes index-1 .. index+2 around the position (one-sided at the grid's ends)
         index = np.clip(position.astype(np.intp), 1, size - 3)
+        if self.fill is not None and index.size:
+            self._complete(int(index.min()) - 1, int(index.max()) + 2)
         t = (position - index)[..., :, None, :]
         flat = ((users * n_enc + encoders) * size + index[..., :, None, :]).astype(np.intp)
         weights = (-t * (t - 1.0) * (t - 2.0) / 6.0, (t + 1.0) * (t - 1.0) * (t - 2.0) / 2.0,
