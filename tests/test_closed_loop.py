@@ -12,7 +12,7 @@ from scipy import stats
 
 from netsim.model import transmission
 from netsim.model.cost import CellModel
-from netsim.model.expectation import Rayleigh
+from netsim.model.expectation import Rayleigh, integration_rules
 from netsim.model.world import generate_world
 from netsim.simulation.air_time import FadedAirTime, NodeAirTime, RealisedAirTime
 from netsim.simulation.closed_loop import SERVED, ClosedLoop
@@ -229,18 +229,23 @@ def test_costs_priced_one_row_at_a_time_are_row_costs_bit_for_bit(problem, seed)
         assert running.add(int(row), int(encoder), int(rb)) == row_costs(state, partial)[row]
 
 
-def test_a_request_priced_alone_has_its_bits_in_a_slot_of_many():
-    """Beyond the 64 penalties integrated one at a time, a slot's rows are priced in
-    chunks, so the RL environment's running cost still equals row_costs bit for bit."""
+@pytest.mark.parametrize(("n", "fading"), [
+    (70, {"model": "rayleigh"}), (6, {"model": "nakagami", "m": 1.5}),
+    (6, {"model": "rician", "k_factor": 4.0}), (40, {"model": "nakagami", "m": 0.7})])
+def test_a_request_priced_alone_has_its_bits_in_a_slot_of_many(n, fading):
+    """Beyond the 64 penalties integrated one at a time (Rayleigh), a slot's rows are
+    priced in chunks, and under other laws each bin's nodes are summed in the same order
+    however many rows share it, so the RL environment's running cost still equals
+    row_costs bit for bit."""
     rng = np.random.default_rng(3)
-    n = 70
+    law = integration_rules(make_scenario(cell={"fading": fading}).cell.fading)
     state = QueueState(
         now_s=1.0, slot=10, core_free_s=np.full(2, 1.05), rb_free_s=1.0 + rng.uniform(0, 0.1, n),
         device_free_s=1.0 + rng.uniform(0, 0.2, n), arrival_s=1.0 - rng.uniform(0, 0.15, n),
         queue_length=np.ones(n, dtype=int), extraction_s=np.array([0.001, 0.004]),
         computing_s=rng.uniform(0.01, 0.05, n), static_cost=rng.uniform(0.5, 3.0, (n, 2, n)),
-        air_time=FadedAirTime(10.0 ** rng.uniform(0.0, 3.0, (n, n)),
-                              np.array([8192.0, 16384.0]), 1.8e5, Rayleigh()),
+        air_time=FadedAirTime(10.0 ** rng.uniform(-1.0, 3.0, (n, n)),
+                              np.array([8192.0, 16384.0]), 1.8e5, law),
         max_delay_s=0.2, lambda_delay=100.0)
     order, rbs, encoders = rng.permutation(n), rng.permutation(n), rng.integers(0, 2, n)
     running = RunningCost(state)

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from netsim.model import channel, delay, energy, transmission
+from netsim.model import channel, delay, energy, expectation, transmission
 from netsim.model.cost import CellModel
 from netsim.model.encoders import ENCODERS, relative_size
 from netsim.model.taskloss import DEFAULT_PROFILE_PATH, load_profile
@@ -165,24 +165,37 @@ def test_expected_cost_matches_monte_carlo():
                                     {"cell": {"fading": {"model": "nakagami", "m": 0.7}}}])
 def test_the_expected_cost_table_filled_as_read_is_the_whole_grid_at_once(change):
     """Lookups over spans met one after another (the middle, a single point, below and
-    above the grid, the whole grid) read the values the whole grid's computation gives,
-    bit for bit, and fill only what they need."""
+    above the grid, one user's SNRs far from the other's, the whole grid) read the
+    values of the whole table computed at once, bit for bit, and fill only what they
+    need."""
     model = CellModel.from_scenario(make_scenario(**change))
     cpu = np.array([1.1e9, 2.4e9])
     table = model.expected_cost_table(cpu)
-    values_at = table.fill
-    whole = values_at(np.arange(table.values.shape[-1]))
+    n_points = table.values.shape[-1]
+    grid = model._table_grid_db(table.step_db)
+    mean_snr = np.broadcast_to(channel.db_to_linear(grid), (2, n_points))
+    if model.exact_expectation:
+        whole = (model._exact_loss_table().values
+                 + expectation.expected_penalties(model, mean_snr, cpu))
+    else:
+        whole = model.quadrature_expected_cost(mean_snr, cpu)
     rng = np.random.default_rng(5)
-    spans = [(10.0, 20.0, (30, 2, 4)), (15.0, 15.0, (1, 2, 1)), (-90.0, -70.0, (3, 2, 2)),
-             (120.0, 150.0, (3, 2, 2)), (-60.0, 100.0, (400, 2, 3))]
-    for k, (low, high, shape) in enumerate(spans):
-        mean_snr_db = rng.uniform(low, high, shape)
+    spans = [((10.0, 20.0), (30, 2, 4)), ((15.0, 15.0), (1, 2, 1)), ((-90.0, -70.0), (3, 2, 2)),
+             ((120.0, 150.0), (3, 2, 2)), ([[-20.0], [30.0]], (4, 2, 3)),
+             ((-60.0, 100.0), (400, 2, 3))]
+    for k, (span, shape) in enumerate(spans):
+        mean_snr_db = (rng.uniform(*span, shape) if k != 4
+                       else np.asarray(span) + rng.uniform(0.0, 2.0, shape))
         lazy = table.lookup(mean_snr_db)
         if k == 0:
-            assert 0 < np.count_nonzero(table.filled) < table.filled.size / 4
+            assert 0 < np.count_nonzero(table.filled) < table.filled.size / 10
+        if k == 4:  # each user's span alone: the first user's row holds nothing near 30 dB
+            near = np.abs(grid - 31.0) < 0.9
+            assert table.filled[1, near].all() and not table.filled[0, near].any()
         full = dataclasses.replace(table, values=whole, fill=None, filled=None)
-        assert lazy.tobytes() == full.lookup(mean_snr_db).tobytes(), (low, high)
-    assert table.values[..., table.filled].tobytes() == whole[..., table.filled].tobytes()
+        assert lazy.tobytes() == full.lookup(mean_snr_db).tobytes(), span
+    filled = table.filled[:, None, :].repeat(table.values.shape[1], axis=1)
+    assert table.values[filled].tobytes() == whole[filled].tobytes()
 
 
 def test_expected_cost_without_fading_is_eq_11_computed_by_hand():

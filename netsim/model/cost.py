@@ -431,14 +431,14 @@ class CellModel:
             step_db = self.exact_table_step_db if self.exact_expectation else TABLE_STEP_DB
             grid_db = self._table_grid_db(step_db)
 
-            def values_at(index: np.ndarray) -> np.ndarray:
-                """The table's values at grid points ``index`` (U, M, n)."""
-                mean_snr = np.broadcast_to(channel.db_to_linear(grid_db[index]),
-                                           cpu.shape + index.shape)
+            def values_at(users: np.ndarray, index: np.ndarray) -> np.ndarray:
+                """The table's values of ``users`` at grid points ``index`` (n pairs, M):
+                each pair priced as a user of its own on one RB."""
+                mean_snr = channel.db_to_linear(grid_db[index])[:, None]  # (n, 1)
                 if self.exact_expectation:  # the loss's table (1, M, G) is on the same grid
-                    return (self._exact_loss_table().values[..., index]
-                            + expectation.expected_penalties(self, mean_snr, cpu))
-                return self.quadrature_expected_cost(mean_snr, cpu)
+                    return (self._exact_loss_table().values[0][:, index].T
+                            + expectation.expected_penalties(self, mean_snr, cpu[users])[..., 0])
+                return self.quadrature_expected_cost(mean_snr, cpu[users])[..., 0]
 
             self._tables = {key: ExpectedCostTable.lazy(
                 float(grid_db[0]), step_db, (cpu.size, len(self.encoders), grid_db.size),
@@ -528,36 +528,47 @@ class ExpectedCostTable:
     """(U, M, G)."""
     cubic: bool = False
     """Read by 4-point (Lagrange) cubic interpolation instead of linear."""
-    fill: Callable[[np.ndarray], np.ndarray] | None = field(default=None, repr=False,
-                                                            compare=False)
-    """For a table filled as it is read (:meth:`lazy`): the values at grid indices (U, M,
-    n); None: every value is there."""
+    fill: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = field(
+        default=None, repr=False, compare=False)
+    """For a table filled as it is read (:meth:`lazy`): the values of (user, grid index)
+    pairs, (n, M); None: every value is there."""
     filled: np.ndarray | None = field(default=None, repr=False, compare=False)
-    """(G,) which grid points hold their values (a lazy table)."""
+    """(U, G) which (user, grid point) hold their values (a lazy table)."""
 
     @classmethod
     def lazy(cls, low_db: float, step_db: float, shape: tuple[int, int, int],
-             fill: Callable[[np.ndarray], np.ndarray], cubic: bool) -> ExpectedCostTable:
+             fill: Callable[[np.ndarray, np.ndarray], np.ndarray], cubic: bool
+             ) -> ExpectedCostTable:
         """A table whose values are computed by ``fill`` when a lookup first needs them:
-        only the span of mean SNRs a cell meets (its grid runs from -60 dB to 100 dB at
-        least), each point with the bits it has in the whole grid's computation (every
-        point's value is computed on its own: elementwise, with reductions over fading
-        only)."""
+        for each user, only the span of mean SNRs it meets (the grid runs from -60 dB to
+        100 dB at least), each value with the bits it has in the whole table's
+        computation (each value is computed on its own: elementwise, with reductions
+        over fading only; tested)."""
         return cls(low_db, step_db, np.full(shape, np.nan), cubic, fill,
-                   np.zeros(shape[-1], dtype=bool))
+                   np.zeros((shape[0], shape[-1]), dtype=bool))
 
-    def _complete(self, first: int, last: int) -> None:
-        """Compute the missing values between grid indices ``first`` and ``last``."""
-        size = self.values.shape[-1]
-        first, last = max(first, 0), min(last, size - 1)
-        missing = first + np.flatnonzero(~self.filled[first:last + 1])
-        if missing.size == 0:
+    def _complete(self, index: np.ndarray, before: int, after: int) -> None:
+        """Compute the missing values around grid indices ``index`` (..., U, Q) (or any
+        shape, for every user): from ``before`` points below each user's least index
+        to ``after`` points above its largest."""
+        n_users, size = self.filled.shape
+        if index.ndim >= 2 and index.shape[-2] == n_users:
+            per_user = np.moveaxis(index, -2, 0).reshape(n_users, -1)
+            first, last = per_user.min(axis=1), per_user.max(axis=1)
+        else:
+            first = np.full(n_users, index.min())
+            last = np.full(n_users, index.max())
+        first, last = np.maximum(first - before, 0), np.minimum(last + after, size - 1)
+        span = np.arange(size)
+        wanted = (span >= first[:, None]) & (span <= last[:, None]) & ~self.filled
+        users, points = np.nonzero(wanted)
+        if users.size == 0:
             return
-        if missing.size == 1:  # two at least: a neighbour's value is recomputed as it was
-            point = int(missing[0])
-            missing = np.array([point, point + 1] if point + 1 < size else [point - 1, point])
-        self.values[..., missing] = self.fill(missing)
-        self.filled[missing] = True
+        if users.size == 1:  # two at least: a neighbour's value is recomputed as it was
+            neighbour = points[0] + 1 if points[0] + 1 < size else points[0] - 1
+            users, points = np.repeat(users, 2), np.array([points[0], neighbour])
+        self.values[users, :, points] = self.fill(users, points)
+        self.filled[users, points] = True
 
     def lookup(self, mean_snr_db: np.ndarray) -> np.ndarray:
         """Interpolation at mean SNR (..., U, Q) -> (..., U, M, Q), clamped to the grid."""
@@ -568,7 +579,7 @@ class ExpectedCostTable:
         if not self.cubic:
             index = np.minimum(position.astype(np.intp), size - 2)
             if self.fill is not None and index.size:
-                self._complete(int(index.min()), int(index.max()) + 1)
+                self._complete(index, 0, 1)
             weight = (position - index)[..., :, None, :]
             index = index[..., :, None, :]
             below = self.values[users, encoders, index]
@@ -577,7 +588,7 @@ class ExpectedCostTable:
         # nodes index-1 .. index+2 around the position (one-sided at the grid's ends)
         index = np.clip(position.astype(np.intp), 1, size - 3)
         if self.fill is not None and index.size:
-            self._complete(int(index.min()) - 1, int(index.max()) + 2)
+            self._complete(index, 1, 2)
         t = (position - index)[..., :, None, :]
         flat = ((users * n_enc + encoders) * size + index[..., :, None, :]).astype(np.intp)
         weights = (-t * (t - 1.0) * (t - 2.0) / 6.0, (t + 1.0) * (t - 1.0) * (t - 2.0) / 2.0,

@@ -246,7 +246,10 @@ class GeneralLaw:
             lo, hi = lo[use], hi[use]
             half, middle = (hi - lo) / 2, (hi + lo) / 2
             g = np.exp(middle + half * LAW_NODES[:, None])  # every node at once, (nodes, n)
-            part = (LAW_WEIGHTS[:, None] * f(use, g) * self.law.pdf(g) * g).sum(axis=0)
+            terms = LAW_WEIGHTS[:, None] * f(use, g) * self.law.pdf(g) * g
+            part = terms[0].copy()
+            for term in terms[1:]:  # node after node: the same bits however many elements
+                part += term        # share the bin (numpy's sum of one column is pairwise)
             out[use] += half * part
         return out
 
