@@ -14,7 +14,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from netsim.rl.observation import ObservationEncoder, queue_features, queue_view
+from netsim.rl.observation import (
+    ObservationEncoder,
+    drop_allowed,
+    queue_features,
+    queue_view,
+)
 from netsim.rl.size_free import SizeFreeEncoder
 from netsim.simulation.scheduling import SchedulingProblem
 
@@ -36,7 +41,7 @@ def action_mask(free: np.ndarray, users_left: int, n_encoders: int, voluntary_dr
     (voluntary drops, or more users left in the slot than free RBs)."""
     mask = np.empty(n_encoders * free.size + 1, dtype=bool)
     mask[:-1].reshape(n_encoders, free.size)[:] = free
-    mask[-1] = voluntary_drop or users_left > np.count_nonzero(free)
+    mask[-1] = drop_allowed(users_left, int(np.count_nonzero(free)), voluntary_drop)
     return mask
 
 

@@ -42,7 +42,12 @@ from functools import cached_property
 
 import numpy as np
 
-from netsim.rl.observation import OBS_BOUND, FeatureScales, QueueView
+from netsim.rl.observation import (
+    FeatureScales,
+    QueueView,
+    clip_bound,
+    drop_allowed,
+)
 from netsim.scenario import Scenario
 
 GLOBAL_FEATURES = ("users_left_per_free_rb", "free_share", "drop_allowed", "distance",
@@ -99,8 +104,8 @@ class SizeFreeSlot:
         """The slot's queue entries of the header: the cores' mean and least remaining
         work, requests waiting in the cell / Q."""
         queue = self.queue
-        return (queue.core_work.mean(), queue.core_work.min(),
-                queue.waiting.sum() / self.interference.size)
+        work = queue.core_work  # the sum over the size: numpy's mean, without its wrapper
+        return (work.sum() / work.size, work.min(), queue.waiting.sum() / self.interference.size)
 
 
 @dataclass(frozen=True)
@@ -144,8 +149,9 @@ class SizeFreeEncoder(FeatureScales):
         header = observation[:len(GLOBAL_FEATURES)]
         rows = observation[len(GLOBAL_FEATURES):].reshape(n_rbs, -1)
         header[:6] = (assignment.users_left / max(n_free, 1), n_free / n_rbs,
-                      float(assignment.mask()[-1]), slot.distance[user], slot.clock[user],
-                      slot.penalty[user])
+                      float(drop_allowed(assignment.users_left, n_free,
+                                         assignment.voluntary_drop)),
+                      slot.distance[user], slot.clock[user], slot.penalty[user])
         rows[:, 0], rows[:, 1], rows[:, 2] = free, slot.interference, slot.snr[user]
         queue = slot.queue
         if queue is not None:
@@ -155,8 +161,7 @@ class SizeFreeEncoder(FeatureScales):
         if others.size:
             self._contention(slot, others, free, n_free, rows[:, 4:8])
         rows[:, len(RB_FEATURES):] = slot.cost[user].T
-        np.clip(observation, -OBS_BOUND, OBS_BOUND, out=observation)
-        return observation.astype(np.float32)
+        return clip_bound(observation).astype(np.float32)
 
     @staticmethod
     def _contention(slot: SizeFreeSlot, others: np.ndarray, free: np.ndarray, n_free: int,
