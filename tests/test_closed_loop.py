@@ -256,6 +256,33 @@ def test_a_request_priced_alone_has_its_bits_in_a_slot_of_many(n, fading):
     assert alone == together[order].tolist()
 
 
+def test_a_nan_in_the_state_prices_alone_as_in_row_costs():
+    """A NaN device backlog (what a NaN air time upstream would leave) makes both the
+    running cost and row_costs NaN: the one-request pricing keeps numpy's NaN rules."""
+    state = QueueState(
+        now_s=1.0, slot=10, core_free_s=np.array([1.0]), rb_free_s=np.array([1.0]),
+        device_free_s=np.array([np.nan]), arrival_s=np.array([0.5]),
+        queue_length=np.array([1]), extraction_s=np.array([0.01]),
+        computing_s=np.array([0.02]), static_cost=np.zeros((1, 1, 1)),
+        air_time=RealisedAirTime(np.full((1, 1, 1), 0.03)), max_delay_s=0.2,
+        lambda_delay=100.0)
+    allocation = Allocation(np.array([0]), np.array([0]), cpu_order=np.array([0]))
+    with np.errstate(invalid="ignore"):
+        assert np.isnan(RunningCost(state).add(0, 0, 0))
+        assert np.isnan(row_costs(state, allocation)[0])
+
+
+def test_the_loop_refuses_traffic_out_of_arrival_order():
+    scenario = make_scenario(delay_model="des", slots=5)
+    model = CellModel.from_scenario(scenario)
+    world = generate_world(scenario, 0)
+    traffic = generate_traffic(scenario, world, 0)
+    shuffled = dataclasses.replace(traffic, arrival_s=traffic.arrival_s[::-1].copy())
+    scheduler = build_scheduler(scenario.schedulers[0], 0, scenario)
+    with pytest.raises(ValueError, match="sorted by arrival time"):
+        ClosedLoop(model, world, shuffled, scheduler, drop_penalties(scenario))
+
+
 def test_the_fading_nodes_tend_to_the_exact_delay_penalty():
     """A transmission's expected delay penalty, queueing included, over the law's
     equal-probability nodes converges to the exact integral as the nodes multiply."""

@@ -217,12 +217,13 @@ class GeneralLaw:
     :class:`LawFunctions`)."""
 
     def __init__(self, law) -> None:  # type: ignore[no-untyped-def] - frozen scipy law
-        self.law = LawFunctions(law)
+        self.law = law
+        self._functions = LawFunctions(law)
         self.log_bins = np.log(law.ppf(LAW_BIN_LEVELS))
         self.median = float(law.median())
 
     def below(self, gain: np.ndarray) -> np.ndarray:
-        return self.law.cdf(gain)
+        return self._functions.cdf(gain)
 
     def mass(self, lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
         lower, upper = np.broadcast_arrays(lower, upper)
@@ -230,8 +231,9 @@ class GeneralLaw:
         # above the median the survival function keeps the digits; each is evaluated only
         # on its side (scipy's ncx2 survival function overflows deep in the lower tail)
         tail = lower >= self.median
-        mass[tail] = self.law.sf(lower[tail]) - self.law.sf(upper[tail])
-        mass[~tail] = self.law.cdf(upper[~tail]) - self.law.cdf(lower[~tail])
+        law = self._functions
+        mass[tail] = law.sf(lower[tail]) - law.sf(upper[tail])
+        mass[~tail] = law.cdf(upper[~tail]) - law.cdf(lower[~tail])
         return np.where(lower < upper, np.maximum(mass, 0.0), 0.0)
 
     def integrate(self, lower: np.ndarray, upper: np.ndarray, f: Integrand) -> np.ndarray:
@@ -246,7 +248,7 @@ class GeneralLaw:
             lo, hi = lo[use], hi[use]
             half, middle = (hi - lo) / 2, (hi + lo) / 2
             g = np.exp(middle + half * LAW_NODES[:, None])  # every node at once, (nodes, n)
-            terms = LAW_WEIGHTS[:, None] * f(use, g) * self.law.pdf(g) * g
+            terms = LAW_WEIGHTS[:, None] * f(use, g) * self._functions.pdf(g) * g
             part = terms[0].copy()
             for term in terms[1:]:  # node after node: the same bits however many elements
                 part += term        # share the bin (numpy's sum of one column is pairwise)

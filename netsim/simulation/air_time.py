@@ -24,6 +24,7 @@ median gain (the median node).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Protocol
@@ -73,10 +74,15 @@ def _penalty_one(air_time_s: float, tx_start_s: float, device_free_s: float,
                  computing_s: float, arrival_s: float, max_delay_s: float,
                  lambda_delay: float) -> float:
     """:func:`_penalty` of one request on Python floats: the same IEEE operations in the
-    same order, so the same bits, without numpy's fixed cost per call."""
-    decode_end = max(tx_start_s + air_time_s, device_free_s) + computing_s
+    same order, so the same bits (NaN included), without numpy's fixed cost per call."""
+    decode_end = _maximum(tx_start_s + air_time_s, device_free_s) + computing_s
     delay = decode_end - arrival_s
     return lambda_delay * min(max((delay - max_delay_s) / max_delay_s, 0.0), 1.0)
+
+
+def _maximum(a: float, b: float) -> float:
+    """np.maximum of two floats: NaN if either is (Python's max drops a NaN second)."""
+    return a if a >= b or math.isnan(a) else b
 
 
 def _vector_one(air_time: AirTime, row, encoder, rb, *times) -> float:

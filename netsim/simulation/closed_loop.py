@@ -251,6 +251,8 @@ class ClosedLoop:
         source: SlotSource | None = None,
         on_slot: Callable[[int], None] | None = None,
     ) -> None:
+        if np.any(np.diff(traffic.arrival_s) < 0):
+            raise ValueError("the traffic's requests must be sorted by arrival time")
         self.model, self.world, self.traffic = model, world, traffic
         self.scheduler = scheduler
         self.drop_penalty = drop_penalty
@@ -278,8 +280,8 @@ class ClosedLoop:
         self.lost = 0
         """Requests blocked or expired so far."""
         self.next_arrival = 0
-        self._arrived_by: list[int] = np.searchsorted(  # requests arrived by each boundary
-            traffic.arrival_s, np.arange(scenario.slots) * self.tau, side="right").tolist()
+        self._arrived_by = np.searchsorted(  # requests arrived by each boundary (sorted)
+            traffic.arrival_s, np.arange(scenario.slots) * self.tau, side="right")
         self.ledger = Ledger.idle(scenario.base_station.cores, self.n_rbs, self.n_users)
         self.result_timing: tuple[list[float], list[float]] = ([], [])
         self._pending: list[tuple[int, int, int, int, int]] = []
@@ -382,7 +384,7 @@ class ClosedLoop:
         """Requests that arrived by ``now`` join their user's FIFO, in arrival order."""
         queue = self.scenario.users.queue
         arrival, user = self.traffic.arrival_s, self.traffic.user
-        stop = self._arrived_by[slot]
+        stop = int(self._arrived_by[slot])
         for request in range(self.next_arrival, stop):
             u = int(user[request])
             if queue.timeout_s is not None:
