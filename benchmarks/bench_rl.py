@@ -4,12 +4,17 @@ per-slot environment, or the closed loop for a ``delay_model: des`` scenario).
 
     python benchmarks/bench_rl.py [--steps N] [--scenario FILE] [--policy mlp|size_free]
     python benchmarks/bench_rl.py --orders [--scenario FILE]
+    python benchmarks/bench_rl.py --parts [--scenario FILE] [--policy mlp|size_free]
     python benchmarks/bench_rl.py --n-envs 1,2,4 [--algo ppo] [--steps N] [--repeats R]
 
 --orders scores the myopic reference policy (each user takes its action of least
 expected cost, netsim.rl.evaluation.myopic_policy) under each rl.user_order, against
 the statistical optimum on 20 held-out worlds: how much of the optimum the order of
 assignment alone leaves within a per-user policy's reach.
+
+--parts splits the environment's own time (random valid actions) into action masks,
+steps within a slot, steps that end one (the closed loop runs on to the next boundary)
+and resets, in us per step.
 
 --n-envs times training (the algorithm as `netsim train` builds it, the scenario's
 settings; PPO's n_steps divided by the number of environments, so that a rollout stays
@@ -57,6 +62,32 @@ def env_steps_per_second(scenario, steps: int) -> float:
             env.reset()
         masks[0] = env.action_masks()
     return steps / (time.perf_counter() - started)
+
+
+def environment_parts(scenario, steps: int) -> dict[str, float]:
+    """Random valid actions (as env_steps_per_second), the time split by what the step
+    does, in us per step (each part amortised over all steps): action masks, steps
+    within a slot, the steps that end one (the simulation runs on to the next
+    boundary), and resets."""
+    env = env_class(scenario)(scenario)
+    env.reset(seed=0)
+    rng = np.random.default_rng(0)
+    spent = dict.fromkeys(("masks", "within a slot", "ending a slot", "resets"), 0.0)
+    clock = time.perf_counter
+    for _ in range(steps):
+        started = clock()
+        mask = env.action_masks()
+        spent["masks"] += clock() - started
+        action = int(rng.choice(np.flatnonzero(mask)))
+        last = getattr(env.assignment, "users_left", 1) == 1
+        started = clock()
+        _, _, terminated, _, _ = env.step(action)
+        spent["ending a slot" if last else "within a slot"] += clock() - started
+        if terminated:
+            started = clock()
+            env.reset()
+            spent["resets"] += clock() - started
+    return {part: 1e6 * seconds / steps for part, seconds in spent.items()}
 
 
 def ppo_steps_per_second(scenario, steps: int) -> tuple[float, float]:
@@ -157,6 +188,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=20_000)
     parser.add_argument("--scenario", type=Path, default=PAPER)
     parser.add_argument("--orders", action="store_true", help="score the user orders")
+    parser.add_argument("--parts", action="store_true",
+                        help="the environment alone, its time split by what a step does")
     parser.add_argument("--n-envs", help="time training with these rl.n_envs, e.g. 1,2,4")
     parser.add_argument("--algo", default="ppo", help="algorithm for --n-envs")
     parser.add_argument("--repeats", type=int, default=3, help="repeats for --n-envs")
@@ -173,6 +206,12 @@ def main() -> None:
         return
     if args.orders:
         order_scores(scenario)
+        return
+    if args.parts:
+        parts = environment_parts(scenario, args.steps)
+        print(f"environment alone, us per step (amortised over {args.steps} steps): "
+              + ", ".join(f"{part} {value:.1f}" for part, value in parts.items())
+              + f"; total {sum(parts.values()):.1f}")
         return
     alone = env_steps_per_second(scenario, args.steps)
     training, in_env = ppo_steps_per_second(scenario, args.steps)
