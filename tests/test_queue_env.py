@@ -148,12 +148,15 @@ def test_a_model_trained_in_the_closed_loop_schedules_in_netsim_run(tmp_path):
         load_scenario(write_yaml(tmp_path / "analytic.yaml", data))
 
 
-def test_a_pickled_env_goes_on_exactly_as_the_original():
+@pytest.mark.parametrize("policy", ["mlp", "size_free"])
+def test_a_pickled_env_goes_on_exactly_as_the_original(policy):
     """Training checkpoints pickle the environment; a live simulation is replayed from
-    its world seed and the actions so far, so both copies go on identically."""
+    its world seed and the actions so far, so both copies go on identically (the
+    size-free one holding an expected-cost table filled as it is read)."""
     import pickle
 
-    env = QueueAssignmentEnv(closed_loop())
+    env = QueueAssignmentEnv(closed_loop(rl={"episode_slots": 40, "reward_model": "realised",
+                                             "policy": policy}))
     env.reset(seed=4)
     rng = np.random.default_rng(2)
     for _ in range(23):

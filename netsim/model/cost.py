@@ -431,18 +431,9 @@ class CellModel:
             step_db = self.exact_table_step_db if self.exact_expectation else TABLE_STEP_DB
             grid_db = self._table_grid_db(step_db)
 
-            def values_at(users: np.ndarray, index: np.ndarray) -> np.ndarray:
-                """The table's values of ``users`` at grid points ``index`` (n pairs, M):
-                each pair priced as a user of its own on one RB."""
-                mean_snr = channel.db_to_linear(grid_db[index])[:, None]  # (n, 1)
-                if self.exact_expectation:  # the loss's table (1, M, G) is on the same grid
-                    return (self._exact_loss_table().values[0][:, index].T
-                            + expectation.expected_penalties(self, mean_snr, cpu[users])[..., 0])
-                return self.quadrature_expected_cost(mean_snr, cpu[users])[..., 0]
-
             self._tables = {key: ExpectedCostTable.lazy(
                 float(grid_db[0]), step_db, (cpu.size, len(self.encoders), grid_db.size),
-                values_at, cubic=self.exact_expectation)}
+                _TableValues(self, cpu, grid_db), cubic=self.exact_expectation)}
         return self._tables[key]
 
     def expected_cost_at(self, mean_snr: np.ndarray, user_cpu_hz: np.ndarray,
@@ -502,6 +493,28 @@ class CellModel:
         else:
             cost = self.expected_cost_table(user_cpu_hz).lookup(channel.linear_to_db(mean_snr))
         return _plus_penalty(cost, leakage_penalty)
+
+
+@dataclass(frozen=True)
+class _TableValues:
+    """The values of an expected-cost table (:meth:`CellModel.expected_cost_table`) at
+    (user, grid point) pairs, each pair priced as a user of its own on one RB; a class
+    at module level, so that a model holding a lazy table pickles."""
+
+    model: CellModel
+    cpu_hz: np.ndarray
+    """(U,) the users' device clocks."""
+    grid_db: np.ndarray
+    """(G,) the table's mean-SNR grid."""
+
+    def __call__(self, users: np.ndarray, index: np.ndarray) -> np.ndarray:
+        """(n pairs, M) values of ``users`` at grid points ``index``."""
+        model, cpu = self.model, self.cpu_hz
+        mean_snr = channel.db_to_linear(self.grid_db[index])[:, None]  # (n, 1)
+        if model.exact_expectation:  # the loss's table (1, M, G) is on the same grid
+            return (model._exact_loss_table().values[0][:, index].T
+                    + expectation.expected_penalties(model, mean_snr, cpu[users])[..., 0])
+        return model.quadrature_expected_cost(mean_snr, cpu[users])[..., 0]
 
 
 def _plus_penalty(cost: np.ndarray, penalty: np.ndarray | None) -> np.ndarray:
