@@ -430,7 +430,6 @@ class CellModel:
             cpu = np.asarray(user_cpu_hz, dtype=float)
             step_db = self.exact_table_step_db if self.exact_expectation else TABLE_STEP_DB
             grid_db = self._table_grid_db(step_db)
-
             self._tables = {key: ExpectedCostTable.lazy(
                 float(grid_db[0]), step_db, (cpu.size, len(self.encoders), grid_db.size),
                 _TableValues(self, cpu, grid_db), cubic=self.exact_expectation)}

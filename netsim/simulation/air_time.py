@@ -178,10 +178,9 @@ class FadedAirTime:
         return median_air_time_s(self.bits, self.mean_snr, self.law, self.bandwidth_hz)
 
     def take(self, rows: np.ndarray) -> FadedAirTime:
-        known = (self.median_air_time if self.median_air_time is not None
-                 else self.__dict__.get("reservation_s"))
+        median = self.median_air_time
         return FadedAirTime(self.mean_snr[rows], self.bits, self.bandwidth_hz, self.law,
-                            None if known is None else known[rows])
+                            None if median is None else median[rows])
 
     def delay_penalty(self, rows, encoder, rb, tx_start_s, device_free_s, computing_s,
                       arrival_s, max_delay_s, lambda_delay):

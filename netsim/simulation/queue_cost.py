@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from netsim.simulation.air_time import ONE_AT_A_TIME
-from netsim.simulation.reservations import Ledger, PlannedTimes, plan
+from netsim.simulation.reservations import Ledger, PlannedTimes, plan, reserve
 from netsim.simulation.scheduling import Allocation, QueueState
 
 
@@ -62,30 +62,28 @@ class RunningCost:
     """:func:`row_costs` one request at a time, for a decision made row by row (the RL
     environment): :meth:`add` commits a row after those added before it (CPU order) and
     returns its cost, the same number ``row_costs`` gives it for the allocation so far,
-    without timing the earlier rows again. One request is timed and priced on Python
-    floats (:func:`reservations.plan`'s recursion and the air time's
-    ``delay_penalty_one``: the same operations, so the same bits, at a fraction of
-    numpy's fixed cost per call); a row is served once a slot, so its device's backlog
-    is the state's."""
+    without timing the earlier rows again. One request is timed by
+    :func:`reservations.reserve` (what :func:`reservations.plan` does for each request)
+    and priced by the air time's ``delay_penalty_one``, on Python floats: the same
+    operations, so the same bits, at a fraction of numpy's fixed cost per call."""
 
     def __init__(self, state: QueueState) -> None:
         self.state = state
         self.reservation_s = state.air_time.reservation_s
         self.core_free_s = state.core_free_s.tolist()
         self.rb_free_s = state.rb_free_s.tolist()
+        self.device_free_s = np.asarray(state.device_free_s, dtype=float).tolist()
         self._extraction_s = state.extraction_s.tolist()
 
     def add(self, row: int, encoder: int, rb: int) -> float:
-        state, cores = self.state, self.core_free_s
-        device_free = float(state.device_free_s[row])
+        state = self.state
+        device_free = float(state.device_free_s[row])  # the state's, as row_costs prices
         computing = float(state.computing_s[row])
-        core = cores.index(min(cores))  # as plan: the earliest-free core, the first on ties
-        cpu_end = max(state.now_s, cores[core]) + self._extraction_s[encoder]
-        cores[core] = cpu_end
-        rb_start = max(cpu_end, self.rb_free_s[rb])
-        self.rb_free_s[rb] = rb_start + float(self.reservation_s[row, encoder, rb])
+        _, times = reserve(self.core_free_s, self.rb_free_s, self.device_free_s, state.now_s,
+                           self._extraction_s[encoder], rb,
+                           float(self.reservation_s[row, encoder, rb]), row, computing)
         penalty = state.air_time.delay_penalty_one(
-            row, encoder, rb, rb_start, device_free, computing, float(state.arrival_s[row]),
+            row, encoder, rb, times[2], device_free, computing, float(state.arrival_s[row]),
             state.max_delay_s, state.lambda_delay)
         return float(state.static_cost[row, encoder, rb]) + penalty
 

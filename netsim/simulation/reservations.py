@@ -78,23 +78,33 @@ def plan(
     for t_e, q, t_t, u, t_c in zip(np.asarray(extraction_s).tolist(), np.asarray(rb).tolist(),
                                    np.asarray(transmission_s).tolist(),
                                    np.asarray(device).tolist(), np.asarray(computing_s).tolist()):
-        core = cores.index(min(cores))  # the earliest-free core (the first, on ties)
-        cpu_start = max(now_s, cores[core])
-        cpu_end = cpu_start + t_e
-        cores[core] = cpu_end
-        rb_start = max(cpu_end, rb_free[q])
-        rb_end = rb_start + t_t
-        rb_free[q] = rb_end
-        decode_start = max(rb_end, device_free[u])
-        decode_end = decode_start + t_c
-        device_free[u] = decode_end
-        rows.append((cpu_start, cpu_end, rb_start, rb_end, decode_start, decode_end))
+        core, times = reserve(cores, rb_free, device_free, now_s, t_e, q, t_t, u, t_c)
+        rows.append(times)
         if commit:  # the three entries this request changed (floats round-trip exactly)
-            ledger.core_free_s[core] = cpu_end
-            ledger.rb_free_s[q] = rb_end
-            ledger.device_free_s[u] = decode_end
+            ledger.core_free_s[core] = times[1]
+            ledger.rb_free_s[q] = times[3]
+            ledger.device_free_s[u] = times[5]
     times = np.array(rows, dtype=float).reshape(-1, 6).T
     return PlannedTimes(*times)
+
+
+def reserve(cores: list[float], rb_free: list[float], device_free: list[float], now_s: float,
+            t_e: float, q: int, t_t: float, u: int, t_c: float
+            ) -> tuple[int, tuple[float, float, float, float, float, float]]:
+    """One request of the recursion (module docstring) on Python floats: the core it
+    takes (the earliest-free, the first on ties) and its six service times; the free
+    times of the cores, RBs and devices (lists) are updated."""
+    core = cores.index(min(cores))
+    cpu_start = max(now_s, cores[core])
+    cpu_end = cpu_start + t_e
+    cores[core] = cpu_end
+    rb_start = max(cpu_end, rb_free[q])
+    rb_end = rb_start + t_t
+    rb_free[q] = rb_end
+    decode_start = max(rb_end, device_free[u])
+    decode_end = decode_start + t_c
+    device_free[u] = decode_end
+    return core, (cpu_start, cpu_end, rb_start, rb_end, decode_start, decode_end)
 
 
 def list_schedule_ends(core_free_s: np.ndarray, now_s: float, extraction_s: np.ndarray):
