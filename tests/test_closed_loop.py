@@ -10,12 +10,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from netsim.model import transmission
+from netsim.model import channel, transmission
 from netsim.model.cost import CellModel
 from netsim.model.expectation import Rayleigh, integration_rules
 from netsim.model.world import generate_world
 from netsim.simulation.air_time import FadedAirTime, NodeAirTime, RealisedAirTime
-from netsim.simulation.closed_loop import SERVED, ClosedLoop
+from netsim.simulation.closed_loop import SERVED, ClosedLoop, SlotSource
 from netsim.simulation.engine import simulate_requests
 from netsim.simulation.queue_cost import RunningCost, decision_cost, row_costs
 from netsim.simulation.runner import build_scheduler, drop_penalties, loop_records
@@ -254,6 +254,68 @@ def test_a_request_priced_alone_has_its_bits_in_a_slot_of_many(n, fading):
     encoder_of[order], rb_of[order] = encoders, rbs
     together = row_costs(state, Allocation(encoder_of, rb_of, cpu_order=order))
     assert alone == together[order].tolist()
+
+
+@pytest.mark.parametrize("updates", [
+    {}, {"eavesdroppers": {"count": 2}, "limits": {"max_leakage": 0.3}},
+    {"limits": {"max_energy_j": 6.0}, "cell": {"tx_power_w": 2.0}}])
+def test_the_timing_free_cost_priced_one_request_at_a_time_is_the_table(updates):
+    """Under exact Rayleigh expectations the RL environment prices the timing-free cost
+    of each request it serves alone, on Python floats (SlotSource.expected_static_one):
+    within 1e-12 of the whole table the statistical schedulers read (the energy penalty
+    binding for many elements under a tight limit; the leakage penalty added)."""
+    scenario = make_scenario(delay_model="des", slots=30, **updates)
+    model = CellModel.from_scenario(scenario)
+    world = generate_world(scenario, 4)
+    source = SlotSource(model, world, statistical=False, observation=True)
+    source.load(0)
+    assert source.prices_one
+    users = np.array([3, 0, 4])  # rows of a problem: a subset, in any order
+    n_enc, n_rbs = len(model.encoders), scenario.cell.n_rbs
+    binding = 0
+    for offset in (0, 7, 29):
+        _, table = source.expected_static(offset)
+        price = source.expected_static_one(offset, users)
+        one = np.array([[[price(row, m, q) for q in range(n_rbs)] for m in range(n_enc)]
+                        for row in range(users.size)])
+        np.testing.assert_allclose(one, table[users], rtol=1e-12, atol=0.0)
+        energy = table[users] - model._exact_loss_table().lookup(
+            channel.linear_to_db(source.mean_snr[offset][users]))
+        binding += int(np.count_nonzero(energy > 1e-3))
+    assert binding > 0 or not updates.get("limits", {}).get("max_energy_j")
+
+
+def test_a_state_priced_one_request_at_a_time_gives_row_costs_its_bits():
+    """A QueueState without the table (static_one instead) prices rows in row_costs and
+    in the running cost alike."""
+    rng = np.random.default_rng(5)
+    n = 4
+    static = rng.uniform(0.5, 3.0, (n, 2, n))
+    state = QueueState(
+        now_s=1.0, slot=10, core_free_s=np.full(1, 1.02), rb_free_s=1.0 + rng.uniform(0, 0.1, n),
+        device_free_s=1.0 + rng.uniform(0, 0.2, n), arrival_s=1.0 - rng.uniform(0, 0.15, n),
+        queue_length=np.ones(n, dtype=int), extraction_s=np.array([0.001, 0.004]),
+        computing_s=rng.uniform(0.01, 0.05, n), static_cost=None,
+        air_time=RealisedAirTime(rng.uniform(0.01, 0.2, (n, 2, n))), max_delay_s=0.2,
+        lambda_delay=100.0, static_one=lambda row, m, q: float(static[row, m, q]))
+    with_table = dataclasses.replace(state, static_cost=static, static_one=None)
+    order, rbs, encoders = rng.permutation(n), rng.permutation(n), rng.integers(0, 2, n)
+    allocation = Allocation(np.empty(n, dtype=int), np.empty(n, dtype=int), cpu_order=order)
+    allocation.encoder[order], allocation.rb[order] = encoders, rbs
+    running = RunningCost(state)
+    alone = [running.add(int(r), int(m), int(q)) for r, m, q in zip(order, encoders, rbs)]
+    assert alone == row_costs(state, allocation)[order].tolist()
+    assert alone == row_costs(with_table, allocation)[order].tolist()
+
+
+def test_only_exact_rayleigh_prices_one_request_at_a_time():
+    """Elsewhere (other laws, the quantile rule) the environment reads the table."""
+    for updates in ({"cell": {"fading": {"model": "nakagami", "m": 2.0}}},
+                    {"statistical": {"expectation": "quantiles"}},
+                    {"transmission": {"mode": "analog"}}):
+        scenario = make_scenario(delay_model="des", slots=3, **updates)
+        model = CellModel.from_scenario(scenario)
+        assert model.expected_static_one(np.full(5, 1.5e9)) is None
 
 
 def test_a_nan_in_the_state_prices_alone_as_in_row_costs():

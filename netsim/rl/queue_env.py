@@ -82,6 +82,7 @@ class ExternalDecisions(Scheduler):
 
     queue_aware = True
     uses_observation = True
+    reads_static_table = False  # prices only the requests it serves (the reward)
 
     def decide(self, problem: SchedulingProblem) -> Allocation:
         raise RuntimeError("the environment's decisions are submitted, not asked for")

@@ -35,7 +35,7 @@ import numpy as np
 import simpy
 
 from netsim.model import channel, transmission
-from netsim.model.cost import CellModel, SlotMetrics
+from netsim.model.cost import CellModel, ExpectedStaticOne, SlotMetrics
 from netsim.model.world import WorldTrace
 from netsim.simulation.air_time import (
     AirTime,
@@ -179,14 +179,16 @@ class SlotSource:
                 self.leakage_penalty,
             )
             self.information_s["statistical"] = (time.perf_counter() - started) / n_slots
-        self._static_block: tuple[int, int, np.ndarray, np.ndarray] | None = None
+        self._static_block: list | None = None  # [first, stop, air, static or None]
 
-    def expected_static(self, offset: int) -> tuple[AirTime, np.ndarray]:
+    def expected_static(self, offset: int, table: bool = True
+                        ) -> tuple[AirTime, np.ndarray | None]:
         """What a statistical scheduler knows at the chunk's slot at ``offset``: t_T's law
         (:mod:`netsim.simulation.air_time`; exact, or at the fading nodes) and the
-        expected timing-free cost (U, M, Q) (:meth:`CellModel.expected_static_cost`).
-        Computed for a block of slots at once (vectorised), kept until the clock leaves
-        it."""
+        expected timing-free cost (U, M, Q) (:meth:`CellModel.expected_static_cost`; None
+        unless ``table``: a scheduler that prices one request at a time,
+        :meth:`expected_static_one`). Computed for a block of slots at once (vectorised),
+        kept until the clock leaves it."""
         block = self._static_block
         if block is None or not block[0] <= offset < block[1]:
             model = self.model
@@ -195,23 +197,52 @@ class SlotSource:
             if not self.faded:
                 per_slot *= scenario.statistical.fading_quantiles
             stop = min(offset + max(1, self.CHUNK_ELEMENTS // per_slot), self.stop - self.start)
-            penalty = (None if self.leakage_penalty is None
-                       else self.leakage_penalty[offset:stop])
             mean_snr = self.mean_snr[offset:stop]
             # t_T at the fading nodes, or the RB reservations' t_T at the median gain
             air = (median_air_time_s(self.feature_bits, mean_snr, model.gain_law,
                                      scenario.cell.rb_bandwidth_hz) if self.faded
                    else model.air_times_at_nodes_s(mean_snr))
-            block = (offset, stop, air,
-                     model.expected_static_cost(mean_snr, self.world.user_cpu_hz, penalty))
+            block = [offset, stop, air, None]
             self._static_block = block
-        first, _, air, static = block
+        first, stop, air, static = block
+        if table and static is None:  # computed for the block when first asked for
+            penalty = (None if self.leakage_penalty is None
+                       else self.leakage_penalty[first:stop])
+            static = self.model.expected_static_cost(self.mean_snr[first:stop],
+                                                     self.world.user_cpu_hz, penalty)
+            block[3] = static
+        static = None if static is None else static[offset - first]
         if not self.faded:
-            return NodeAirTime(air[:, offset - first]), static[offset - first]
+            return NodeAirTime(air[:, offset - first]), static
         sc = self.model.scenario
         return (FadedAirTime(self.mean_snr[offset], self.feature_bits, sc.cell.rb_bandwidth_hz,
                              self.model.gain_law, air[offset - first]),
-                static[offset - first])
+                static)
+
+    @cached_property
+    def _static_one(self) -> ExpectedStaticOne | None:
+        return self.model.expected_static_one(self.world.user_cpu_hz)
+
+    @property
+    def prices_one(self) -> bool:
+        """Whether :meth:`expected_static_one` exists for this source (exact Rayleigh
+        expectations, :meth:`CellModel.expected_static_one`)."""
+        return self._static_one is not None
+
+    def expected_static_one(self, offset: int, users: np.ndarray
+                            ) -> Callable[[int, int, int], float]:
+        """The expected timing-free cost of one (row, encoder, RB), rows ``users``, at the
+        chunk's slot at ``offset``, on Python floats (within 1e-12 of
+        :meth:`expected_static`'s table, tested)."""
+        one, users = self._static_one, users.tolist()
+        mean_snr = self.mean_snr[offset]
+        leakage = None if self.leakage_penalty is None else self.leakage_penalty[offset]
+
+        def price(row: int, encoder: int, rb: int) -> float:
+            user = users[row]
+            return one(user, encoder, float(mean_snr[user, rb]),
+                       None if leakage is None else float(leakage[encoder, rb]))
+        return price
 
     @property
     def faded(self) -> bool:
@@ -458,8 +489,8 @@ class ClosedLoop:
         """The state a queue-aware scheduler sees at this boundary (its rows: ``users``),
         for the scheduler's information level or the one given."""
         ledger = self.ledger
-        static, air_time = self._knowledge(users, offset,
-                                           information or self.scheduler.information)
+        static, air_time, static_one = self._knowledge(
+            users, offset, information or self.scheduler.information)
         reward = self.scenario.reward
         return QueueState(
             now_s=now, slot=slot, core_free_s=ledger.core_free_s.copy(),
@@ -469,27 +500,33 @@ class ClosedLoop:
             extraction_s=self.extraction_s, computing_s=self.computing_s[users],
             static_cost=static, air_time=air_time,
             max_delay_s=self.scenario.limits.max_delay_s, lambda_delay=reward.lambda_delay,
+            static_one=static_one,
         )
 
     def seen_as(self, state: QueueState, users: np.ndarray, offset: int,
                 information: str) -> QueueState:
         """The same boundary's ``state`` (rows ``users``, at the chunk's slot ``offset``)
         as a scheduler of another information level sees it."""
-        static, air_time = self._knowledge(users, offset, information)
-        return dataclasses.replace(state, static_cost=static, air_time=air_time)
+        static, air_time, static_one = self._knowledge(users, offset, information)
+        return dataclasses.replace(state, static_cost=static, air_time=air_time,
+                                   static_one=static_one)
 
     def _knowledge(self, users: np.ndarray, offset: int, information: str
-                   ) -> tuple[np.ndarray, AirTime]:
+                   ) -> tuple[np.ndarray | None, AirTime, Callable | None]:
         """The timing-free cost (rows, M, Q) and what is known of t_T at an information
-        level."""
+        level; for a statistical scheduler that prices one request at a time
+        (:attr:`Scheduler.reads_static_table` False), no table but the pricer of one
+        (:meth:`SlotSource.expected_static_one`) where the source has it."""
         source = self.source
         if information == "oracle":
             return (source.static[offset][users],
-                    RealisedAirTime(source.metrics.transmission_delay_s[offset][users]))
-        air_time, static = source.expected_static(offset)
+                    RealisedAirTime(source.metrics.transmission_delay_s[offset][users]), None)
+        one = not self.scheduler.reads_static_table and source.prices_one
+        air_time, static = source.expected_static(offset, table=not one)
         if users.size != self.n_users:
-            air_time, static = air_time.take(users), static[users]
-        return static, air_time
+            air_time = air_time.take(users)
+            static = None if one else static[users]
+        return static, air_time, source.expected_static_one(offset, users) if one else None
 
     # ------------------------------------------------------------- carrying out
     def _carry_out(self, slot, now, offset, users, requests, encoders, rbs) -> None:

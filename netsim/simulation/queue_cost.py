@@ -47,7 +47,7 @@ def _served_costs(state: QueueState, rows: np.ndarray, enc: np.ndarray, rb: np.n
         state.delay_penalty(rows[k:k + step], enc[k:k + step], rb[k:k + step],
                             times.rb_start_s[k:k + step])
         for k in range(0, max(rows.size, 1), step)])
-    return state.static_cost[rows, enc, rb] + penalty
+    return state.static_of(rows, enc, rb) + penalty
 
 
 def row_costs(state: QueueState, allocation: Allocation) -> np.ndarray:
@@ -85,7 +85,9 @@ class RunningCost:
         penalty = state.air_time.delay_penalty_one(
             row, encoder, rb, times[2], device_free, computing, float(state.arrival_s[row]),
             state.max_delay_s, state.lambda_delay)
-        return float(state.static_cost[row, encoder, rb]) + penalty
+        static = state.static_cost
+        return (float(static[row, encoder, rb]) if static is not None
+                else state.static_one(row, encoder, rb)) + penalty
 
 
 def decision_cost(state: QueueState, allocation: Allocation, drop_penalty: np.ndarray) -> float:

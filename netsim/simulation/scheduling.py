@@ -7,7 +7,8 @@ Schedulers live in the ``solvers`` package and are found by name through the
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar, Literal
 
 import numpy as np
@@ -67,9 +68,10 @@ class QueueState:
     """(M,) t_E of each encoder (eq. 3)."""
     computing_s: np.ndarray
     """(U_rows,) t_C of each row's device (eq. 5)."""
-    static_cost: np.ndarray
+    static_cost: np.ndarray | None
     """(U_rows, M, Q) the part of the eq. 11 cost that does not depend on timing: task
-    loss + lambda_E v_E, realised (oracle) or expected over fading (statistical)."""
+    loss + lambda_E v_E, realised (oracle) or expected over fading (statistical); None
+    where the state prices it one request at a time instead (:attr:`static_one`)."""
     air_time: AirTime
     """What the scheduler knows of t_T (eq. 4) for its rows: realised (oracle), or its
     law (statistical) (:mod:`netsim.simulation.air_time`)."""
@@ -77,10 +79,23 @@ class QueueState:
     """T_max."""
     lambda_delay: float
     """lambda_T of eq. 11."""
+    static_one: Callable[[int, int, int], float] | None = field(default=None, repr=False,
+                                                                compare=False)
+    """Where :attr:`static_cost` is None: the timing-free cost of one (row, encoder, RB)
+    on Python floats (for a scheduler that prices only the requests it serves, the RL
+    environment; :attr:`Scheduler.reads_static_table`)."""
 
     @property
     def cores(self) -> int:
         return self.core_free_s.size
+
+    def static_of(self, rows: np.ndarray, encoder: np.ndarray, rb: np.ndarray) -> np.ndarray:
+        """The timing-free cost of the (row, encoder, RB) triples (index arrays)."""
+        if self.static_cost is not None:
+            return self.static_cost[rows, encoder, rb]
+        return np.array([self.static_one(*triple) for triple in
+                         zip(rows.tolist(), encoder.tolist(), rb.tolist(), strict=True)],
+                        dtype=float)
 
     def delay_penalty(self, rows: np.ndarray, encoder: np.ndarray, rb: np.ndarray,
                       tx_start_s: np.ndarray) -> np.ndarray:
@@ -225,6 +240,10 @@ class Scheduler(ABC):
     """True for a scheduler that acts on the slot's SlotObservation (RL agents)."""
     queue_aware: ClassVar[bool] = False
     """True for a scheduler that reads the closed loop's QueueState (``problem.queue``)."""
+    reads_static_table: ClassVar[bool] = True
+    """False for a queue-aware scheduler that prices only the requests it serves, one at
+    a time: its QueueState may carry ``static_one`` instead of the whole timing-free cost
+    table (the RL environment)."""
     clairvoyant: ClassVar[bool] = False
     """True for a bound that is handed the whole future (:meth:`see_future`), not a
     causal scheduler."""
