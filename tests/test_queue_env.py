@@ -54,6 +54,38 @@ def test_an_episodes_realised_return_is_the_cost_the_simulation_records(cores):
     assert total == pytest.approx(-records["reward"].sum(), rel=1e-9)
 
 
+@pytest.mark.parametrize("cores", [1, 2, 3])
+def test_the_ledger_times_requests_as_simpy_would(cores):
+    """Without the SimPy processes of served requests (the environment's default), an
+    episode goes exactly as with them: the same observations, rewards and infos, and the
+    same records, every service time included, bit for bit (queue limit, timeout, and
+    several cores, where SimPy's first come, first served picks the cores)."""
+    scenario = closed_loop(base_station={"cores": cores},
+                           users={"arrivals": {"model": "poisson", "rate_per_s": 15.0},
+                                  "queue": {"limit": 4, "timeout_s": 0.3}})
+    runs = []
+    for realise in (False, True):
+        env = QueueAssignmentEnv(scenario, realise=realise)
+        observation, _ = env.reset(seed=3)
+        rng, seen, terminated = np.random.default_rng(1), [observation], False
+        while not terminated:
+            observation, reward, terminated, _, info = env.step(
+                int(rng.choice(np.flatnonzero(env.action_masks()))))
+            seen.append((observation, reward, info))
+        result = env.result()
+        runs.append((seen, result, loop_records(env.model, env.loop.world, result, "a", 0)))
+    (seen, result, records), (seen_simpy, result_simpy, records_simpy) = runs
+    assert len(seen) == len(seen_simpy) > 40
+    for ours, theirs in zip(seen[1:], seen_simpy[1:]):
+        np.testing.assert_array_equal(ours[0], theirs[0])
+        assert ours[1:] == theirs[1:]
+    for name in ("outcome", "slot", "encoder", "rb", "stamps", "planned", "left_s"):
+        np.testing.assert_array_equal(getattr(result, name), getattr(result_simpy, name))
+    assert result.time_in_system_area == result_simpy.time_in_system_area
+    assert (records["outcome"] == "expired").any() and (records["outcome"] == "served").any()
+    assert records.equals(records_simpy)
+
+
 def test_masks_in_the_closed_loop_are_right_after_every_step():
     """Each slot: any encoder on an RB not yet taken this slot; 'leave it waiting' only
     if more users are waiting than RBs are left (voluntary_drop off)."""

@@ -639,24 +639,29 @@ class ExpectedCostTable:
         self.values[users, :, points] = self.fill(users, points)
         self.filled[users, points] = True
 
+    @cached_property
+    def _value_lists(self) -> list[list[list[float]]]:
+        """The values as Python floats, [user][encoder][grid point] (a complete table)."""
+        return self.values.tolist()
+
     def lookup_one(self, user: int, encoder: int, mean_snr_db: float) -> float:
         """:meth:`lookup` of one (user, encoder) at one mean SNR, on Python floats (the
         same operations, so the same bits); a table whose values are all there."""
         if self.fill is not None:
             raise ValueError("lookup_one reads a complete table, not a lazy one")
-        values = self.values[user, encoder]
-        size = values.size
+        values = self._value_lists[user][encoder]
+        size = len(values)
         position = (mean_snr_db - self.low_db) / self.step_db
         if math.isnan(position):
             return math.nan
         position = min(max(position, 0.0), size - 1.0)
         if not self.cubic:
             index = min(int(position), size - 2)
-            below, above = float(values[index]), float(values[index + 1])
+            below, above = values[index], values[index + 1]
             return below + (position - index) * (above - below)
         index = min(max(int(position), 1), size - 3)
         t = position - index
-        near = values[index - 1:index + 3].tolist()
+        near = values[index - 1:index + 3]
         out = -t * (t - 1.0) * (t - 2.0) / 6.0 * near[0]
         out = out + (t + 1.0) * (t - 1.0) * (t - 2.0) / 2.0 * near[1]
         out = out + -(t + 1.0) * t * (t - 2.0) / 2.0 * near[2]

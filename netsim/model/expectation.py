@@ -365,6 +365,7 @@ def rayleigh_ramp(bits: float, mean_snr: float, bandwidth_hz: float, start_s: fl
     if not mass > 0.0:
         return total
     moment = 0.0
+    exp, log1p = math.exp, math.log1p  # looked up once: the loop below is the cost
     for bin_lo, bin_hi in _RAYLEIGH_BIN_PAIRS:  # as Rayleigh.integrate, bin by bin
         lo, hi = max(saturated, bin_lo), min(flat, bin_hi)
         if not 0.0 < lo < hi:
@@ -373,8 +374,8 @@ def rayleigh_ramp(bits: float, mean_snr: float, bandwidth_hz: float, start_s: fl
         half, middle = (hi - lo) / 2, (hi + lo) / 2
         part = 0.0
         for node, weight in _NODE_WEIGHTS:
-            g = math.exp(middle + half * node)
-            part += weight * (scale / math.log1p(mean_snr * g)) * math.exp(-g) * g
+            g = exp(middle + half * node)
+            part += weight * (scale / log1p(mean_snr * g)) * exp(-g) * g
         moment += half * part
     mean_air = min(max(moment / mass, low), full)
     return total + mass * (mean_air - start_s) / width_s

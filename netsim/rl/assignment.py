@@ -16,8 +16,9 @@ import numpy as np
 
 from netsim.rl.observation import (
     ObservationEncoder,
+    clip_bound,
     drop_allowed,
-    queue_features,
+    queue_packed,
     queue_view,
 )
 from netsim.rl.size_free import SizeFreeEncoder
@@ -164,9 +165,12 @@ def problem_assignment(observer: ObservationEncoder | SizeFreeEncoder,
         if template is None:
             template = observer.slot_template(seen.interference_w, seen.distance_m,
                                               seen.user_cpu_hz, seen.mean_snr)
-        if problem.queue is not None:
-            template = np.concatenate([template, queue_features(
-                problem.queue, users, observer.n_users, slot_duration_s)])
+        if problem.queue is not None:  # the template, then the queue features
+            packed = queue_packed(problem.queue, users, observer.n_users, slot_duration_s)
+            whole = np.empty(template.size + packed.size, dtype=np.float32)
+            whole[:template.size] = template
+            whole[template.size:] = clip_bound(packed)  # float32 as astype rounds it
+            template = whole
     order = assignment_order(users, seen.distance_m, user_order)
     return SlotAssignment(observer, order.tolist(), template,
                           ObservationEncoder.snr_feature(seen.mean_snr), problem.shape[1],

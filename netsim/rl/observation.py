@@ -65,9 +65,18 @@ class QueueView:
 def queue_view(state: QueueState, users: np.ndarray, n_users: int,
                slot_duration_s: float) -> QueueView:
     """What a queue-aware scheduler sees at the boundary, in slots, per user (zeros for
-    users with nothing waiting) and per resource: views into one array, in the order
-    of the MLP observation's queue part (cores, Q, then U device backlogs, waiting
-    counts and ages)."""
+    users with nothing waiting) and per resource: views into one array,
+    :func:`queue_packed`."""
+    packed = queue_packed(state, users, n_users, slot_duration_s)
+    cores, n_rbs = state.core_free_s.size, state.rb_free_s.size
+    device, waiting, age = packed[cores + n_rbs:].reshape(3, n_users)
+    return QueueView(device, waiting, age, packed[:cores], packed[cores:cores + n_rbs])
+
+
+def queue_packed(state: QueueState, users: np.ndarray, n_users: int,
+                 slot_duration_s: float) -> np.ndarray:
+    """:class:`QueueView`'s entries in one array, in the order of the MLP observation's
+    queue part: cores, Q, then U device backlogs, waiting counts and ages."""
     now, cores, n_rbs = state.now_s, state.core_free_s.size, state.rb_free_s.size
     packed = np.zeros(cores + n_rbs + 3 * n_users)
     packed[:cores] = state.remaining_work_s() / slot_duration_s
@@ -76,18 +85,7 @@ def queue_view(state: QueueState, users: np.ndarray, n_users: int,
     device[users] = np.maximum(np.asarray(state.device_free_s) - now, 0.0) / slot_duration_s
     waiting[users] = state.queue_length
     age[users] = (now - state.arrival_s) / slot_duration_s
-    return QueueView(device, waiting, age, packed[:cores], packed[cores:cores + n_rbs])
-
-
-def queue_features(state: QueueState, users: np.ndarray, n_users: int,
-                   slot_duration_s: float) -> np.ndarray:
-    """The queue part of the closed loop's MLP observation (:mod:`netsim.rl.queue_env`),
-    from what a queue-aware scheduler sees at the boundary; users not waiting have
-    zeros."""
-    view = queue_view(state, users, n_users, slot_duration_s)
-    features = np.concatenate([view.core_work, view.rb_backlog, view.device_backlog,
-                               view.waiting, view.age])
-    return clip_bound(features).astype(np.float32)
+    return packed
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,12 @@ realised`` under this slot's fading; plus, on the step that ends a slot, minus t
 penalty of every request the simulation lost meanwhile (queue limit, timeout) and, at
 the episode's end, of every request still waiting. An episode's realised return is thus
 minus the total cost ``netsim run`` records for the same world and decisions.
+
+What the agent sees and is priced by comes from the engine's ledger (the queues, each
+request's reservations), never from the SimPy process that then realises a served
+request: by default (``realise=False``) those processes are not run, and each served
+request's service times in :meth:`result` are the ledger's, the same numbers (tested);
+``realise=True`` runs them, as ``netsim run`` does.
 """
 
 from __future__ import annotations
@@ -89,13 +95,15 @@ class ExternalDecisions(Scheduler):
 
 
 class QueueAssignmentEnv(gym.Env):
-    """Sequential (encoder, RB) assignment inside the closed loop, one user per step."""
+    """Sequential (encoder, RB) assignment inside the closed loop, one user per step
+    (``realise``: run each served request as a SimPy process; module docstring)."""
 
     metadata = {"render_modes": []}  # noqa: RUF012 - gymnasium's own attribute
 
-    def __init__(self, scenario: Scenario) -> None:
+    def __init__(self, scenario: Scenario, realise: bool = False) -> None:
         super().__init__()
         check_closed_loop_scenario(scenario)
+        self.realise = realise
         self.scenario = scenario.model_copy(update={"slots": scenario.rl.episode_slots})
         self.model = CellModel.from_scenario(self.scenario)
         self.n_users, self.n_rbs = scenario.users.count, scenario.cell.n_rbs
@@ -153,7 +161,7 @@ class QueueAssignmentEnv(gym.Env):
         agent.uses_cost = self.size_free  # only the size-free observation shows the cost
         self.loop = ClosedLoop(self.model, world, traffic, agent, self.penalty, SlotSource(
             self.model, world, statistical=self.size_free, observation=True))
-        self.loop.start(external=True)
+        self.loop.start(external=True, realise=self.realise)
         self._lost = np.zeros(traffic.count, dtype=bool)
         self._lost_seen = 0  # the loop's count of blocked and expired requests at the last look
         self._templates: tuple[int, np.ndarray] | None = None  # (chunk start, its templates)

@@ -24,7 +24,6 @@ expired or unserved) costs its user's drop penalty.
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections import deque
 from collections.abc import Callable
@@ -325,13 +324,18 @@ class ClosedLoop:
         self.env.run()
         return self.finish()
 
-    def start(self, external: bool = False) -> None:
+    def start(self, external: bool = False, realise: bool = True) -> None:
         """Set up the SimPy processes. ``external``: the decisions come from outside
         (the RL environment): at each boundary with requests waiting, the clock stops
         with :attr:`awaiting` set to (problem, users, context: each user's oldest
         request, the slot's offset in the source, the state-building time), and
-        :meth:`submit` resumes it; step the simulation with :meth:`advance`."""
-        self.external = external
+        :meth:`submit` resumes it; step the simulation with :meth:`advance`.
+        ``realise`` False: a served request is not run as a SimPy process; its service
+        times are the ledger's, which predicts exactly what the process would do (the
+        same rules and floats, tested), for a caller that reads no service time while
+        the run goes on (RL training: the agent sees the ledger's queues and is priced
+        by it; the slot clock, admissions and losses stay SimPy's)."""
+        self.external, self.realise = external, realise
         self.awaiting: tuple[SchedulingProblem, np.ndarray, tuple] | None = None
         self._resume: simpy.Event | None = None
         env = simpy.Environment()
@@ -508,8 +512,7 @@ class ClosedLoop:
         """The same boundary's ``state`` (rows ``users``, at the chunk's slot ``offset``)
         as a scheduler of another information level sees it."""
         static, air_time, static_one = self._knowledge(users, offset, information)
-        return dataclasses.replace(state, static_cost=static, air_time=air_time,
-                                   static_one=static_one)
+        return state.with_knowledge(static, air_time, static_one)
 
     def _knowledge(self, users: np.ndarray, offset: int, information: str
                    ) -> tuple[np.ndarray | None, AirTime, Callable | None]:
@@ -530,8 +533,9 @@ class ClosedLoop:
 
     # ------------------------------------------------------------- carrying out
     def _carry_out(self, slot, now, offset, users, requests, encoders, rbs) -> None:
-        """Serve each user's oldest request, in CPU order, and start its SimPy process."""
-        metrics, env = self.source.metrics, self.env
+        """Serve each user's oldest request, in CPU order, and start its SimPy process
+        (or, not realising, stamp it with the ledger's times)."""
+        metrics = self.source.metrics
         t_e = self.extraction_s[encoders]
         t_t = metrics.transmission_delay_s[offset][users, encoders, rbs]
         t_c = self.computing_s[users]
@@ -539,25 +543,35 @@ class ClosedLoop:
         self.outcome[requests] = SERVED  # one request per user: no index repeats
         self.slot[requests] = slot
         self.encoder[requests], self.rb[requests] = encoders, rbs
+        times = np.array([planned.cpu_start_s, planned.cpu_end_s, planned.rb_start_s,
+                          planned.rb_end_s, planned.decode_start_s, planned.decode_end_s])
+        self.planned[:, requests] = times
+        if not self.realise:
+            self.stamps[1:, requests] = times
+            self.left_s[requests] = times[5]
         # per request on Python numbers (the same floats, without numpy's scalar overhead)
         for u, request, m, q, work_e, work_t, work_c in zip(
                 users.tolist(), requests.tolist(), encoders.tolist(), rbs.tolist(),
                 t_e.tolist(), t_t.tolist(), t_c.tolist()):
             self.fifo[u].popleft()
             self._pending.append((request, offset, u, m, q))
-            rb_done, device_done = env.event(), env.event()
-            if self.cpu_chain is None:  # several cores: first come, first served
-                cpu_turn, cpu_done = self.cpu.request(), None
-            else:  # one core: a chain like the RBs'
-                cpu_turn, cpu_done = self.cpu_chain, env.event()
-                self.cpu_chain = cpu_done
-            turns = (cpu_turn, cpu_done, self.rb_free[q], rb_done, self.device_free[u],
-                     device_done)
-            self.rb_free[q], self.device_free[u] = rb_done, device_done
-            env.process(self._serve(request, turns, work_e, work_t, work_c))
-        self.planned[:, requests] = np.array([
-            planned.cpu_start_s, planned.cpu_end_s, planned.rb_start_s, planned.rb_end_s,
-            planned.decode_start_s, planned.decode_end_s])
+            if self.realise:
+                self._start_serving(request, u, q, work_e, work_t, work_c)
+
+    def _start_serving(self, request: int, user: int, rb: int, t_e: float, t_t: float,
+                       t_c: float) -> None:
+        """Start a served request's SimPy process, after those committed before it."""
+        env = self.env
+        rb_done, device_done = env.event(), env.event()
+        if self.cpu_chain is None:  # several cores: first come, first served
+            cpu_turn, cpu_done = self.cpu.request(), None
+        else:  # one core: a chain like the RBs'
+            cpu_turn, cpu_done = self.cpu_chain, env.event()
+            self.cpu_chain = cpu_done
+        turns = (cpu_turn, cpu_done, self.rb_free[rb], rb_done, self.device_free[user],
+                 device_done)
+        self.rb_free[rb], self.device_free[user] = rb_done, device_done
+        env.process(self._serve(request, turns, t_e, t_t, t_c))
 
     def _serve(self, request, turns, t_e, t_t, t_c):
         """One request's path: a core (first come, first served), its RB, its user's

@@ -89,6 +89,16 @@ class QueueState:
     def cores(self) -> int:
         return self.core_free_s.size
 
+    def with_knowledge(self, static_cost: np.ndarray | None, air_time: AirTime,
+                       static_one: Callable[[int, int, int], float] | None) -> QueueState:
+        """The same state as a scheduler of another information level sees it: these
+        three fields replaced (what ``dataclasses.replace`` does, at a fifth of its
+        cost: the RL environment asks for it at every slot)."""
+        other = object.__new__(QueueState)
+        other.__dict__.update(self.__dict__, static_cost=static_cost, air_time=air_time,
+                              static_one=static_one)
+        return other
+
     def static_of(self, rows: np.ndarray, encoder: np.ndarray, rb: np.ndarray) -> np.ndarray:
         """The timing-free cost of the (row, encoder, RB) triples (index arrays)."""
         if self.static_cost is not None:
