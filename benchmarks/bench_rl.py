@@ -5,6 +5,7 @@ per-slot environment, or the closed loop for a ``delay_model: des`` scenario).
     python benchmarks/bench_rl.py [--steps N] [--scenario FILE] [--policy mlp|size_free]
     python benchmarks/bench_rl.py --orders [--scenario FILE]
     python benchmarks/bench_rl.py --parts [--scenario FILE] [--policy mlp|size_free]
+                                  [--realise]
     python benchmarks/bench_rl.py --n-envs 1,2,4 [--algo ppo] [--steps N] [--repeats R]
 
 --orders scores the myopic reference policy (each user takes its action of least
@@ -43,9 +44,23 @@ from netsim.rl.queue_env import QueueAssignmentEnv
 PAPER = Path(__file__).resolve().parent.parent / "scenarios" / "paper.yaml"
 
 
+REALISE = False
+"""--realise: the closed-loop environment runs a SimPy process per served request (as
+netsim run does) instead of taking its times from the ledger (training's default)."""
+
+
 def env_class(scenario) -> type:
     """The environment netsim train uses for the scenario."""
-    return QueueAssignmentEnv if scenario.delay_model == "des" else SlotAssignmentEnv
+    if scenario.delay_model != "des":
+        return SlotAssignmentEnv
+    if not REALISE:
+        return QueueAssignmentEnv
+
+    class Realised(QueueAssignmentEnv):
+        def __init__(self, scenario) -> None:
+            super().__init__(scenario, realise=True)
+
+    return Realised
 
 
 def env_steps_per_second(scenario, steps: int) -> float:
@@ -193,9 +208,14 @@ def main() -> None:
     parser.add_argument("--n-envs", help="time training with these rl.n_envs, e.g. 1,2,4")
     parser.add_argument("--algo", default="ppo", help="algorithm for --n-envs")
     parser.add_argument("--repeats", type=int, default=3, help="repeats for --n-envs")
+    parser.add_argument("--realise", action="store_true",
+                        help="closed loop: a SimPy process per served request, as in "
+                             "netsim run (training takes the ledger's times)")
     parser.add_argument("--policy", choices=("mlp", "size_free"),
                         help="rl.policy instead of the scenario's")
     args = parser.parse_args()
+    global REALISE
+    REALISE = args.realise
     scenario = load_scenario(args.scenario)
     if args.policy:
         scenario = scenario.model_copy(

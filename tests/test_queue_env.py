@@ -86,6 +86,68 @@ def test_the_ledger_times_requests_as_simpy_would(cores):
     assert records.equals(records_simpy)
 
 
+@pytest.mark.parametrize("policy", ["mlp", "size_free"])
+def test_without_fading_the_expected_reward_is_the_realised_one(policy):
+    """No fading: what a statistical agent expects is what happens, so the expected
+    reward is minus the realised cost, exactly (the per-request pricing exists only
+    under Rayleigh fading; here the environment reads the table)."""
+    env = QueueAssignmentEnv(closed_loop(cell={"fading": {"model": "none"}},
+                                         rl={"episode_slots": 30, "policy": policy,
+                                             "reward_model": "expected"}))
+    env.reset(seed=2)
+    rng, terminated, steps = np.random.default_rng(0), False, 0
+    while not terminated:
+        _, reward, terminated, _, info = env.step(
+            int(rng.choice(np.flatnonzero(env.action_masks()))))
+        assert reward == -env.scenario.rl.reward_scale * info["cost"]
+        steps += 1
+    assert steps > 30
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # log10(0), inf - inf: expected
+def test_a_request_that_never_arrives_is_stamped_as_netsim_run_stamps_it():
+    """A mean SNR that underflows to 0 makes an air time infinite: SimPy's run to the
+    end stamps the request (and those behind it on its RB or device) at +inf, and so
+    do the ledger's times and the environment's result, with or without the SimPy
+    processes."""
+    scenario = closed_loop(cell={"pathloss": {"model": "power_law", "exponent": 2.0,
+                                              "gain_at_1m_db": -4000.0}},
+                           rl={"episode_slots": 10, "reward_model": "realised"})
+    results = []
+    for realise in (False, True):
+        env = QueueAssignmentEnv(scenario, realise=realise)
+        env.reset(seed=3)
+        rng, terminated = np.random.default_rng(0), False
+        while not terminated:
+            _, _, terminated, _, _ = env.step(
+                int(rng.choice(np.flatnonzero(env.action_masks()))))
+        results.append(env.result())
+    ledger, simpy = results
+    served = ledger.outcome == 0
+    assert served.any() and np.isposinf(ledger.left_s[served]).all()
+    for name in ("stamps", "planned", "left_s"):
+        np.testing.assert_array_equal(getattr(ledger, name), getattr(simpy, name))
+
+
+def test_an_environment_pickled_before_realise_existed_replays():
+    """A checkpoint written before the ledger-timed default (no ``realise`` in its
+    state) resumes as the ledger-timed environment, which goes on exactly as SimPy's."""
+    env = QueueAssignmentEnv(closed_loop())
+    env.reset(seed=1)
+    for _ in range(7):
+        env.step(int(np.flatnonzero(env.action_masks())[0]))
+    state = env.__getstate__()
+    del state["realise"]
+    copy = object.__new__(QueueAssignmentEnv)
+    copy.__setstate__(state)
+    assert copy.realise is False
+    np.testing.assert_array_equal(copy.action_masks(), env.action_masks())
+    action = int(np.flatnonzero(env.action_masks())[-1])
+    ours, theirs = copy.step(action), env.step(action)
+    np.testing.assert_array_equal(ours[0], theirs[0])
+    assert ours[1:] == theirs[1:]
+
+
 def test_masks_in_the_closed_loop_are_right_after_every_step():
     """Each slot: any encoder on an RB not yet taken this slot; 'leave it waiting' only
     if more users are waiting than RBs are left (voluntary_drop off)."""

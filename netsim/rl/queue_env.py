@@ -180,7 +180,7 @@ class QueueAssignmentEnv(gym.Env):
         return {k: v for k, v in self.__dict__.items() if k not in self._LIVE}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
+        self.__dict__.update({"realise": False, **state})  # pickled before realise existed
         self.loop = self.assignment = None
         episode = state.get("_episode")
         if episode is not None:
