@@ -4,6 +4,7 @@ per-slot environment, or the closed loop for a ``delay_model: des`` scenario).
 
     python benchmarks/bench_rl.py [--steps N] [--scenario FILE] [--policy mlp|size_free]
     python benchmarks/bench_rl.py --orders [--scenario FILE]
+    python benchmarks/bench_rl.py --cold [--scenario FILE] [--policy mlp|size_free]
     python benchmarks/bench_rl.py --parts [--scenario FILE] [--policy mlp|size_free]
                                   [--realise]
     python benchmarks/bench_rl.py --n-envs 1,2,4 [--algo ppo] [--steps N] [--repeats R]
@@ -12,6 +13,10 @@ per-slot environment, or the closed loop for a ``delay_model: des`` scenario).
 expected cost, netsim.rl.evaluation.myopic_policy) under each rl.user_order, against
 the statistical optimum on 20 held-out worlds: how much of the optimum the order of
 assignment alone leaves within a per-user policy's reach.
+
+--cold times the environment alone (random valid actions) warm, and with 32 MB read
+between its steps, so that each step starts on caches something else filled, as inside
+a training loop (interleaved, twice each).
 
 --parts splits the environment's own time (random valid actions) into action masks,
 steps within a slot, steps that end one (the closed loop runs on to the next boundary)
@@ -63,20 +68,25 @@ def env_class(scenario) -> type:
     return Realised
 
 
-def env_steps_per_second(scenario, steps: int) -> float:
-    """Random valid actions, resets included: the environment alone."""
+def env_steps_per_second(scenario, steps: int, sweep_mb: float = 0.0) -> float:
+    """Random valid actions, resets included: the environment alone. ``sweep_mb``: read
+    an array of that many MB between steps (not timed), so that each step starts on
+    caches something else has filled, as inside a training loop."""
     env = env_class(scenario)(scenario)
     env.reset(seed=0)
     rng = np.random.default_rng(0)
-    masks = [env.action_masks()]
-    started = time.perf_counter()
+    other = np.ones(int(sweep_mb * 2**20) // 8)
+    spent = 0.0
     for _ in range(steps):
-        action = int(rng.choice(np.flatnonzero(masks[0])))
+        if other.size:
+            other.sum()
+        started = time.perf_counter()
+        action = int(rng.choice(np.flatnonzero(env.action_masks())))
         _, _, terminated, _, _ = env.step(action)
         if terminated:
             env.reset()
-        masks[0] = env.action_masks()
-    return steps / (time.perf_counter() - started)
+        spent += time.perf_counter() - started
+    return steps / spent
 
 
 def environment_parts(scenario, steps: int) -> dict[str, float]:
@@ -208,6 +218,9 @@ def main() -> None:
     parser.add_argument("--n-envs", help="time training with these rl.n_envs, e.g. 1,2,4")
     parser.add_argument("--algo", default="ppo", help="algorithm for --n-envs")
     parser.add_argument("--repeats", type=int, default=3, help="repeats for --n-envs")
+    parser.add_argument("--cold", action="store_true",
+                        help="the environment alone, warm and with 32 MB read between "
+                             "steps (caches filled by something else, as in training)")
     parser.add_argument("--realise", action="store_true",
                         help="closed loop: a SimPy process per served request, as in "
                              "netsim run (training takes the ledger's times)")
@@ -232,6 +245,12 @@ def main() -> None:
         print(f"environment alone, us per step (amortised over {args.steps} steps): "
               + ", ".join(f"{part} {value:.1f}" for part, value in parts.items())
               + f"; total {sum(parts.values()):.1f}")
+        return
+    if args.cold:
+        for sweep_mb in (0.0, 32.0, 0.0, 32.0):
+            rate = env_steps_per_second(scenario, args.steps, sweep_mb)
+            print(f"environment alone, {sweep_mb:4.0f} MB read between steps: "
+                  f"{rate:8.0f} steps/s ({1e6 / rate:.0f} us a step)")
         return
     alone = env_steps_per_second(scenario, args.steps)
     training, in_env = ppo_steps_per_second(scenario, args.steps)

@@ -676,8 +676,8 @@ class ExpectedCostTable:
         position = np.clip((mean_snr_db - self.low_db) / self.step_db, 0.0, size - 1.0)
         users = np.arange(n_users)[:, None, None]
         encoders = np.arange(n_enc)[None, :, None]
-        if not self.cubic:
-            index = np.minimum(position.astype(np.intp), size - 2)
+        if not self.cubic:  # a NaN position reads NaN (as the cubic read), not garbage
+            index = np.clip(position.astype(np.intp), 0, size - 2)
             if self.fill is not None and index.size:
                 self._complete(index, 0, 1)
             weight = (position - index)[..., :, None, :]
