@@ -129,6 +129,25 @@ def test_a_request_that_never_arrives_is_stamped_as_netsim_run_stamps_it():
         np.testing.assert_array_equal(getattr(ledger, name), getattr(simpy, name))
 
 
+def test_a_result_taken_mid_episode_changes_nothing():
+    """result() while a decision is awaited leaves the simulation where it is: the
+    episode then goes on as one never looked at (SimPy's processes running)."""
+    finals = []
+    for look in (False, True):
+        env = QueueAssignmentEnv(closed_loop(), realise=True)
+        env.reset(seed=4)
+        rng, terminated, steps = np.random.default_rng(2), False, 0
+        while not terminated:
+            _, _, terminated, _, _ = env.step(
+                int(rng.choice(np.flatnonzero(env.action_masks()))))
+            steps += 1
+            if look and steps == 25:
+                env.result()
+        finals.append(env.result())
+    for name in ("outcome", "stamps", "left_s"):
+        np.testing.assert_array_equal(getattr(finals[0], name), getattr(finals[1], name))
+
+
 def test_an_environment_pickled_before_realise_existed_replays():
     """A checkpoint written before the ledger-timed default (no ``realise`` in its
     state) resumes as the ledger-timed environment, which goes on exactly as SimPy's."""

@@ -369,8 +369,9 @@ class ClosedLoop:
     def finish(self) -> LoopResult:
         """The result of a run whose simulation has ended (:meth:`advance` leaves the
         events of an infinite air time unprocessed; run to the end like :meth:`run`,
-        they stamp their request at +inf)."""
-        self.env.run()
+        they stamp their request at +inf; not while a decision is awaited)."""
+        if self.awaiting is None:
+            self.env.run()
         self._flush_gathered()
         end_s = (self.scenario.slots - 1) * self.tau
         waiting = self.outcome == UNSERVED
