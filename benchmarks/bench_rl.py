@@ -14,9 +14,10 @@ expected cost, netsim.rl.evaluation.myopic_policy) under each rl.user_order, aga
 the statistical optimum on 20 held-out worlds: how much of the optimum the order of
 assignment alone leaves within a per-user policy's reach.
 
---cold times the environment alone (random valid actions) warm, and with 32 MB read
-between its steps, so that each step starts on caches something else filled, as inside
-a training loop (interleaved, twice each).
+--cold times the environment alone (random valid actions) warm, with 32 MB read
+between its steps, and with one forward pass of netsim train's MaskablePPO policy
+between its steps (what a rollout puts there): each step then starts on caches
+something else filled, as inside training (interleaved, twice each).
 
 --parts splits the environment's own time (random valid actions) into action masks,
 steps within a slot, steps that end one (the closed loop runs on to the next boundary)
@@ -68,25 +69,52 @@ def env_class(scenario) -> type:
     return Realised
 
 
-def env_steps_per_second(scenario, steps: int, sweep_mb: float = 0.0) -> float:
-    """Random valid actions, resets included: the environment alone. ``sweep_mb``: read
-    an array of that many MB between steps (not timed), so that each step starts on
-    caches something else has filled, as inside a training loop."""
+def env_steps_per_second(scenario, steps: int, between=None) -> float:
+    """Random valid actions, resets included: the environment alone. ``between``:
+    called (untimed) with the observation and mask before each step, so that the step
+    starts on caches something else has filled, as inside a training loop."""
     env = env_class(scenario)(scenario)
-    env.reset(seed=0)
+    observation, _ = env.reset(seed=0)
     rng = np.random.default_rng(0)
-    other = np.ones(int(sweep_mb * 2**20) // 8)
     spent = 0.0
     for _ in range(steps):
-        if other.size:
-            other.sum()
+        if between is not None:
+            between(observation, env.action_masks())
         started = time.perf_counter()
         action = int(rng.choice(np.flatnonzero(env.action_masks())))
-        _, _, terminated, _, _ = env.step(action)
+        observation, _, terminated, _, _ = env.step(action)
         if terminated:
-            env.reset()
+            observation, _ = env.reset()
         spent += time.perf_counter() - started
     return steps / spent
+
+
+def cold_rates(scenario, steps: int) -> None:
+    """The environment alone warm, with 32 MB read between its steps, and with one
+    forward pass of the MaskablePPO policy netsim train builds between its steps (what
+    a rollout does), interleaved twice."""
+    import torch
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    from netsim.rl.masks import MaskSpec
+    from solvers.rl.algorithms import ALGORITHMS
+
+    torch.set_num_threads(scenario.rl.torch_threads)
+    other = np.ones(32 * 2**20 // 8)
+    model = ALGORITHMS["ppo"][0](DummyVecEnv([lambda: env_class(scenario)(scenario)]),
+                                 scenario.rl, 0, None, MaskSpec.from_scenario(scenario))
+
+    def forward(observation, mask) -> None:
+        with torch.no_grad():
+            model.policy(torch.as_tensor(observation[None]), action_masks=mask[None])
+
+    configs = {"warm": None, "32 MB read between steps": lambda *_: other.sum(),
+               "a policy forward between steps": forward}
+    for _ in range(2):
+        for label, between in configs.items():
+            rate = env_steps_per_second(scenario, steps, between)
+            print(f"environment alone, {label:31s} {rate:8.0f} steps/s "
+                  f"({1e6 / rate:.0f} us a step)")
 
 
 def environment_parts(scenario, steps: int) -> dict[str, float]:
@@ -219,8 +247,8 @@ def main() -> None:
     parser.add_argument("--algo", default="ppo", help="algorithm for --n-envs")
     parser.add_argument("--repeats", type=int, default=3, help="repeats for --n-envs")
     parser.add_argument("--cold", action="store_true",
-                        help="the environment alone, warm and with 32 MB read between "
-                             "steps (caches filled by something else, as in training)")
+                        help="the environment alone, warm, with 32 MB read and with a "
+                             "policy forward pass between steps (as in training)")
     parser.add_argument("--realise", action="store_true",
                         help="closed loop: a SimPy process per served request, as in "
                              "netsim run (training takes the ledger's times)")
@@ -247,10 +275,7 @@ def main() -> None:
               + f"; total {sum(parts.values()):.1f}")
         return
     if args.cold:
-        for sweep_mb in (0.0, 32.0, 0.0, 32.0):
-            rate = env_steps_per_second(scenario, args.steps, sweep_mb)
-            print(f"environment alone, {sweep_mb:4.0f} MB read between steps: "
-                  f"{rate:8.0f} steps/s ({1e6 / rate:.0f} us a step)")
+        cold_rates(scenario, args.steps)
         return
     alone = env_steps_per_second(scenario, args.steps)
     training, in_env = ppo_steps_per_second(scenario, args.steps)
