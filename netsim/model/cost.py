@@ -313,13 +313,12 @@ class CellModel:
                 and sc.transmission.mode == "paper" and sc.cell.tx_power_w > 0.0
                 and isinstance(self.gain_law, expectation.Rayleigh)):
             return None
-        cpu = np.asarray(user_cpu_hz, dtype=float)
-        power, limit = sc.cell.tx_power_w, sc.limits.max_energy_j
-        fixed_j = expectation._fixed_energy_j(self, self.user_energy_j(cpu))[..., 0]  # (U, M)
+        start_s, width_s = expectation.energy_ramp_s(  # start (U, M, 1)
+            self, self.user_energy_j(np.asarray(user_cpu_hz, dtype=float)))
         bits = transmission.feature_bits(self.embed_dim, sc.transmission)
         return ExpectedStaticOne(
-            loss=self._exact_loss_table(), start_s=((limit - fixed_j) / power).tolist(),
-            width_s=limit / power, bits=bits.tolist(), bandwidth_hz=sc.cell.rb_bandwidth_hz,
+            loss=self._exact_loss_table(), start_s=start_s[..., 0].tolist(), width_s=width_s,
+            bits=bits.tolist(), bandwidth_hz=sc.cell.rb_bandwidth_hz,
             lambda_energy=sc.reward.lambda_energy)
 
     def air_times_at_nodes_s(self, mean_snr: np.ndarray) -> np.ndarray:

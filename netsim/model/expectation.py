@@ -466,17 +466,26 @@ def expected_energy_penalty(model: CellModel, mean_snr: np.ndarray,
     sc = model.scenario
     mean_snr = np.asarray(mean_snr, dtype=float)
     cpu = np.broadcast_to(np.asarray(user_cpu_hz, dtype=float), mean_snr.shape[:-1])
-    fixed_j = _fixed_energy_j(model, model.user_energy_j(cpu))  # (..., U, M, 1)
-    power, limit = sc.cell.tx_power_w, sc.limits.max_energy_j
     lam = sc.reward.lambda_energy
     if sc.transmission.mode != "paper":
+        fixed_j = _fixed_energy_j(model, model.user_energy_j(cpu))  # (..., U, M, 1)
+        power, limit = sc.cell.tx_power_w, sc.limits.max_energy_j
         air_s = transmission.transmission_delay_s(model.embed_dim, mean_snr,
                                                   sc.cell.rb_bandwidth_hz, sc.transmission)
         return lam * np.clip((fixed_j + power * air_s - limit) / limit, 0.0, 1.0)
     bits = transmission.feature_bits(model.embed_dim, sc.transmission)[:, None]
     return lam * expected_ramp(model.gain_law, bits, mean_snr[..., :, None, :],
-                               sc.cell.rb_bandwidth_hz, (limit - fixed_j) / power,
-                               limit / power)
+                               sc.cell.rb_bandwidth_hz,
+                               *energy_ramp_s(model, model.user_energy_j(cpu)))
+
+
+def energy_ramp_s(model: CellModel, user_energy_j: np.ndarray) -> tuple[np.ndarray, float]:
+    """Where v_E (eqs. 7, 8, 11) ramps in t_T for users of decoding energy E_U (..., U):
+    it starts at (E_max - fixed) / P, fixed the energy of a choice that does not depend
+    on the channel, (..., U, M, 1), and takes E_max / P to saturate (P > 0)."""
+    sc = model.scenario
+    power, limit = sc.cell.tx_power_w, sc.limits.max_energy_j
+    return (limit - _fixed_energy_j(model, user_energy_j)) / power, limit / power
 
 
 def expected_penalties(model: CellModel, mean_snr: np.ndarray,
