@@ -125,6 +125,7 @@ def test_a_request_that_never_arrives_is_stamped_as_netsim_run_stamps_it():
     ledger, simpy = results
     served = ledger.outcome == 0
     assert served.any() and np.isposinf(ledger.left_s[served]).all()
+    assert ledger.time_in_system_area == simpy.time_in_system_area == np.inf  # Little's sum
     for name in ("stamps", "planned", "left_s"):
         np.testing.assert_array_equal(getattr(ledger, name), getattr(simpy, name))
 

@@ -24,6 +24,7 @@ expired or unserved) costs its user's drop penalty.
 
 from __future__ import annotations
 
+import math
 import time
 from collections import deque
 from collections.abc import Callable
@@ -615,8 +616,11 @@ class ClosedLoop:
 
     def _area_in_system(self) -> float:
         """Integral of the number of requests in the system over time, from the sorted
-        arrival and leaving events (each request leaves when decoded or lost)."""
+        arrival and leaving events (each request leaves when decoded or lost); +inf
+        when a request never leaves (an infinite air time), as its sojourn is."""
         arrival = self.traffic.arrival_s
+        if np.isposinf(self.left_s).any():
+            return math.inf  # not inf - inf = NaN between two requests that never leave
         times = np.concatenate([arrival, self.left_s])
         steps = np.concatenate([np.ones(arrival.size), -np.ones(arrival.size)])
         order = np.lexsort((-steps, times))
