@@ -112,9 +112,13 @@ def test_sweep_killed_at_every_file_operation(tmp_path: Path, stop: str) -> None
             assert again.read_bytes() == (reference / name).read_bytes(), (point, name)
 
 
-TRAIN_RL = {"n_steps": 64, "batch_size": 32, "checkpoint_every_steps": 128,
-            "eval_every_steps": 128, "eval_slots": 1, "eval_seeds": [10000],
-            "learning_starts": 64, "buffer_size": 1000, "net_arch": [16]}
+TRAIN_RL = {"n_steps": 32, "batch_size": 32, "checkpoint_every_steps": 64,
+            "eval_every_steps": 64, "eval_slots": 1, "eval_seeds": [10000],
+            "learning_starts": 32, "buffer_size": 1000, "net_arch": [16]}
+TRAIN_STEPS = 160
+"""Two checkpoints (the second replaces the first) and a last stretch after them: every
+kind of file operation a training does, each done at least twice, in few steps (each
+operation costs a killed and a resumed training)."""
 
 
 @pytest.mark.parametrize("stop", SIGNALS)
@@ -129,7 +133,7 @@ def test_training_killed_at_every_file_operation(tmp_path: Path, algo: str, stop
     from solvers.rl.training import ALGORITHMS
 
     scenario = tiny_scenario(tmp_path, rl=TRAIN_RL)
-    command = ["train", str(scenario), "--algo", algo, "--steps", "320", "--out", "{out}",
+    command = ["train", str(scenario), "--algo", algo, "--steps", str(TRAIN_STEPS), "--out", "{out}",
                "--no-progress"]
     reference, points = kill_everywhere(tmp_path / "kills", command, [*command, "--resume"],
                                         stop)

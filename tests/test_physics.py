@@ -313,3 +313,29 @@ def test_expected_cost_is_the_mean_cost_over_the_fading_nodes(mode):
                                direct, rtol=1e-4, atol=1e-6)
 
 
+
+
+def test_models_of_the_same_physics_share_the_exact_loss_table():
+    """The exact expected-loss table is computed once per task, fading law and profile
+    curves in a process: a second model of the scenario (another seed's, a training's
+    evaluation environment) reads the first's, bit for bit what it would compute; a model
+    whose profile or fading differs gets its own."""
+    scenario = make_scenario(statistical={"expectation": "exact"})
+    first = CellModel.from_scenario(scenario)._exact_loss_table()
+    second = CellModel.from_scenario(scenario)
+    assert second._exact_loss_table() is first
+    grid = second._table_grid_db(first.step_db)
+    np.testing.assert_array_equal(
+        expectation.expected_loss(second, channel.db_to_linear(grid)[None, :]), first.values)
+    assert not first.values.flags.writeable  # shared: nobody may change it in place
+
+    changed = CellModel.from_scenario(scenario)
+    metric = "cross_entropy"
+    name = changed.encoders[0]
+    changed.profile.values[metric][name] = changed.profile.values[metric][name] * 1.01
+    own = changed._exact_loss_table()
+    assert own is not first and not np.array_equal(own.values[0, 0], first.values[0, 0])
+    np.testing.assert_array_equal(own.values[0, 1:], first.values[0, 1:])
+    rician = CellModel.from_scenario(make_scenario(
+        statistical={"expectation": "exact"}, cell={"fading": {"model": "rician", "k_factor": 3.0}}))
+    assert rician._exact_loss_table() is not first

@@ -26,7 +26,13 @@ import numpy as np
 
 from netsim.model import channel, delay, devices, energy, expectation, leakage, transmission
 from netsim.model.encoders import ENCODERS, relative_size
-from netsim.model.taskloss import TaskProfile, load_profile, resolve_profile_path, task_loss
+from netsim.model.taskloss import (
+    TaskProfile,
+    load_profile,
+    resolve_profile_path,
+    task_loss,
+    task_loss_metric,
+)
 from netsim.model.world import WorldTrace
 from netsim.scenario import Scenario, exact_expectation_exists
 
@@ -489,13 +495,36 @@ class CellModel:
 
     def _exact_loss_table(self) -> ExpectedCostTable:
         """The exact expected task loss on the exact tables' grid, (1, M, G): it depends
-        on no user, so it is computed once and serves every user (read cubically)."""
+        on no user, so it is computed once and serves every user (read cubically); and
+        on nothing but the task, the fading law and the encoders' profile curves, so
+        models that share those share it (:data:`_EXACT_LOSS_TABLES`)."""
         if self._exact_loss is None:
-            step_db = self.exact_table_step_db
-            grid_db = self._table_grid_db(step_db)
-            loss = expectation.expected_loss(self, channel.db_to_linear(grid_db)[None, :])
-            self._exact_loss = ExpectedCostTable(float(grid_db[0]), step_db, loss, cubic=True)
+            key = self._exact_loss_key()
+            table = _EXACT_LOSS_TABLES.get(key)
+            if table is None:
+                step_db = self.exact_table_step_db
+                grid_db = self._table_grid_db(step_db)
+                loss = expectation.expected_loss(self, channel.db_to_linear(grid_db)[None, :])
+                loss.flags.writeable = False  # shared between models
+                table = ExpectedCostTable(float(grid_db[0]), step_db, loss, cubic=True)
+                if len(_EXACT_LOSS_TABLES) >= EXACT_LOSS_TABLES_KEPT:
+                    del _EXACT_LOSS_TABLES[next(iter(_EXACT_LOSS_TABLES))]  # the oldest
+                _EXACT_LOSS_TABLES[key] = table
+            self._exact_loss = table
         return self._exact_loss
+
+    def _exact_loss_key(self) -> tuple:
+        """Everything :meth:`_exact_loss_table` depends on: the task, the fading law and
+        each encoder's profile curve (read now: a profile changed after the model was
+        made gets a table of its own)."""
+        sc, profile = self.scenario, self.profile
+        metric = task_loss_metric(sc.task.kind)
+        curves = tuple((name, np.asarray(profile.snr_db[name], dtype=float).tobytes(),
+                        np.asarray(profile.values[metric][name], dtype=float).tobytes())
+                       for name in self.encoders)
+        span = (min(s[0] for s in profile.snr_db.values()),  # the grid's (_table_grid_db)
+                max(s[-1] for s in profile.snr_db.values()))
+        return (sc.task.kind, sc.cell.fading.model_dump_json(), span, curves)
 
     def expected_cost(
         self, distance_m: np.ndarray, interference_w: np.ndarray, user_cpu_hz: np.ndarray,
@@ -580,6 +609,11 @@ def _plus_penalty(cost: np.ndarray, penalty: np.ndarray | None) -> np.ndarray:
     return cost if penalty is None else cost + penalty[..., None, :, :]
 
 
+_EXACT_LOSS_TABLES: dict[tuple, ExpectedCostTable] = {}
+"""Exact expected-loss tables of this process, by :meth:`CellModel._exact_loss_key`: the
+models of one run, of a training's environments and of a sweep's points share them."""
+EXACT_LOSS_TABLES_KEPT = 16
+"""At most this many are kept (the oldest goes first)."""
 TABLE_STEP_DB = 0.05
 """Grid step of the quadrature tables, read linearly (within 1 % of the quadrature)."""
 EXACT_TABLE_STEP_DB = 0.25
