@@ -709,8 +709,10 @@ class ExpectedCostTable:
         position = np.clip((mean_snr_db - self.low_db) / self.step_db, 0.0, size - 1.0)
         users = np.arange(n_users)[:, None, None]
         encoders = np.arange(n_enc)[None, :, None]
+        with np.errstate(invalid="ignore"):  # a NaN position: any index, its weights are NaN
+            whole = position.astype(np.intp)
         if not self.cubic:  # a NaN position reads NaN (as the cubic read), not garbage
-            index = np.clip(position.astype(np.intp), 0, size - 2)
+            index = np.clip(whole, 0, size - 2)
             if self.fill is not None and index.size:
                 self._complete(index, 0, 1)
             weight = (position - index)[..., :, None, :]
@@ -719,7 +721,7 @@ class ExpectedCostTable:
             above = self.values[users, encoders, index + 1]
             return below + weight * (above - below)
         # nodes index-1 .. index+2 around the position (one-sided at the grid's ends)
-        index = np.clip(position.astype(np.intp), 1, size - 3)
+        index = np.clip(whole, 1, size - 3)
         if self.fill is not None and index.size:
             self._complete(index, 1, 2)
         t = (position - index)[..., :, None, :]
