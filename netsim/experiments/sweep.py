@@ -39,7 +39,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from multiprocessing import get_context
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pandas as pd
@@ -56,8 +56,8 @@ from netsim.simulation.output import (
     PROFILE_COPY,
     csv_text,
     point_folder,
+    run_files,
     write_resolved_scenario,
-    write_run,
 )
 from netsim.simulation.runner import run_scenario
 from netsim.statistics import ci95_half_width
@@ -169,29 +169,45 @@ def profile_arguments(options: dict[str, Any]) -> list[str]:
 
 # ---------------------------------------------------------------------- one job
 WORK = ".work"
-"""Hidden folder of a sweep's output where local jobs run; what a killed job leaves there
-is removed by the next sweep into the same folder."""
+"""Hidden folder of a sweep's output where local jobs that write files first (trainings,
+profilings: :data:`FOLDER_KINDS`) run; what a killed job leaves there is removed by the
+next sweep into the same folder."""
+
+
+FOLDER_KINDS = ("train", "profile")
+"""Jobs that write into a folder of their own before their run (the agent, the profile)."""
 
 
 def execute_job(job: Job, work_root: str | None = None) -> dict[str, bytes]:
-    """Run one job in a temporary folder (under ``work_root`` if given, else the system's
-    temporary folder); return its files (relative path -> bytes)."""
+    """Run one job; return its files (relative path -> bytes, by path): the run's, made
+    in memory (:func:`run_files`), and for a training or profiling job what it wrote in
+    a temporary folder (under ``work_root`` if given, else the system's temporary
+    folder), where its agent or profile is read from during the run."""
+    base_dir = Path(job.base_dir) if job.base_dir is not None else None
+    scenario = parse_scenario(job.data, job.source, base_dir)
+    if job.kind not in FOLDER_KINDS:
+        return _by_path(run_files(scenario, run_scenario(scenario, [job.seed]),
+                                  job.table_format))
     with tempfile.TemporaryDirectory(prefix="netsim-point-", dir=work_root) as temp:
         folder = Path(temp)
-        base_dir = Path(job.base_dir) if job.base_dir is not None else None
-        scenario = parse_scenario(job.data, job.source, base_dir)
         if job.kind == "train":
             scenario = train_point(scenario, job, folder)
-        elif job.kind == "profile":
+        else:
             scenario = measure_point(scenario, job, folder)
         result = run_scenario(scenario, [job.seed])
-        write_run(folder, scenario, result, job.table_format)
-        return {
+        written = {
             path.relative_to(folder).as_posix(): path.read_bytes()
-            for path in sorted(folder.rglob("*"))
+            for path in folder.rglob("*")
             if path.is_file()
             and not path.relative_to(folder).as_posix().startswith(SKIPPED_TRAIN_FILES)
         }
+        return _by_path(written | run_files(scenario, result, job.table_format))
+
+
+def _by_path(files: dict[str, bytes]) -> dict[str, bytes]:
+    """``files`` in the order of their paths (as sorted ``Path`` objects: part by
+    part), the order the driver stores them in."""
+    return dict(sorted(files.items(), key=lambda item: PurePosixPath(item[0]).parts))
 
 
 def train_point(scenario: Scenario, job: Job, folder: Path) -> Scenario:
@@ -437,12 +453,14 @@ def run_sweep(
         remove_tree(work)  # what the jobs of a killed sweep left behind
         if todo and backend == "ray":
             map_ray(todo, workers, address, on_result)
-        elif todo:
+        elif any(job.kind in FOLDER_KINDS for job in todo):
             work.mkdir(parents=True, exist_ok=True)
             try:
                 map_local(todo, workers, on_result, str(work))
             finally:
                 remove_tree(work)
+        elif todo:  # plain runs: their files are made in memory
+            map_local(todo, workers, on_result)
     if not outcome.failed:
         outcome.aggregate = write_aggregates(out_dir, scenario, jobs, keys)
     return outcome

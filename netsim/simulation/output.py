@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from netsim.io import atomic_write_bytes, atomic_write_text, remove_tree
+from netsim.io import atomic_write_bytes, remove_tree
 from netsim.model.taskloss import resolve_profile_path
 from netsim.scenario import Scenario, resolved_yaml
 from netsim.simulation.runner import RunResult
@@ -30,25 +30,40 @@ def resolved_scenario_text(scenario: Scenario) -> str:
     return resolved_yaml(scenario)
 
 
-def write_resolved_scenario(out_dir: Path, scenario: Scenario) -> None:
+def resolved_scenario_files(scenario: Scenario) -> dict[str, bytes]:
     """scenario.yaml, self-contained: a profile other than the default is copied beside
-    it as profile.csv, so the folder re-runs from anywhere."""
+    it as profile.csv, so the folder re-runs from anywhere (name -> bytes, in the order
+    they are written)."""
+    files = {}
     if scenario.profile != "default":
-        source = resolve_profile_path(scenario)
-        atomic_write_bytes(out_dir / PROFILE_COPY, source.read_bytes())
-    atomic_write_text(out_dir / "scenario.yaml", resolved_scenario_text(scenario))
+        files[PROFILE_COPY] = resolve_profile_path(scenario).read_bytes()
+    files["scenario.yaml"] = resolved_scenario_text(scenario).encode("utf-8")
+    return files
+
+
+def write_resolved_scenario(out_dir: Path, scenario: Scenario) -> None:
+    """Write :func:`resolved_scenario_files` into ``out_dir``, each file atomically."""
+    for name, data in resolved_scenario_files(scenario).items():
+        atomic_write_bytes(Path(out_dir) / name, data)
+
+
+def run_files(scenario: Scenario, result: RunResult, table_format: str = "csv"
+              ) -> dict[str, bytes]:
+    """A run's files, name -> bytes, in the order :func:`write_run` writes them: records,
+    summary and timing (wall-clock, so not reproducible) as .csv or .parquet
+    (:mod:`netsim.table_files`), then :func:`resolved_scenario_files`. Every file but
+    timing is byte-identical for the same inputs. (A sweep's job returns them to the
+    driver as they are: no scratch copy on disk.)"""
+    files = {f"{name}.{table_format}": table_bytes(getattr(result, name), table_format)
+             for name in RUN_TABLES}
+    return files | resolved_scenario_files(scenario)
 
 
 def write_run(out_dir: Path, scenario: Scenario, result: RunResult,
               table_format: str = "csv") -> None:
-    """records, summary and timing (wall-clock, so not reproducible) as .csv or .parquet
-    (:mod:`netsim.table_files`), and the resolved scenario.yaml. Every other file is
-    byte-identical for the same inputs."""
-    out_dir = Path(out_dir)
-    for name in RUN_TABLES:
-        atomic_write_bytes(out_dir / f"{name}.{table_format}",
-                           table_bytes(getattr(result, name), table_format))
-    write_resolved_scenario(out_dir, scenario)
+    """Write :func:`run_files` into ``out_dir``, each file atomically."""
+    for name, data in run_files(scenario, result, table_format).items():
+        atomic_write_bytes(Path(out_dir) / name, data)
 
 
 RUN_FILES = ("records.csv", "summary.csv", "timing.csv", "scenario.yaml")
