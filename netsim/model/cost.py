@@ -604,6 +604,14 @@ def _db_one(value: float) -> float:
     return -math.inf if value == 0.0 else math.nan
 
 
+def _cubic_weights(t):  # type: ignore[no-untyped-def] - floats or arrays alike
+    """The 4-point Lagrange weights of the grid nodes index - 1 .. index + 2 at
+    t = position - index: the same operations on a float as on an array, so
+    :meth:`ExpectedCostTable.lookup_one` reads :meth:`ExpectedCostTable.lookup`'s bits."""
+    return (-t * (t - 1.0) * (t - 2.0) / 6.0, (t + 1.0) * (t - 1.0) * (t - 2.0) / 2.0,
+            -(t + 1.0) * t * (t - 2.0) / 2.0, (t + 1.0) * t * (t - 1.0) / 6.0)
+
+
 def _plus_penalty(cost: np.ndarray, penalty: np.ndarray | None) -> np.ndarray:
     """A cost (..., U, M, Q) plus a penalty of each (encoder, RB), (..., M, Q), if any."""
     return cost if penalty is None else cost + penalty[..., None, :, :]
@@ -696,12 +704,12 @@ class ExpectedCostTable:
             below, above = values[index], values[index + 1]
             return below + (position - index) * (above - below)
         index = min(max(int(position), 1), size - 3)
-        t = position - index
+        weights = _cubic_weights(position - index)
         near = values[index - 1:index + 3]
-        out = -t * (t - 1.0) * (t - 2.0) / 6.0 * near[0]
-        out = out + (t + 1.0) * (t - 1.0) * (t - 2.0) / 2.0 * near[1]
-        out = out + -(t + 1.0) * t * (t - 2.0) / 2.0 * near[2]
-        return out + (t + 1.0) * t * (t - 1.0) / 6.0 * near[3]
+        out = weights[0] * near[0]
+        for k in (1, 2, 3):
+            out = out + weights[k] * near[k]
+        return out
 
     def lookup(self, mean_snr_db: np.ndarray) -> np.ndarray:
         """Interpolation at mean SNR (..., U, Q) -> (..., U, M, Q), clamped to the grid."""
@@ -724,10 +732,8 @@ class ExpectedCostTable:
         index = np.clip(whole, 1, size - 3)
         if self.fill is not None and index.size:
             self._complete(index, 1, 2)
-        t = (position - index)[..., :, None, :]
+        weights = _cubic_weights((position - index)[..., :, None, :])
         flat = ((users * n_enc + encoders) * size + index[..., :, None, :]).astype(np.intp)
-        weights = (-t * (t - 1.0) * (t - 2.0) / 6.0, (t + 1.0) * (t - 1.0) * (t - 2.0) / 2.0,
-                   -(t + 1.0) * t * (t - 2.0) / 2.0, (t + 1.0) * t * (t - 1.0) / 6.0)
         values = self.values.ravel()
         out = weights[0] * np.take(values, flat - 1)
         for k in (1, 2, 3):

@@ -85,9 +85,7 @@ class RunningCost:
         penalty = state.air_time.delay_penalty_one(
             row, encoder, rb, times[2], device_free, computing, float(state.arrival_s[row]),
             state.max_delay_s, state.lambda_delay)
-        static = state.static_cost
-        return (float(static[row, encoder, rb]) if static is not None
-                else state.static_one(row, encoder, rb)) + penalty
+        return state.static_at(row, encoder, rb) + penalty
 
 
 def decision_cost(state: QueueState, allocation: Allocation, drop_penalty: np.ndarray) -> float:

@@ -107,6 +107,13 @@ class QueueState:
                          zip(rows.tolist(), encoder.tolist(), rb.tolist(), strict=True)],
                         dtype=float)
 
+    def static_at(self, row: int, encoder: int, rb: int) -> float:
+        """:meth:`static_of` of one triple, a Python float (the RL environment's reward,
+        one request at a time)."""
+        if self.static_cost is not None:
+            return float(self.static_cost[row, encoder, rb])
+        return self.static_one(row, encoder, rb)
+
     def delay_penalty(self, rows: np.ndarray, encoder: np.ndarray, rb: np.ndarray,
                       tx_start_s: np.ndarray) -> np.ndarray:
         """The eq. 11 delay penalty of serving ``rows`` with ``encoder`` on ``rb`` (index
