@@ -214,6 +214,33 @@ def test_the_observation_shows_the_queues():
     assert seen_backlog
 
 
+@pytest.mark.parametrize("policy", ["mlp", "size_free"])
+def test_the_env_observes_what_the_rl_scheduler_sees(policy):
+    """The environment builds each slot's features for the whole chunk of slots at once;
+    its observations are, bit for bit, those problem_assignment builds slot by slot from
+    the engine's problem alone (what the RL scheduler sees inside netsim run)."""
+    from netsim.rl.assignment import problem_assignment
+
+    env = QueueAssignmentEnv(closed_loop(rl={"episode_slots": 30, "policy": policy}))
+    observation, _ = env.reset(seed=4)
+    rng = np.random.default_rng(0)
+    alone, shared, episodes = None, 0, 0
+    for _ in range(400):
+        if alone is None or alone.done:
+            problem, _, _ = env.loop.awaiting
+            alone = problem_assignment(env.observer, problem, env.scenario.rl.user_order,
+                                       env.tau)
+            shared += len(alone.users) > 1  # the other users enter the observation
+        assert observation.tobytes() == alone.observation().tobytes()
+        action = int(rng.choice(np.flatnonzero(env.action_masks())))
+        alone.act(action)
+        observation, _, terminated, _, _ = env.step(action)
+        if terminated:
+            observation, _ = env.reset()
+            alone, episodes = None, episodes + 1
+    assert shared > 10 and episodes >= 2  # slots of several users, and fresh worlds
+
+
 def test_gymnasium_make_builds_both_environments():
     slot = gymnasium.make("netsim/SlotAssignment-v0", scenario=ROOT / "scenarios" / "paper.yaml")
     queue = gymnasium.make("netsim/QueueAssignment-v0", scenario=str(QUEUEING))

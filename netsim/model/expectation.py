@@ -15,10 +15,10 @@ where it is smooth:
 * **Delay and energy penalties** (eqs. 6, 7, 11). Both depend on the gain only through
   the air time t_T(g) = Z_m / (B log2(1 + mean_snr g)) (eqs. 2, 4), and each is a clip
   of a function affine in t_T: zero below one air time, saturated above another. Those
-  air times are gains in closed form, g(t) = (2^(Z_m / (B t)) - 1) / mean_snr. Between
-  two of them both penalties are affine in t_T, so their expectation over the piece is
-  the piece's probability times the penalty at the piece's mean air time; that mean is
-  the one integral left. Below the smallest breakpoint both penalties are constant.
+  air times are gains in closed form, g(t) = (2^(Z_m / (B t)) - 1) / mean_snr. Each
+  penalty is thus a ramp in t_T (:func:`expected_ramp`): its expectation is the
+  probabilities of its two flat ends (closed form for Rayleigh) plus, over the piece
+  between them, (E[t_T; piece] - start P(piece)) / width, that piece's one integral.
 
 The integration rules (:class:`Rayleigh`, :class:`GeneralLaw`): Rayleigh's masses are
 closed-form and its integrals Gauss-Legendre in ln g on (0, 1] and [1, 64]
@@ -381,13 +381,6 @@ def rayleigh_ramp(bits: float, mean_snr: float, bandwidth_hz: float, start_s: fl
     return total + mass * (mean_air - start_s) / width_s
 
 
-def _gain_at(model: CellModel, mean_snr: np.ndarray, air_time_s: np.ndarray) -> np.ndarray:
-    """:func:`gain_at_air_time` of each encoder's features, (..., U, M, Q)."""
-    scenario = model.scenario
-    bits = transmission.feature_bits(model.embed_dim, scenario.transmission)[:, None]
-    return gain_at_air_time(bits, mean_snr, scenario.cell.rb_bandwidth_hz, air_time_s)
-
-
 def expected_ramp(law: Rayleigh | GeneralLaw, bits: np.ndarray, mean_snr: np.ndarray,
                   bandwidth_hz: float, start_s: np.ndarray, width_s: np.ndarray | float,
                   floor_s: np.ndarray | float = -np.inf) -> np.ndarray:
@@ -424,26 +417,6 @@ def expected_ramp(law: Rayleigh | GeneralLaw, bits: np.ndarray, mean_snr: np.nda
         mean_air = np.clip(moment / np.where(has_mass, mass, 1.0), low, full)
         total = total + np.where(has_mass, mass * (mean_air - start) / width, 0.0)
     return total.reshape(shape)
-
-
-def _switch_air_times_s(model: CellModel, computing_s: np.ndarray, user_energy_j: np.ndarray
-                        ) -> list[np.ndarray]:
-    """The air times at which the clips switch: T = T_max and 2 T_max (delay saturates),
-    E = E_max and 2 E_max (energy), each (..., U, M, 1); none where t_T does not depend
-    on the channel (``analog`` and ``digital`` modes) or the energy not on t_T (no
-    transmit power)."""
-    sc = model.scenario
-    if sc.transmission.mode != "paper":
-        return []
-    limits = sc.limits
-    fixed_delay = model.extraction_delay_s[:, None] + computing_s[..., None, None]
-    switches = [limits.max_delay_s - fixed_delay, 2 * limits.max_delay_s - fixed_delay]
-    power = sc.cell.tx_power_w
-    if power > 0.0:
-        fixed_energy = _fixed_energy_j(model, user_energy_j)
-        switches += [(limits.max_energy_j - fixed_energy) / power,
-                     (2 * limits.max_energy_j - fixed_energy) / power]
-    return switches
 
 
 def _fixed_energy_j(model: CellModel, user_energy_j: np.ndarray) -> np.ndarray:
@@ -490,59 +463,27 @@ def energy_ramp_s(model: CellModel, user_energy_j: np.ndarray) -> tuple[np.ndarr
 
 def expected_penalties(model: CellModel, mean_snr: np.ndarray,
                        user_cpu_hz: np.ndarray) -> np.ndarray:
-    """E over g ~ Exp(1) of lambda_T v_T + lambda_E v_E, (..., U, Q) -> (..., U, M, Q),
-    piece by piece between the gains where the clips switch (module docstring): on a
-    piece both penalties are affine in t_T, so their expectation there is the piece's
-    probability times the penalty at the piece's mean air time."""
+    """E over the fading law of lambda_T v_T + lambda_E v_E, (..., U, Q) -> (..., U, M, Q).
+    In ``paper`` mode each penalty is a ramp in t_T (:func:`expected_ramp`): v_T rises
+    from t_T = T_max - t_E - t_C over T_max (eq. 6), v_E as in
+    :func:`expected_energy_penalty`; each ramp's one integral is taken over its own
+    rising piece only (where the other penalty alone changes, or neither does, nothing
+    is integrated). In the other modes t_T does not depend on the channel: the penalty
+    at that air time."""
     sc = model.scenario
     mean_snr = np.asarray(mean_snr, dtype=float)
     cpu = np.broadcast_to(np.asarray(user_cpu_hz, dtype=float), mean_snr.shape[:-1])
-    computing_s, user_j = model.computing_delay_s(cpu), model.user_energy_j(cpu)
-    shape = mean_snr.shape[:-1] + (len(model.encoders),) + mean_snr.shape[-1:]
-    snr_m = mean_snr[..., :, None, :]
+    if sc.transmission.mode != "paper":
+        shape = mean_snr.shape[:-1] + (len(model.encoders),) + mean_snr.shape[-1:]
+        return model.penalty_at_air_time(np.broadcast_to(transmission.transmission_delay_s(
+            model.embed_dim, mean_snr, sc.cell.rb_bandwidth_hz, sc.transmission), shape), cpu)
     bits = transmission.feature_bits(model.embed_dim, sc.transmission)[:, None]  # (M, 1)
-    bandwidth_hz = sc.cell.rb_bandwidth_hz
-
-    def air_time(gain: np.ndarray) -> np.ndarray:  # eq. 4 at gains (..., U, M, Q)
-        if sc.transmission.mode != "paper":
-            return np.broadcast_to(transmission.transmission_delay_s(
-                model.embed_dim, mean_snr, bandwidth_hz, sc.transmission), gain.shape)
-        return transmission.shannon_air_time_s(bits, snr_m * gain, bandwidth_hz)
-
-    def penalty(air_time_s: np.ndarray) -> np.ndarray:
-        return model.penalty_at_air_time(air_time_s, cpu)
-
-    switches = _switch_air_times_s(model, computing_s, user_j)
-    edges = np.sort(np.stack([np.broadcast_to(_gain_at(model, snr_m, np.broadcast_to(s, shape)),
-                                              shape) for s in switches]
-                             + [np.full(shape, np.inf)], axis=0), axis=0)  # (S + 1, ...)
-    law = model.gain_law
-    # below the smallest switch both penalties are constant: take them at half of it
-    first = edges[0]
-    total = penalty(air_time(np.where(np.isfinite(first), first / 2.0, 1.0))) \
-        * law.below(first)
-    if not switches:
-        return total
-    # pieces exist only in paper mode: t_T = Z_m / (B log2(1 + mean_snr g)) (eqs. 2, 4);
-    # each is integrated only where it is not empty
-    snr_all = np.broadcast_to(snr_m, edges[1:].shape)  # (S, ...): every piece at once
-    bits_all = np.broadcast_to(bits, edges[1:].shape)
-
-    def air_time_where(use: np.ndarray, gain: np.ndarray) -> np.ndarray:
-        return transmission.shannon_air_time_s(bits_all[use], snr_all[use] * gain,
-                                               bandwidth_hz)
-
-    lower, upper = edges[:-1], edges[1:]  # every piece at once, (S, ...)
-    mass = law.mass(lower, upper)
-    moment = law.integrate(lower, upper, air_time_where)  # int t_T dF over each piece
-    has_mass = mass > 0.0
-    mean_air = np.where(has_mass, moment / np.where(has_mass, mass, 1.0), 1.0)
-    # the mean lies between the piece's end air times (kept there against round-off)
-    mean_air = np.clip(mean_air, air_time(upper), air_time(lower))
-    pieces = np.where(has_mass, mass * penalty(mean_air), 0.0)
-    for piece in pieces:  # summed in a fixed order: the same bits whatever the shape
-        total = total + piece
-    return total
+    fixed_delay_s = model.extraction_delay_s[:, None] + model.computing_delay_s(cpu)[..., None, None]
+    max_delay_s = sc.limits.max_delay_s
+    delay = sc.reward.lambda_delay * expected_ramp(
+        model.gain_law, bits, mean_snr[..., :, None, :], sc.cell.rb_bandwidth_hz,
+        max_delay_s - fixed_delay_s, max_delay_s)
+    return delay + expected_energy_penalty(model, mean_snr, cpu)
 
 
 def expected_cost(model: CellModel, mean_snr: np.ndarray, user_cpu_hz: np.ndarray

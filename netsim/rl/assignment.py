@@ -21,7 +21,7 @@ from netsim.rl.observation import (
     queue_packed,
     queue_view,
 )
-from netsim.rl.size_free import SizeFreeEncoder
+from netsim.rl.size_free import SizeFreeEncoder, SizeFreeSlot
 from netsim.simulation.scheduling import SchedulingProblem
 
 NOT_SERVED = -1
@@ -142,25 +142,32 @@ class SlotAssignment:
 def problem_assignment(observer: ObservationEncoder | SizeFreeEncoder,
                        problem: SchedulingProblem, user_order: str,
                        slot_duration_s: float,
-                       template: np.ndarray | None = None) -> SlotAssignment:
+                       template: np.ndarray | SizeFreeSlot | None = None,
+                       snr_feature: np.ndarray | None = None) -> SlotAssignment:
     """The assignment of a scheduling problem's requesting users (its observation, and
     in the closed loop its queue state), as the closed-loop environment and the RL
     scheduler both see it: the size-free observer gets the rows' expected costs and
     penalties (statistical information) and the queue view; the MLP observation gets
-    the queue features appended (to the slot's template, once). ``template``: the MLP
-    observer's slot template of this slot, if the caller has it (computed for many
-    slots at once)."""
+    the queue features appended (to the slot's template, once). ``template`` and
+    ``snr_feature`` (the users' mean-SNR feature, (U, Q)): this slot's, if the caller
+    has them (computed for many slots at once): the MLP observer's slot template, or
+    the size-free observer's slot features without the queue view (every user's row
+    filled in: only the requesting users' rows are read)."""
     seen = problem.observation
     users, n_all = seen.users, seen.distance_m.size
     if isinstance(observer, SizeFreeEncoder):
-        cost = np.zeros((n_all, *problem.cost.shape[1:]))
-        cost[users] = problem.cost
-        penalty = np.zeros(n_all)
-        penalty[users] = problem.drop_penalty
         queue = (None if problem.queue is None
                  else queue_view(problem.queue, users, n_all, slot_duration_s))
-        template = observer.slot_template(seen.interference_w, seen.distance_m,
-                                          seen.user_cpu_hz, seen.mean_snr, cost, penalty, queue)
+        if template is None:
+            cost = np.zeros((n_all, *problem.cost.shape[1:]))
+            cost[users] = problem.cost
+            penalty = np.zeros(n_all)
+            penalty[users] = problem.drop_penalty
+            template = observer.slot_template(seen.interference_w, seen.distance_m,
+                                              seen.user_cpu_hz, seen.mean_snr, cost, penalty,
+                                              queue)
+        else:
+            template = template.with_queue(queue)
     else:
         if template is None:
             template = observer.slot_template(seen.interference_w, seen.distance_m,
@@ -172,6 +179,7 @@ def problem_assignment(observer: ObservationEncoder | SizeFreeEncoder,
             whole[template.size:] = clip_bound(packed)  # float32 as astype rounds it
             template = whole
     order = assignment_order(users, seen.distance_m, user_order)
-    return SlotAssignment(observer, order.tolist(), template,
-                          ObservationEncoder.snr_feature(seen.mean_snr), problem.shape[1],
+    if snr_feature is None:
+        snr_feature = ObservationEncoder.snr_feature(seen.mean_snr)
+    return SlotAssignment(observer, order.tolist(), template, snr_feature, problem.shape[1],
                           problem.voluntary_drop)

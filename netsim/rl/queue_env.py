@@ -51,7 +51,7 @@ from netsim.model.cost import CellModel
 from netsim.model.world import generate_world
 from netsim.rl.assignment import SlotAssignment, problem_assignment
 from netsim.rl.observation import OBS_BOUND, ObservationEncoder, observation_size
-from netsim.rl.size_free import SizeFreeEncoder, size_free_observation_size
+from netsim.rl.size_free import SizeFreeEncoder, SizeFreeSlot, size_free_observation_size
 from netsim.scenario import Scenario
 from netsim.simulation.closed_loop import BLOCKED, EXPIRED, SERVED, ClosedLoop, SlotSource
 from netsim.simulation.queue_cost import RunningCost
@@ -164,7 +164,7 @@ class QueueAssignmentEnv(gym.Env):
         self.loop.start(external=True, realise=self.realise)
         self._lost = np.zeros(traffic.count, dtype=bool)
         self._lost_seen = 0  # the loop's count of blocked and expired requests at the last look
-        self._templates: tuple[int, np.ndarray] | None = None  # (chunk start, its templates)
+        self._templates: tuple | None = None  # (chunk start, its templates, SNR features)
         self._episode: tuple[int, list[int]] = (seed, [])
         decided = self.loop.advance()
         self._start_slot()
@@ -205,23 +205,29 @@ class QueueAssignmentEnv(gym.Env):
             loop.seen_as(state, users, offset, "oracle"))}
         if self.reward_model == "expected":
             self._running["expected"] = RunningCost(state)
-        template = None if self.size_free else self._slot_template(offset)
-        self.assignment = problem_assignment(self.observer, problem,
-                                             self.scenario.rl.user_order, self.tau, template)
+        template, snr_feature = self._slot_features(offset)
+        self.assignment = problem_assignment(self.observer, problem, self.scenario.rl.user_order,
+                                             self.tau, template, snr_feature)
         self._served_rows: list[int] = []
         self._encoder = np.full(users.size, -1, dtype=np.int64)
         self._rb = np.full(users.size, -1, dtype=np.int64)
 
-    def _slot_template(self, offset: int) -> np.ndarray:
-        """The MLP observation's slot template of the slot at ``offset`` in the source's
-        chunk; computed for the whole chunk at once (the same bits as slot by slot)."""
+    def _slot_features(self, offset: int) -> tuple[np.ndarray | SizeFreeSlot, np.ndarray]:
+        """The observer's slot template (MLP) or slot features (size-free, without the
+        queue view) of the slot at ``offset`` in the source's chunk, and its users'
+        mean-SNR feature; computed for the whole chunk at once (the same bits as slot by
+        slot)."""
         source = self.loop.source
         if self._templates is None or self._templates[0] != source.start:
             world, part = self.loop.world, slice(source.start, source.stop)
-            self._templates = (source.start, self.observer.slot_template(
-                world.interference_w[part], world.distance_m[part], world.user_cpu_hz,
-                source.mean_snr))
-        return self._templates[1][offset]
+            args = (world.interference_w[part], world.distance_m[part], world.user_cpu_hz,
+                    source.mean_snr)
+            if self.size_free:  # every user's expected cost (statistical information)
+                args += (source.expected, self.loop.drop_penalty)
+            self._templates = (source.start, self.observer.slot_template(*args),
+                               ObservationEncoder.snr_feature(source.mean_snr))
+        _, templates, snr_feature = self._templates
+        return templates.at(offset) if self.size_free else templates[offset], snr_feature[offset]
 
     # ----------------------------------------------------------------- interface
     def action_masks(self) -> np.ndarray:

@@ -78,7 +78,8 @@ def rbs_of(size: int, n_encoders: int) -> int:
 @dataclass(frozen=True)
 class SizeFreeSlot:
     """One slot's features, user-indexed where they concern users (U rows; only the
-    requesting users' rows are read)."""
+    requesting users' rows are read); or, built for many slots at once, the same with
+    a leading axis of slots on the slot-dependent arrays (:meth:`at` takes one)."""
 
     interference: np.ndarray
     """(Q,) normalised interference."""
@@ -94,10 +95,20 @@ class SizeFreeSlot:
     """(U,) drop penalty x reward scale."""
     queue: QueueView | None
 
+    def at(self, offset: int) -> SizeFreeSlot:
+        """The slot at ``offset`` of features built for many slots (no queue view)."""
+        return SizeFreeSlot(self.interference[offset], self.distance[offset], self.clock,
+                            self.snr[offset], self.cost[offset], self.penalty, None)
+
+    def with_queue(self, queue: QueueView | None) -> SizeFreeSlot:
+        """The same slot's features with the queue view ``queue``."""
+        return SizeFreeSlot(self.interference, self.distance, self.clock, self.snr,
+                            self.cost, self.penalty, queue)
+
     @cached_property
     def best_cost(self) -> np.ndarray:
         """(U, Q) each user's least expected cost x reward scale over the encoders."""
-        return self.cost.min(axis=1)
+        return self.cost.min(axis=-2)
 
     @cached_property
     def queue_header(self) -> tuple[float, float, float]:
@@ -125,7 +136,10 @@ class SizeFreeEncoder(FeatureScales):
     def slot_template(self, interference_w: np.ndarray, distance_m: np.ndarray,
                       user_cpu_hz: np.ndarray, mean_snr: np.ndarray, expected_cost: np.ndarray,
                       drop_penalty: np.ndarray, queue: QueueView | None = None) -> SizeFreeSlot:
-        """A slot's features (user-indexed arrays over all U users)."""
+        """A slot's features (user-indexed arrays over all U users); with a leading axis
+        of slots on the interference (S, Q), distances (S, U), mean SNRs (S, U, Q) and
+        expected costs (S, U, M, Q), those of S slots at once (the same numbers,
+        :meth:`SizeFreeSlot.at`)."""
         return SizeFreeSlot(
             interference=self.interference_feature(interference_w),
             distance=self.distance_feature(distance_m),
