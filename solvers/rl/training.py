@@ -190,13 +190,11 @@ def make_env(scenario: Scenario, seed: int) -> DummyVecEnv:
     per-slot MDP under the analytic model, the closed loop (queues) under
     ``delay_model: des``."""
     def build() -> Monitor:
-        env = (QueueAssignmentEnv(scenario) if scenario.delay_model == "des"
-               else SlotAssignmentEnv(scenario))
-        env.reset(seed=seed)
-        return Monitor(env)
+        return Monitor(QueueAssignmentEnv(scenario) if scenario.delay_model == "des"
+                       else SlotAssignmentEnv(scenario))
 
     venv = DummyVecEnv([build] * scenario.rl.n_envs)
-    venv.seed(seed)
+    venv.seed(seed)  # the seeds of the first reset (the algorithm's, when it starts learning)
     return venv
 
 
