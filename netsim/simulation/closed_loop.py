@@ -135,6 +135,19 @@ class LoopResult:
     """When the last request left."""
 
 
+@dataclass
+class _StaticBlock:
+    """What :meth:`SlotSource.expected_static` computed for the chunk's slots ``first``
+    to ``stop`` (offsets in the chunk): t_T's law at the fading nodes, or the RB
+    reservations' t_T at the median gain, and the expected timing-free cost (None until
+    a scheduler reads it)."""
+
+    first: int
+    stop: int
+    air: np.ndarray
+    static: np.ndarray | None = None
+
+
 class SlotSource:
     """The per-slot tensors the schedulers see, computed chunk by chunk (vectorised over
     slots) as the clock reaches them."""
@@ -179,7 +192,7 @@ class SlotSource:
                 self.leakage_penalty,
             )
             self.information_s["statistical"] = (time.perf_counter() - started) / n_slots
-        self._static_block: list | None = None  # [first, stop, air, static or None]
+        self._static_block: _StaticBlock | None = None
 
     def expected_static(self, offset: int, table: bool = True
                         ) -> tuple[AirTime, np.ndarray | None]:
@@ -190,7 +203,7 @@ class SlotSource:
         :meth:`expected_static_one`). Computed for a block of slots at once (vectorised),
         kept until the clock leaves it."""
         block = self._static_block
-        if block is None or not block[0] <= offset < block[1]:
+        if block is None or not block.first <= offset < block.stop:
             model = self.model
             scenario = model.scenario
             per_slot = scenario.users.count * len(scenario.encoders) * scenario.cell.n_rbs
@@ -202,15 +215,15 @@ class SlotSource:
             air = (median_air_time_s(self.feature_bits, mean_snr, model.gain_law,
                                      scenario.cell.rb_bandwidth_hz) if self.faded
                    else model.air_times_at_nodes_s(mean_snr))
-            block = [offset, stop, air, None]
+            block = _StaticBlock(offset, stop, air)
             self._static_block = block
-        first, stop, air, static = block
+        first, stop, air, static = block.first, block.stop, block.air, block.static
         if table and static is None:  # computed for the block when first asked for
             penalty = (None if self.leakage_penalty is None
                        else self.leakage_penalty[first:stop])
             static = self.model.expected_static_cost(self.mean_snr[first:stop],
                                                      self.world.user_cpu_hz, penalty)
-            block[3] = static
+            block.static = static
         static = None if static is None else static[offset - first]
         if not self.faded:
             return NodeAirTime(air[:, offset - first]), static
