@@ -216,8 +216,9 @@ def test_a_training_interrupted_resumes_to_the_uninterrupted_result(tmp_path, al
     scenario_file = tmp_path / "tiny.yaml"
     scenario_file.write_text((ROOT / "scenarios" / "paper.yaml").read_text() + RESUME_RL)
 
-    def command(out):
-        return [sys.executable, "-m", "netsim", "train", str(scenario_file), "--steps", "2000",
+    def command(out):  # checkpoints at 512 and 1,024 steps, evaluations at 1,024 and at
+        # the end (1,280): the part resumed after the first checkpoint writes both kinds
+        return [sys.executable, "-m", "netsim", "train", str(scenario_file), "--steps", "1100",
                 "--algo", algo, "--out", str(out), "--no-progress"]
 
     subprocess.run(command(tmp_path / "whole"), check=True, capture_output=True)
