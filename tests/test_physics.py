@@ -315,8 +315,6 @@ def test_expected_cost_is_the_mean_cost_over_the_fading_nodes(mode):
                                direct, rtol=1e-4, atol=1e-6)
 
 
-
-
 def test_models_of_the_same_physics_share_the_exact_loss_table():
     """The exact expected-loss table is computed once per task, fading law and profile
     curves in a process: a second model of the scenario (another seed's, a training's

@@ -499,11 +499,11 @@ class CellModel:
         on nothing but the task, the fading law and the encoders' profile curves, so
         models that share those share it (:data:`_EXACT_LOSS_TABLES`)."""
         if self._exact_loss is None:
-            key = self._exact_loss_key()
+            step_db = self.exact_table_step_db
+            grid_db = self._table_grid_db(step_db)
+            key = self._exact_loss_key(grid_db)
             table = _EXACT_LOSS_TABLES.get(key)
             if table is None:
-                step_db = self.exact_table_step_db
-                grid_db = self._table_grid_db(step_db)
                 loss = expectation.expected_loss(self, channel.db_to_linear(grid_db)[None, :])
                 loss.flags.writeable = False  # shared between models
                 table = ExpectedCostTable(float(grid_db[0]), step_db, loss, cubic=True)
@@ -513,18 +513,16 @@ class CellModel:
             self._exact_loss = table
         return self._exact_loss
 
-    def _exact_loss_key(self) -> tuple:
-        """Everything :meth:`_exact_loss_table` depends on: the task, the fading law and
-        each encoder's profile curve (read now: a profile changed after the model was
-        made gets a table of its own)."""
+    def _exact_loss_key(self, grid_db: np.ndarray) -> tuple:
+        """Everything :meth:`_exact_loss_table` on the mean-SNR grid ``grid_db`` depends
+        on: the task, the fading law, the grid and each encoder's profile curve (read
+        now: a profile changed after the model was made gets a table of its own)."""
         sc, profile = self.scenario, self.profile
         metric = task_loss_metric(sc.task.kind)
         curves = tuple((name, np.asarray(profile.snr_db[name], dtype=float).tobytes(),
                         np.asarray(profile.values[metric][name], dtype=float).tobytes())
                        for name in self.encoders)
-        span = (min(s[0] for s in profile.snr_db.values()),  # the grid's (_table_grid_db)
-                max(s[-1] for s in profile.snr_db.values()))
-        return (sc.task.kind, sc.cell.fading.model_dump_json(), span, curves)
+        return (sc.task.kind, sc.cell.fading.model_dump_json(), grid_db.tobytes(), curves)
 
     def expected_cost(
         self, distance_m: np.ndarray, interference_w: np.ndarray, user_cpu_hz: np.ndarray,

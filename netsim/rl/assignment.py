@@ -179,7 +179,8 @@ def problem_assignment(observer: ObservationEncoder | SizeFreeEncoder,
             whole[template.size:] = clip_bound(packed)  # float32 as astype rounds it
             template = whole
     order = assignment_order(users, seen.distance_m, user_order)
-    if snr_feature is None:
-        snr_feature = ObservationEncoder.snr_feature(seen.mean_snr)
+    if snr_feature is None:  # the size-free features hold it already
+        snr_feature = (template.snr if isinstance(template, SizeFreeSlot)
+                       else ObservationEncoder.snr_feature(seen.mean_snr))
     return SlotAssignment(observer, order.tolist(), template, snr_feature, problem.shape[1],
                           problem.voluntary_drop)

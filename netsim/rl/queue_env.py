@@ -224,8 +224,10 @@ class QueueAssignmentEnv(gym.Env):
                     source.mean_snr)
             if self.size_free:  # every user's expected cost (statistical information)
                 args += (source.expected, self.loop.drop_penalty)
-            self._templates = (source.start, self.observer.slot_template(*args),
-                               ObservationEncoder.snr_feature(source.mean_snr))
+            templates = self.observer.slot_template(*args)
+            snr_feature = (templates.snr if self.size_free
+                           else ObservationEncoder.snr_feature(source.mean_snr))
+            self._templates = (source.start, templates, snr_feature)
         _, templates, snr_feature = self._templates
         return templates.at(offset) if self.size_free else templates[offset], snr_feature[offset]
 

@@ -44,6 +44,7 @@ import numpy as np
 
 from netsim.rl.observation import (
     FeatureScales,
+    ObservationEncoder,
     QueueView,
     clip_bound,
     drop_allowed,
@@ -144,7 +145,7 @@ class SizeFreeEncoder(FeatureScales):
             interference=self.interference_feature(interference_w),
             distance=self.distance_feature(distance_m),
             clock=self.clock_feature(user_cpu_hz),
-            snr=np.log10(mean_snr),
+            snr=ObservationEncoder.snr_feature(mean_snr),
             cost=np.asarray(expected_cost) * self.cost_scale,
             penalty=np.asarray(drop_penalty) * self.cost_scale,
             queue=queue,
