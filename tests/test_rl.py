@@ -419,7 +419,7 @@ def test_expected_reward_model_rewards_the_expected_cost_and_reports_the_realise
     _, reward, _, _, info = env.step(2 * env.n_rbs + 1)  # encoder 2 on RB 1
     assert reward == pytest.approx(-0.1 * expected[user, 2, 1], rel=1e-6 if expectation
                                    == "exact" else 1e-4)
-    assert info["cost"] == pytest.approx(env.realised_cost[slot, user, 2, 1])
+    assert info["cost"] == pytest.approx(env.slot_costs(slot)[0][user, 2, 1])
 
 
 def test_training_episodes_walk_through_a_world_before_drawing_the_next():
@@ -490,7 +490,7 @@ def test_the_rl_scheduler_decides_as_the_policy_acts_in_the_environment(trained)
         users = np.flatnonzero(world.active[slot])
         mean_snr = model.snr(world.distance_m[slot], 1.0, world.interference_w[slot])
         problem = SchedulingProblem(
-            env.realised_cost[slot][users], env.penalty[users], tuple(scenario.encoders),
+            env.slot_costs(slot)[0][users], env.penalty[users], tuple(scenario.encoders),
             scenario.users.voluntary_drop,
             SlotObservation(users, world.distance_m[slot], world.user_cpu_hz,
                             world.interference_w[slot], mean_snr),
@@ -525,7 +525,7 @@ def test_the_myopic_reference_takes_each_users_cheapest_valid_action():
     terminated = False
     while not terminated:
         mask = env.action_masks()
-        expected = np.append(env.reward_cost[env.slot, env.current_user].ravel(), np.inf)
+        expected = np.append(env.slot_costs(env.slot)[1][env.current_user].ravel(), np.inf)
         action = act(observation, mask)
         assert mask[action]
         assert expected[action] == pytest.approx(expected[mask].min())

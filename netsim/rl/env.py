@@ -41,6 +41,7 @@ unscaled realised cost.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import gymnasium as gym
@@ -58,6 +59,24 @@ from netsim.simulation.runner import drop_penalties
 SEED_SPACE = 2**31 - 1
 SNAPSHOT_BLOCK = 256
 """One-slot training worlds drawn per vectorised batch (see SlotAssignmentEnv.reset)."""
+COST_CHUNK = 32
+"""Slots of a world whose costs and observation parts are computed at once, when the
+episodes reach them: a short training or evaluation pays for the slots it plays, a long
+one for all, in few vectorised calls."""
+
+
+@dataclass(frozen=True)
+class _Chunk:
+    """The world's slots ``start`` to ``stop``: each (user, encoder, RB)'s realised cost
+    and the reward's cost, (T, U, M, Q), the observer's slot templates and the users'
+    mean-SNR features, (T, U, Q)."""
+
+    start: int
+    stop: int
+    realised_cost: np.ndarray
+    reward_cost: np.ndarray
+    templates: np.ndarray | list
+    snr_feature: np.ndarray
 
 
 class SlotAssignmentEnv(gym.Env):
@@ -125,40 +144,56 @@ class SlotAssignmentEnv(gym.Env):
 
     def load_world(self, world: WorldTrace, stop: int | None = None) -> None:
         """Start an episode on a given world trace, at its first slot, ending before
-        slot ``stop`` (default: the whole trace)."""
+        slot ``stop`` (default: the whole trace). The slots' costs and observation parts
+        are computed when the episodes reach them, COST_CHUNK slots at a time
+        (:meth:`slot_costs`)."""
         self._batched = False
         self.world = world
-        cpu_hz = world.cpu_hz_by_slot
-        snr = self.model.snr(world.distance_m, world.fading, world.interference_w)
-        every = slice(None)  # the eavesdroppers (if any) enter the cost as leakage
-        self.realised_cost = self.model.cost(  # (T, U, M, Q)
-            snr, cpu_hz, self.model.eavesdropper_snr(world, every))
-        mean_snr = self.model.snr(world.distance_m, 1.0, world.interference_w)
-        leakage_penalty = self.model.expected_leakage_penalty(
-            self.model.eavesdropper_snr(world, every, faded=False))
-        self.reward_cost = (
-            self.model.expected_cost_at(mean_snr, cpu_hz, leakage_penalty)
-            if self.scenario.rl.reward_model == "expected"
-            else self.realised_cost
-        )
-        self._snr_feature = ObservationEncoder.snr_feature(mean_snr)  # (T, U, Q)
-        if self.size_free:
-            expected = (self.reward_cost if self.scenario.rl.reward_model == "expected"
-                        else self.model.expected_cost_at(mean_snr, cpu_hz, leakage_penalty))
-            self._templates = [
-                self.observer.slot_template(world.interference_w[t], world.distance_m[t],
-                                           cpu_hz[t], mean_snr[t], expected[t], self.penalty)
-                for t in range(world.n_slots)
-            ]
-        else:
-            self._templates = [
-                self.observer.slot_template(world.interference_w[t], world.distance_m[t],
-                                           cpu_hz[t], mean_snr[t])
-                for t in range(world.n_slots)
-            ]
+        self._chunk: _Chunk | None = None
         self.slot = 0
         self.stop = world.n_slots if stop is None else stop
         self._start_slot()
+
+    def slot_costs(self, slot: int) -> tuple[np.ndarray, np.ndarray]:
+        """The realised eq. 11 cost of every (user, encoder, RB) in ``slot`` of the
+        current world, (U, M, Q), and the one the reward uses (the expected cost, or the
+        realised one with ``rl.reward_model: realised``)."""
+        chunk = self._chunk_of(slot)
+        return chunk.realised_cost[slot - chunk.start], chunk.reward_cost[slot - chunk.start]
+
+    def _chunk_of(self, slot: int) -> _Chunk:
+        """The current world's tensors for the COST_CHUNK slots from ``slot`` on, unless
+        the chunk in hand holds ``slot`` (vectorised over slots: each slot's numbers are
+        those of the whole world computed at once)."""
+        chunk = self._chunk
+        if chunk is None or not chunk.start <= slot < chunk.stop:
+            chunk = self._chunk = self._compute_chunk(slot,
+                                                      min(slot + COST_CHUNK, self.world.n_slots))
+        return chunk
+
+    def _compute_chunk(self, start: int, stop: int) -> _Chunk:
+        world, model, part = self.world, self.model, slice(start, stop)
+        cpu_hz = world.cpu_hz_by_slot[part]
+        interference_w, distance_m = world.interference_w[part], world.distance_m[part]
+        snr = model.snr(distance_m, world.fading[part], interference_w)
+        # the eavesdroppers (if any) enter the cost as leakage
+        realised = model.cost(snr, cpu_hz, model.eavesdropper_snr(world, part))  # (T, U, M, Q)
+        mean_snr = model.snr(distance_m, 1.0, interference_w)
+        leakage_penalty = model.expected_leakage_penalty(
+            model.eavesdropper_snr(world, part, faded=False))
+        expected = (model.expected_cost_at(mean_snr, cpu_hz, leakage_penalty)
+                    if self.scenario.rl.reward_model == "expected" or self.size_free
+                    else None)
+        reward = expected if self.scenario.rl.reward_model == "expected" else realised
+        if self.size_free:
+            templates = [self.observer.slot_template(interference_w[t], distance_m[t], cpu_hz[t],
+                                                     mean_snr[t], expected[t], self.penalty)
+                         for t in range(stop - start)]
+        else:
+            templates = self.observer.slot_template(interference_w, distance_m, cpu_hz,
+                                                    mean_snr)
+        return _Chunk(start, stop, realised, reward, templates,
+                      ObservationEncoder.snr_feature(mean_snr))
 
     def _start_slot(self) -> None:
         """Skip slots without requests; start the assignment of the next one."""
@@ -172,8 +207,10 @@ class SlotAssignmentEnv(gym.Env):
         else:
             users = np.empty(0, dtype=np.int64)
         slot = min(self.slot, self.world.n_slots - 1)
+        chunk = self._chunk_of(slot)
         self.assignment = SlotAssignment(self.observer, [int(u) for u in users],
-                                         self._templates[slot], self._snr_feature[slot],
+                                         chunk.templates[slot - chunk.start],
+                                         chunk.snr_feature[slot - chunk.start],
                                          self.n_encoders, self.scenario.users.voluntary_drop)
 
     @property
@@ -191,8 +228,9 @@ class SlotAssignmentEnv(gym.Env):
         info: dict[str, Any] = {"invalid_action": not step.valid, "user": step.user,
                                 "slot": slot}
         if step.served:
-            cost = float(self.realised_cost[slot, step.user, step.encoder, step.rb])
-            learn_cost = float(self.reward_cost[slot, step.user, step.encoder, step.rb])
+            realised, reward = self.slot_costs(slot)
+            cost = float(realised[step.user, step.encoder, step.rb])
+            learn_cost = float(reward[step.user, step.encoder, step.rb])
         else:
             cost = float(self.penalty[step.user])
             if not step.valid:
