@@ -365,13 +365,13 @@ def test_steps_to_95_percent_of_the_final_score():
 def test_compare_trains_every_algorithm_and_seed(tmp_path):
     from solvers.rl.compare import compare
 
-    scenario = make_scenario(rl={**FAST_RL, "eval_every_steps": 1024, "eval_slots": 5,
+    scenario = make_scenario(rl={**FAST_RL, "eval_every_steps": 512, "eval_slots": 5,
                                  "learning_starts": 256}, **SMALL_CELL)
-    table = compare(scenario, ["ppo", "sac"], [0, 1], 2048, tmp_path, progress=False)
+    table = compare(scenario, ["ppo", "sac"], [0, 1], 1024, tmp_path, progress=False)
     assert list(table["algo"]) == ["ppo", "sac"] and (table["seeds"] == 2).all()
     assert table["final_score_vs_statistical"].between(0, 1.5).all()
     curves = pd.read_csv(tmp_path / "curves.csv")
-    assert sorted(curves["env_steps"].unique()) == [1024, 2048]
+    assert sorted(curves["env_steps"].unique()) == [512, 1024]
     assert (tmp_path / "convergence.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     for algo in ("ppo", "sac"):
         for seed in (0, 1):
