@@ -298,12 +298,16 @@ def _rayleigh_loss(values: np.ndarray, slope: np.ndarray, log_gain: np.ndarray
     tail = np.exp(-gain)  # P(g > g_k)
     total = values[0] * -np.expm1(-gain[..., 0]) + values[-1] * tail[..., -1]
     if slope.size:
-        x, y = gain[..., :-1], gain[..., 1:]
         log_x, log_y = log_gain[..., :-1], log_gain[..., 1:]
         tail_x, tail_y = tail[..., :-1], tail[..., 1:]
+        # E1 once per crossing point (each is one piece's end and the next one's start);
+        # 0 where e^-g is (E1(g) < e^-g / g: 0 too), as the pieces there are dropped
+        live = tail > 0.0
+        e1 = np.zeros_like(gain)
+        e1[live] = exp1(gain[live])
         with np.errstate(invalid="ignore"):
             pieces = ((values[:-1] - slope * log_x) * (tail_x - tail_y)
-                      + slope * (tail_x * log_x - tail_y * log_y + exp1(x) - exp1(y)))
+                      + slope * (tail_x * log_x - tail_y * log_y + e1[..., :-1] - e1[..., 1:]))
         total = total + np.where(tail_x > 0.0, pieces, 0.0).sum(axis=-1)  # else ~e^-700
     return total
 
