@@ -360,21 +360,17 @@ def request_records(model: CellModel, world: WorldTrace, run: SchedulerRun, seed
     return frame[record_columns(scenario)]
 
 
-def user_fairness(records: pd.DataFrame, performance: str) -> dict[str, dict[str, float]]:
-    """Per scheduler, per user (and seed): the mean reward of its requests and its mean
-    task performance (accuracy or CLIP-I similarity, dropped requests count 0). Returns,
-    per scheduler label, the mean and the worst user's reward, and Jain's index of the
-    users' performance, each averaged over seeds (grouped once for all schedulers: each
-    scheduler's numbers are those of its own records grouped alone)."""
-    per_user = records.groupby(["scheduler", "seed", "user"])[["reward", performance]].mean()
-    per_seed = per_user.groupby(level=["scheduler", "seed"])
-    worst = per_seed["reward"].min()
-    jain = per_seed[performance].agg(lambda v: jain_index(v.to_numpy()))
+def user_fairness(group: pd.DataFrame, performance: str) -> dict[str, float]:
+    """Per user (and seed): the mean reward of its requests and its mean task
+    performance (accuracy or CLIP-I similarity, dropped requests count 0). Returns the
+    mean and the worst user's reward, and Jain's index of the users' performance, each
+    averaged over seeds."""
+    per_user = group.groupby(["seed", "user"])[["reward", performance]].mean()
+    per_seed = per_user.groupby(level="seed")
     return {
-        label: {"mean_user_reward": per_user["reward"].xs(label).mean(),
-                "worst_user_reward": worst.xs(label).mean(),
-                "jain_index": jain.xs(label).mean()}
-        for label in per_user.index.unique(level="scheduler")
+        "mean_user_reward": per_user["reward"].mean(),
+        "worst_user_reward": per_seed["reward"].min().mean(),
+        "jain_index": per_seed[performance].agg(lambda v: jain_index(v.to_numpy())).mean(),
     }
 
 
@@ -391,7 +387,6 @@ def summarise(records: pd.DataFrame, scenario: Scenario,
         label: -records.loc[records["scheduler"] == label, "reward"].mean()
         for label in (oracle_ref, statistical_ref)
     }
-    fairness = user_fairness(records, performance)
     for label, group in records.groupby("scheduler", sort=False):
         mine = served[served["scheduler"] == label]
         per_seed_reward = group.groupby("seed")["reward"].mean().to_numpy()
@@ -411,7 +406,7 @@ def summarise(records: pd.DataFrame, scenario: Scenario,
                 "mean_total_energy_j": mine["total_energy_j"].mean(),
                 "mean_reward": -mean_cost,
                 "mean_reward_ci95": ci95_half_width(per_seed_reward),
-                **fairness[label],
+                **user_fairness(group, performance),
                 "gap_to_oracle_pct": 100.0 * (mean_cost / reference_cost[oracle_ref] - 1),
                 "gap_to_statistical_pct": 100.0
                 * (mean_cost / reference_cost[statistical_ref] - 1),
