@@ -422,6 +422,107 @@ def test_expected_reward_model_rewards_the_expected_cost_and_reports_the_realise
     assert info["cost"] == pytest.approx(env.slot_costs(slot)[0][user, 2, 1])
 
 
+@pytest.mark.parametrize(("cell", "n_slots"), [
+    ({}, 65), *[({"users": {"count": 1}, "cell": {"n_rbs": 1}, "encoders": ["ViT-B-32"],
+                 "schedulers": ["random"]}, n) for n in (33, 65)]])
+def test_costs_computed_chunk_by_chunk_are_those_of_the_whole_world(cell, n_slots):
+    """The environment computes a world's costs COST_CHUNK slots at a time: bit for bit
+    the costs of the whole world at once (also in a one-user, one-RB, one-encoder cell,
+    where numpy would sum a lone slot's axis in another order), whichever slot comes
+    first."""
+    from netsim.model.world import generate_world
+
+    scenario = make_scenario(slots=n_slots, **cell)
+    env = SlotAssignmentEnv(scenario)
+    model = env.model
+    for seed in (3, 5, 7):  # 5 and 7: a lone slot's sum in a one-element cell differs
+        world = generate_world(scenario, seed)
+        whole = model.cost(model.snr(world.distance_m, world.fading, world.interference_w),
+                           world.cpu_hz_by_slot)
+        mean_snr = model.snr(world.distance_m, 1.0, world.interference_w)
+        expected = model.expected_cost_at(mean_snr, world.cpu_hz_by_slot)
+        for order in (range(n_slots), reversed(range(n_slots))):
+            env.load_world(world)
+            for slot in order:
+                realised, reward = env.slot_costs(slot)
+                assert realised.tobytes() == whole[slot].tobytes(), (seed, slot)
+                assert reward.tobytes() == expected[slot].tobytes(), (seed, slot)
+
+
+def test_an_environment_pickled_before_chunks_goes_on_alike():
+    """An environment pickled (in a training checkpoint) by a version that held the whole
+    world's costs unpickles into this one and steps exactly as if never pickled."""
+    import pickle
+
+    scenario = make_scenario(rl={"episode_slots": 7, "world_slots": 40})
+    env = SlotAssignmentEnv(scenario)
+    env.reset(seed=4)
+    rng = np.random.default_rng(0)
+    for _ in range(9):
+        env.step(int(rng.choice(np.flatnonzero(env.action_masks()))))
+    state = pickle.loads(pickle.dumps(env)).__dict__
+    del state["_chunk"]  # what the earlier version pickled instead
+    n = env.world.n_slots
+    state.update(realised_cost=np.zeros((n, 5, 3, 6)), reward_cost=np.zeros((n, 5, 3, 6)),
+                 _templates=[None] * n, _snr_feature=np.zeros((n, 5, 6)))
+    old = SlotAssignmentEnv.__new__(SlotAssignmentEnv)
+    old.__setstate__(state)
+    for _ in range(60):
+        action = int(rng.choice(np.flatnonzero(env.action_masks())))
+        assert np.array_equal(env.action_masks(), old.action_masks())
+        ours, theirs = env.step(action), old.step(action)
+        assert ours[0].tobytes() == theirs[0].tobytes() and ours[1:4] == theirs[1:4]
+        if ours[2]:
+            assert env.reset()[0].tobytes() == old.reset()[0].tobytes()
+
+
+def test_a_training_episode_without_a_request_is_passed_over():
+    """With sparse requests (each user asks in a slot with probability 0.1), a reset
+    passes over one-slot episodes nobody asks in: every episode starts with a user to
+    assign, and an episode is never empty."""
+    scenario = make_scenario(users={"arrivals": {"probability": 0.1}})
+    env = SlotAssignmentEnv(scenario)
+    env.reset(seed=0)
+    skipped = 0
+    for _ in range(400):
+        assert env.assignment.users and env.world.active[env.slot].any()
+        _, _, terminated, _, _ = env.step(int(np.flatnonzero(env.action_masks())[0]))
+        if terminated:
+            world, first = env.world, env.stop
+            env.reset()
+            passed = range(first if env.world is world else 0, env.slot)
+            assert not env.world.active[list(passed)].any()
+            skipped += len(passed)
+    assert skipped > 0  # some empty one-slot worlds were passed over
+
+
+def test_an_evaluation_passes_over_worlds_without_a_request():
+    """Evaluation worlds nobody asks in are scored as netsim run scores seeds without
+    requests: they add no request (and a return of 0); with none asking at all, one
+    clear error."""
+    from netsim.simulation.runner import NoRequestsError
+
+    scenario = make_scenario(users={"arrivals": {"probability": 0.1}}, rl={"eval_slots": 1})
+    env = SlotAssignmentEnv(scenario.model_copy(
+        update={"rl": scenario.rl.model_copy(update={"episode_slots": 1})}))
+    seeds = list(range(10_000, 10_012))
+    asked = []
+    for seed in seeds:
+        observation, _ = env.reset(options={"world_seed": seed})
+        if env.slot < env.stop:
+            asked.append(seed)
+        else:
+            assert not observation.any()
+    assert 0 < len(asked) < len(seeds)
+    every = evaluate_policy(random_policy(np.random.default_rng(0)), scenario, seeds)
+    some = evaluate_policy(random_policy(np.random.default_rng(0)), scenario, asked)
+    assert every["score_vs_statistical"] == some["score_vs_statistical"]
+    assert every["mean_return"] * len(seeds) == pytest.approx(some["mean_return"] * len(asked))
+    with pytest.raises(NoRequestsError, match="rl.eval_slots"):
+        evaluate_policy(random_policy(np.random.default_rng(0)), scenario,
+                        sorted(set(seeds) - set(asked)))
+
+
 def test_training_episodes_walk_through_a_world_before_drawing_the_next():
     env = SlotAssignmentEnv(make_scenario(rl={"episode_slots": 2, "world_slots": 6}))
     env.reset(seed=0)

@@ -3,7 +3,8 @@
 The agent is the base station. One step assigns one requesting user an (encoder, RB)
 pair, so a slot takes as many steps as users with a request, taken in the order
 ``rl.user_order`` (by default cell-edge users first, :func:`assignment_order`); an episode is
-``rl.episode_slots`` slots of one random world (a fresh world per episode).
+``rl.episode_slots`` slots of one random world (a fresh world per episode; a reset passes
+over episodes nobody asks in).
 
 Observation (float32, documented in :func:`observation_size`):
   interference on each RB, normalised dB                          (Q)
@@ -59,10 +60,13 @@ from netsim.simulation.runner import drop_penalties
 SEED_SPACE = 2**31 - 1
 SNAPSHOT_BLOCK = 256
 """One-slot training worlds drawn per vectorised batch (see SlotAssignmentEnv.reset)."""
+MAX_EMPTY_EPISODES = 10_000
+"""Training episodes passed over at most, for want of a request, before a reset gives up."""
 COST_CHUNK = 32
 """Slots of a world whose costs and observation parts are computed at once, when the
-episodes reach them: a short training or evaluation pays for the slots it plays, a long
-one for all, in few vectorised calls."""
+episodes reach them (slots 0-31, 32-63, ...; a last lone slot joins the chunk before
+it): a short training or evaluation pays for the slots it plays, a long one for all, in
+few vectorised calls."""
 
 
 @dataclass(frozen=True)
@@ -124,15 +128,20 @@ class SlotAssignmentEnv(gym.Env):
             self.load_world(generate_world(self.scenario, int(world_seed)))
             return self._observation(), {}
         episode = self.scenario.rl.episode_slots
-        used_up = self.world is None or self.stop + episode > self.world.n_slots
-        if seed is not None or used_up or not self._batched:  # a seed starts a new world
-            self.load_world(self._training_world(int(self.np_random.integers(SEED_SPACE))),
-                            stop=episode)
-            self._batched = True
-        else:
-            self.slot, self.stop = self.stop, self.stop + episode
-            self._start_slot()
-        return self._observation(), {}
+        for _ in range(MAX_EMPTY_EPISODES):
+            used_up = self.world is None or self.stop + episode > self.world.n_slots
+            if seed is not None or used_up or not self._batched:  # a seed starts a new world
+                self.load_world(self._training_world(int(self.np_random.integers(SEED_SPACE))),
+                                stop=episode)
+                self._batched, seed = True, None
+            else:
+                self.slot, self.stop = self.stop, self.stop + episode
+                self._start_slot()
+            if self.slot < self.stop:
+                return self._observation(), {}
+            # not a single request in the episode: nothing to decide, the next one
+        raise RuntimeError(f"no request in {MAX_EMPTY_EPISODES} episodes of "
+                           f"{episode} slots: raise rl.episode_slots")
 
     def _training_world(self, seed: int) -> WorldTrace:
         """With one-slot episodes and worlds (the default), SNAPSHOT_BLOCK independent
@@ -162,14 +171,28 @@ class SlotAssignmentEnv(gym.Env):
         return chunk.realised_cost[slot - chunk.start], chunk.reward_cost[slot - chunk.start]
 
     def _chunk_of(self, slot: int) -> _Chunk:
-        """The current world's tensors for the COST_CHUNK slots from ``slot`` on, unless
-        the chunk in hand holds ``slot`` (vectorised over slots: each slot's numbers are
-        those of the whole world computed at once)."""
+        """The current world's tensors for the COST_CHUNK slots that hold ``slot``
+        (computed unless in hand). Vectorised over the chunk's slots: the numbers of the
+        whole world computed at once. (numpy sums an axis of one element, a chunk of one
+        slot in a one-user, one-encoder, one-RB cell, in another order: a chunk is one
+        slot only when the world is.)"""
         chunk = self._chunk
         if chunk is None or not chunk.start <= slot < chunk.stop:
-            chunk = self._chunk = self._compute_chunk(slot,
-                                                      min(slot + COST_CHUNK, self.world.n_slots))
+            n_slots = self.world.n_slots
+            start = slot - slot % COST_CHUNK
+            if start > 0 and n_slots - start == 1:
+                start -= COST_CHUNK  # a last lone slot joins the chunk before it
+            stop = start + COST_CHUNK if n_slots - start > COST_CHUNK + 1 else n_slots
+            chunk = self._chunk = self._compute_chunk(start, stop)
         return chunk
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Unpickle (training checkpoints pickle the environment), also one pickled
+        before the costs were computed chunk by chunk: its whole-world tensors are
+        dropped and the chunks computed again, the same numbers."""
+        for old in ("realised_cost", "reward_cost", "_templates", "_snr_feature"):
+            state.pop(old, None)
+        self.__dict__.update({"_chunk": None, **state})
 
     def _compute_chunk(self, start: int, stop: int) -> _Chunk:
         world, model, part = self.world, self.model, slice(start, stop)
@@ -250,4 +273,6 @@ class SlotAssignmentEnv(gym.Env):
         return observation, -learn_cost * self.scenario.rl.reward_scale, terminated, False, info
 
     def _observation(self) -> np.ndarray:
+        if self.slot >= self.stop:  # an evaluation world nobody asks in: nothing to decide
+            return np.zeros(self.observation_space.shape, np.float32)
         return self.assignment.observation()

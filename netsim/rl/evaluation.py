@@ -22,6 +22,7 @@ from netsim.rl.env import SlotAssignmentEnv
 from netsim.rl.size_free import action_costs
 from netsim.scenario import Scenario
 from netsim.simulation.runner import (
+    NoRequestsError,
     SchedulerRun,
     build_scheduler,
     gather_chunk,
@@ -52,6 +53,8 @@ def evaluate_policy(policy: Policy, scenario: Scenario, seeds: list[int] | None 
     records: list[pd.DataFrame] = []
     for seed in seeds:
         observation, _ = env.reset(options={"world_seed": seed})
+        if env.slot >= env.stop:
+            continue  # no request in this world: nothing to decide or score (as netsim run)
         decided: dict[str, list[int]] = {"slot": [], "user": [], "encoder": [], "rb": []}
         terminated = False
         while not terminated:
@@ -74,6 +77,10 @@ def evaluate_policy(policy: Policy, scenario: Scenario, seeds: list[int] | None 
                       for label, entry in reference_entries("analytic").items()}
         runs = {POLICY: run, **schedule_seed(model, world, references)}
         records += [request_records(model, world, each, seed) for each in runs.values()]
+    if not records:
+        raise NoRequestsError(f"no request arrived in any of the {len(seeds)} evaluation "
+                              f"worlds of {scenario.rl.eval_slots} slots: raise rl.eval_slots "
+                              "(or users.arrivals' probability or rate)")
     return scores(pd.concat(records, ignore_index=True), scenario, len(seeds))
 
 
