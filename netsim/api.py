@@ -173,6 +173,7 @@ def train(scenario: Scenario | str | Path, algo: str = "ppo", steps: int | None 
     (checkpoints, TensorBoard logs, model.zip, learning_curve.csv) is kept there and
     ``resume`` continues it."""
     from netsim.simulation.registry import check_algorithms, rl_entry
+    from netsim.simulation.runner import NoRequestsError
 
     scenario = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     try:
@@ -195,6 +196,8 @@ def train(scenario: Scenario | str | Path, algo: str = "ppo", steps: int | None 
             model_path = rl_entry("train")(scenario, algo, folder,
                                            steps=None if steps is None else int(steps),
                                            seed=seed, resume=resume, progress=progress)
+        except NoRequestsError:
+            raise
         except ValueError as error:  # the folder holds another training
             raise _folder_error(error) from None
         model = rl_entry("load")(model_path, algo)

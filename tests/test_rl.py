@@ -479,7 +479,10 @@ def test_an_environment_pickled_before_chunks_goes_on_alike():
 def test_a_training_episode_without_a_request_is_passed_over():
     """With sparse requests (each user asks in a slot with probability 0.1), a reset
     passes over one-slot episodes nobody asks in: every episode starts with a user to
-    assign, and an episode is never empty."""
+    assign, and an episode is never empty; with nobody ever asking, an error naming the
+    key to raise."""
+    from netsim.simulation.runner import NoRequestsError
+
     scenario = make_scenario(users={"arrivals": {"probability": 0.1}})
     env = SlotAssignmentEnv(scenario)
     env.reset(seed=0)
@@ -494,6 +497,9 @@ def test_a_training_episode_without_a_request_is_passed_over():
             assert not env.world.active[list(passed)].any()
             skipped += len(passed)
     assert skipped > 0  # some empty one-slot worlds were passed over
+    nobody = SlotAssignmentEnv(make_scenario(users={"arrivals": {"probability": 1e-12}}))
+    with pytest.raises(NoRequestsError, match="rl.episode_slots"):
+        nobody.reset(seed=0)  # one clear line from netsim train, not a traceback
 
 
 def test_an_evaluation_passes_over_worlds_without_a_request():

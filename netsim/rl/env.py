@@ -55,7 +55,7 @@ from netsim.rl.masks import MaskSpec, masks_from_observations  # noqa: F401 - th
 from netsim.rl.observation import OBS_BOUND, ObservationEncoder, observation_size
 from netsim.rl.size_free import SizeFreeEncoder, size_free_observation_size
 from netsim.scenario import Scenario
-from netsim.simulation.runner import drop_penalties
+from netsim.simulation.runner import NoRequestsError, drop_penalties, slots_text
 
 SEED_SPACE = 2**31 - 1
 SNAPSHOT_BLOCK = 256
@@ -140,8 +140,9 @@ class SlotAssignmentEnv(gym.Env):
             if self.slot < self.stop:
                 return self._observation(), {}
             # not a single request in the episode: nothing to decide, the next one
-        raise RuntimeError(f"no request in {MAX_EMPTY_EPISODES} episodes of "
-                           f"{episode} slots: raise rl.episode_slots")
+        raise NoRequestsError(f"no request arrived in {MAX_EMPTY_EPISODES} training episodes "
+                              f"of {slots_text(episode)}: raise rl.episode_slots (or "
+                              "users.arrivals' probability)")
 
     def _training_world(self, seed: int) -> WorldTrace:
         """With one-slot episodes and worlds (the default), SNAPSHOT_BLOCK independent
@@ -173,9 +174,10 @@ class SlotAssignmentEnv(gym.Env):
     def _chunk_of(self, slot: int) -> _Chunk:
         """The current world's tensors for the COST_CHUNK slots that hold ``slot``
         (computed unless in hand). Vectorised over the chunk's slots: the numbers of the
-        whole world computed at once. (numpy sums an axis of one element, a chunk of one
+        whole world computed at once (numpy sums an axis of one element, a chunk of one
         slot in a one-user, one-encoder, one-RB cell, in another order: a chunk is one
-        slot only when the world is.)"""
+        slot only when the world is; the whole world's own leakage penalty, in blocks of
+        1,066 slots with M = Q = 1, leaves such a lone slot in a world of 1,067)."""
         chunk = self._chunk
         if chunk is None or not chunk.start <= slot < chunk.stop:
             n_slots = self.world.n_slots
@@ -229,11 +231,15 @@ class SlotAssignmentEnv(gym.Env):
             self.slot += 1
         else:
             users = np.empty(0, dtype=np.int64)
-        slot = min(self.slot, self.world.n_slots - 1)
-        chunk = self._chunk_of(slot)
+        if not users.size:  # the episode is over: nothing to observe (no chunk to compute)
+            self.assignment = SlotAssignment(self.observer, [], None,
+                                             np.zeros((self.n_users, self.n_rbs)),
+                                             self.n_encoders, self.scenario.users.voluntary_drop)
+            return
+        chunk = self._chunk_of(self.slot)
         self.assignment = SlotAssignment(self.observer, [int(u) for u in users],
-                                         chunk.templates[slot - chunk.start],
-                                         chunk.snr_feature[slot - chunk.start],
+                                         chunk.templates[self.slot - chunk.start],
+                                         chunk.snr_feature[self.slot - chunk.start],
                                          self.n_encoders, self.scenario.users.voluntary_drop)
 
     @property

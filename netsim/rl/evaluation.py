@@ -29,6 +29,7 @@ from netsim.simulation.runner import (
     reference_entries,
     request_records,
     schedule_seed,
+    slots_text,
 )
 
 Policy = Callable[[np.ndarray, np.ndarray], int]
@@ -79,8 +80,8 @@ def evaluate_policy(policy: Policy, scenario: Scenario, seeds: list[int] | None 
         records += [request_records(model, world, each, seed) for each in runs.values()]
     if not records:
         raise NoRequestsError(f"no request arrived in any of the {len(seeds)} evaluation "
-                              f"worlds of {scenario.rl.eval_slots} slots: raise rl.eval_slots "
-                              "(or users.arrivals' probability or rate)")
+                              f"worlds of {slots_text(scenario.rl.eval_slots)}: raise "
+                              "rl.eval_slots (or users.arrivals' probability)")
     return scores(pd.concat(records, ignore_index=True), scenario, len(seeds))
 
 

@@ -55,7 +55,7 @@ from netsim.rl.size_free import SizeFreeEncoder, SizeFreeSlot, size_free_observa
 from netsim.scenario import Scenario
 from netsim.simulation.closed_loop import BLOCKED, EXPIRED, SERVED, ClosedLoop, SlotSource
 from netsim.simulation.queue_cost import RunningCost
-from netsim.simulation.runner import drop_penalties
+from netsim.simulation.runner import NoRequestsError, drop_penalties, slots_text
 from netsim.simulation.scheduling import Allocation, Scheduler, SchedulingProblem
 from netsim.simulation.traffic import generate_traffic
 
@@ -148,8 +148,9 @@ class QueueAssignmentEnv(gym.Env):
             if self._begin(chosen) or world_seed is not None:
                 break  # a world without a single request is drawn again
         else:
-            raise RuntimeError(f"no request arrived in {MAX_EMPTY_WORLDS} episodes of "
-                               f"{self.scenario.slots} slots: raise rl.episode_slots")
+            raise NoRequestsError(f"no request arrived in {MAX_EMPTY_WORLDS} episodes of "
+                                  f"{slots_text(self.scenario.slots)}: raise "
+                                  "rl.episode_slots")
         return self._observation(), {}
 
     def _begin(self, seed: int) -> bool:

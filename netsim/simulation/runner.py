@@ -163,6 +163,11 @@ class NoRequestsError(ValueError):
     """A run in which no request arrived: there is nothing to record or summarise."""
 
 
+def slots_text(count: int) -> str:
+    """'1 slot', '3 slots'."""
+    return f"{count} slot" if count == 1 else f"{count} slots"
+
+
 @dataclass(frozen=True)
 class RunResult:
     records: pd.DataFrame
