@@ -190,6 +190,9 @@ def train(scenario: Scenario | str | Path, algo: str = "ppo", steps: int | None 
             check_closed_loop_scenario(scenario)
         except ValueError as error:
             raise ScenarioError(scenario.name, "rl", str(error)) from None
+    from netsim.rl.evaluation import check_evaluation_worlds
+
+    check_evaluation_worlds(scenario)  # NoRequestsError before anything is written
     with tempfile.TemporaryDirectory(prefix="netsim-train-") as temp:
         folder = Path(out) if out is not None else Path(temp)
         try:

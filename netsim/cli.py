@@ -369,13 +369,16 @@ def train(
         fail(str(error))
     except ValueError as error:
         fail(f"--algo: {error}")
-    if scenario.delay_model == "des":  # trained in the closed loop: checked before the lock
-        from netsim.rl.queue_env import check_closed_loop_scenario
+    from netsim.rl.evaluation import check_evaluation_worlds
 
-        try:
+    try:  # checked before the lock: nothing written for a training that cannot run
+        if scenario.delay_model == "des":  # trained in the closed loop
+            from netsim.rl.queue_env import check_closed_loop_scenario
+
             check_closed_loop_scenario(scenario)
-        except ValueError as error:
-            fail(f"{scenario_file}: {error}")
+        check_evaluation_worlds(scenario)
+    except ValueError as error:
+        fail(f"{scenario_file}: {error}")
     train_fn = rl_entry("train")
     out_dir = out if out is not None else Path("results") / scenario.name / f"train-{algo}-s{seed}"
     _check_targets(("--out", out_dir, True))

@@ -529,6 +529,32 @@ def test_an_evaluation_passes_over_worlds_without_a_request():
                         sorted(set(seeds) - set(asked)))
 
 
+@pytest.mark.parametrize("delay_model", ["analytic", "des"])
+def test_a_training_whose_evaluation_worlds_hold_no_request_is_refused_up_front(
+        tmp_path, delay_model):
+    """No request in any evaluation world: netsim train says so in one line naming the
+    keys, exit 2, before writing anything (not at its first evaluation)."""
+    import yaml
+    from typer.testing import CliRunner
+
+    from netsim.cli import app
+
+    data = yaml.safe_load((ROOT / "scenarios" / "paper.yaml").read_text())
+    data["rl"] = {"eval_slots": 2, "eval_seeds": [10_000, 10_001], "episode_slots": 2}
+    data["users"]["arrivals"] = ({"model": "poisson", "rate_per_s": 1e-9}
+                                 if delay_model == "des" else {"probability": 1e-12})
+    data["delay_model"] = delay_model
+    scenario_file = tmp_path / "silent.yaml"
+    scenario_file.write_text(yaml.safe_dump(data))
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["train", str(scenario_file), "--steps", "64", "--out",
+                                      str(out), "--no-progress"])
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and "rl.eval_seeds" in lines[0] and "rl.eval_slots" in lines[0]
+    assert not out.exists()
+
+
 def test_training_episodes_walk_through_a_world_before_drawing_the_next():
     env = SlotAssignmentEnv(make_scenario(rl={"episode_slots": 2, "world_slots": 6}))
     env.reset(seed=0)

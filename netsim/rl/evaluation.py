@@ -109,6 +109,26 @@ def scores(records: pd.DataFrame, scenario: Scenario, n_seeds: int) -> dict:
     }
 
 
+def check_evaluation_worlds(scenario: Scenario) -> None:
+    """NoRequestsError (one line, naming the keys) unless a request arrives in at least
+    one evaluation world (``rl.eval_seeds``, ``rl.eval_slots`` slots each, drawn as
+    :func:`evaluate_policy` and :func:`evaluate_closed_loop` draw them): checked before
+    a training starts, rather than at its first evaluation."""
+    from netsim.model.world import generate_world
+    from netsim.simulation.traffic import generate_traffic
+
+    worlds = scenario.model_copy(update={"slots": scenario.rl.eval_slots})
+    for seed in scenario.rl.eval_seeds:
+        world = generate_world(worlds, seed)
+        if (generate_traffic(worlds, world, seed).count if scenario.delay_model == "des"
+                else world.active.any()):
+            return
+    raise NoRequestsError(f"rl.eval_seeds: no request arrives in any of the "
+                          f"{len(scenario.rl.eval_seeds)} evaluation worlds of "
+                          f"{slots_text(scenario.rl.eval_slots)}: raise rl.eval_slots (or "
+                          "users.arrivals' probability or rate)")
+
+
 def evaluate_closed_loop(policy: Policy, scenario: Scenario, seeds: list[int]) -> dict:
     """The policy scheduling inside the closed loop (:class:`QueueAssignmentEnv`) on each
     evaluation seed's world and traffic (``rl.eval_slots`` slots), against the
