@@ -197,6 +197,8 @@ class SlotAssignmentEnv(gym.Env):
         self.__dict__.update({"_chunk": None, **state})
 
     def _compute_chunk(self, start: int, stop: int) -> _Chunk:
+        """The world's slots ``start`` to ``stop``: realised cost (eq. 11 under the slots'
+        fading), the reward's cost, templates and SNR features, vectorised over them."""
         world, model, part = self.world, self.model, slice(start, stop)
         cpu_hz = world.cpu_hz_by_slot[part]
         interference_w, distance_m = world.interference_w[part], world.distance_m[part]
