@@ -53,7 +53,7 @@ from netsim.model.world import WorldTrace, generate_snapshots, generate_world
 from netsim.rl.assignment import SlotAssignment, Step, assignment_order
 from netsim.rl.masks import MaskSpec, masks_from_observations  # noqa: F401 - the env's protocol
 from netsim.rl.observation import OBS_BOUND, ObservationEncoder, observation_size
-from netsim.rl.size_free import SizeFreeEncoder, size_free_observation_size
+from netsim.rl.size_free import SizeFreeEncoder, SizeFreeSlot, size_free_observation_size
 from netsim.scenario import Scenario
 from netsim.simulation.runner import NoRequestsError, drop_penalties, slots_text
 
@@ -79,7 +79,7 @@ class _Chunk:
     stop: int
     realised_cost: np.ndarray
     reward_cost: np.ndarray
-    templates: np.ndarray | list
+    templates: np.ndarray | SizeFreeSlot
     snr_feature: np.ndarray
 
 
@@ -212,13 +212,11 @@ class SlotAssignmentEnv(gym.Env):
                     if self.scenario.rl.reward_model == "expected" or self.size_free
                     else None)
         reward = expected if self.scenario.rl.reward_model == "expected" else realised
-        if self.size_free:
-            templates = [self.observer.slot_template(interference_w[t], distance_m[t], cpu_hz[t],
-                                                     mean_snr[t], expected[t], self.penalty)
-                         for t in range(stop - start)]
-        else:
+        if self.size_free:  # the slots' features, their SNR feature among them
             templates = self.observer.slot_template(interference_w, distance_m, cpu_hz,
-                                                    mean_snr)
+                                                    mean_snr, expected, self.penalty)
+            return _Chunk(start, stop, realised, reward, templates, templates.snr)
+        templates = self.observer.slot_template(interference_w, distance_m, cpu_hz, mean_snr)
         return _Chunk(start, stop, realised, reward, templates,
                       ObservationEncoder.snr_feature(mean_snr))
 
@@ -239,10 +237,11 @@ class SlotAssignmentEnv(gym.Env):
                                              self.n_encoders, self.scenario.users.voluntary_drop)
             return
         chunk = self._chunk_of(self.slot)
-        self.assignment = SlotAssignment(self.observer, [int(u) for u in users],
-                                         chunk.templates[self.slot - chunk.start],
-                                         chunk.snr_feature[self.slot - chunk.start],
-                                         self.n_encoders, self.scenario.users.voluntary_drop)
+        offset = self.slot - chunk.start
+        template = chunk.templates.at(offset) if self.size_free else chunk.templates[offset]
+        self.assignment = SlotAssignment(self.observer, [int(u) for u in users], template,
+                                         chunk.snr_feature[offset], self.n_encoders,
+                                         self.scenario.users.voluntary_drop)
 
     @property
     def current_user(self) -> int:

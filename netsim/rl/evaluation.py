@@ -79,9 +79,7 @@ def evaluate_policy(policy: Policy, scenario: Scenario, seeds: list[int] | None 
         runs = {POLICY: run, **schedule_seed(model, world, references)}
         records += [request_records(model, world, each, seed) for each in runs.values()]
     if not records:
-        raise NoRequestsError(f"no request arrived in any of the {len(seeds)} evaluation "
-                              f"worlds of {slots_text(scenario.rl.eval_slots)}: raise "
-                              "rl.eval_slots (or users.arrivals' probability)")
+        raise no_evaluation_request(scenario, len(seeds))
     return scores(pd.concat(records, ignore_index=True), scenario, len(seeds))
 
 
@@ -123,10 +121,14 @@ def check_evaluation_worlds(scenario: Scenario) -> None:
         if (generate_traffic(worlds, world, seed).count if scenario.delay_model == "des"
                 else world.active.any()):
             return
-    raise NoRequestsError(f"rl.eval_seeds: no request arrives in any of the "
-                          f"{len(scenario.rl.eval_seeds)} evaluation worlds of "
-                          f"{slots_text(scenario.rl.eval_slots)}: raise rl.eval_slots (or "
-                          "users.arrivals' probability or rate)")
+    raise no_evaluation_request(scenario, len(scenario.rl.eval_seeds))
+
+
+def no_evaluation_request(scenario: Scenario, n_worlds: int) -> NoRequestsError:
+    """The error of evaluation worlds none of which holds a request."""
+    return NoRequestsError(f"rl.eval_seeds: no request arrives in any of the {n_worlds} "
+                           f"evaluation worlds of {slots_text(scenario.rl.eval_slots)}: raise "
+                           "rl.eval_slots (or users.arrivals' probability or rate)")
 
 
 def evaluate_closed_loop(policy: Policy, scenario: Scenario, seeds: list[int]) -> dict:

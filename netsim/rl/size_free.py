@@ -97,8 +97,10 @@ class SizeFreeSlot:
     queue: QueueView | None
 
     def at(self, offset: int) -> SizeFreeSlot:
-        """The slot at ``offset`` of features built for many slots (no queue view)."""
-        return SizeFreeSlot(self.interference[offset], self.distance[offset], self.clock,
+        """The slot at ``offset`` of features built for many slots (no queue view); the
+        clocks per slot too where they were given per slot (snapshot worlds)."""
+        clock = self.clock[offset] if self.clock.ndim > 1 else self.clock
+        return SizeFreeSlot(self.interference[offset], self.distance[offset], clock,
                             self.snr[offset], self.cost[offset], self.penalty, None)
 
     def with_queue(self, queue: QueueView | None) -> SizeFreeSlot:
@@ -139,8 +141,8 @@ class SizeFreeEncoder(FeatureScales):
                       drop_penalty: np.ndarray, queue: QueueView | None = None) -> SizeFreeSlot:
         """A slot's features (user-indexed arrays over all U users); with a leading axis
         of slots on the interference (S, Q), distances (S, U), mean SNRs (S, U, Q) and
-        expected costs (S, U, M, Q), those of S slots at once (the same numbers,
-        :meth:`SizeFreeSlot.at`)."""
+        expected costs (S, U, M, Q) (and the clocks, (S, U), if they change from slot to
+        slot), those of S slots at once (the same numbers, :meth:`SizeFreeSlot.at`)."""
         return SizeFreeSlot(
             interference=self.interference_feature(interference_w),
             distance=self.distance_feature(distance_m),
