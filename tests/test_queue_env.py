@@ -368,3 +368,43 @@ def test_train_refuses_a_closed_loop_scenario_with_one_slot_episodes(tmp_path):
     line = one_line(result)
     assert str(scenario_file) in line and "rl.episode_slots" in line
     assert not out.exists() and not list(tmp_path.glob(".out*"))
+
+
+def test_a_step_with_nobody_to_assign_says_reset_and_evaluation_passes_over_empty_worlds():
+    """Before the first reset, after an episode's end and on an evaluation world nobody
+    asks in, ``awaiting_action`` is False and a step raises gymnasium's ResetNeeded (not
+    an AttributeError from inside); the evaluation passes over worlds without requests,
+    as netsim run passes over such seeds, and names rl.eval_slots when none asks."""
+    from netsim.rl.evaluation import evaluate_policy, random_policy
+    from netsim.simulation.runner import NoRequestsError
+
+    scenario = closed_loop(users={"arrivals": {"model": "poisson", "rate_per_s": 0.1}},
+                           rl={"episode_slots": 3, "eval_slots": 3})
+    env = QueueAssignmentEnv(scenario)
+    assert not env.awaiting_action
+    with pytest.raises(gymnasium.error.ResetNeeded, match="reset"):
+        env.step(0)
+    seeds = list(range(10_000, 10_040))
+    asked, empty = [], []
+    for seed in seeds:
+        observation, _ = env.reset(options={"world_seed": seed})
+        (asked if env.loop.traffic.count else empty).append(seed)
+        if not env.awaiting_action:
+            assert not observation.any()
+            with pytest.raises(gymnasium.error.ResetNeeded):
+                env.step(env.action_space.n - 1)
+    assert asked and empty
+    env.reset(options={"world_seed": asked[0]})
+    terminated = False
+    while not terminated:
+        _, _, terminated, _, _ = env.step(int(np.flatnonzero(env.action_masks())[0]))
+    assert not env.awaiting_action
+    with pytest.raises(gymnasium.error.ResetNeeded):
+        env.step(0)
+    policy = random_policy(np.random.default_rng(0))
+    every = evaluate_policy(policy, scenario, seeds)
+    some = evaluate_policy(random_policy(np.random.default_rng(0)), scenario, asked)
+    assert every["score_vs_statistical"] == some["score_vs_statistical"]
+    assert every["mean_return"] * len(seeds) == pytest.approx(some["mean_return"] * len(asked))
+    with pytest.raises(NoRequestsError, match="rl.eval_slots"):
+        evaluate_policy(policy, scenario, empty)

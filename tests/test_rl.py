@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import gymnasium
 import numpy as np
 import pandas as pd
 import pytest
@@ -515,10 +516,12 @@ def test_an_evaluation_passes_over_worlds_without_a_request():
     asked = []
     for seed in seeds:
         observation, _ = env.reset(options={"world_seed": seed})
-        if env.slot < env.stop:
+        if env.awaiting_action:
             asked.append(seed)
         else:
             assert not observation.any()
+            with pytest.raises(gymnasium.error.ResetNeeded, match="reset"):
+                env.step(0)  # not an IndexError from inside
     assert 0 < len(asked) < len(seeds)
     every = evaluate_policy(random_policy(np.random.default_rng(0)), scenario, seeds)
     some = evaluate_policy(random_policy(np.random.default_rng(0)), scenario, asked)

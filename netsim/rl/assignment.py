@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import gymnasium as gym
 import numpy as np
 
 from netsim.rl.observation import (
@@ -25,6 +26,14 @@ from netsim.rl.size_free import SizeFreeEncoder, SizeFreeSlot
 from netsim.simulation.scheduling import SchedulingProblem
 
 NOT_SERVED = -1
+
+
+def episode_over() -> gym.error.ResetNeeded:
+    """The error of a step with nobody to assign, in either environment (gymnasium's own
+    for a step before reset)."""
+    return gym.error.ResetNeeded(
+        "no request waits to be assigned (the episode is over, or its world holds no "
+        "request, or the environment was never reset): call reset() first")
 
 
 def assignment_order(users: np.ndarray, distance_m: np.ndarray, rule: str) -> np.ndarray:

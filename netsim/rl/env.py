@@ -50,7 +50,7 @@ import numpy as np
 
 from netsim.model.cost import CellModel
 from netsim.model.world import WorldTrace, generate_snapshots, generate_world
-from netsim.rl.assignment import SlotAssignment, Step, assignment_order
+from netsim.rl.assignment import SlotAssignment, Step, assignment_order, episode_over
 from netsim.rl.masks import MaskSpec, masks_from_observations  # noqa: F401 - the env's protocol
 from netsim.rl.observation import OBS_BOUND, ObservationEncoder, observation_size
 from netsim.rl.size_free import SizeFreeEncoder, SizeFreeSlot, size_free_observation_size
@@ -252,7 +252,16 @@ class SlotAssignmentEnv(gym.Env):
         """Valid actions for the current user (sb3-contrib's masking protocol)."""
         return self.assignment.mask()
 
+    @property
+    def awaiting_action(self) -> bool:
+        """Whether a user waits to be assigned: False before the first reset, after the
+        episode's end, and on an evaluation world nobody asks in
+        (``reset(options={"world_seed": s})``), whose observation is all zeros."""
+        return self.world is not None and self.slot < self.stop
+
     def step(self, action: int):
+        if not self.awaiting_action:
+            raise episode_over()
         slot = self.slot
         step: Step = self.assignment.act(action)
         info: dict[str, Any] = {"invalid_action": not step.valid, "user": step.user,
@@ -280,6 +289,6 @@ class SlotAssignmentEnv(gym.Env):
         return observation, -learn_cost * self.scenario.rl.reward_scale, terminated, False, info
 
     def _observation(self) -> np.ndarray:
-        if self.slot >= self.stop:  # an evaluation world nobody asks in: nothing to decide
+        if not self.awaiting_action:  # an evaluation world nobody asks in: nothing to decide
             return np.zeros(self.observation_space.shape, np.float32)
         return self.assignment.observation()

@@ -54,7 +54,7 @@ def evaluate_policy(policy: Policy, scenario: Scenario, seeds: list[int] | None 
     records: list[pd.DataFrame] = []
     for seed in seeds:
         observation, _ = env.reset(options={"world_seed": seed})
-        if env.slot >= env.stop:
+        if not env.awaiting_action:
             continue  # no request in this world: nothing to decide or score (as netsim run)
         decided: dict[str, list[int]] = {"slot": [], "user": [], "encoder": [], "rb": []}
         terminated = False
@@ -149,7 +149,9 @@ def evaluate_closed_loop(policy: Policy, scenario: Scenario, seeds: list[int]) -
     records: list[pd.DataFrame] = []
     for seed in seeds:
         observation, _ = env.reset(options={"world_seed": seed})
-        terminated = env.assignment is None
+        if not env.loop.traffic.count:
+            continue  # nobody asks in this world: nothing to score (as netsim run)
+        terminated = not env.awaiting_action  # requests, all lost before a boundary
         while not terminated:
             observation, _, terminated, _, _ = env.step(policy(observation, env.action_masks()))
         world = env.loop.world
@@ -159,6 +161,8 @@ def evaluate_closed_loop(policy: Policy, scenario: Scenario, seeds: list[int]) -
                    **run_closed_loop_seed(env.model, world, seed, references)}  # same world
         records += [loop_records(env.model, world, result, label, seed)
                     for label, result in results.items()]
+    if not records:
+        raise no_evaluation_request(scenario, len(seeds))
     return scores(pd.concat(records, ignore_index=True), scenario, len(seeds))
 
 

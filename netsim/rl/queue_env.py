@@ -49,7 +49,7 @@ import numpy as np
 
 from netsim.model.cost import CellModel
 from netsim.model.world import generate_world
-from netsim.rl.assignment import SlotAssignment, problem_assignment
+from netsim.rl.assignment import SlotAssignment, episode_over, problem_assignment
 from netsim.rl.observation import OBS_BOUND, ObservationEncoder, observation_size
 from netsim.rl.size_free import SizeFreeEncoder, SizeFreeSlot, size_free_observation_size
 from netsim.scenario import Scenario
@@ -239,7 +239,16 @@ class QueueAssignmentEnv(gym.Env):
             return np.ones(self.action_space.n, dtype=bool)
         return self.assignment.mask()
 
+    @property
+    def awaiting_action(self) -> bool:
+        """Whether a user waits to be assigned: False before the first reset, after the
+        episode's end, and on an evaluation world in which nothing is ever decided
+        (``reset(options={"world_seed": s})``), whose observation is all zeros."""
+        return self.assignment is not None
+
     def step(self, action: int):
+        if self.assignment is None:
+            raise episode_over()
         self._episode[1].append(int(action))
         step = self.assignment.act(action)
         info: dict[str, Any] = {"invalid_action": not step.valid, "user": step.user,
