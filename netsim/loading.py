@@ -130,8 +130,15 @@ def _check_traffic(scenario: Scenario, source: str) -> None:
 
 
 def _check_queues(scenario: Scenario, source: str) -> None:
-    """Queues exist only in the discrete-event model."""
+    """Queues exist only in the discrete-event model; a zero timeout needs arrivals at
+    the slot boundaries."""
     if scenario.delay_model == "des":
+        if scenario.users.arrivals.model == "poisson" and scenario.users.queue.timeout_s == 0:
+            raise ScenarioError(source, "users.queue.timeout_s",
+                                "0 with poisson arrivals: every request arrives between slot "
+                                "boundaries and expires before one offers it (0 is the "
+                                "analytic model's drop with bernoulli arrivals): give a "
+                                "timeout > 0")
         return
     if scenario.users.arrivals.model == "poisson":
         raise ScenarioError(source, "users.arrivals.model",

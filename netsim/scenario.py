@@ -171,9 +171,12 @@ class RequestQueue(Strict):
     """Most requests one user may have waiting; an arrival that finds the FIFO full is
     blocked. null: no limit."""
     timeout_s: NonNegativeFloat | None = None
-    """A request still waiting this long after its arrival expires. 0: a request not
-    served at the first slot boundary it meets is lost (the analytic model's drop).
-    null: requests wait as long as it takes."""
+    """A request still waiting this long after its arrival expires, between slot
+    boundaries too (one whose timeout ends before the next boundary is never offered).
+    0, with bernoulli arrivals (at the boundaries): a request not served at the boundary
+    it arrives at is lost (the analytic model's drop); refused with poisson arrivals,
+    whose requests would all expire unoffered. null: requests wait as long as it
+    takes."""
 
 
 class DeviceCompute(Strict):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -443,6 +444,9 @@ def test_brute_force_enumerates_every_order():
      "users.arrivals.model"),
     ({"delay_model": "des", "users": {"queue": {"limit": 0}}}, "users.queue.limit"),
     ({"delay_model": "des", "users": {"queue": {"timeout_s": -0.5}}}, "users.queue.timeout_s"),
+    # every poisson request would expire between boundaries, never offered to anyone
+    ({"delay_model": "des", "users": {"arrivals": {"model": "poisson", "rate_per_s": 2.0},
+                                      "queue": {"timeout_s": 0.0}}}, "users.queue.timeout_s"),
     ({"schedulers": [{"type": "queue_milp"}]}, "schedulers[0].type"),
     ({"schedulers": [{"type": "queue_greedy"}]}, "schedulers[0].type"),
 ])
@@ -459,6 +463,29 @@ def test_bad_traffic_keys_get_one_line_and_exit_2(tmp_path, updates, key):
     line = one_line(result)
     assert str(path) in line and key in line, line
     assert not out.exists()
+
+
+def test_a_des_run_in_which_nothing_is_ever_decided_is_recorded(tmp_path):
+    """Requests arrive but each expires before a boundary offers it: netsim run records
+    them all as expired at their penalty, and its timing table has no row (it crashed
+    on the empty table)."""
+    from typer.testing import CliRunner
+
+    from netsim.cli import app
+    from tests.scenario_factory import deep_update, paper_dict, write_yaml
+
+    path = write_yaml(tmp_path / "lost.yaml", deep_update(paper_dict(), {
+        "delay_model": "des", "slots": 20, "seeds": [0], "schedulers": ["random"],
+        "users": {"arrivals": {"model": "poisson", "rate_per_s": 4.0},
+                  "queue": {"timeout_s": 1e-9}}}))
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["run", str(path), "--out", str(out), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    records = pd.read_csv(out / "records.csv")
+    assert len(records) > 0 and (records["outcome"] == "expired").all()
+    assert (records["reward"] == -10.0).all()
+    timing = pd.read_csv(out / "timing.csv")
+    assert timing.empty and "mean_decision_ms" in timing.columns
 
 
 def test_a_des_run_killed_with_sigkill_leaves_no_half_written_file(tmp_path):

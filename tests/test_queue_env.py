@@ -248,6 +248,22 @@ def test_gymnasium_make_builds_both_environments():
     assert type(queue.unwrapped).__name__ == "QueueAssignmentEnv"
     observation, _ = queue.reset(seed=0)
     assert queue.observation_space.contains(observation)
+    # entry points by name: a spec serialises, and builds the environment again
+    again = gymnasium.make(gymnasium.envs.registration.EnvSpec.from_json(queue.spec.to_json()))
+    assert type(again.unwrapped).__name__ == "QueueAssignmentEnv"
+
+
+@pytest.mark.parametrize("seed", [1.5, "5", -1, True])
+def test_a_world_seed_that_is_not_a_non_negative_integer_is_one_clear_error(seed):
+    """Not truncated (1.5 was world 1), not numpy's bare error (-1), in both
+    environments; numpy integers are seeds."""
+    from netsim.rl.env import SlotAssignmentEnv
+
+    for env in (SlotAssignmentEnv(make_scenario()), QueueAssignmentEnv(closed_loop())):
+        with pytest.raises(ValueError, match=r"^options\['world_seed'\]: .* non-negative"):
+            env.reset(options={"world_seed": seed})
+        env.reset(options={"world_seed": np.int64(5)})
+        assert env.awaiting_action
 
 
 def test_the_closed_loop_env_needs_queues_that_carry_over():
@@ -351,22 +367,30 @@ def test_a_closed_loop_training_resumes_to_the_uninterrupted_result(tmp_path,
     pd.testing.assert_frame_equal(*curves)
 
 
-def test_train_refuses_a_closed_loop_scenario_with_one_slot_episodes(tmp_path):
-    """One line naming the file and the key, exit 2, nothing written, before any work."""
+@pytest.mark.parametrize("key", ["episode_slots", "eval_slots"])
+def test_train_refuses_a_closed_loop_scenario_with_one_slot_episodes(tmp_path, key):
+    """One line naming the file and the key, exit 2, nothing written, before any work
+    (one-slot evaluation worlds failed at the first evaluation, naming the wrong key);
+    the evaluation names rl.eval_slots too."""
     from typer.testing import CliRunner
 
     from netsim.cli import app
+    from netsim.rl.evaluation import evaluate_policy, random_policy
     from tests.scenario_factory import one_line, paper_dict, write_yaml
 
+    if key == "eval_slots":
+        scenario = closed_loop(rl={"eval_slots": 1})
+        with pytest.raises(ValueError, match="^rl.eval_slots: 1: "):
+            evaluate_policy(random_policy(np.random.default_rng(0)), scenario, [0])
     data = paper_dict()
-    data.update(delay_model="des", rl={"episode_slots": 1})
+    data.update(delay_model="des", rl={"episode_slots": 5, "eval_slots": 5, key: 1})
     scenario_file = write_yaml(tmp_path / "s" / "q.yaml", data)
     out = tmp_path / "out"
     result = CliRunner().invoke(app, ["train", str(scenario_file), "--out", str(out),
                                       "--steps", "64", "--no-progress"])
     assert result.exit_code == 2
     line = one_line(result)
-    assert str(scenario_file) in line and "rl.episode_slots" in line
+    assert str(scenario_file) in line and f"rl.{key}: 1" in line
     assert not out.exists() and not list(tmp_path.glob(".out*"))
 
 
@@ -380,10 +404,14 @@ def test_a_step_with_nobody_to_assign_says_reset_and_evaluation_passes_over_empt
 
     scenario = closed_loop(users={"arrivals": {"model": "poisson", "rate_per_s": 0.1}},
                            rl={"episode_slots": 3, "eval_slots": 3})
+    from netsim.rl.env import SlotAssignmentEnv
+
     env = QueueAssignmentEnv(scenario)
-    assert not env.awaiting_action
-    with pytest.raises(gymnasium.error.ResetNeeded, match="reset"):
-        env.step(0)
+    for fresh in (env, SlotAssignmentEnv(make_scenario())):
+        assert not fresh.awaiting_action
+        assert fresh.action_masks().all()  # what the all-zero observation's mask reads
+        with pytest.raises(gymnasium.error.ResetNeeded, match="reset"):
+            fresh.step(0)
     seeds = list(range(10_000, 10_040))
     asked, empty = [], []
     for seed in seeds:
@@ -408,3 +436,5 @@ def test_a_step_with_nobody_to_assign_says_reset_and_evaluation_passes_over_empt
     assert every["mean_return"] * len(seeds) == pytest.approx(some["mean_return"] * len(asked))
     with pytest.raises(NoRequestsError, match="rl.eval_slots"):
         evaluate_policy(policy, scenario, empty)
+    with pytest.raises(ValueError, match="^seeds: no evaluation world given"):
+        evaluate_policy(policy, scenario, [])

@@ -15,24 +15,36 @@ from typing import Any
 
 import gymnasium
 
-ENVIRONMENTS = {"netsim/SlotAssignment-v0": "netsim.rl.env:SlotAssignmentEnv",
-                "netsim/QueueAssignment-v0": "netsim.rl.queue_env:QueueAssignmentEnv"}
-"""The per-slot MDP of the paper (analytic model) and the closed loop (queues)."""
+ENVIRONMENTS = {"netsim/SlotAssignment-v0": "netsim.rl:slot_assignment_env",
+                "netsim/QueueAssignment-v0": "netsim.rl:queue_assignment_env"}
+"""The per-slot MDP of the paper (analytic model) and the closed loop (queues); entry
+points by name, so that an environment's spec serialises (``env.spec.to_json()``, with a
+scenario file)."""
 
 
-def make(entry_point: str, scenario: Any, **kwargs: Any) -> gymnasium.Env:
-    """Build an environment from a scenario file or object."""
-    import importlib
-
+def _scenario(scenario: Any):  # type: ignore[no-untyped-def]
+    """A scenario object, loaded if given as a file."""
     if isinstance(scenario, str | Path):
         from netsim.loading import load_scenario
 
-        scenario = load_scenario(scenario)
-    module, name = entry_point.split(":")
-    return getattr(importlib.import_module(module), name)(scenario, **kwargs)
+        return load_scenario(scenario)
+    return scenario
+
+
+def slot_assignment_env(scenario: Any, **kwargs: Any) -> gymnasium.Env:
+    """:class:`netsim.rl.env.SlotAssignmentEnv` of a scenario file or object."""
+    from netsim.rl.env import SlotAssignmentEnv
+
+    return SlotAssignmentEnv(_scenario(scenario), **kwargs)
+
+
+def queue_assignment_env(scenario: Any, **kwargs: Any) -> gymnasium.Env:
+    """:class:`netsim.rl.queue_env.QueueAssignmentEnv` of a scenario file or object."""
+    from netsim.rl.queue_env import QueueAssignmentEnv
+
+    return QueueAssignmentEnv(_scenario(scenario), **kwargs)
 
 
 for _id, _entry in ENVIRONMENTS.items():
     if _id not in gymnasium.registry:
-        gymnasium.register(_id, entry_point=make, kwargs={"entry_point": _entry},
-                           disable_env_checker=True)
+        gymnasium.register(_id, entry_point=_entry, disable_env_checker=True)

@@ -36,6 +36,17 @@ def episode_over() -> gym.error.ResetNeeded:
         "request, or the environment was never reset): call reset() first")
 
 
+def world_seed_option(options: dict | None) -> int | None:
+    """The ``world_seed`` of a reset's options (evaluation), a non-negative integer or
+    None; ValueError (one line) for anything else (a float is not truncated)."""
+    seed = (options or {}).get("world_seed")
+    if seed is None:
+        return None
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise ValueError(f"options['world_seed']: {seed!r}: must be a non-negative integer")
+    return int(seed)
+
+
 def assignment_order(users: np.ndarray, distance_m: np.ndarray, rule: str) -> np.ndarray:
     """The requesting ``users`` in the order they are assigned (``rl.user_order``):
     farthest_first sorts them by decreasing distance (ties by index); index keeps them."""

@@ -50,7 +50,13 @@ import numpy as np
 
 from netsim.model.cost import CellModel
 from netsim.model.world import WorldTrace, generate_snapshots, generate_world
-from netsim.rl.assignment import SlotAssignment, Step, assignment_order, episode_over
+from netsim.rl.assignment import (
+    SlotAssignment,
+    Step,
+    assignment_order,
+    episode_over,
+    world_seed_option,
+)
 from netsim.rl.masks import MaskSpec, masks_from_observations  # noqa: F401 - the env's protocol
 from netsim.rl.observation import OBS_BOUND, ObservationEncoder, observation_size
 from netsim.rl.size_free import SizeFreeEncoder, SizeFreeSlot, size_free_observation_size
@@ -123,9 +129,9 @@ class SlotAssignmentEnv(gym.Env):
         ``options={"world_seed": s}`` plays exactly the world of that seed, from its
         first slot (evaluation)."""
         super().reset(seed=seed)
-        world_seed = (options or {}).get("world_seed")
+        world_seed = world_seed_option(options)
         if world_seed is not None:
-            self.load_world(generate_world(self.scenario, int(world_seed)))
+            self.load_world(generate_world(self.scenario, world_seed))
             return self._observation(), {}
         episode = self.scenario.rl.episode_slots
         for _ in range(MAX_EMPTY_EPISODES):
@@ -249,7 +255,10 @@ class SlotAssignmentEnv(gym.Env):
 
     # ----------------------------------------------------------------- interface
     def action_masks(self) -> np.ndarray:
-        """Valid actions for the current user (sb3-contrib's masking protocol)."""
+        """Valid actions for the current user (sb3-contrib's masking protocol); every
+        action with nobody to assign (what the all-zero observation's mask reads)."""
+        if not self.awaiting_action:
+            return np.ones(self.action_space.n, dtype=bool)
         return self.assignment.mask()
 
     @property

@@ -43,6 +43,8 @@ def evaluate_policy(policy: Policy, scenario: Scenario, seeds: list[int] | None 
     the policy's delay- and energy-violation rates, over the evaluation worlds (under
     ``delay_model: des``, in the closed loop: :func:`evaluate_closed_loop`)."""
     seeds = list(scenario.rl.eval_seeds if seeds is None else seeds)
+    if not seeds:
+        raise ValueError("seeds: no evaluation world given")
     if scenario.delay_model == "des":
         return evaluate_closed_loop(policy, scenario, seeds)
     evaluation = scenario.model_copy(
@@ -139,9 +141,10 @@ def evaluate_closed_loop(policy: Policy, scenario: Scenario, seeds: list[int]) -
     records (queueing included, lost and unserved requests at their penalty). Keys as
     :func:`evaluate_policy`'s; the scores compare with per-slot exact decisions, which
     a policy that looks ahead may beat (score above 1)."""
-    from netsim.rl.queue_env import QueueAssignmentEnv
+    from netsim.rl.queue_env import QueueAssignmentEnv, check_closed_loop_scenario
     from netsim.simulation.runner import loop_records, run_closed_loop_seed
 
+    check_closed_loop_scenario(scenario, episodes=False)  # naming rl.eval_slots
     evaluation = scenario.model_copy(
         update={"rl": scenario.rl.model_copy(update={"episode_slots": scenario.rl.eval_slots})}
     )

@@ -31,7 +31,9 @@ default expected over the fading the agent cannot see, with ``rl.reward_model:
 realised`` under this slot's fading; plus, on the step that ends a slot, minus the
 penalty of every request the simulation lost meanwhile (queue limit, timeout) and, at
 the episode's end, of every request still waiting. An episode's realised return is thus
-minus the total cost ``netsim run`` records for the same world and decisions.
+minus the total cost ``netsim run`` records for the same world and decisions (a training
+reset passes over worlds in which nothing is ever decided, which no step could price:
+no request arrives, or each expires before a boundary offers it).
 
 What the agent sees and is priced by comes from the engine's ledger (the queues, each
 request's reservations), never from the SimPy process that then realises a served
@@ -49,7 +51,12 @@ import numpy as np
 
 from netsim.model.cost import CellModel
 from netsim.model.world import generate_world
-from netsim.rl.assignment import SlotAssignment, episode_over, problem_assignment
+from netsim.rl.assignment import (
+    SlotAssignment,
+    episode_over,
+    problem_assignment,
+    world_seed_option,
+)
 from netsim.rl.observation import OBS_BOUND, ObservationEncoder, observation_size
 from netsim.rl.size_free import SizeFreeEncoder, SizeFreeSlot, size_free_observation_size
 from netsim.scenario import Scenario
@@ -69,15 +76,20 @@ def queue_observation_size(n_users: int, n_rbs: int, cores: int) -> int:
     return observation_size(n_users, n_rbs) + cores + n_rbs + 3 * n_users
 
 
-def check_closed_loop_scenario(scenario: Scenario) -> None:
+def check_closed_loop_scenario(scenario: Scenario, episodes: bool = True,
+                               evaluation: bool = True) -> None:
     """ValueError (one line, naming the key) unless the scenario can be trained in the
-    closed loop."""
+    closed loop: delay_model des, and its episodes (``rl.episode_slots``) and evaluation
+    worlds (``rl.eval_slots``) at least 2 slots long, as queues carry over from slot to
+    slot (the environment checks its episodes only, the evaluation its worlds only)."""
     if scenario.delay_model != "des":
         raise ValueError("the closed-loop environment needs delay_model: des")
-    if scenario.rl.episode_slots < 2:
-        raise ValueError(f"rl.episode_slots: {scenario.rl.episode_slots}: the closed-loop "
-                         "environment needs rl.episode_slots >= 2 (queues carry over from "
-                         "slot to slot)")
+    spans = {"rl.episode_slots": (episodes, scenario.rl.episode_slots, "environment"),
+             "rl.eval_slots": (evaluation, scenario.rl.eval_slots, "evaluation")}
+    for key, (checked, slots, what) in spans.items():
+        if checked and slots < 2:
+            raise ValueError(f"{key}: {slots}: the closed-loop {what} needs {key} >= 2 "
+                             "(queues carry over from slot to slot)")
 
 
 class ExternalDecisions(Scheduler):
@@ -102,7 +114,7 @@ class QueueAssignmentEnv(gym.Env):
 
     def __init__(self, scenario: Scenario, realise: bool = False) -> None:
         super().__init__()
-        check_closed_loop_scenario(scenario)
+        check_closed_loop_scenario(scenario, evaluation=False)
         self.realise = realise
         self.scenario = scenario.model_copy(update={"slots": scenario.rl.episode_slots})
         self.model = CellModel.from_scenario(self.scenario)
@@ -141,16 +153,17 @@ class QueueAssignmentEnv(gym.Env):
         """A new episode on a fresh world and its traffic; ``options={"world_seed": s}``
         plays exactly the world and traffic of that seed (evaluation)."""
         super().reset(seed=seed)
-        world_seed = (options or {}).get("world_seed")
+        world_seed = world_seed_option(options)
         for _ in range(MAX_EMPTY_WORLDS):
-            chosen = (int(world_seed) if world_seed is not None
+            chosen = (world_seed if world_seed is not None
                       else int(self.np_random.integers(SEED_SPACE)))
             if self._begin(chosen) or world_seed is not None:
                 break  # a world without a single request is drawn again
         else:
-            raise NoRequestsError(f"no request arrived in {MAX_EMPTY_WORLDS} episodes of "
-                                  f"{slots_text(self.scenario.slots)}: raise "
-                                  "rl.episode_slots")
+            raise NoRequestsError(f"nothing to decide in {MAX_EMPTY_WORLDS} episodes of "
+                                  f"{slots_text(self.scenario.slots)} (no request arrived, "
+                                  "or each expired before a slot boundary offered it): "
+                                  "raise rl.episode_slots (or users.queue.timeout_s)")
         return self._observation(), {}
 
     def _begin(self, seed: int) -> bool:
@@ -234,7 +247,8 @@ class QueueAssignmentEnv(gym.Env):
 
     # ----------------------------------------------------------------- interface
     def action_masks(self) -> np.ndarray:
-        """Valid actions for the current user (sb3-contrib's masking protocol)."""
+        """Valid actions for the current user (sb3-contrib's masking protocol); every
+        action with nobody to assign (what the all-zero observation's mask reads)."""
         if self.assignment is None:
             return np.ones(self.action_space.n, dtype=bool)
         return self.assignment.mask()

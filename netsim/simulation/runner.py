@@ -587,7 +587,7 @@ def timing_table(rows: list[dict], aliases: dict[str, str]) -> pd.DataFrame:
     """Per scheduler: slots decided; mean time of decide() alone; mean share of building
     the cost tensor it sees (the realised cost for an oracle, the expected cost over
     fading for a statistical scheduler); and their sum, the time per decision."""
-    frame = pd.DataFrame(rows)
+    frame = pd.DataFrame(rows, columns=["scheduler", "seed", "decide_s", "information_s"])
     frame["total_s"] = frame["decide_s"] + frame["information_s"]
     table = (
         frame.groupby("scheduler", sort=False)
