@@ -233,7 +233,10 @@ def sweep(scenario: Scenario | str | Path, out: str | Path | None = None,
     ``backend="ray"``); with ``out`` the folder is kept, and a later call with the same
     ``out`` resumes it (finished points are not run again); ``format`` (csv or parquet) is
     how each point's tables are written. A point that fails raises RuntimeError naming
-    it."""
+    it. With ``workers`` > 1 the local workers start as fresh processes that import the
+    calling script again: in a script (not a notebook), call it under
+    ``if __name__ == "__main__":``, or each worker starts the sweep anew and the pool
+    breaks."""
     from netsim.experiments.sweep import BACKENDS, run_sweep, sweep_jobs
     from netsim.locks import FolderBusy, exclusive_writer
     from netsim.ownership import ForeignFolder

@@ -119,15 +119,39 @@ def run(
 
 def check_memory(scenario, scenario_file: Path) -> None:
     """Refuse, before the work, a run whose results cannot fit in this machine's memory."""
+    problem = memory_problem(scenario)
+    if problem is not None:
+        fail(f"{scenario_file}: {problem}")
+
+
+def memory_problem(scenario, point: str = "") -> str | None:
+    """Why a run of ``scenario`` (a sweep's ``point``, one seed of it) cannot fit in this
+    machine's memory, or None."""
     from netsim.simulation.runner import available_memory_bytes, estimated_memory_bytes
 
     needed, available = estimated_memory_bytes(scenario), available_memory_bytes()
-    if available is not None and needed > 0.8 * available:
-        gib = needed / 2**30
-        amount = f"{gib:,.1f}" if gib < 1e6 else f"{gib:.2g}"
-        fail(f"{scenario_file}: this run would hold about {amount} GiB of "
-             f"results in memory, {available / 2**30:,.1f} GiB are available: reduce "
-             "slots, seeds, users or schedulers (or run it as a sweep over seeds)")
+    if available is None or needed <= 0.8 * available:
+        return None
+    gib = needed / 2**30
+    amount = f"{gib:,.1f}" if gib < 1e6 else f"{gib:.2g}"
+    what = f"sweep point {point} would" if point else "this run would"
+    return (f"{what} hold about {amount} GiB of results in memory, "
+            f"{available / 2**30:,.1f} GiB are available: reduce slots, seeds, users or "
+            "schedulers" + ("" if point else " (or run it as a sweep over seeds)"))
+
+
+def sweep_memory_problem(scenario, source: str) -> str | None:
+    """:func:`memory_problem` of the sweep's largest point, one seed (what one worker
+    holds), or None."""
+    from netsim.loading import sweep_points
+    from netsim.simulation.output import point_folder
+
+    for values, point in sweep_points(scenario, source):
+        problem = memory_problem(point.model_copy(update={"seeds": point.seeds[:1]}),
+                                 point_folder(values) or "(the base)")
+        if problem is not None:
+            return problem
+    return None
 
 
 def _run_and_publish(scenario, scenario_file: Path, out_dir: Path, progress: bool,
@@ -164,11 +188,15 @@ def run_sweep_command(scenario, scenario_file: Path, out_dir: Path, backend: str
     """Run a sweep's unfinished points, print the outcome and the aggregate table."""
     from netsim.experiments.sweep import describe, run_sweep, sweep_jobs
     from netsim.simulation.output import format_summary
+    from netsim.simulation.runner import NoRequestsError
 
     try:
         jobs = sweep_jobs(scenario, str(scenario_file), table_format)
     except ScenarioError as error:
         fail(str(error))
+    problem = sweep_memory_problem(scenario, str(scenario_file))
+    if problem is not None:
+        fail(f"{scenario_file}: {problem}")
     from netsim.locks import FolderBusy, exclusive_writer
     from netsim.ownership import ForeignFolder
 
@@ -182,6 +210,8 @@ def run_sweep_command(scenario, scenario_file: Path, out_dir: Path, backend: str
     except KeyboardInterrupt:
         fail("interrupted; run the same command again to resume (finished points are kept)",
              code=130)
+    except NoRequestsError as error:  # in every point's seed: as netsim run says it
+        fail(str(error), code=1)
     for line in describe(outcome):
         typer.echo(line, err=bool(outcome.failed))
     if outcome.failed:
@@ -457,15 +487,24 @@ def compare(
 def validate(
     files: Annotated[list[Path], typer.Argument(help="Scenario YAML files to check.")],
 ) -> None:
-    """Check scenario files against the schema; one line per file."""
+    """Check scenario files as run and sweep check them before any work (schema, the
+    sweep's points and folders, the memory a run would hold); one line per file."""
+    from netsim.experiments.sweep import sweep_jobs
     from netsim.loading import load_scenario
 
     failed = False
     for path in files:
         try:
             sc = load_scenario(path)
+            if sc.sweep:  # the points' folders, as netsim sweep lays them out
+                sweep_jobs(sc, str(path))
         except ScenarioError as error:
             typer.echo(f"netsim: {error}", err=True)
+            failed = True
+            continue
+        problem = (sweep_memory_problem(sc, str(path)) if sc.sweep else memory_problem(sc))
+        if problem is not None:
+            typer.echo(f"netsim: {path}: {problem}", err=True)
             failed = True
             continue
         typer.echo(

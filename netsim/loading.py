@@ -20,6 +20,8 @@ from netsim.scenario import (
     PROFILE_OPTION,
     REFERENCE_PREFIX,
     Scenario,
+    overlap_problem,
+    overlapping_key,
     scenario_data,
     scheduler_label,
     set_dotted,
@@ -251,9 +253,13 @@ def with_overrides(scenario: Scenario, source: str, overrides: dict[str, Any]) -
     if scenario.sweep:
         data["sweep"] = resolved["sweep"]
     switched = []
-    for key, value in overrides.items():
+    for key in overrides:
         if not isinstance(key, str) or not key or any(not part for part in key.split(".")):
             raise ScenarioError(source, str(key), "not a dotted key like 'users.count'")
+    found = overlapping_key(list(overrides))
+    if found is not None:
+        raise ScenarioError(source, found[0], overlap_problem(*found))
+    for key, value in overrides.items():
         if not set_dotted(data, key, _plain(value), create=True):
             raise ScenarioError(source, key, "no such key: a level above it is a value")
         if key.endswith(".model"):

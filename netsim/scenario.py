@@ -121,6 +121,19 @@ class Cell(Strict):
     fading: FadingLaw = Fading()
     interference: Interference = Interference()
 
+    @model_validator(mode="before")
+    @classmethod
+    def _default_models(cls, data: Any) -> Any:
+        """A pathloss or fading section written without ``model`` takes the default one
+        (power_law, rayleigh), as the section left out does: ``fading: {per: user_rb}``."""
+        if not isinstance(data, dict):
+            return data
+        for key, default in (("pathloss", "power_law"), ("fading", "rayleigh")):
+            section = data.get(key)
+            if isinstance(section, dict) and "model" not in section:
+                data = {**data, key: {"model": default, **section}}
+        return data
+
     @field_validator("min_distance_m")
     @classmethod
     def _annulus(cls, value: float, info: ValidationInfo) -> float:
@@ -605,6 +618,23 @@ PROFILE_OPTION = "options."
 """Prefix of a profile sweep's keys that vary an option of netsim profile."""
 
 
+def overlapping_key(keys: list[str]) -> tuple[str, str] | None:
+    """A pair (inner, outer) of dotted keys of which the outer names a section that holds
+    the inner (``cell.n_rbs`` inside ``cell``), or None: setting both, the later would
+    silently undo the earlier."""
+    for inner in keys:
+        for outer in keys:
+            if inner != outer and inner.startswith(outer + "."):
+                return inner, outer
+    return None
+
+
+def overlap_problem(inner: str, outer: str) -> str:
+    """The one-line problem of two overlapping keys (:func:`overlapping_key`)."""
+    return (f"also set by {outer!r}, whose value replaces the whole section: put "
+            f"{inner.removeprefix(outer + '.')!r} in that value, or drop one of the keys")
+
+
 def sweep_values(sweep: Sweep, source: str) -> list[dict[str, Any]]:
     """The sweep's points as {key: value} mappings, in order: each ``points`` entry
     (in the file's order) combined with the grid (last key varying fastest)."""
@@ -614,6 +644,13 @@ def sweep_values(sweep: Sweep, source: str) -> list[dict[str, Any]]:
             if key in sweep.grid:
                 raise ScenarioError(source, f"sweep.points[{index}].{key}",
                                     "also swept in sweep.grid")
+    for index, entry in enumerate(sweep.points or [{}]):
+        where = {**{key: f"sweep.points[{index}].{key}" for key in entry},
+                 **{key: f"sweep.grid.{key}" for key in keys}}
+        found = overlapping_key(list(where))
+        if found is not None:
+            inner, outer = found
+            raise ScenarioError(source, where[inner], overlap_problem(inner, outer))
     return [
         {**entry, **dict(zip(keys, values))}
         for entry in (sweep.points or [{}])

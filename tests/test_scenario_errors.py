@@ -336,6 +336,33 @@ def test_validate_good_and_bad_files_together(tmp_path: Path) -> None:
     assert any(str(bad) in line and "YAML" in line for line in lines)
 
 
+@pytest.mark.parametrize(("updates", "expected"), [
+    ({"sweep": {"users.count": [2, 2]}}, "sweep: two points share the folder"),
+    ({"users": {"count": 100_000}, "cell": {"n_rbs": 100_000}, "slots": 10_000_000},
+     "this run would hold about"),
+    ({"users": {"count": 100_000}, "cell": {"n_rbs": 100_000}, "slots": 10_000_000,
+      "sweep": {"seeds": [[0]]}}, "sweep point seeds=[0] would hold about"),
+])
+def test_validate_refuses_what_run_and_sweep_refuse(tmp_path: Path, updates: dict,
+                                                    expected: str) -> None:
+    """validate said ok for files that run or sweep then refused with exit 2 (a folder
+    two points share, a run or a sweep point too big for memory); sweep refuses the
+    latter before any work too (its point failed with a MemoryError)."""
+    from tests.scenario_factory import one_line
+
+    data = {**paper_dict(), **updates}
+    path = tmp_path / "f.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    result = CliRunner().invoke(app, ["validate", str(path)])
+    assert result.exit_code == 2, result.output
+    assert expected in one_line(result) and str(path) in one_line(result)
+    if "sweep" in updates:
+        out = tmp_path / "out"
+        swept = CliRunner().invoke(app, ["sweep", str(path), "--out", str(out)])
+        assert swept.exit_code == 2 and expected in one_line(swept)
+        assert not out.exists()
+
+
 def test_load_scenario_raises_scenario_error(tmp_path: Path) -> None:
     data = paper_dict()
     data["limits"]["max_delay_s"] = 0
@@ -390,3 +417,30 @@ def test_a_run_too_big_for_memory_is_refused_before_the_work(tmp_path):
     assert result.exit_code == 2
     assert "GiB of results in memory" in stderr_of(result)
     assert not out.exists()
+
+
+def test_a_fading_or_pathloss_section_without_model_takes_the_default_model() -> None:
+    """``fading: {per: user_rb}`` or ``pathloss: {exponent: 3.5}`` (and the overrides
+    that set one key of such a section on a file that leaves it out) were refused:
+    pydantic's union needed the ``model`` tag the schema gives a default."""
+    import netsim
+
+    base = {"schedulers": ["hungarian"], "slots": 2}
+    fading = netsim.load_scenario({**base, "cell": {"fading": {"per": "user_rb"}}})
+    assert (fading.cell.fading.model, fading.cell.fading.per) == ("rayleigh", "user_rb")
+    path = netsim.load_scenario({**base, "cell": {"pathloss": {"exponent": 3.5}}})
+    assert (path.cell.pathloss.model, path.cell.pathloss.exponent) == ("power_law", 3.5)
+    assert netsim.load_scenario(base, {"cell.fading.per": "user_rb"}).cell.fading == \
+        fading.cell.fading
+    with pytest.raises(netsim.ScenarioError, match="cell.fading.k_factor: unknown key"):
+        netsim.load_scenario({**base, "cell": {"fading": {"k_factor": 2.0}}})
+
+
+def test_overrides_that_overlap_are_refused() -> None:
+    """``{"cell.n_rbs": 2, "cell": {...}}``: the section's value replaced the whole
+    section, so n_rbs was silently dropped (or kept, by the keys' order)."""
+    import netsim
+
+    with pytest.raises(netsim.ScenarioError, match=r"cell.n_rbs: also set by 'cell'"):
+        netsim.load_scenario({"schedulers": ["hungarian"]},
+                             {"cell.n_rbs": 2, "cell": {"radius_m": 300.0}})

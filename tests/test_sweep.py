@@ -199,6 +199,65 @@ def test_changed_scenario_reruns_its_points(local_sweep: Path, tmp_path: Path) -
     assert len(outcome.ran) == 4  # the fingerprints differ from the finished points'
 
 
+def test_an_edited_profile_file_reruns_the_points_that_read_it(tmp_path: Path) -> None:
+    """A point's fingerprint holds its profile CSV's bytes, not only its path: finished
+    points are redone after the file changes (they kept the old profile's results)."""
+    from netsim.model.taskloss import DEFAULT_PROFILE_PATH
+
+    profile = tmp_path / "profile.csv"
+    shutil.copyfile(DEFAULT_PROFILE_PATH, profile)
+    data = tiny(seeds=[0], profile=str(profile))
+    first = run_sweep(scenario_of(data), "tiny.yaml", tmp_path / "out", workers=1,
+                      progress=False)
+    again = run_sweep(scenario_of(data), "tiny.yaml", tmp_path / "out", workers=1,
+                      progress=False)
+    assert len(first.ran) == 2 and len(again.skipped) == 2
+    table = pd.read_csv(profile)
+    table["cross_entropy"] *= 1.5
+    table.to_csv(profile, index=False)
+    edited = run_sweep(scenario_of(data), "tiny.yaml", tmp_path / "out", workers=1,
+                       progress=False)
+    assert len(edited.ran) == 2 and not edited.skipped
+
+
+def test_a_seed_without_requests_is_passed_over_as_netsim_run_does(tmp_path: Path) -> None:
+    """A point's seed in which nobody asks no longer fails the sweep (on every rerun): it
+    is kept as such and left out of the aggregates, as netsim run leaves such a seed out
+    of its summary; with nobody asking anywhere, one line and exit 1, as netsim run."""
+    data = tiny(seeds=list(range(8)), slots=1,
+                users={"arrivals": {"model": "bernoulli", "probability": 0.25}},
+                sweep={"users.count": [1]})
+    outcome = run_sweep(scenario_of(data), "tiny.yaml", tmp_path / "out", workers=1,
+                        progress=False)
+    assert not outcome.failed and 0 < len(outcome.without_requests) < 8
+    aggregate = pd.read_csv(tmp_path / "out" / "aggregate.csv")
+    assert (aggregate["seeds"] == 8 - len(outcome.without_requests)).all()
+    quiet = write_yaml(tmp_path / "quiet.yaml", {**data, "seeds": [
+        int(folder.split("seed=")[1]) for folder in outcome.without_requests]})
+    result = CliRunner().invoke(app, ["sweep", str(quiet), "--out", str(tmp_path / "q"),
+                                      "--no-progress", "--workers", "1"])
+    assert result.exit_code == 1
+    assert "no request arrived in any point's seed" in one_line(result)
+
+
+def test_a_point_whose_values_make_a_long_name_gets_a_short_folder(tmp_path: Path) -> None:
+    """A swept per-user list of 40 values names a folder of over 255 bytes, which the
+    file system refuses (the sweep died with a traceback): the name is cut and ends with
+    a hash of the whole and the seed; done.json and the aggregate keep the values."""
+    penalties = [5.0 + 0.25 * k for k in range(40)]
+    data = tiny(seeds=[0], slots=1, sweep={"points": [
+        {"users.count": 40, "cell.n_rbs": 40, "users.drop_penalty": penalties},
+        {"users.count": 40, "cell.n_rbs": 40, "users.drop_penalty": penalties[::-1]}]})
+    outcome = run_sweep(scenario_of(data), "tiny.yaml", tmp_path, workers=1, progress=False)
+    assert not outcome.failed, outcome.failed
+    folders = [job.folder for job in outcome.jobs]
+    assert len(set(folders)) == 2
+    assert all(len(f.encode()) <= 200 and f.endswith(",seed=0") and "~" in f for f in folders)
+    marker = json.loads((tmp_path / folders[1] / DONE).read_text())
+    assert marker["values"]["users.drop_penalty"] == penalties[::-1]
+    assert len(pd.read_csv(tmp_path / "aggregate.csv")["users.drop_penalty"].unique()) == 2
+
+
 def test_grid_and_points_combine() -> None:
     data = tiny(sweep={"points": [{"reward.lambda_delay": 1.0, "reward.lambda_energy": 1.0},
                                   {"reward.lambda_delay": 5.0, "reward.lambda_energy": 5.0}],
@@ -238,6 +297,14 @@ def test_train_sweep_adds_the_trained_agent(tmp_path: Path) -> None:
          "tiny.yaml: sweep.algo: unknown algorithm 'ppx' (known: ppo, dqn, sac)"),
         ({"grid": {"users.count": []}}, "tiny.yaml: sweep.grid.users.count: List should have "
                                         "at least 1 item after validation, not 0 (got [])"),
+        # the section's value replaced the whole section: both points ran with 3 RBs,
+        # labelled 2 and 8
+        ({"grid": {"cell.n_rbs": [2, 8], "cell": [{"radius_m": 300}]}},
+         ("tiny.yaml: sweep.grid.cell.n_rbs: also set by 'cell', whose value replaces the "
+          "whole section: put 'n_rbs' in that value, or drop one of the keys")),
+        ({"points": [{"cell.fading.per": "user_rb"}], "grid": {"cell.fading": [{}]}},
+         ("tiny.yaml: sweep.points[0].cell.fading.per: also set by 'cell.fading', whose "
+          "value replaces the whole section: put 'per' in that value, or drop one of the keys")),
     ],
 )
 def test_bad_sweep_is_one_line_exit_2_nothing_written(tmp_path: Path, sweep: dict,

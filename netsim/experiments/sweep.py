@@ -48,7 +48,7 @@ from netsim.errors import ScenarioError
 from netsim.experiments.tables import PROFILE_ROWS
 from netsim.io import atomic_write_bytes, atomic_write_text, remove_tree
 from netsim.loading import parse_scenario, sweep_points
-from netsim.model.taskloss import portable_profile
+from netsim.model.taskloss import portable_profile, resolve_profile_path
 from netsim.ownership import claim_folder
 from netsim.scenario import PROFILE_OPTION, Scenario, Sweep, scenario_data, scheduler_label
 from netsim.semantic import PROFILE_OPTIONS
@@ -59,12 +59,15 @@ from netsim.simulation.output import (
     run_files,
     write_resolved_scenario,
 )
-from netsim.simulation.runner import run_scenario
+from netsim.simulation.runner import NoRequestsError, run_scenario
 from netsim.statistics import ci95_half_width
 from netsim.table_files import read_table, table_file
 from netsim.verbosity import is_verbose
 
 DONE = "done.json"
+NO_REQUEST = "no_request.txt"
+"""What a point's seed in which nobody asks holds instead of its tables (netsim run
+passes over such a seed; the aggregates pass over it too)."""
 """A job's completion marker, written last."""
 SKIPPED_TRAIN_FILES = ("train/checkpoints/",)
 """Not copied into a sweep: checkpoints serve `netsim train --resume`, not a sweep."""
@@ -89,6 +92,9 @@ class Job:
     """Profile sweeps: the options of netsim profile for this point."""
     table_format: str = "csv"
     """How the point's records, summary and timing are written (netsim.table_files)."""
+    profile_sha256: str | None = None
+    """SHA-256 of the scenario's own profile CSV (None for the shipped one): a point
+    whose profile file was edited since it finished is redone, as one whose scenario was."""
 
     @property
     def folder(self) -> str:
@@ -103,6 +109,8 @@ class Job:
         identity = [self.kind, self.algo, self.options, self.data]
         if self.table_format != "csv":  # a CSV sweep's points keep their earlier fingerprint
             identity.append(self.table_format)
+        if self.profile_sha256 is not None:
+            identity.append(self.profile_sha256)
         text = json.dumps(identity, sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()
 
@@ -116,6 +124,8 @@ class SweepOutcome:
     """Folder -> one-line error, for jobs that raised."""
     aggregate: pd.DataFrame | None = None
     keys: list[str] = field(default_factory=list)
+    without_requests: list[str] = field(default_factory=list)
+    """Folders of points' seeds in which no request arrived (passed over)."""
 
 
 def sweep_jobs(scenario: Scenario, source: str, table_format: str = "csv") -> list[Job]:
@@ -129,10 +139,12 @@ def sweep_jobs(scenario: Scenario, source: str, table_format: str = "csv") -> li
     base_dir = str(scenario.source_dir) if scenario.source_dir is not None else None
     for values, point in sweep_points(scenario, source):
         options = profile_options(sweep, values, source) if sweep.kind == "profile" else {}
+        profile = (None if point.profile == "default" else
+                   hashlib.sha256(resolve_profile_path(point).read_bytes()).hexdigest())
         for seed in point.seeds:
             data = scenario_data(point.model_copy(update={"seeds": [seed]}))
             jobs.append(Job({**values, "seed": seed}, data, source, base_dir, sweep.kind,
-                            sweep.algo, options, table_format))
+                            sweep.algo, options, table_format, profile))
     folders = [job.folder for job in jobs]
     clash = next((f for f in folders if folders.count(f) > 1), None)
     if clash is not None:
@@ -186,22 +198,31 @@ def execute_job(job: Job, work_root: str | None = None) -> dict[str, bytes]:
     base_dir = Path(job.base_dir) if job.base_dir is not None else None
     scenario = parse_scenario(job.data, job.source, base_dir)
     if job.kind not in FOLDER_KINDS:
-        return _by_path(run_files(scenario, run_scenario(scenario, [job.seed]),
-                                  job.table_format))
+        return _by_path(_run_files(scenario, job))
     with tempfile.TemporaryDirectory(prefix="netsim-point-", dir=work_root) as temp:
         folder = Path(temp)
         if job.kind == "train":
             scenario = train_point(scenario, job, folder)
         else:
             scenario = measure_point(scenario, job, folder)
-        result = run_scenario(scenario, [job.seed])
+        files = _run_files(scenario, job)
         written = {
             path.relative_to(folder).as_posix(): path.read_bytes()
             for path in folder.rglob("*")
             if path.is_file()
             and not path.relative_to(folder).as_posix().startswith(SKIPPED_TRAIN_FILES)
         }
-        return _by_path(written | run_files(scenario, result, job.table_format))
+        return _by_path(written | files)
+
+
+def _run_files(scenario: Scenario, job: Job) -> dict[str, bytes]:
+    """The files of the job's run (:func:`run_files`), or, if nobody asks in its seed,
+    :data:`NO_REQUEST` saying so."""
+    try:
+        result = run_scenario(scenario, [job.seed])
+    except NoRequestsError as error:
+        return {NO_REQUEST: f"{error}\n".encode()}
+    return run_files(scenario, result, job.table_format)
 
 
 def _by_path(files: dict[str, bytes]) -> dict[str, bytes]:
@@ -363,6 +384,8 @@ def collect(out_dir: Path, jobs: list[Job], name: str) -> pd.DataFrame:
         folder = out_dir / job.folder
         table = folder / name
         if name in ("summary.csv", "timing.csv"):
+            if (folder / NO_REQUEST).is_file():
+                continue  # nobody asked in this seed: no row to aggregate
             table = table_file(folder, name.removesuffix(".csv"))
         parts = [read_table(table)]
         if name == "timing.csv" and (folder / "training_time.csv").is_file():
@@ -398,6 +421,10 @@ def aggregate(frame: pd.DataFrame, keys: list[str],
 
 def write_aggregates(out_dir: Path, scenario: Scenario, jobs: list[Job],
                      keys: list[str]) -> pd.DataFrame:
+    if all((out_dir / job.folder / NO_REQUEST).is_file() for job in jobs):
+        raise NoRequestsError("no request arrived in any point's seed: nothing to "
+                              "aggregate (raise users.arrivals' probability or rate, or "
+                              "the slots)")
     summary = collect(out_dir, jobs, "summary.csv")
     table = aggregate(summary, keys)
     atomic_write_text(out_dir / "sweep_summary.csv", csv_text(summary))
@@ -461,6 +488,8 @@ def run_sweep(
                 remove_tree(work)
         elif todo:  # plain runs: their files are made in memory
             map_local(todo, workers, on_result)
+    outcome.without_requests = [job.folder for job in jobs
+                                if (out_dir / job.folder / NO_REQUEST).is_file()]
     if not outcome.failed:
         outcome.aggregate = write_aggregates(out_dir, scenario, jobs, keys)
     return outcome
@@ -469,5 +498,10 @@ def run_sweep(
 def describe(outcome: SweepOutcome) -> Iterable[str]:
     yield (f"{len(outcome.jobs)} points x seeds: {len(outcome.ran)} run, "
            f"{len(outcome.skipped)} already finished, {len(outcome.failed)} failed")
+    if outcome.without_requests:
+        yield (f"{len(outcome.without_requests)} of them without a request, passed over "
+               "(as netsim run passes over such seeds): "
+               + ", ".join(outcome.without_requests[:3])
+               + (", ..." if len(outcome.without_requests) > 3 else ""))
     for folder, error in outcome.failed.items():
         yield f"failed: {folder}: {error}"

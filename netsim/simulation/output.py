@@ -4,6 +4,7 @@ run folder published all or nothing."""
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import secrets
 import tempfile
@@ -149,10 +150,24 @@ def publish_run(out_dir: Path, scenario: Scenario, result: RunResult,
         remove_tree(aside)
 
 
+POINT_FOLDER_BYTES = 200
+"""Longest point folder name, in UTF-8 bytes (file systems allow 255 in one name)."""
+
+
 def point_folder(values: dict[str, Any]) -> str:
     """Folder name of one sweep point, e.g. 'users.count=8,seed=0' (a '/' in a value
-    becomes '_')."""
-    return ",".join(f"{key}={value}".replace("/", "_") for key, value in values.items())
+    becomes '_'); a name longer than POINT_FOLDER_BYTES (a swept list of per-user values)
+    is cut, and ends with '~' and 16 hex digits of its SHA-256, then its seed. The
+    point's values themselves are in its done.json."""
+    name = ",".join(f"{key}={value}".replace("/", "_") for key, value in values.items())
+    encoded = name.encode()
+    if len(encoded) <= POINT_FOLDER_BYTES:
+        return name
+    tail = f"~{hashlib.sha256(encoded).hexdigest()[:16]}"
+    if "seed" in values:
+        tail += f",seed={values['seed']}"
+    head = encoded[:POINT_FOLDER_BYTES - len(tail.encode())].decode(errors="ignore")
+    return head + tail
 
 
 def format_summary(summary: pd.DataFrame, extra: list[str] | None = None) -> str:
