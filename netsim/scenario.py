@@ -475,7 +475,8 @@ class Sweep(Strict):
 # ------------------------------------------------------------------------- scenario
 class Scenario(Strict):
     name: str = "unnamed"
-    """Names the default output folder, results/NAME."""
+    """Names the default output folder, results/NAME: one folder name (no '/', not '.'
+    or '..')."""
     description: str = ""
     seeds: list[Annotated[int, Field(strict=True, ge=0)]] = Field(
         default_factory=lambda: [0], min_length=1
@@ -536,6 +537,14 @@ class Scenario(Strict):
         if isinstance(entries, list):
             return [{"type": e} if isinstance(e, str) else e for e in entries]
         return entries
+
+    @field_validator("name")
+    @classmethod
+    def _one_folder_name(cls, name: str) -> str:
+        if not name or name in (".", "..") or any(c in name for c in "/\\\0"):
+            raise ValueError("must be one folder name (it names results/NAME): not empty, "
+                             "no '/' or '\\', not '.' or '..'")
+        return name
 
     @model_validator(mode="after")
     def _exact_expectation_exists(self) -> Scenario:

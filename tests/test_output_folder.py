@@ -212,3 +212,17 @@ def test_a_sweep_folder_takes_its_own_sweep_again(tmp_path):
     assert (out / ".netsim-folder").read_text() == "sweep\n"
     again = CliRunner().invoke(app, args)
     assert again.exit_code == 0 and "2 already finished" in again.output
+
+
+def test_a_run_folder_gets_the_mode_the_umask_gives(tmp_path):
+    """A published run folder was 0700 (tempfile.mkdtemp's staging folder, renamed into
+    place), whatever the umask: teammates could not read results/NAME."""
+    import os
+
+    old = os.umask(0o022)
+    try:
+        out = tmp_path / "out"
+        assert run(scenario_file(tmp_path, 0), out).exit_code == 0
+    finally:
+        os.umask(old)
+    assert out.stat().st_mode & 0o777 == 0o755

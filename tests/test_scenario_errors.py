@@ -178,6 +178,10 @@ CASES: dict[str, tuple[Any, Any, list[str]]] = {
         set_key("users.drop_penalty", [1.0, 2.0]), None, ["users.drop_penalty", "5 users"]
     ),
     "duplicate_seeds": (set_key("seeds", [0, 1, 0]), None, ["seeds", "twice"]),
+    # the default output folder results/NAME would lie outside results/
+    "name_climbing_out_of_results": (set_key("name", "../../elsewhere"), None,
+                                     ["name: ", "one folder name"]),
+    "name_of_a_path": (set_key("name", "/tmp/x"), None, ["name: ", "one folder name"]),
     "negative_seed_in_file": (set_key("seeds", [0, -1]), None, ["seeds"]),
     "negative_drop_penalty": (
         set_key("users.drop_penalty", -1), None, ["users.drop_penalty: ", "greater than 0"]

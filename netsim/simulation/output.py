@@ -116,6 +116,19 @@ def _probe_writable(parent: Path, name: str) -> None:
         raise
 
 
+def _new_folder(parent: Path, prefix: str) -> Path:
+    """A new folder ``parent/PREFIX<random hex>`` with the mode any folder gets under
+    the user's umask (``tempfile.mkdtemp`` makes it 0700, and the published run folder
+    would keep that, unreadable to the rest of a team on a shared file system)."""
+    while True:
+        folder = parent / f"{prefix}{secrets.token_hex(4)}"
+        try:
+            folder.mkdir()
+        except FileExistsError:
+            continue
+        return folder
+
+
 def publish_run(out_dir: Path, scenario: Scenario, result: RunResult,
                 table_format: str = "csv") -> None:
     """Write a run folder all or nothing: the files go into a hidden folder beside
@@ -129,7 +142,7 @@ def publish_run(out_dir: Path, scenario: Scenario, result: RunResult,
     parent.mkdir(parents=True, exist_ok=True)
     for stale in [*parent.glob(f".{name}.new-*"), *parent.glob(f".{name}.old-*")]:
         remove_tree(stale)
-    staging = Path(tempfile.mkdtemp(prefix=f".{name}.new-", dir=parent))
+    staging = _new_folder(parent, f".{name}.new-")
     aside = None
     try:
         write_run(staging, scenario, result, table_format)
