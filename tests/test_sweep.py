@@ -252,7 +252,7 @@ def test_a_point_whose_values_make_a_long_name_gets_a_short_folder(tmp_path: Pat
     assert not outcome.failed, outcome.failed
     folders = [job.folder for job in outcome.jobs]
     assert len(set(folders)) == 2
-    assert all(len(f.encode()) <= 200 and f.endswith(",seed=0") and "~" in f for f in folders)
+    assert all(len(f.encode()) == 255 and f.endswith(",seed=0") and "~" in f for f in folders)
     marker = json.loads((tmp_path / folders[1] / DONE).read_text())
     assert marker["values"]["users.drop_penalty"] == penalties[::-1]
     assert len(pd.read_csv(tmp_path / "aggregate.csv")["users.drop_penalty"].unique()) == 2

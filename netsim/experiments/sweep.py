@@ -65,10 +65,10 @@ from netsim.table_files import read_table, table_file
 from netsim.verbosity import is_verbose
 
 DONE = "done.json"
+"""A job's completion marker, written last."""
 NO_REQUEST = "no_request.txt"
 """What a point's seed in which nobody asks holds instead of its tables (netsim run
 passes over such a seed; the aggregates pass over it too)."""
-"""A job's completion marker, written last."""
 SKIPPED_TRAIN_FILES = ("train/checkpoints/",)
 """Not copied into a sweep: checkpoints serve `netsim train --resume`, not a sweep."""
 BACKENDS = ("local", "ray")
@@ -139,7 +139,7 @@ def sweep_jobs(scenario: Scenario, source: str, table_format: str = "csv") -> li
     base_dir = str(scenario.source_dir) if scenario.source_dir is not None else None
     for values, point in sweep_points(scenario, source):
         options = profile_options(sweep, values, source) if sweep.kind == "profile" else {}
-        profile = (None if point.profile == "default" else
+        profile = (None if point.profile == "default" or sweep.kind == "profile" else
                    hashlib.sha256(resolve_profile_path(point).read_bytes()).hexdigest())
         for seed in point.seeds:
             data = scenario_data(point.model_copy(update={"seeds": [seed]}))
@@ -383,13 +383,14 @@ def collect(out_dir: Path, jobs: list[Job], name: str) -> pd.DataFrame:
     for job in jobs:
         folder = out_dir / job.folder
         table = folder / name
+        quiet = (folder / NO_REQUEST).is_file()  # nobody asked: no run table
         if name in ("summary.csv", "timing.csv"):
-            if (folder / NO_REQUEST).is_file():
-                continue  # nobody asked in this seed: no row to aggregate
             table = table_file(folder, name.removesuffix(".csv"))
-        parts = [read_table(table)]
+        parts = [] if quiet and name in ("summary.csv", "timing.csv") else [read_table(table)]
         if name == "timing.csv" and (folder / "training_time.csv").is_file():
-            parts.append(pd.read_csv(folder / "training_time.csv"))
+            parts.append(pd.read_csv(folder / "training_time.csv"))  # it trained all the same
+        if not parts:
+            continue
         frame = pd.concat(parts, ignore_index=True)
         for position, (key, value) in enumerate(job.values.items()):
             frame.insert(position, key, [_cell(value)] * len(frame))

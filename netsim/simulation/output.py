@@ -163,8 +163,8 @@ def publish_run(out_dir: Path, scenario: Scenario, result: RunResult,
         remove_tree(aside)
 
 
-POINT_FOLDER_BYTES = 200
-"""Longest point folder name, in UTF-8 bytes (file systems allow 255 in one name)."""
+POINT_FOLDER_BYTES = 255
+"""Longest point folder name, in UTF-8 bytes (what file systems allow in one name)."""
 
 
 def point_folder(values: dict[str, Any]) -> str:
