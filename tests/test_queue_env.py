@@ -407,11 +407,16 @@ def test_a_step_with_nobody_to_assign_says_reset_and_evaluation_passes_over_empt
     from netsim.rl.env import SlotAssignmentEnv
 
     env = QueueAssignmentEnv(scenario)
-    for fresh in (env, SlotAssignmentEnv(make_scenario())):
+    slot_env = SlotAssignmentEnv(make_scenario())
+    for fresh in (env, slot_env):
         assert not fresh.awaiting_action
         assert fresh.action_masks().all()  # what the all-zero observation's mask reads
         with pytest.raises(gymnasium.error.ResetNeeded, match="reset"):
             fresh.step(0)
+    with pytest.raises(gymnasium.error.ResetNeeded, match="reset"):
+        env.result()  # was an AttributeError
+    with pytest.raises(gymnasium.error.ResetNeeded, match="reset"):
+        _ = slot_env.current_user
     seeds = list(range(10_000, 10_040))
     asked, empty = [], []
     for seed in seeds:

@@ -251,6 +251,9 @@ class SlotAssignmentEnv(gym.Env):
 
     @property
     def current_user(self) -> int:
+        """The user being assigned (ResetNeeded when nobody waits)."""
+        if not self.awaiting_action:
+            raise episode_over()
         return self.assignment.current_user
 
     # ----------------------------------------------------------------- interface

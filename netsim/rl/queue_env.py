@@ -318,5 +318,7 @@ class QueueAssignmentEnv(gym.Env):
 
     def result(self):  # type: ignore[no-untyped-def]
         """The finished episode's records (:class:`LoopResult`), as ``netsim run``
-        would record them."""
+        would record them; gymnasium's ResetNeeded before the first reset."""
+        if self.loop is None:
+            raise gym.error.ResetNeeded("no episode to record yet: call reset() first")
         return self.loop.finish()
