@@ -272,8 +272,13 @@ def sweep(
 
 
 def _target_problem(path: Path, folder: bool) -> str | None:
-    """Why PATH cannot be written as a folder (FOLDER) or as a file, or None: it exists
-    as the other kind, or a parent of it is a file."""
+    """Why PATH cannot be written as a folder (FOLDER) or as a file, or None: a name in it
+    too long for file systems, it exists as the other kind, or a parent of it is a file."""
+    from netsim.io import long_name_problem
+
+    problem = long_name_problem(path)
+    if problem is not None:
+        return problem
     if folder and path.exists() and not path.is_dir():
         return "is a file, not a folder"
     if not folder and path.is_dir():

@@ -64,3 +64,16 @@ def remove_tree(path: str | Path) -> None:
     except BaseException:
         shutil.rmtree(path, ignore_errors=True)
         raise
+
+
+NAME_MAX_BYTES = 255
+"""Longest name of one file or folder (one part of a path) that file systems allow."""
+
+
+def long_name_problem(path: Path) -> str | None:
+    """Why ``path`` cannot exist on a file system (a name in it over NAME_MAX_BYTES
+    bytes, where asking whether it exists raises), or None."""
+    longest = max((len(os.fsencode(part)) for part in Path(path).parts), default=0)
+    if longest > NAME_MAX_BYTES:
+        return f"a name in it is {longest} bytes long; file systems allow {NAME_MAX_BYTES}"
+    return None

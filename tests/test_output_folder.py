@@ -226,3 +226,16 @@ def test_a_run_folder_gets_the_mode_the_umask_gives(tmp_path):
     finally:
         os.umask(old)
     assert out.stat().st_mode & 0o777 == 0o755
+
+
+@pytest.mark.parametrize("command", ["run", "sweep", "train"])
+def test_an_out_name_too_long_for_the_file_system_is_one_line(tmp_path, command):
+    """A 260-byte folder name ended in a traceback (OSError: File name too long)."""
+    out = tmp_path / ("a" * 260)
+    data = deep_update(paper_dict(), {"slots": 2, "seeds": [0], "schedulers": ["random"]})
+    if command == "sweep":
+        data["sweep"] = {"users.count": [2]}
+    path = write_yaml(tmp_path / "s.yaml", data)
+    result = CliRunner().invoke(app, [command, str(path), "--out", str(out), "--no-progress"])
+    assert result.exit_code == 2, result.output
+    assert "260 bytes long; file systems allow 255" in one_line(result)
