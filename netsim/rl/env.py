@@ -237,10 +237,8 @@ class SlotAssignmentEnv(gym.Env):
             self.slot += 1
         else:
             users = np.empty(0, dtype=np.int64)
-        if not users.size:  # the episode is over: nothing to observe (no chunk to compute)
-            self.assignment = SlotAssignment(self.observer, [], None,
-                                             np.zeros((self.n_users, self.n_rbs)),
-                                             self.n_encoders, self.scenario.users.voluntary_drop)
+        if not users.size:  # the episode is over: nobody to assign (no chunk to compute)
+            self.assignment = None
             return
         chunk = self._chunk_of(self.slot)
         offset = self.slot - chunk.start
