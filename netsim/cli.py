@@ -119,39 +119,11 @@ def run(
 
 def check_memory(scenario, scenario_file: Path) -> None:
     """Refuse, before the work, a run whose results cannot fit in this machine's memory."""
+    from netsim.simulation.runner import memory_problem
+
     problem = memory_problem(scenario)
     if problem is not None:
         fail(f"{scenario_file}: {problem}")
-
-
-def memory_problem(scenario, point: str = "") -> str | None:
-    """Why a run of ``scenario`` (a sweep's ``point``, one seed of it) cannot fit in this
-    machine's memory, or None."""
-    from netsim.simulation.runner import available_memory_bytes, estimated_memory_bytes
-
-    needed, available = estimated_memory_bytes(scenario), available_memory_bytes()
-    if available is None or needed <= 0.8 * available:
-        return None
-    gib = needed / 2**30
-    amount = f"{gib:,.1f}" if gib < 1e6 else f"{gib:.2g}"
-    what = f"sweep point {point} would" if point else "this run would"
-    return (f"{what} hold about {amount} GiB of results in memory, "
-            f"{available / 2**30:,.1f} GiB are available: reduce slots, seeds, users or "
-            "schedulers" + ("" if point else " (or run it as a sweep over seeds)"))
-
-
-def sweep_memory_problem(scenario, source: str) -> str | None:
-    """:func:`memory_problem` of the sweep's largest point, one seed (what one worker
-    holds), or None."""
-    from netsim.loading import sweep_points
-    from netsim.simulation.output import point_folder
-
-    for values, point in sweep_points(scenario, source):
-        problem = memory_problem(point.model_copy(update={"seeds": point.seeds[:1]}),
-                                 point_folder(values) or "(the base)")
-        if problem is not None:
-            return problem
-    return None
 
 
 def _run_and_publish(scenario, scenario_file: Path, out_dir: Path, progress: bool,
@@ -194,9 +166,6 @@ def run_sweep_command(scenario, scenario_file: Path, out_dir: Path, backend: str
         jobs = sweep_jobs(scenario, str(scenario_file), table_format)
     except ScenarioError as error:
         fail(str(error))
-    problem = sweep_memory_problem(scenario, str(scenario_file))
-    if problem is not None:
-        fail(f"{scenario_file}: {problem}")
     from netsim.locks import FolderBusy, exclusive_writer
     from netsim.ownership import ForeignFolder
 
@@ -496,20 +465,18 @@ def validate(
     sweep's points and folders, the memory a run would hold); one line per file."""
     from netsim.experiments.sweep import sweep_jobs
     from netsim.loading import load_scenario
+    from netsim.simulation.runner import memory_problem
 
     failed = False
     for path in files:
         try:
             sc = load_scenario(path)
-            if sc.sweep:  # the points' folders, as netsim sweep lays them out
+            if sc.sweep:  # the points' folders and memory, as netsim sweep checks them
                 sweep_jobs(sc, str(path))
+            elif (problem := memory_problem(sc)) is not None:  # as netsim run checks it
+                raise ScenarioError(str(path), "", problem)
         except ScenarioError as error:
             typer.echo(f"netsim: {error}", err=True)
-            failed = True
-            continue
-        problem = (sweep_memory_problem(sc, str(path)) if sc.sweep else memory_problem(sc))
-        if problem is not None:
-            typer.echo(f"netsim: {path}: {problem}", err=True)
             failed = True
             continue
         typer.echo(

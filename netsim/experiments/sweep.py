@@ -59,7 +59,7 @@ from netsim.simulation.output import (
     run_files,
     write_resolved_scenario,
 )
-from netsim.simulation.runner import NoRequestsError, run_scenario
+from netsim.simulation.runner import NoRequestsError, memory_problem, run_scenario
 from netsim.statistics import ci95_half_width
 from netsim.table_files import read_table, table_file
 from netsim.verbosity import is_verbose
@@ -130,7 +130,8 @@ class SweepOutcome:
 
 def sweep_jobs(scenario: Scenario, source: str, table_format: str = "csv") -> list[Job]:
     """Every (point, seed) of the scenario's sweep, in order, each writing its tables in
-    ``table_format``; validates every point."""
+    ``table_format``; validates every point, and refuses one whose run (one seed, what a
+    worker holds) cannot fit in this machine's memory."""
     sweep = scenario.sweep
     if sweep.kind == "train" and sweep.algo in map(scheduler_label, scenario.schedulers):
         raise ScenarioError(source, "sweep.algo",
@@ -138,6 +139,10 @@ def sweep_jobs(scenario: Scenario, source: str, table_format: str = "csv") -> li
     jobs = []
     base_dir = str(scenario.source_dir) if scenario.source_dir is not None else None
     for values, point in sweep_points(scenario, source):
+        problem = memory_problem(point.model_copy(update={"seeds": point.seeds[:1]}),
+                                 point_folder(values))
+        if problem is not None:
+            raise ScenarioError(source, "", problem)
         options = profile_options(sweep, values, source) if sweep.kind == "profile" else {}
         profile = (None if point.profile == "default" or sweep.kind == "profile" else
                    hashlib.sha256(resolve_profile_path(point).read_bytes()).hexdigest())
@@ -422,10 +427,6 @@ def aggregate(frame: pd.DataFrame, keys: list[str],
 
 def write_aggregates(out_dir: Path, scenario: Scenario, jobs: list[Job],
                      keys: list[str]) -> pd.DataFrame:
-    if all((out_dir / job.folder / NO_REQUEST).is_file() for job in jobs):
-        raise NoRequestsError("no request arrived in any point's seed: nothing to "
-                              "aggregate (raise users.arrivals' probability or rate, or "
-                              "the slots)")
     summary = collect(out_dir, jobs, "summary.csv")
     table = aggregate(summary, keys)
     atomic_write_text(out_dir / "sweep_summary.csv", csv_text(summary))
@@ -491,6 +492,10 @@ def run_sweep(
             map_local(todo, workers, on_result)
     outcome.without_requests = [job.folder for job in jobs
                                 if (out_dir / job.folder / NO_REQUEST).is_file()]
+    if not outcome.failed and len(outcome.without_requests) == len(jobs):
+        raise NoRequestsError("no request arrived in any point's seed: nothing to "
+                              "aggregate (raise users.arrivals' probability or rate, or "
+                              "the slots)")
     if not outcome.failed:
         outcome.aggregate = write_aggregates(out_dir, scenario, jobs, keys)
     return outcome

@@ -148,6 +148,21 @@ def estimated_memory_bytes(scenario: Scenario) -> int:
     return int(requests * schedulers * RECORD_BYTES + world)
 
 
+def memory_problem(scenario: Scenario, point: str = "") -> str | None:
+    """Why a run of ``scenario`` (a sweep's ``point``, one seed of it) cannot fit in this
+    machine's memory (:func:`estimated_memory_bytes` over 80 % of what is available), or
+    None."""
+    needed, available = estimated_memory_bytes(scenario), available_memory_bytes()
+    if available is None or needed <= 0.8 * available:
+        return None
+    gib = needed / 2**30
+    amount = f"{gib:,.1f}" if gib < 1e6 else f"{gib:.2g}"
+    what = f"sweep point {point} would" if point else "this run would"
+    return (f"{what} hold about {amount} GiB of results in memory, "
+            f"{available / 2**30:,.1f} GiB are available: reduce slots, seeds, users or "
+            "schedulers" + ("" if point else " (or run it as a sweep over seeds)"))
+
+
 def available_memory_bytes() -> int | None:
     """MemAvailable from /proc/meminfo (Linux), else None."""
     try:
