@@ -59,6 +59,7 @@ MAX_SEEDS = 100_000
 
 def parse_seeds(text: str) -> list[int]:
     """'0,1,2' or '0-4' or a mix ('0-2,7') -> list of distinct seeds, in order."""
+    from netsim.scenario import MAX_SEED
     seeds: dict[int, None] = {}  # ordered and distinct
     for part in text.split(","):
         part = part.strip()
@@ -69,6 +70,8 @@ def parse_seeds(text: str) -> list[int]:
         high = int(match.group(2)) if match.group(2) else low
         if high < low:
             raise ValueError(f"--seeds: range {part!r} runs backwards")
+        if high > MAX_SEED:
+            raise ValueError(f"--seeds: {high} is over the largest seed, 2**63 - 1")
         if high - low + 1 + len(seeds) > MAX_SEEDS:
             raise ValueError(f"--seeds: more than {MAX_SEEDS:,} seeds")
         seeds.update(dict.fromkeys(range(low, high + 1)))

@@ -30,6 +30,9 @@ from netsim.model.encoders import ENCODERS
 
 PositiveFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 Count = Annotated[int, Field(strict=True, ge=1)]
+MAX_SEED = 2**63 - 1
+"""The largest seed: seeds are written in int64 columns (records.csv, sweep tables)."""
+Seed = Annotated[int, Field(strict=True, ge=0, le=MAX_SEED)]
 """A whole number >= 1; YAML booleans and floats are rejected."""
 NonNegativeFloat = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 Probability = Annotated[float, Field(ge=0, le=1)]
@@ -406,7 +409,7 @@ class RL(Strict):
     is then n_steps x n_envs steps (docs/rl.md, "Several environments": what it buys on
     2 cores)."""
     eval_every_steps: Annotated[Count, Field(le=1_000_000_000)] = 5_000
-    eval_seeds: list[Annotated[int, Field(strict=True, ge=0)]] = Field(
+    eval_seeds: list[Seed] = Field(
         default_factory=lambda: list(range(10_000, 10_020)), min_length=1
     )
     """Held-out worlds for evaluation (training draws its worlds from other seeds). A
@@ -478,7 +481,7 @@ class Scenario(Strict):
     """Names the default output folder, results/NAME: one folder name (no '/', not '.'
     or '..')."""
     description: str = ""
-    seeds: list[Annotated[int, Field(strict=True, ge=0)]] = Field(
+    seeds: list[Seed] = Field(
         default_factory=lambda: [0], min_length=1
     )
     """One independent random world per seed; every scheduler sees the same worlds."""

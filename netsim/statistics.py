@@ -8,9 +8,10 @@ from scipy import stats
 
 
 def ci95_half_width(values: np.ndarray) -> float:
-    """Half-width of the 95 % Student-t interval of the mean over seeds (0 for one seed)."""
+    """Half-width of the 95 % Student-t interval of the mean over seeds; NaN (an empty
+    CSV cell) for one seed, whose spread is unknown, not zero."""
     if len(values) < 2:
-        return 0.0
+        return float("nan")
     return float(stats.t.ppf(0.975, len(values) - 1) * np.std(values, ddof=1) / np.sqrt(len(values)))
 
 

@@ -183,6 +183,10 @@ CASES: dict[str, tuple[Any, Any, list[str]]] = {
                                      ["name: ", "one folder name"]),
     "name_of_a_path": (set_key("name", "/tmp/x"), None, ["name: ", "one folder name"]),
     "negative_seed_in_file": (set_key("seeds", [0, -1]), None, ["seeds"]),
+    # seeds are int64 columns in records.csv: 2**63 was written as a float
+    "seed_over_int64": (set_key("seeds", [2**63]), None, ["seeds", "9223372036854775807"]),
+    "eval_seed_over_int64": (lambda d: d.update(rl={"eval_seeds": [2**63]}), None,
+                             ["rl.eval_seeds"]),
     "negative_drop_penalty": (
         set_key("users.drop_penalty", -1), None, ["users.drop_penalty: ", "greater than 0"]
     ),
@@ -274,6 +278,8 @@ def test_binary_file(tmp_path: Path) -> None:
         ("-1", ["--seeds", "'-1'"]),
         ("0,,1", ["--seeds"]),
         ("5-2", ["--seeds", "backwards"]),
+        ("9223372036854775808", ["--seeds", "2**63 - 1"]),
+        ("0-9223372036854775808", ["--seeds", "2**63 - 1"]),
         ("", ["--seeds"]),
     ],
 )

@@ -14,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -23,6 +24,7 @@ from netsim.errors import ScenarioError
 from netsim.experiments.report import build_report
 from netsim.experiments.sweep import DONE, run_sweep, sweep_jobs
 from netsim.loading import load_scenario
+from netsim.statistics import ci95_half_width
 from tests.scenario_factory import one_line, scenario_of, tiny, write_yaml
 
 AGGREGATES = ("aggregate.csv", "sweep_summary.csv")
@@ -61,7 +63,15 @@ def test_points_are_named_by_their_values(local_sweep: Path) -> None:
     one = summary[(summary["users.count"] == 3) & (summary["scheduler"] == "random")]
     row = table[(table["users.count"] == 3) & (table["scheduler"] == "random")].iloc[0]
     assert row["mean_reward"] == pytest.approx(one["mean_reward"].mean())
-    assert row["mean_reward_ci95"] > 0
+    # two seeds: t(0.975, 1) s / sqrt(2) with s = |a - b| / sqrt(2), i.e. t |a - b| / 2
+    a, b = one["mean_reward"]
+    assert row["mean_reward_ci95"] == pytest.approx(12.706204736 * abs(a - b) / 2)
+
+
+def test_one_seed_has_no_confidence_interval() -> None:
+    """One seed's spread is unknown: the half-width is NaN (an empty cell), not 0."""
+    assert np.isnan(ci95_half_width(np.array([-3.2])))
+    assert ci95_half_width(np.array([1.0, 3.0])) == pytest.approx(12.706204736)
 
 
 def test_ray_gives_the_same_aggregate_bytes(local_sweep: Path, ray_session,

@@ -23,6 +23,7 @@ from netsim.rl.observation import (
     queue_view,
 )
 from netsim.rl.size_free import SizeFreeEncoder, SizeFreeSlot
+from netsim.scenario import MAX_SEED
 from netsim.simulation.scheduling import SchedulingProblem
 
 NOT_SERVED = -1
@@ -37,13 +38,16 @@ def episode_over() -> gym.error.ResetNeeded:
 
 
 def world_seed_option(options: dict | None) -> int | None:
-    """The ``world_seed`` of a reset's options (evaluation), a non-negative integer or
-    None; ValueError (one line) for anything else (a float is not truncated)."""
+    """The ``world_seed`` of a reset's options (evaluation), a seed as the scenario's
+    (0 .. 2**63 - 1) or None; ValueError (one line) for anything else (a float is not
+    truncated)."""
     seed = (options or {}).get("world_seed")
     if seed is None:
         return None
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
-        raise ValueError(f"options['world_seed']: {seed!r}: must be a non-negative integer")
+    if (isinstance(seed, bool) or not isinstance(seed, int | np.integer)
+            or not 0 <= seed <= MAX_SEED):
+        raise ValueError(f"options['world_seed']: {seed!r}: must be an integer from 0 "
+                         "to 2**63 - 1")
     return int(seed)
 
 
