@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from netsim.errors import ScenarioError
-from netsim.scenario import Scenario
+from netsim.scenario import Scenario, training_seed_problem
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from matplotlib.figure import Figure
@@ -183,6 +183,8 @@ def train(scenario: Scenario | str | Path, algo: str = "ppo", steps: int | None 
     if steps is not None and (isinstance(steps, bool) or int(steps) != steps or steps < 1):
         raise ValueError(f"steps: {steps!r}: a number of environment steps, at least 1")
     _check_out(out)
+    if (problem := training_seed_problem(seed)) is not None:
+        raise ValueError(f"seed: {problem}")
     if scenario.delay_model == "des":
         from netsim.rl.queue_env import check_closed_loop_scenario
 
@@ -190,9 +192,10 @@ def train(scenario: Scenario | str | Path, algo: str = "ppo", steps: int | None 
             check_closed_loop_scenario(scenario)
         except ValueError as error:
             raise ScenarioError(scenario.name, "rl", str(error)) from None
-    from netsim.rl.evaluation import check_evaluation_worlds
+    from netsim.rl.evaluation import check_evaluation_worlds, check_training_worlds
 
     check_evaluation_worlds(scenario)  # NoRequestsError before anything is written
+    check_training_worlds(scenario, seed)
     with tempfile.TemporaryDirectory(prefix="netsim-train-") as temp:
         folder = Path(out) if out is not None else Path(temp)
         try:

@@ -10,13 +10,16 @@ import json
 import re
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from netsim.console import EXIT_INPUT_ERROR, OneLineUsageErrors, fail
 from netsim.errors import ScenarioError
 from netsim.semantic.cli import profile
+
+if TYPE_CHECKING:
+    from netsim.scenario import Scenario
 
 app = typer.Typer(
     cls=OneLineUsageErrors,
@@ -313,7 +316,10 @@ def tune(
     from netsim.experiments.tune import tune as run_tune
     from netsim.experiments.tune import write_best as store_best
     from netsim.loading import load_scenario
+    from netsim.scenario import training_seed_problem
 
+    if (problem := training_seed_problem(seed)) is not None:
+        fail(f"--seed: {problem}")
     try:
         scenario = load_scenario(scenario_file)
         search_space(scenario, str(scenario_file))
@@ -376,16 +382,7 @@ def train(
         fail(str(error))
     except ValueError as error:
         fail(f"--algo: {error}")
-    from netsim.rl.evaluation import check_evaluation_worlds
-
-    try:  # checked before the lock: nothing written for a training that cannot run
-        if scenario.delay_model == "des":  # trained in the closed loop
-            from netsim.rl.queue_env import check_closed_loop_scenario
-
-            check_closed_loop_scenario(scenario)
-        check_evaluation_worlds(scenario)
-    except ValueError as error:
-        fail(f"{scenario_file}: {error}")
+    _check_trainable(scenario_file, scenario, [seed], "--seed")  # before the lock
     train_fn = rl_entry("train")
     out_dir = out if out is not None else Path("results") / scenario.name / f"train-{algo}-s{seed}"
     _check_targets(("--out", out_dir, True))
@@ -407,6 +404,30 @@ def train(
     except KeyboardInterrupt:
         fail(f"interrupted; resume with --resume --out {out_dir}", code=130)
     typer.echo(f"wrote {model_path} and {out_dir}/learning_curve.csv")
+
+
+def _check_trainable(scenario_file: Path, scenario: Scenario, seeds: list[int],
+                     option: str) -> None:
+    """One line, exit 2, before anything is written, for trainings that cannot run: a
+    seed out of range (``option``), a closed loop without queues that carry over,
+    evaluation worlds without a request, or a seed whose environments find no episode
+    with one."""
+    from netsim.rl.evaluation import check_evaluation_worlds, check_training_worlds
+    from netsim.scenario import training_seed_problem
+
+    for seed in seeds:
+        if (problem := training_seed_problem(seed)) is not None:
+            fail(f"{option}: {problem}")
+    try:
+        if scenario.delay_model == "des":  # trained in the closed loop
+            from netsim.rl.queue_env import check_closed_loop_scenario
+
+            check_closed_loop_scenario(scenario)
+        check_evaluation_worlds(scenario)
+        for seed in seeds:
+            check_training_worlds(scenario, seed)
+    except ValueError as error:
+        fail(f"{scenario_file}: {error}")
 
 
 @app.command()
@@ -447,6 +468,7 @@ def compare(
         where = f"--steps {steps}" if steps is not None else \
             f"{scenario_file}: rl.total_steps: {budget}"
         fail(f"{where}: fewer than rl.eval_every_steps ({every}), so no evaluation to compare")
+    _check_trainable(scenario_file, scenario, seed_list, "--seeds")
     out_dir = out if out is not None else Path("results") / scenario.name / "compare"
     _check_targets(("--out", out_dir, True))
     _check_owner(out_dir, "compare")

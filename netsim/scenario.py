@@ -30,10 +30,23 @@ from netsim.model.encoders import ENCODERS
 
 PositiveFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 Count = Annotated[int, Field(strict=True, ge=1)]
+"""A whole number >= 1; YAML booleans and floats are rejected."""
 MAX_SEED = 2**63 - 1
 """The largest seed: seeds are written in int64 columns (records.csv, sweep tables)."""
 Seed = Annotated[int, Field(strict=True, ge=0, le=MAX_SEED)]
-"""A whole number >= 1; YAML booleans and floats are rejected."""
+"""A seed: 0 .. MAX_SEED."""
+MAX_TRAINING_SEED = 2**32 - 1
+"""The largest training seed: stable-baselines3 seeds numpy's legacy generator with it."""
+
+
+def training_seed_problem(seed: int) -> str | None:
+    """Why ``seed`` cannot seed a training (one line), or None."""
+    if not 0 <= seed <= MAX_TRAINING_SEED:
+        return (f"{seed}: a training seed is from 0 to 2**32 - 1 (stable-baselines3 seeds "
+                "numpy's legacy generator with it)")
+    return None
+
+
 NonNegativeFloat = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 Probability = Annotated[float, Field(ge=0, le=1)]
 

@@ -209,6 +209,7 @@ def test_bad_arguments_are_refused_before_any_work(tmp_path: Path) -> None:
             (lambda: netsim.sweep(sweep_scenario, out=tmp_path / "afile"), "is a file"),
             (lambda: netsim.train(PAPER, steps=0), "steps: 0"),
             (lambda: netsim.train(PAPER, algo="a2c"), "algo:"),
+            (lambda: netsim.train(PAPER, seed=2**32), "^seed: 4294967296: a training seed"),
             (lambda: netsim.train(PAPER, out=tmp_path / "afile" / "x"), "is a file")]:
         with pytest.raises(ValueError, match=message) as error:
             call()

@@ -560,6 +560,61 @@ def test_a_training_whose_evaluation_worlds_hold_no_request_is_refused_up_front(
     assert not out.exists()
 
 
+@pytest.mark.parametrize("delay_model", ["analytic", "des"])
+def test_a_training_whose_episodes_hold_no_request_writes_nothing(tmp_path, monkeypatch,
+                                                                   delay_model):
+    """Evaluation worlds with requests, but training episodes so short that the
+    environment finds none with a request in its draws (3 here, 10,000 and 1,000 by
+    default): netsim train and netsim compare say so in one line, exit 2, before writing
+    anything (the training's folder was left started)."""
+    import yaml
+    from typer.testing import CliRunner
+
+    from netsim.cli import app
+    from netsim.rl import env, queue_env
+
+    monkeypatch.setattr(env, "MAX_EMPTY_EPISODES", 3)
+    monkeypatch.setattr(queue_env, "MAX_EMPTY_WORLDS", 3)
+    data = yaml.safe_load((ROOT / "scenarios" / "paper.yaml").read_text())
+    data["rl"] = {"eval_slots": 3000, "eval_seeds": [10_000], "episode_slots": 2,
+                  "eval_every_steps": 64}
+    data["users"]["arrivals"] = ({"model": "poisson", "rate_per_s": 0.002}
+                                 if delay_model == "des" else {"probability": 0.0002})
+    data["delay_model"] = delay_model
+    scenario_file = tmp_path / "rare.yaml"
+    scenario_file.write_text(yaml.safe_dump(data))
+    for command in (["train", "--steps", "64"], ["compare", "--algos", "ppo", "--seeds", "0",
+                                                 "--steps", "64"]):
+        out = tmp_path / command[0]
+        result = CliRunner().invoke(app, [command[0], str(scenario_file), *command[1:],
+                                          "--out", str(out), "--no-progress"])
+        assert result.exit_code == 2, result.output
+        lines = [line for line in result.output.splitlines() if line.strip()]
+        assert len(lines) == 1 and "in 3 " in lines[0] and "rl.episode_slots" in lines[0]
+        assert not out.exists() and not (tmp_path / f".{command[0]}.lock").exists()
+
+
+@pytest.mark.parametrize("command", [["train", "--seed"], ["compare", "--seeds"],
+                                     ["tune", "--seed"]])
+def test_a_training_seed_over_2_to_the_32_is_one_line(tmp_path, command):
+    """stable-baselines3 seeds numpy's legacy generator with the training seed, which
+    takes at most 2**32 - 1: refused before anything is written (it failed after the
+    folder was made, without naming the option)."""
+    from typer.testing import CliRunner
+
+    from netsim.cli import app
+
+    source = ROOT / "scenarios" / ("sweeps/ppo_sensitivity.yaml" if command[0] == "tune"
+                                   else "paper.yaml")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, [command[0], str(source), command[1], str(2**32),
+                                      "--out", str(out), "--no-progress"])
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith(f"netsim: {command[1]}: 4294967296"), lines
+    assert not any(tmp_path.iterdir())
+
+
 def test_training_episodes_walk_through_a_world_before_drawing_the_next():
     env = SlotAssignmentEnv(make_scenario(rl={"episode_slots": 2, "world_slots": 6}))
     env.reset(seed=0)

@@ -305,6 +305,9 @@ def test_train_sweep_adds_the_trained_agent(tmp_path: Path) -> None:
                                "greater than or equal to 1 (got 0)"),
         ({"grid": {"users.count": [2]}, "kind": "train", "algo": "ppx"},
          "tiny.yaml: sweep.algo: unknown algorithm 'ppx' (known: ppo, dqn, sac)"),
+        ({"grid": {"seeds": [[4, 2**32]]}, "kind": "train"},
+         ("tiny.yaml: seeds: 4294967296: a training seed is from 0 to 2**32 - 1 "
+          "(stable-baselines3 seeds numpy's legacy generator with it)")),
         ({"grid": {"users.count": []}}, "tiny.yaml: sweep.grid.users.count: List should have "
                                         "at least 1 item after validation, not 0 (got [])"),
         # the section's value replaced the whole section: both points ran with 3 RBs,

@@ -50,7 +50,14 @@ from netsim.io import atomic_write_bytes, atomic_write_text, remove_tree
 from netsim.loading import parse_scenario, sweep_points
 from netsim.model.taskloss import portable_profile, resolve_profile_path
 from netsim.ownership import claim_folder
-from netsim.scenario import PROFILE_OPTION, Scenario, Sweep, scenario_data, scheduler_label
+from netsim.scenario import (
+    PROFILE_OPTION,
+    Scenario,
+    Sweep,
+    scenario_data,
+    scheduler_label,
+    training_seed_problem,
+)
 from netsim.semantic import PROFILE_OPTIONS
 from netsim.simulation.output import (
     PROFILE_COPY,
@@ -147,6 +154,8 @@ def sweep_jobs(scenario: Scenario, source: str, table_format: str = "csv") -> li
         profile = (None if point.profile == "default" or sweep.kind == "profile" else
                    hashlib.sha256(resolve_profile_path(point).read_bytes()).hexdigest())
         for seed in point.seeds:
+            if sweep.kind == "train" and (problem := training_seed_problem(seed)) is not None:
+                raise ScenarioError(source, "seeds", problem)
             data = scenario_data(point.model_copy(update={"seeds": [seed]}))
             jobs.append(Job({**values, "seed": seed}, data, source, base_dir, sweep.kind,
                             sweep.algo, options, table_format, profile))

@@ -126,6 +126,19 @@ def check_evaluation_worlds(scenario: Scenario) -> None:
     raise no_evaluation_request(scenario, len(scenario.rl.eval_seeds))
 
 
+def check_training_worlds(scenario: Scenario, seed: int) -> None:
+    """NoRequestsError (the environment's one line) if a training environment finds no
+    episode with a request to decide: the first reset of each of the ``rl.n_envs``
+    environments a training seeded ``seed`` starts with (environment i seeded seed + i,
+    as :func:`solvers.rl.training.make_env`), made before the training writes anything."""
+    if scenario.delay_model == "des":
+        from netsim.rl.queue_env import QueueAssignmentEnv as Environment
+    else:
+        Environment = SlotAssignmentEnv
+    for i in range(scenario.rl.n_envs):
+        Environment(scenario).reset(seed=seed + i)
+
+
 def no_evaluation_request(scenario: Scenario, n_worlds: int) -> NoRequestsError:
     """The error of evaluation worlds none of which holds a request."""
     return NoRequestsError(f"rl.eval_seeds: no request arrives in any of the {n_worlds} "

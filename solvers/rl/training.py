@@ -46,7 +46,7 @@ from netsim.rl.env import SlotAssignmentEnv
 from netsim.rl.evaluation import evaluate_policy
 from netsim.rl.masks import MaskSpec
 from netsim.rl.queue_env import QueueAssignmentEnv, check_closed_loop_scenario
-from netsim.scenario import Scenario
+from netsim.scenario import Scenario, training_seed_problem
 from netsim.simulation.output import csv_text, resolved_scenario_text, write_resolved_scenario
 from solvers.rl.algorithms import ALGORITHMS, masked_predict
 
@@ -240,6 +240,8 @@ def training_identity(scenario: Scenario, algo: str, seed: int) -> dict:
 
 def _train(scenario: Scenario, algo: str, out_dir: Path, steps: int | None, seed: int,
            resume: bool, progress: bool, on_evaluation: Callable[[dict], None] | None) -> Path:
+    if (problem := training_seed_problem(seed)) is not None:  # the callers check it first
+        raise ValueError(f"seed: {problem}")
     make, cls = ALGORITHMS[algo]
     rl = scenario.rl
     total = rl.total_steps if steps is None else steps
