@@ -241,6 +241,29 @@ def test_the_env_observes_what_the_rl_scheduler_sees(policy):
     assert shared > 10 and episodes >= 2  # slots of several users, and fresh worlds
 
 
+def test_the_per_slot_environment_refuses_poisson_requests():
+    """Poisson requests queue: the per-slot MDP took every user as requesting in every
+    slot (the default Bernoulli probability 1) and said nothing; the myopic reference
+    still acts on the closed loop's MLP observation."""
+    from netsim.rl.env import SlotAssignmentEnv
+    from netsim.rl.evaluation import myopic_policy
+
+    with pytest.raises(ValueError, match=r"^users.arrivals: poisson: .*QueueAssignment-v0"):
+        gymnasium.make("netsim/SlotAssignment-v0", scenario=str(QUEUEING))
+    with pytest.raises(ValueError, match=r"^users.arrivals: poisson"):
+        SlotAssignmentEnv(closed_loop())
+    env = QueueAssignmentEnv(closed_loop())
+    act = myopic_policy(env.scenario)
+    observation, _ = env.reset(seed=3)
+    for _ in range(20):
+        mask = env.action_masks()
+        action = act(observation, mask)
+        assert mask[action]
+        observation, _, terminated, _, _ = env.step(action)
+        if terminated:
+            observation, _ = env.reset()
+
+
 def test_gymnasium_make_builds_both_environments():
     slot = gymnasium.make("netsim/SlotAssignment-v0", scenario=ROOT / "scenarios" / "paper.yaml")
     queue = gymnasium.make("netsim/QueueAssignment-v0", scenario=str(QUEUEING))

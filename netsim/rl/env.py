@@ -96,6 +96,10 @@ class SlotAssignmentEnv(gym.Env):
 
     def __init__(self, scenario: Scenario, model: CellModel | None = None) -> None:
         super().__init__()
+        if scenario.users.arrivals.model == "poisson":
+            raise ValueError("users.arrivals: poisson: the per-slot environment draws one "
+                             "Bernoulli request per user and slot (Poisson requests queue: "
+                             "the closed-loop QueueAssignmentEnv, netsim/QueueAssignment-v0)")
         if model is None:
             model = CellModel.from_scenario(scenario)
         episode = scenario.model_copy(update={"slots": scenario.rl.episode_slots})

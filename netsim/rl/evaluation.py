@@ -19,12 +19,14 @@ import pandas as pd
 
 from netsim.model.cost import CellModel
 from netsim.rl.env import SlotAssignmentEnv
+from netsim.rl.observation import ObservationEncoder
 from netsim.rl.size_free import action_costs
 from netsim.scenario import Scenario
 from netsim.simulation.runner import (
     NoRequestsError,
     SchedulerRun,
     build_scheduler,
+    drop_penalties,
     gather_chunk,
     reference_entries,
     request_records,
@@ -187,15 +189,18 @@ def myopic_policy(scenario: Scenario) -> Policy:
     least expected cost given what the observation shows (its mean SNRs and clock),
     with no regard for the users after it. What a policy could reach by learning each
     user's expected cost perfectly, and nothing about the others."""
-    env = SlotAssignmentEnv(scenario)
-    if env.size_free:  # the observation shows each action's expected cost
+    if scenario.rl.policy == "size_free":  # the observation shows each action's expected cost
+        n_encoders = len(scenario.encoders)
         return lambda observation, mask: int(np.argmin(np.where(
-            mask, action_costs(observation, env.n_encoders), np.inf)))
+            mask, action_costs(observation, n_encoders), np.inf)))
+    # the MLP observation (the closed loop's begins with it): the user, its SNRs, its clock
+    observer, model = ObservationEncoder.from_scenario(scenario), CellModel.from_scenario(scenario)
+    penalty = drop_penalties(scenario)
 
     def act(observation: np.ndarray, mask: np.ndarray) -> int:
-        user, mean_snr, clock_hz = env.observer.current_user(observation)
-        cost = env.model.expected_cost_at(mean_snr[None, :], np.array([clock_hz]))
-        flat = np.append(cost.ravel(), env.penalty[user])
+        user, mean_snr, clock_hz = observer.current_user(observation)
+        cost = model.expected_cost_at(mean_snr[None, :], np.array([clock_hz]))
+        flat = np.append(cost.ravel(), penalty[user])
         return int(np.argmin(np.where(mask, flat, np.inf)))
 
     return act
