@@ -37,6 +37,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path, PurePosixPath
@@ -327,28 +328,70 @@ def die_with_parent(parent_pid: int) -> None:
         os._exit(1)
 
 
+BREAKS_BEFORE_ALONE = 2
+"""Worker-pool breaks a job lives through (rerun in a fresh pool) before it runs alone,
+in a pool of its own, where a break can only be its own."""
+
+
+class WorkerDied(RuntimeError):
+    """The worker process running a job died (killed by a signal, out of memory)."""
+
+
 def map_local(jobs: list[Job], workers: int, on_result: OnResult,
-              work_root: str | None = None) -> None:
-    """Run jobs in this process (workers = 1) or in a pool of fresh processes."""
+              work_root: str | None = None,
+              execute: Callable[[Job, str | None], dict[str, bytes]] = execute_job) -> None:
+    """Run jobs (``execute``: a module-level function, run in the workers) in this
+    process (workers = 1) or in a pool of fresh processes. A worker that dies (killed,
+    out of memory) breaks its pool: the jobs the pool had not finished run again in a
+    fresh one, and a job that has lived through BREAKS_BEFORE_ALONE breaks runs alone,
+    failing (WorkerDied) only if its own process dies."""
     if workers == 1:
         for job in jobs:
             try:
-                files = execute_job(job, work_root)
+                files = execute(job, work_root)
             except Exception as error:  # a failing point must not stop the others
                 on_result(job, None, error)
             else:
                 on_result(job, files, None)
         return
+    breaks = dict.fromkeys(range(len(jobs)), 0)
+    waiting = list(range(len(jobs)))
+    while waiting:
+        shared = [i for i in waiting if breaks[i] < BREAKS_BEFORE_ALONE]
+        groups = ([shared] if shared else []) + [[i] for i in waiting if i not in shared]
+        waiting = []
+        for group in groups:
+            for i in _pool_round([jobs[i] for i in group], min(workers, len(group)),
+                                 on_result, work_root, execute):
+                index = group[i]
+                if len(group) == 1 and breaks[index] >= BREAKS_BEFORE_ALONE:
+                    on_result(jobs[index], None, WorkerDied(
+                        "the worker process running this point died (killed by a signal, "
+                        "or out of memory?)"))
+                else:
+                    breaks[index] += 1
+                    waiting.append(index)
+
+
+def _pool_round(jobs: list[Job], workers: int, on_result: OnResult, work_root: str | None,
+                execute: Callable[[Job, str | None], dict[str, bytes]]) -> list[int]:
+    """Run ``jobs`` in a fresh pool of ``workers`` processes; return the indices of those
+    left unfinished because a worker died (the pool broke)."""
+    broken = []
     with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"),
                              initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
-        futures = {pool.submit(execute_job, job, work_root): job for job in jobs}
+        futures = {pool.submit(execute, job, work_root): i for i, job in enumerate(jobs)}
         try:
             for future in as_completed(futures):
                 error = future.exception()
-                on_result(futures[future], None if error else future.result(), error)
+                if isinstance(error, BrokenProcessPool):
+                    broken.append(futures[future])
+                    continue
+                on_result(jobs[futures[future]], None if error else future.result(), error)
         except BaseException:
             pool.shutdown(wait=False, cancel_futures=True)
             raise
+    return sorted(broken)
 
 
 def map_ray(jobs: list[Job], workers: int, address: str | None, on_result: OnResult) -> None:
