@@ -43,6 +43,21 @@ def test_a_second_run_replaces_the_first_whole(tmp_path):
     assert hidden_leftovers(out) == []
 
 
+def test_an_out_folder_that_is_a_link_is_published_where_it_points(tmp_path):
+    """results/out -> data/out: the new run replaces the old one in data/out and the link
+    stays (it was replaced by a folder, the old run left behind it, and a hidden link
+    left over)."""
+    target, link = tmp_path / "data" / "out", tmp_path / "results" / "out"
+    assert run(scenario_file(tmp_path, 0), target).exit_code == 0
+    link.parent.mkdir()
+    link.symlink_to(target, target_is_directory=True)
+    assert run(scenario_file(tmp_path, 1), link).exit_code == 0
+    assert link.is_symlink() and link.resolve() == target.resolve()
+    assert sorted(contents(target)) == sorted(output.RUN_FILES)
+    assert b"seeds:\n- 1\n" in (target / "scenario.yaml").read_bytes()
+    assert hidden_leftovers(target) == [] and hidden_leftovers(link) == []
+
+
 @pytest.mark.parametrize("failing_call", [1, 2])
 def test_a_failed_publish_leaves_the_earlier_run_whole(tmp_path, failing_nth_call,
                                                         failing_call):

@@ -139,8 +139,11 @@ def publish_run(out_dir: Path, scenario: Scenario, result: RunResult,
     run there is moved aside first and removed once the new one is in place, or moved
     back if the move fails. A reader sees the old run, the new one, or for an instant no
     folder — never files of two runs. Leftovers of a publish killed midway (hidden
-    ``.NAME.new-*`` and ``.NAME.old-*`` folders) are removed by the next one."""
+    ``.NAME.new-*`` and ``.NAME.old-*`` folders) are removed by the next one. An
+    ``out_dir`` that is a symbolic link is published where it points (the link stays)."""
     out_dir = Path(out_dir).absolute()
+    if out_dir.is_symlink():  # not the link replaced by a folder, the run left behind it
+        out_dir = out_dir.resolve()
     parent, name = out_dir.parent, out_dir.name
     parent.mkdir(parents=True, exist_ok=True)
     for stale in [*parent.glob(f".{name}.new-*"), *parent.glob(f".{name}.old-*")]:
