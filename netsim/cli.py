@@ -63,6 +63,7 @@ MAX_SEEDS = 100_000
 def parse_seeds(text: str) -> list[int]:
     """'0,1,2' or '0-4' or a mix ('0-2,7') -> list of distinct seeds, in order."""
     from netsim.scenario import MAX_SEED
+
     seeds: dict[int, None] = {}  # ordered and distinct
     for part in text.split(","):
         part = part.strip()
