@@ -479,7 +479,7 @@ def compare(
         fail(str(error))
     except KeyboardInterrupt:
         fail("interrupted; run the same command again to resume", code=130)
-    typer.echo(table.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
+    typer.echo(table.to_string(index=False, float_format=lambda x: f"{x:.3f}", na_rep=""))
     typer.echo(f"wrote {out_dir}/compare.csv, curves.csv, convergence.png")
 
 

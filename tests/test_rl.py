@@ -794,22 +794,72 @@ def test_a_size_free_training_on_two_environments_resumes_exactly(tmp_path,
     pd.testing.assert_frame_equal(whole_curve, again_curve)
 
 
+def test_a_finished_training_is_not_replaced_by_a_shorter_one(tmp_path):
+    """Resuming a finished 512-step training with --steps 256 replaced its model by a
+    256-step one without a word (netsim train --resume, and netsim compare, which
+    resumes every training); now it is one line naming both counts, nothing changed."""
+    from solvers.rl.compare import compare
+    from solvers.rl.training import TrainingFolderError, train
+
+    scenario = make_scenario(rl={**FAST_RL, "eval_every_steps": 256, "eval_slots": 2,
+                                 "eval_seeds": [10_000]}, **SMALL_CELL)
+    train(scenario, "ppo", tmp_path / "ppo-s0", steps=512, seed=0, progress=False)
+    before = {p.name: p.read_bytes() for p in (tmp_path / "ppo-s0").iterdir() if p.is_file()}
+    with pytest.raises(TrainingFolderError, match=r"512 steps, more than the 256 asked for"):
+        train(scenario, "ppo", tmp_path / "ppo-s0", steps=256, seed=0, resume=True,
+              progress=False)
+    with pytest.raises(TrainingFolderError, match=r"ppo-s0: holds a finished training of 512"):
+        compare(scenario, ["ppo"], [0], 256, tmp_path, progress=False)
+    assert {p.name: p.read_bytes() for p in (tmp_path / "ppo-s0").iterdir()
+            if p.is_file()} == before
+    assert not (tmp_path / "compare.csv").exists()
+
+
+def write_curve(folder, steps, score):
+    folder.mkdir()
+    pd.DataFrame({"env_steps": steps, "mean_return": score, "score_vs_statistical": score,
+                  "score_vs_oracle": score}).to_csv(folder / "learning_curve.csv")
+
+
+def test_compares_final_scores_are_each_trainings_last_evaluation(tmp_path):
+    """A budget (100) that is not a multiple of rl.eval_every_steps (64): the final
+    columns were the mean at step 64, dropping the final evaluations (PPO's at 128, the
+    end of its last rollout, DQN's at 100); now they are each run's last evaluation,
+    the curves end at the budget, and final_env_steps says where each run ended."""
+    from solvers.rl.compare import aligned_curves, compare_table, learning_curves
+
+    write_curve(tmp_path / "ppo-s0", [64, 128], [0.5, 0.1])
+    write_curve(tmp_path / "ppo-s1", [64, 128], [0.6, 0.9])
+    write_curve(tmp_path / "dqn-s0", [64, 100], [0.2, 0.4])
+    write_curve(tmp_path / "dqn-s1", [64, 100], [0.3, 0.6])
+    runs = learning_curves(tmp_path, ["ppo", "dqn"], [0, 1])
+    table = compare_table(runs).set_index("algo")
+    assert table.loc["ppo", "final_score_vs_statistical"] == pytest.approx(0.5)
+    assert table.loc["dqn", "final_score_vs_statistical"] == pytest.approx(0.5)
+    assert table["final_env_steps"].to_dict() == {"ppo": 128.0, "dqn": 100.0}
+    assert sorted(aligned_curves(runs, 64, 100)["env_steps"].unique()) == [64, 100]
+
+
 def test_compare_shows_no_value_before_a_runs_first_evaluation(tmp_path):
     """PPO's long rollout evaluates first at 128 steps, SAC at 64: on the common grid
     PPO has nothing at 64 (not its first value repeated), and steps to 95 % of its final
     score cannot come before its first evaluation."""
-    from solvers.rl.compare import aligned_curves, compare_table, summarise_curves
+    from solvers.rl.compare import (
+        aligned_curves,
+        compare_table,
+        learning_curves,
+        summarise_curves,
+    )
 
     for run, steps, score in (("ppo-s0", [128, 256], [0.96, 1.0]),
                               ("sac-s0", [64, 128, 192, 256], [0.5, 0.7, 0.9, 1.0])):
-        (tmp_path / run).mkdir()
-        pd.DataFrame({"env_steps": steps, "mean_return": score, "score_vs_statistical": score,
-                      "score_vs_oracle": score}).to_csv(tmp_path / run / "learning_curve.csv")
-    aligned = aligned_curves(tmp_path, ["ppo", "sac"], [0], 64, 256)
+        write_curve(tmp_path / run, steps, score)
+    runs = learning_curves(tmp_path, ["ppo", "sac"], [0])
+    aligned = aligned_curves(runs, 64, 256)
     ppo = aligned[(aligned["algo"] == "ppo") & (aligned["metric"] == "score_vs_statistical")]
     assert ppo.set_index("env_steps")["value"].isna().to_dict() == {
         64: True, 128: False, 192: False, 256: False}
-    table = compare_table(aligned).set_index("algo")
+    table = compare_table(runs).set_index("algo")
     assert table.loc["ppo", "steps_to_95pct_of_final_score"] == 128
     assert table.loc["sac", "steps_to_95pct_of_final_score"] == 256
     curves = summarise_curves(aligned)

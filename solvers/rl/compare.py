@@ -24,7 +24,7 @@ from netsim.ownership import claim_folder
 from netsim.scenario import Scenario
 from netsim.simulation.output import csv_text
 from netsim.statistics import ci95_half_width
-from solvers.rl.training import train
+from solvers.rl.training import check_not_shortened, train
 
 METRICS = ("mean_return", "score_vs_statistical", "score_vs_oracle")
 
@@ -32,28 +32,33 @@ METRICS = ("mean_return", "score_vs_statistical", "score_vs_oracle")
 def run_trainings(scenario: Scenario, algos: list[str], seeds: list[int], steps: int,
                   out_dir: Path, progress: bool = True) -> None:
     """Every (algorithm, seed) training, each resumable in its own folder."""
-    claim_folder(out_dir, "compare")
     runs = [(algo, seed) for algo in algos for seed in seeds]
+    for algo, seed in runs:  # before any training: none is replaced by a shorter one
+        check_not_shortened(out_dir / f"{algo}-s{seed}", steps)
+    claim_folder(out_dir, "compare")
     for algo, seed in tqdm(runs, desc="trainings", unit="run", disable=not progress or None):
         train(scenario, algo, out_dir / f"{algo}-s{seed}", steps=steps, seed=seed,
               resume=True, progress=False)
 
 
-def aligned_curves(out_dir: Path, algos: list[str], seeds: list[int], every: int,
-                   steps: int) -> pd.DataFrame:
+def learning_curves(out_dir: Path, algos: list[str], seeds: list[int]) -> dict:
+    """(algo, seed) -> that training's learning_curve.csv."""
+    return {(algo, seed): pd.read_csv(out_dir / f"{algo}-s{seed}" / "learning_curve.csv")
+            for algo in algos for seed in seeds}
+
+
+def aligned_curves(curves: dict, every: int, steps: int) -> pd.DataFrame:
     """Every run's learning curve interpolated onto the common grid every, 2 every, ...
-    (algorithms evaluate at their own rollout ends, so raw step counts differ); NaN at
-    grid steps before a run's first evaluation (a long rollout evaluates late), never
-    a value it did not measure."""
-    grid = np.arange(every, steps + 1, every)
+    and the budget ``steps`` itself (algorithms evaluate at their own rollout ends, so
+    raw step counts differ); NaN at grid steps before a run's first evaluation (a long
+    rollout evaluates late), never a value it did not measure."""
+    grid = np.unique(np.append(np.arange(every, steps + 1, every), steps))
     rows = []
-    for algo in algos:
-        for seed in seeds:
-            curve = pd.read_csv(out_dir / f"{algo}-s{seed}" / "learning_curve.csv")
-            for metric in METRICS:
-                values = np.interp(grid, curve["env_steps"], curve[metric], left=np.nan)
-                rows += [{"algo": algo, "seed": seed, "env_steps": int(s), "metric": metric,
-                          "value": v} for s, v in zip(grid, values)]
+    for (algo, seed), curve in curves.items():
+        for metric in METRICS:
+            values = np.interp(grid, curve["env_steps"], curve[metric], left=np.nan)
+            rows += [{"algo": algo, "seed": seed, "env_steps": int(s), "metric": metric,
+                      "value": v} for s, v in zip(grid, values)]
     return pd.DataFrame(rows)
 
 
@@ -69,19 +74,25 @@ def steps_to_fraction(steps: np.ndarray, score: np.ndarray, fraction: float = 0.
     return float(steps[reached[0]])
 
 
-def compare_table(aligned: pd.DataFrame) -> pd.DataFrame:
+def compare_table(curves: dict) -> pd.DataFrame:
+    """Per algorithm, over seeds: each training's final evaluation (that of its saved
+    model: PPO finishes its last rollout, so up to rl.n_steps - 1 steps past the budget;
+    ``final_env_steps`` says where), and the steps its score took to reach 95 % of that
+    final score (first evaluation that did)."""
     rows = []
-    for algo, runs in aligned.groupby("algo", sort=False):
-        final = runs[runs["env_steps"] == runs["env_steps"].max()]
-        score = runs[runs["metric"] == "score_vs_statistical"]
-        to_95 = [steps_to_fraction(g["env_steps"].to_numpy(), g["value"].to_numpy())
-                 for _, g in score.groupby("seed")]
-        row = {"algo": algo, "seeds": runs["seed"].nunique()}
+    for algo in dict.fromkeys(algo for algo, _ in curves):
+        runs = [curve for (name, _), curve in curves.items() if name == algo]
+        finals = pd.DataFrame([curve.iloc[-1] for curve in runs])
+        row = {"algo": algo, "seeds": len(runs),
+               "final_env_steps": float(finals["env_steps"].mean())}
         for metric in METRICS:
-            values = final.loc[final["metric"] == metric, "value"].to_numpy()
+            values = finals[metric].to_numpy(dtype=float)
             row[f"final_{metric}"] = values.mean()
             row[f"final_{metric}_ci95"] = ci95_half_width(values)
-        row["steps_to_95pct_of_final_score"] = float(np.mean(to_95))
+        row["steps_to_95pct_of_final_score"] = float(np.mean([
+            steps_to_fraction(curve["env_steps"].to_numpy(),
+                              curve["score_vs_statistical"].to_numpy())
+            for curve in runs]))
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -112,11 +123,12 @@ def compare(scenario: Scenario, algos: list[str], seeds: list[int], steps: int,
     """Train, align, summarise, plot; returns the comparison table."""
     out_dir = Path(out_dir)
     run_trainings(scenario, algos, seeds, steps, out_dir, progress)
-    aligned = aligned_curves(out_dir, algos, seeds, scenario.rl.eval_every_steps, steps)
-    curves = summarise_curves(aligned)
-    table = compare_table(aligned)
+    runs = learning_curves(out_dir, algos, seeds)
+    curves = summarise_curves(aligned_curves(runs, scenario.rl.eval_every_steps, steps))
+    table = compare_table(runs)
     atomic_write_text(out_dir / "curves.csv", csv_text(curves))
     atomic_write_text(out_dir / "compare.csv", csv_text(table))
     plot_convergence(curves, out_dir / "convergence.png",
-                     f"{len(seeds)} seeds x {steps} steps each, same hyperparameters")
+                     f"{len(seeds)} seed{'s' if len(seeds) > 1 else ''} x {steps} steps "
+                     "each, same hyperparameters")
     return table

@@ -253,6 +253,7 @@ def _train(scenario: Scenario, algo: str, out_dir: Path, steps: int | None, seed
         _check_same_training(record["identity"], identity, out_dir)
         if record["steps"] == total:
             return out_dir / "model.zip"  # nothing left to do
+        check_not_shortened(out_dir, total)
     holds_training = any((out_dir / name).exists()
                          for name in ("scenario.yaml", "checkpoints", "model.zip"))
     if not resume and holds_training:
@@ -308,6 +309,22 @@ def _train(scenario: Scenario, algo: str, out_dir: Path, steps: int | None, seed
     atomic_write_text(finished, json.dumps({"identity": identity, "steps": total},
                                            sort_keys=True) + "\n")
     return final
+
+
+def check_not_shortened(out_dir: Path, total: int) -> None:
+    """TrainingFolderError if ``out_dir`` holds a finished training of more than
+    ``total`` steps (resuming it with fewer replaced its model by a shorter one)."""
+    finished = Path(out_dir) / FINISHED
+    if not finished.is_file():
+        return
+    try:
+        steps = json.loads(finished.read_text())["steps"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return  # not a finished training's record: the resume checks the folder
+    if isinstance(steps, int) and steps > total:
+        raise TrainingFolderError(f"--out {out_dir}: holds a finished training of {steps} "
+                                  f"steps, more than the {total} asked for; ask for at "
+                                  f"least {steps}, or choose another folder")
 
 
 def _check_same_training(saved: dict, identity: dict, out_dir: Path) -> None:
