@@ -313,7 +313,7 @@ def tune(
     """Search an RL agent's hyperparameters with Optuna (TPE sampler, median pruning on
     the learning-curve evaluations); the study resumes from its file and can be shared
     by several workers running this command at once."""
-    from netsim.experiments.tune import search_space
+    from netsim.experiments.tune import best_file_problem, search_space, study_path
     from netsim.experiments.tune import tune as run_tune
     from netsim.experiments.tune import write_best as store_best
     from netsim.loading import load_scenario
@@ -330,8 +330,14 @@ def tune(
         fail(str(error))
     out_dir = out if out is not None else Path("results") / scenario.name / "tune"
     storage = study_db if study_db is not None else str(out_dir / "study.db")
+    try:
+        study_file = study_path(storage)  # a path, or a sqlite:/// URL's
+    except ScenarioError as error:
+        fail(str(error))
     _check_targets(("--out", out_dir, True), ("--write-best", write_best, False),
-                   ("--study-db", None if "://" in storage else Path(storage), False))
+                   ("--study-db", study_file, False))
+    if write_best is not None and (problem := best_file_problem(write_best, scenario_file)):
+        fail(f"--write-best {write_best}: {problem}")
     _check_owner(out_dir, "tune")
     try:
         study = run_tune(scenario, str(scenario_file), trials, storage, out_dir, study_name,

@@ -48,3 +48,20 @@ def exclusive_writer(out_dir: Path, command: str) -> Iterator[None]:
         yield
     finally:
         handle.close()  # releases the lock
+
+
+def process_alive(pid: object) -> bool:
+    """Whether process ``pid`` of this machine exists and is not a zombie."""
+    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
+        return False
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0]
+    except OSError:
+        try:  # no /proc (macOS): ask the kernel
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+    return state != "Z"

@@ -71,3 +71,114 @@ def test_tune_without_a_sweep_is_an_input_error(tmp_path: Path) -> None:
     assert one_line(result) == (f"netsim: {path}: sweep: required key is missing: it is the "
                                 "search space")
     assert not (tmp_path / "out").exists()
+
+
+def test_a_study_takes_trials_of_its_own_scenario_only(tmp_path: Path) -> None:
+    """Another search space, another scenario setting, a study that minimises, or one
+    holding trials netsim did not run, in the same study: one line, exit 2, nothing
+    added (they were mixed in, and --write-best wrote values measured elsewhere)."""
+    import optuna
+
+    storage = str(tmp_path / "shared.db")
+    first = tune_file(tmp_path)
+    tune(load_scenario(first), str(first), 1, storage, tmp_path / "a", progress=False)
+    other = tmp_path / "other"
+    other.mkdir()
+    cases = {
+        "search space": tune_file(other, sweep={"grid": {"rl.ent_coef": [0.0, 0.01]},
+                                                "kind": "train"}),
+        "setting": tune_file(tmp_path / "other", rl={**RL, "n_epochs": 2}),
+    }
+    for case, path in cases.items():
+        result = CliRunner().invoke(app, ["tune", str(path), "--trials", "1", "--study-db",
+                                          storage, "--out", str(tmp_path / case),
+                                          "--no-progress"])
+        assert result.exit_code == 2, (case, result.output)
+        assert one_line(result) == (
+            f"netsim: --study-db {storage}: study 'tiny' holds trials of another scenario, "
+            "search space or algorithm: tune that scenario, or choose another --study-name")
+        assert not (tmp_path / case).exists()
+    assert len(optuna.load_study(study_name="tiny", storage=f"sqlite:///{storage}").trials) == 1
+    foreign = f"sqlite:///{tmp_path / 'foreign.db'}"
+    optuna.create_study(study_name="tiny", storage=foreign, direction="minimize")
+    optuna.create_study(study_name="mine", storage=foreign, direction="maximize").add_trial(
+        optuna.trial.create_trial(value=1.0))
+    for name, problem in (("tiny", "does not maximise one objective"),
+                          ("mine", "holds trials netsim tune did not run")):
+        result = CliRunner().invoke(app, ["tune", str(first), "--study-db", foreign,
+                                          "--study-name", name, "--out", str(tmp_path / name),
+                                          "--no-progress"])
+        assert result.exit_code == 2 and problem in one_line(result), result.output
+
+
+def test_a_trial_whose_process_died_is_run_again_with_its_values(tmp_path: Path) -> None:
+    """A trial killed (left RUNNING, its process gone) or interrupted (Ctrl-C leaves it
+    FAIL) was never redone, so its values were lost to the study: the next tune marks
+    the dead one FAIL and runs each again, once, with the same values."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    import optuna
+
+    path = tune_file(tmp_path)
+    scenario = load_scenario(path)
+    storage = str(tmp_path / "study.db")
+    study = open_study(scenario, storage, None, 0)
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    killed, interrupted = study.ask(), study.ask()
+    for trial, rate, clip in ((killed, 1e-4, 1), (interrupted, 1e-3, 0)):
+        trial.suggest_categorical("rl.learning_rate", [1e-4, 1e-3])
+        trial.suggest_categorical("sweep.points", [0, 1])
+        trial.set_user_attr("host", socket.gethostname())
+        trial.set_user_attr("pid", int(gone.stdout))
+    study.tell(interrupted, state=optuna.trial.TrialState.FAIL)
+    alive = study.ask()  # a trial another live worker is running: left alone
+    alive.set_user_attr("host", socket.gethostname())
+    alive.set_user_attr("pid", os.getpid())
+    again = tune(scenario, str(path), 2, storage, tmp_path / "out", progress=False)
+    states = {t.number: t.state.name for t in again.trials}
+    assert states == {0: "FAIL", 1: "FAIL", 2: "RUNNING", 3: "COMPLETE", 4: "COMPLETE"}
+    retries = {t.user_attrs["retry_of"]: t.params for t in again.trials[3:]}
+    assert retries == {0: again.trials[0].params, 1: again.trials[1].params}
+    table = pd.read_csv(tmp_path / "out" / "trials.csv")
+    assert table["retry_of"].tolist()[3:] == [0, 1]
+    third = tune(scenario, str(path), 1, storage, tmp_path / "out", progress=False)
+    assert "retry_of" not in third.trials[-1].user_attrs  # each is redone once
+
+
+def test_tune_refuses_what_it_would_damage(tmp_path: Path) -> None:
+    """--write-best over the scenario being tuned or someone's file, a database that is
+    not a study, a database server URL, a journal whose last record was cut off, a run
+    sweep: one line, exit 2, before any trial, the files untouched."""
+    import sqlite3
+
+    path = tune_file(tmp_path)
+    (tmp_path / "mine.yaml").write_text("name: mine\n")
+    with sqlite3.connect(tmp_path / "photos.db") as connection:
+        connection.execute("CREATE TABLE photos (name TEXT)")
+    journal = tmp_path / "torn.log"
+    journal.write_bytes(b'{"op_code": 0, "worker_id": "w", "study_name": "tiny", "direc')
+    (tmp_path / "run").mkdir()
+    run_sweep = tune_file(tmp_path / "run", sweep={"users.count": [2, 3]})
+    cases = [
+        (["--write-best", str(path)], "--write-best", "is the scenario being tuned"),
+        (["--write-best", str(tmp_path / "mine.yaml")], "--write-best",
+         "netsim tune did not write"),
+        (["--study-db", str(tmp_path / "photos.db")], "--study-db", "not an Optuna study"),
+        (["--study-db", "postgresql://user@host/db"], "--study-db", "other database URLs"),
+        (["--study-db", str(journal)], "--study-db", "the last record was cut off"),
+    ]
+    before = {p: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
+    for extra, option, problem in cases:
+        result = CliRunner().invoke(app, ["tune", str(path), "--trials", "1", "--out",
+                                          str(tmp_path / "out"), "--no-progress", *extra])
+        assert result.exit_code == 2, (extra, result.output)
+        line = one_line(result)
+        assert line.startswith(f"netsim: {option} ") and problem in line, line
+        assert not (tmp_path / "out").exists()
+    assert {p: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()} == before
+    result = CliRunner().invoke(app, ["tune", str(run_sweep), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2 and "sweep.kind: run" in one_line(result)

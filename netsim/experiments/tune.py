@@ -12,7 +12,11 @@ last evaluation's score (1 = optimal), maximised.
 The study lives in a file database, so a study resumes and several workers (processes
 or machines sharing the file) can run trials of one study at once: ``sqlite:///PATH``
 or a ``.db`` path (SQLite), or a ``.log``/``.jsonl`` path (Optuna's journal file, the
-better choice for many concurrent workers).
+better choice for many concurrent workers). A study records the SHA-256 of the resolved
+scenario it tunes (sweep and algorithm included) and takes trials of that scenario only.
+A trial whose process died (killed, or interrupted with Ctrl-C) is run again, with the
+same values, by the next ``netsim tune`` on the study (a dead process is recognised on
+the machine that ran it).
 
 Output folder: ``trial-<number>/`` (each trial's training folder), ``trials.csv``
 (every trial: state, value, parameters; rewritten after each trial).
@@ -20,8 +24,13 @@ Output folder: ``trial-<number>/`` (each trial's training folder), ``trials.csv`
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import socket
+import time
 from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -31,13 +40,22 @@ import yaml
 from netsim.errors import ScenarioError
 from netsim.io import atomic_write_text
 from netsim.loading import parse_scenario, scenario_with
+from netsim.locks import process_alive
 from netsim.model.taskloss import portable_profile
 from netsim.ownership import claim_folder
 from netsim.scenario import Scenario, set_dotted
-from netsim.simulation.output import csv_text
+from netsim.simulation.output import csv_text, resolved_scenario_text
 from netsim.verbosity import is_verbose
 
 OBJECTIVE = "score_vs_statistical"
+SQLITE_URL = "sqlite:///"
+OPTUNA_TABLES = frozenset({"studies", "trials", "version_info"})
+"""Tables every Optuna SQLite study database holds."""
+BEST_HEADER = "# Best trial "
+"""How a file --write-best wrote begins (the only file it writes over)."""
+FINGERPRINT = "netsim_scenario_sha256"
+"""Study attribute: the SHA-256 of the resolved scenario (sweep and algorithm included)
+whose trials the study holds."""
 POINT_CHOICE = "sweep.points"
 JOURNAL_SUFFIXES = (".log", ".jsonl", ".journal")
 
@@ -46,6 +64,9 @@ def search_space(scenario: Scenario, source: str) -> dict[str, list[Any]]:
     """Parameter name -> choices: each grid key, plus ``sweep.points`` (entry indexes)."""
     if not scenario.sweep:
         raise ScenarioError(source, "sweep", "required key is missing: it is the search space")
+    if scenario.sweep.kind != "train":
+        raise ScenarioError(source, "sweep.kind", f"{scenario.sweep.kind}: netsim tune searches "
+                            "an agent's training: set kind: train (and algo)")
     space = {key: list(values) for key, values in scenario.sweep.grid.items()}
     if scenario.sweep.points:
         space[POINT_CHOICE] = list(range(len(scenario.sweep.points)))
@@ -63,9 +84,7 @@ def open_storage(study_db: str):
     """An Optuna storage for a file: a journal file or SQLite (see the module doc)."""
     import optuna
 
-    if "://" in study_db:
-        return study_db
-    path = Path(study_db)
+    path = study_path(study_db)
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix in JOURNAL_SUFFIXES:
         check_journal(path)
@@ -73,18 +92,57 @@ def open_storage(study_db: str):
         from optuna.storages.journal import JournalFileBackend
 
         return JournalStorage(JournalFileBackend(str(path)))
+    check_study_database(path)
     return optuna.storages.RDBStorage(f"sqlite:///{path.resolve()}")
+
+
+def study_path(study_db: str) -> Path:
+    """The file of ``--study-db``: a path, or a ``sqlite:///PATH`` URL (ScenarioError for
+    any other URL: a database server is not a file this command can check and own)."""
+    if "://" not in study_db:
+        return Path(study_db)
+    if not study_db.startswith(SQLITE_URL) or len(study_db) == len(SQLITE_URL):
+        raise ScenarioError(f"--study-db {study_db}", "", "a study file is a path or "
+                            f"{SQLITE_URL}PATH (SQLite); other database URLs are not taken")
+    return Path(study_db[len(SQLITE_URL):])
+
+
+def check_study_database(path: Path) -> None:
+    """Refuse, before Optuna adds its tables to it, an SQLite file that holds tables and
+    is not an Optuna study database (someone's data)."""
+    import sqlite3
+
+    if not path.is_file() or path.stat().st_size == 0:
+        return
+    try:
+        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as connection:
+            tables = {row[0] for row in connection.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table'")}
+    except sqlite3.DatabaseError:
+        return  # not SQLite at all: opening it says so
+    if tables and not OPTUNA_TABLES <= tables:
+        raise ScenarioError(f"--study-db {path}", "", "an SQLite database that is not an "
+                            f"Optuna study (tables {', '.join(sorted(tables)[:5])}): choose "
+                            "another file")
 
 
 def check_journal(path: Path) -> None:
     """Refuse, before Optuna appends to it, a journal file whose complete lines are not
-    all JSON records (a damaged file, or not a journal)."""
+    all JSON records (a damaged file, or not a journal), or whose last line was cut off
+    (Optuna would append the next record to it)."""
     if not path.is_file():
         return
     with path.open("rb") as handle:
         for number, line in enumerate(handle, start=1):
-            if not line.endswith(b"\n") or not line.strip():
-                continue  # a line another worker is writing now
+            if not line.endswith(b"\n"):
+                time.sleep(1.0)  # another worker may be writing it now: look again
+                if not _line_complete(path, number):
+                    raise ScenarioError(f"--study-db {path}", "", f"line {number}: the last "
+                                        "record was cut off (a write was killed): remove that "
+                                        "line to resume the study")
+                continue
+            if not line.strip():
+                continue
             try:
                 record = json.loads(line)
             except ValueError:
@@ -94,6 +152,22 @@ def check_journal(path: Path) -> None:
                                     "journal record (a damaged file, or not a journal)")
 
 
+def _is_record(line: bytes) -> bool:
+    try:
+        return isinstance(json.loads(line), dict)
+    except ValueError:
+        return False
+
+
+def _line_complete(path: Path, number: int) -> bool:
+    """Whether line ``number`` of the journal now ends in a newline and is a record."""
+    with path.open("rb") as handle:
+        for index, line in enumerate(handle, start=1):
+            if index == number:
+                return line.endswith(b"\n") and _is_record(line)
+    return False
+
+
 def open_study(scenario: Scenario, study_db: str, study_name: str | None, seed: int):
     """Create or load the study. The TPE sampler's seed moves on with the number of
     trials already stored, so a resumed study does not replay its first random draws."""
@@ -101,23 +175,51 @@ def open_study(scenario: Scenario, study_db: str, study_name: str | None, seed: 
     from sqlalchemy.exc import SQLAlchemyError
 
     name = study_name or scenario.name
+    fingerprint = hashlib.sha256(resolved_scenario_text(scenario).encode()).hexdigest()
     try:
         storage = open_storage(study_db)
         try:
-            done = len(optuna.load_study(study_name=name, storage=storage).trials)
+            existing = optuna.load_study(study_name=name, storage=storage)
         except KeyError:
-            done = 0
-        return optuna.create_study(
+            existing = None
+        if existing is not None:
+            check_same_study(existing, fingerprint, study_db)
+        done = 0 if existing is None else len(existing.trials)
+        study = optuna.create_study(
             study_name=name, storage=storage, load_if_exists=True, direction="maximize",
-            sampler=optuna.samplers.TPESampler(seed=seed + done),
+            sampler=optuna.samplers.TPESampler(seed=(seed + done) % 2**32),
             pruner=optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=0),
         )
+        if FINGERPRINT not in study.user_attrs:
+            study.set_user_attr(FINGERPRINT, fingerprint)
+        return study
     except (OSError, ValueError, SQLAlchemyError, optuna.exceptions.OptunaError) as error:
         # a damaged or foreign file, a folder, an unknown URL scheme: input to fix
         reason = error.strerror if isinstance(error, OSError) and error.strerror else error
         reason = " ".join(str(reason).split("\n")[0].split())[:200]
         raise ScenarioError(f"--study-db {study_db}", "",
                             f"cannot open the study ({reason})") from None
+
+
+def check_same_study(study, fingerprint: str, study_db: str) -> None:
+    """ScenarioError unless the stored ``study`` is one netsim tune can add trials to: it
+    maximises one objective and holds trials of this very scenario, search space and
+    algorithm (or none yet)."""
+    import optuna
+
+    where = f"--study-db {study_db}"
+    if len(study.directions) != 1 or study.direction != optuna.study.StudyDirection.MAXIMIZE:
+        raise ScenarioError(where, "", f"study '{study.study_name}' does not maximise one "
+                            "objective (netsim tune maximises the score): choose another "
+                            "--study-name")
+    stored = study.user_attrs.get(FINGERPRINT)
+    if stored is None and study.trials:
+        raise ScenarioError(where, "", f"study '{study.study_name}' holds trials netsim tune "
+                            "did not run: choose another --study-name")
+    if stored is not None and stored != fingerprint:
+        raise ScenarioError(where, "", f"study '{study.study_name}' holds trials of another "
+                            "scenario, search space or algorithm: tune that scenario, or "
+                            "choose another --study-name")
 
 
 def make_objective(scenario: Scenario, source: str, out_dir: Path, seed: int,
@@ -130,6 +232,8 @@ def make_objective(scenario: Scenario, source: str, out_dir: Path, seed: int,
     algo = scenario.sweep.algo
 
     def objective(trial: optuna.Trial) -> float:
+        trial.set_user_attr("host", socket.gethostname())  # to tell, later, if it died
+        trial.set_user_attr("pid", os.getpid())
         params = {key: trial.suggest_categorical(key, _choices(choices))
                   for key, choices in space.items()}
         values = chosen_values(scenario, {k: _value(v) for k, v in params.items()})
@@ -150,6 +254,30 @@ def make_objective(scenario: Scenario, source: str, out_dir: Path, seed: int,
     return objective
 
 
+def redo_dead_trials(study) -> list[int]:
+    """Queue again, with the same values, each trial whose process died, once: one that
+    failed (Ctrl-C ends a trial as FAIL), or one still RUNNING whose process on this
+    machine is gone (a kill; it is marked FAIL first). A retry is not retried. Returns
+    the numbers of the trials queued again."""
+    from optuna.trial import TrialState
+
+    host, queued = socket.gethostname(), []
+    trials = study.get_trials(deepcopy=False)
+    retried = {t.user_attrs.get("retry_of") for t in trials}
+    for trial in trials:
+        attrs = trial.user_attrs
+        if trial.state == TrialState.RUNNING and attrs.get("host") == host \
+                and not process_alive(attrs.get("pid")):
+            # what optuna.storages.fail_stale_trials does for a heartbeat that stopped
+            study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+        elif trial.state != TrialState.FAIL:
+            continue
+        if trial.number not in retried and "retry_of" not in attrs and trial.params:
+            study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number})
+            queued.append(trial.number)
+    return queued
+
+
 def _choices(values: list[Any]) -> list[Any]:
     """Optuna's categorical choices must be None, bool, int, float or str."""
     return [v if v is None or isinstance(v, (bool, int, float, str)) else json.dumps(v)
@@ -164,8 +292,12 @@ def _value(choice: Any) -> Any:
 
 def trials_table(study) -> pd.DataFrame:
     rows = [{"number": t.number, "state": t.state.name, "value": t.value,
-             "last_step": t.last_step, **t.params} for t in study.trials]
-    return pd.DataFrame(rows)
+             "last_step": t.last_step, "retry_of": t.user_attrs.get("retry_of"), **t.params}
+            for t in study.trials]
+    table = pd.DataFrame(rows)
+    if "retry_of" in table:
+        table["retry_of"] = table["retry_of"].astype("Int64")  # a trial number, or empty
+    return table
 
 
 def tune(scenario: Scenario, source: str, trials: int, study_db: str, out_dir: Path,
@@ -174,11 +306,13 @@ def tune(scenario: Scenario, source: str, trials: int, study_db: str, out_dir: P
     """Run TRIALS more trials of the study; returns the study."""
     import optuna
 
-    optuna.logging.set_verbosity(optuna.logging.INFO if is_verbose() else optuna.logging.WARNING)
+    # Optuna's own lines (a trial's failure and traceback included) only with --verbose
+    optuna.logging.set_verbosity(optuna.logging.INFO if is_verbose() else optuna.logging.ERROR)
     space = search_space(scenario, source)
     out_dir = Path(out_dir)
     study = open_study(scenario, study_db, study_name, seed)
     claim_folder(out_dir, "tune")
+    redo_dead_trials(study)
     objective = make_objective(scenario, source, out_dir, seed, space)
 
     def after(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
@@ -189,6 +323,22 @@ def tune(scenario: Scenario, source: str, trials: int, study_db: str, out_dir: P
     study.optimize(objective, n_trials=trials, callbacks=[after], show_progress_bar=progress,
                    catch=())
     return study
+
+
+def best_file_problem(out_file: Path, scenario_file: Path) -> str | None:
+    """Why --write-best may not write ``out_file`` (one line), or None: it is the
+    scenario being tuned, or an existing file that an earlier --write-best did not write
+    (someone's scenario)."""
+    if not out_file.is_file():
+        return None
+    if out_file.resolve() == Path(scenario_file).resolve():
+        return "is the scenario being tuned; write the best values to another file"
+    with out_file.open("rb") as handle:
+        head = handle.read(len(BEST_HEADER))
+    if head != BEST_HEADER.encode():
+        return ("holds a file netsim tune did not write (it would be replaced): choose "
+                "another file")
+    return None
 
 
 def write_best(study, scenario: Scenario, source: str, scenario_file: Path,
@@ -206,7 +356,7 @@ def write_best(study, scenario: Scenario, source: str, scenario_file: Path,
         data["profile"] = portable_profile(scenario)
     for key, value in values.items():
         set_dotted(data, key, value, create=True)
-    header = (f"# Best trial {best.number} of study '{study.study_name}': "
+    header = (f"{BEST_HEADER}{best.number} of study '{study.study_name}': "
               f"{OBJECTIVE} = {best.value:.4f}\n# values: {json.dumps(values)}\n")
     text = header + yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
     parse_scenario(yaml.safe_load(text), str(out_file), Path(scenario_file).parent)
