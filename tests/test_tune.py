@@ -182,3 +182,15 @@ def test_tune_refuses_what_it_would_damage(tmp_path: Path) -> None:
     assert {p: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()} == before
     result = CliRunner().invoke(app, ["tune", str(run_sweep), "--out", str(tmp_path / "out")])
     assert result.exit_code == 2 and "sweep.kind: run" in one_line(result)
+
+
+def test_a_study_with_the_largest_seed_resumes(tmp_path: Path) -> None:
+    """The sampler is seeded seed + trials so far: with --seed 2**32 - 1, a study with a
+    trial could not be opened again (numpy's seed limit); the seed wraps instead."""
+    import optuna
+
+    scenario = load_scenario(tune_file(tmp_path))
+    storage = str(tmp_path / "study.db")
+    open_study(scenario, storage, None, 2**32 - 1).add_trial(
+        optuna.trial.create_trial(value=0.5))
+    assert len(open_study(scenario, storage, None, 2**32 - 1).trials) == 1
