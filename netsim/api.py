@@ -24,12 +24,15 @@ a bad argument or an output folder that cannot take the result (``out=...: probl
 
 from __future__ import annotations
 
+import random
+import sys
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 from netsim.errors import ScenarioError
@@ -171,7 +174,22 @@ def train(scenario: Scenario | str | Path, algo: str = "ppo", steps: int | None 
     """Train ``algo`` (ppo, dqn or sac) on ``scenario`` for ``steps`` environment steps
     (default ``rl.total_steps``), as ``netsim train`` does; with ``out``, the folder
     (checkpoints, TensorBoard logs, model.zip, learning_curve.csv) is kept there and
-    ``resume`` continues it."""
+    ``resume`` continues it. The global generators (Python's, numpy's, torch's), which
+    the training libraries draw from or seed, go on afterwards from where they were."""
+    torch = sys.modules.get("torch")  # a caller who has not imported it draws nothing
+    generators = (random.getstate(), np.random.get_state(),
+                  None if torch is None else torch.get_rng_state())
+    try:
+        return _train(scenario, algo, steps, seed, out, resume, progress)
+    finally:
+        random.setstate(generators[0])
+        np.random.set_state(generators[1])
+        if torch is not None:
+            torch.set_rng_state(generators[2])
+
+
+def _train(scenario: Scenario | str | Path, algo: str, steps: int | None, seed: int,
+           out: str | Path | None, resume: bool, progress: bool) -> TrainingResults:
     from netsim.simulation.registry import check_algorithms, rl_entry
     from netsim.simulation.runner import NoRequestsError
 
@@ -183,6 +201,10 @@ def train(scenario: Scenario | str | Path, algo: str = "ppo", steps: int | None 
     if steps is not None and (isinstance(steps, bool) or int(steps) != steps or steps < 1):
         raise ValueError(f"steps: {steps!r}: a number of environment steps, at least 1")
     _check_out(out)
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
+        raise ValueError(  # noqa: TRY004 - every bad argument is a ValueError (docs)
+            f"seed: {seed!r}: a training seed is an integer")
+    seed = int(seed)  # numpy's too
     if (problem := training_seed_problem(seed)) is not None:
         raise ValueError(f"seed: {problem}")
     if scenario.delay_model == "des":

@@ -147,7 +147,17 @@ def test_a_training_returns_its_agent_and_curve_and_leaves_nothing(tmp_path: Pat
     assert tempfile.gettempdir() == str(tmp_path)
     scenario = netsim.load_scenario(PAPER, {"rl.n_steps": 64, "rl.batch_size": 32,
                                             "rl.eval_seeds": [1, 2], "rl.eval_slots": 2})
-    trained = netsim.train(scenario, "ppo", steps=128)
+    import random
+
+    import numpy as np
+    import torch
+
+    random.seed(11), np.random.seed(11), torch.manual_seed(11)
+    trained = netsim.train(scenario, "ppo", steps=128, seed=np.int64(3))  # numpy's seed too
+    # the notebook's global generators go on from where they were (training reseeded them)
+    drawn = random.random(), np.random.rand(), torch.rand(1).item()
+    random.seed(11), np.random.seed(11), torch.manual_seed(11)
+    assert drawn == (random.random(), np.random.rand(), torch.rand(1).item())
     assert trained.folder is None and list(tmp_path.glob("netsim-*")) == []
     assert trained.model.num_timesteps == 128
     assert list(trained.learning_curve["env_steps"]) == [128]
@@ -210,6 +220,7 @@ def test_bad_arguments_are_refused_before_any_work(tmp_path: Path) -> None:
             (lambda: netsim.train(PAPER, steps=0), "steps: 0"),
             (lambda: netsim.train(PAPER, algo="a2c"), "algo:"),
             (lambda: netsim.train(PAPER, seed=2**32), "^seed: 4294967296: a training seed"),
+            (lambda: netsim.train(PAPER, seed=1.0), "^seed: 1.0: a training seed is an integer"),
             (lambda: netsim.train(PAPER, out=tmp_path / "afile" / "x"), "is a file")]:
         with pytest.raises(ValueError, match=message) as error:
             call()
@@ -239,3 +250,27 @@ def test_a_parquet_file_damaged_inside_is_one_printable_line(paper_cli: dict[str
     line = one_line(result)
     assert "records.parquet: not a readable Parquet file" in line
     assert line.isprintable()
+
+
+def test_figures_leave_the_callers_matplotlib_alone(paper_api: netsim.RunResults) -> None:
+    """Importing netsim's plotting switched matplotlib to Agg (a notebook's inline
+    figures stopped showing); now it keeps the caller's backend, and its figures are not
+    left open in pyplot."""
+    import importlib
+
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    from netsim.experiments import plotting
+
+    before = matplotlib.get_backend()
+    matplotlib.use("svg")  # stands for a notebook's own backend
+    try:
+        importlib.reload(plotting)  # what importing it does
+        open_before = plt.get_fignums()
+        figures = paper_api.figures()
+        assert matplotlib.get_backend() == "svg"
+        assert plt.get_fignums() == open_before
+        assert figures["reward"].axes and "reward" in figures
+    finally:
+        matplotlib.use(before)

@@ -8,14 +8,13 @@ import io
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import yaml
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
 from netsim.errors import ScenarioError
 from netsim.experiments.tables import sweep_keys
@@ -195,11 +194,19 @@ def read_run_folder(run_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     return summary, records, scenario
 
 
-def save_figure(fig: plt.Figure, path: Path) -> Path:
+def subplots(nrows: int = 1, ncols: int = 1, figsize: tuple[float, float] | None = None,
+             **grid) -> tuple[Figure, Any]:
+    """``pyplot.subplots`` without pyplot: a figure that no backend or figure manager
+    knows, drawn by Agg when saved, so that netsim never changes the caller's matplotlib
+    backend or keeps figures open (a notebook shows one when it is returned)."""
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots(nrows, ncols, **grid)
+
+
+def save_figure(fig: Figure, path: Path) -> Path:
     """Write ``fig`` as a PNG atomically (no timestamp metadata, so stable bytes)."""
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=130, bbox_inches="tight", metadata={"Software": None})
-    plt.close(fig)
     atomic_write_bytes(path, buffer.getvalue())
     return path
 
@@ -208,9 +215,9 @@ def _colors(labels: list[str]) -> list[str]:
     return ["0.6" if label.startswith(REFERENCE_PREFIX) else "C0" for label in labels]
 
 
-def reward_figure(summary: pd.DataFrame) -> plt.Figure:
+def reward_figure(summary: pd.DataFrame) -> Figure:
     data = summary.sort_values("mean_reward")
-    fig, ax = plt.subplots(figsize=(8, 0.45 * len(data) + 1.5))
+    fig, ax = subplots(figsize=(8, 0.45 * len(data) + 1.5))
     ax.barh(data["scheduler"], data["mean_reward"], xerr=data["mean_reward_ci95"],
             color=_colors(list(data["scheduler"])), capsize=3)
     ax.set_xlabel("mean reward per request (eq. 11; higher is better), 95 % CI over seeds")
@@ -219,9 +226,9 @@ def reward_figure(summary: pd.DataFrame) -> plt.Figure:
     return fig
 
 
-def loss_accuracy_figure(summary: pd.DataFrame, task_kind: str) -> plt.Figure:
+def loss_accuracy_figure(summary: pd.DataFrame, task_kind: str) -> Figure:
     data = summary.sort_values("mean_task_loss")
-    fig, axes = plt.subplots(1, 2, figsize=(11, 0.45 * len(data) + 1.5), sharey=True)
+    fig, axes = subplots(1, 2, figsize=(11, 0.45 * len(data) + 1.5), sharey=True)
     colors = _colors(list(data["scheduler"]))
     axes[0].barh(data["scheduler"], data["mean_task_loss"], color=colors)
     loss_name = "cross-entropy" if task_kind == "classify" else "1 - CLIP-I similarity"
@@ -235,10 +242,10 @@ def loss_accuracy_figure(summary: pd.DataFrame, task_kind: str) -> plt.Figure:
     return fig
 
 
-def violations_figure(summary: pd.DataFrame) -> plt.Figure:
+def violations_figure(summary: pd.DataFrame) -> Figure:
     data = summary.sort_values("scheduler")
     y = np.arange(len(data))
-    fig, ax = plt.subplots(figsize=(8, 0.5 * len(data) + 1.5))
+    fig, ax = subplots(figsize=(8, 0.5 * len(data) + 1.5))
     ax.barh(y - 0.2, 100 * data["delay_violation_rate"], height=0.4, label="delay > T_max")
     ax.barh(y + 0.2, 100 * data["energy_violation_rate"], height=0.4, label="energy > E_max")
     ax.set_yticks(y, data["scheduler"])
@@ -249,8 +256,8 @@ def violations_figure(summary: pd.DataFrame) -> plt.Figure:
     return fig
 
 
-def delay_cdf_figure(records: pd.DataFrame, max_delay_s: float) -> plt.Figure:
-    fig, ax = plt.subplots(figsize=(8, 5))
+def delay_cdf_figure(records: pd.DataFrame, max_delay_s: float) -> Figure:
+    fig, ax = subplots(figsize=(8, 5))
     served = records[records["served"]]
     for index, (label, group) in enumerate(served.groupby("scheduler", sort=True)):
         delays = np.sort(group["total_delay_s"].to_numpy()) * 1e3
@@ -267,10 +274,10 @@ def delay_cdf_figure(records: pd.DataFrame, max_delay_s: float) -> plt.Figure:
     return fig
 
 
-def encoder_share_figure(summary: pd.DataFrame) -> plt.Figure:
+def encoder_share_figure(summary: pd.DataFrame) -> Figure:
     shares = [c for c in summary.columns if c.startswith("share_")]
     data = summary.sort_values("scheduler")
-    fig, ax = plt.subplots(figsize=(8, 0.45 * len(data) + 1.5))
+    fig, ax = subplots(figsize=(8, 0.45 * len(data) + 1.5))
     left = np.zeros(len(data))
     for index, column in enumerate(shares):
         ax.barh(data["scheduler"], 100 * data[column], left=left, label=column[6:],
@@ -295,7 +302,7 @@ def plot_sweep(sweep: pd.DataFrame, keys: list[str], path: Path,
     x_key = keys[0]
     # keys that move with x (a sweep's points list) do not split the lines
     other = [k for k in keys[1:] if sweep.groupby(x_key)[k].nunique().max() > 1]
-    fig, axes = plt.subplots(1, len(panels), figsize=(5.3 * len(panels), 5), squeeze=False)
+    fig, axes = subplots(1, len(panels), figsize=(5.3 * len(panels), 5), squeeze=False)
     axes = axes[0]
     for index, (label, group) in enumerate(sweep.groupby(["scheduler", *other], sort=True)):
         name = label if isinstance(label, str) else ", ".join(map(str, label))
@@ -503,7 +510,7 @@ def plot_load_curves(table: pd.DataFrame, instability: pd.DataFrame, keys: list[
     schedulers = sorted(table["scheduler"].unique(), key=lambda s: (s.startswith(
         REFERENCE_PREFIX), s))
     color = {s: f"C{i % 10}" for i, s in enumerate(schedulers)}
-    fig, axes = plt.subplots(len(rows), len(panels), squeeze=False,
+    fig, axes = subplots(len(rows), len(panels), squeeze=False,
                              figsize=(4.6 * len(panels), 3.9 * len(rows)))
     x_max = float(table[load_key].max())
     for r, row_values in enumerate(rows):
@@ -556,7 +563,7 @@ def plot_load_curves(table: pd.DataFrame, instability: pd.DataFrame, keys: list[
                     ax.text(load, 1.0, name, rotation=90, fontsize=6, color="0.35",
                             ha="right", va="top", transform=ax.get_xaxis_transform())
     handles, labels = axes[0, 0].get_legend_handles_labels()
-    handles.append(plt.Line2D([], [], marker="X", color="0.4", linestyle="none",
+    handles.append(Line2D([], [], marker="X", color="0.4", linestyle="none",
                               markeredgecolor="k", markersize=9))
     labels.append("becomes unstable (dashed beyond)")
     fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8)
@@ -605,7 +612,7 @@ def plot_profile(csv_path: Path) -> Path:
     profile = load_profile(csv_path)
     regenerate = any("task=regenerate" in text for text in profile.provenance.values())
     metric = "clip_i2i_similarity" if regenerate else "accuracy"
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = subplots(figsize=(7, 4.5))
     for index, encoder in enumerate(profile.encoders):
         ax.plot(profile.snr_db[encoder], profile.values[metric][encoder], "-o", markersize=3,
                 label=encoder, color=f"C{index % 10}")
@@ -622,7 +629,7 @@ RUN_FIGURES = ("reward", "loss_accuracy", "violations", "delay_cdf", "encoder_sh
 
 
 def run_figures(summary: pd.DataFrame, records: pd.DataFrame, task_kind: str,
-                max_delay_s: float) -> dict[str, plt.Figure]:
+                max_delay_s: float) -> dict[str, Figure]:
     """A run's figures (:data:`RUN_FIGURES`) as matplotlib figures, from its summary and
     records, the task kind and T_max (s)."""
     return {

@@ -24,6 +24,7 @@ from netsim.experiments.plotting import (
     read_yaml_checked,
     run_figures,
     save_figure,
+    subplots,
 )
 from netsim.experiments.tables import sweep_keys
 from netsim.table_files import has_table, table_file
@@ -138,9 +139,7 @@ def run_report(report: Report, folder: Path) -> None:
 
 def plot_curves(curves: dict[str, pd.DataFrame], path: Path) -> Path:
     """Learning curves (one line per label) of the CURVE_METRICS against env steps."""
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, len(CURVE_METRICS), figsize=(16, 4.5))
+    fig, axes = subplots(1, len(CURVE_METRICS), figsize=(16, 4.5))
     for index, (label, curve) in enumerate(curves.items()):
         for ax, (metric, _) in zip(axes, CURVE_METRICS):
             ax.plot(curve["env_steps"], curve[metric], "-o", markersize=3, label=label,

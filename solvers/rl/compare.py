@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from netsim.experiments.plotting import save_figure
+from netsim.experiments.plotting import save_figure, subplots
 from netsim.io import atomic_write_text
 from netsim.ownership import claim_folder
 from netsim.scenario import Scenario
@@ -98,9 +98,7 @@ def compare_table(curves: dict) -> pd.DataFrame:
 
 
 def plot_convergence(curves: pd.DataFrame, path: Path, budget: str) -> None:
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(13, 5))
+    fig, axes = subplots(1, 2, figsize=(13, 5))
     panels = [("mean_return", "mean return per evaluation world (eq. 11)"),
               ("score_vs_statistical", "score vs statistical optimum (1 = optimal)")]
     for ax, (metric, title) in zip(axes, panels):

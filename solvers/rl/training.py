@@ -209,13 +209,19 @@ def train(
     on_evaluation: Callable[[dict], None] | None = None,
 ) -> Path:
     """Train ``algo`` on ``scenario`` into ``out_dir``; returns the final model's path.
-    ``on_evaluation`` receives every learning-curve row as it is written."""
+    ``on_evaluation`` receives every learning-curve row as it is written. The caller's
+    torch thread count and global generators (Python's, numpy's and torch's, which
+    stable-baselines3 seeds with the training seed) are as they were afterwards."""
     threads = torch.get_num_threads()
+    generators = random.getstate(), np.random.get_state(), torch.get_rng_state()
     torch.set_num_threads(scenario.rl.torch_threads)
     try:
         return _train(scenario, algo, out_dir, steps, seed, resume, progress, on_evaluation)
     finally:
         torch.set_num_threads(threads)
+        random.setstate(generators[0])
+        np.random.set_state(generators[1])
+        torch.set_rng_state(generators[2])
 
 
 def load_trained(path: Path, algo: str):  # type: ignore[no-untyped-def]
