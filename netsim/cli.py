@@ -561,10 +561,12 @@ def report(
 
 @app.command()
 def plot(
-    run_dir: Annotated[Path, typer.Argument(help="Folder written by 'netsim run', or a profile CSV.")],
+    run_dir: Annotated[Path, typer.Argument(
+        help="Folder written by 'netsim run' or 'netsim sweep', or a profile CSV.")],
 ) -> None:
-    """Draw the comparison figures (PNG) of a run into RUN_DIR/plots; for a profile CSV,
-    accuracy (CLIP-I similarity if measured for regeneration) against SNR into FILE.png."""
+    """Draw the comparison figures (PNG) of a run into RUN_DIR/plots; of a sweep, its
+    sweep figure (and load curves) and every point's; for a profile CSV, accuracy
+    (CLIP-I similarity if measured for regeneration) against SNR into FILE.png."""
     from netsim.experiments.plotting import plot_run
 
     try:

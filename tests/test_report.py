@@ -80,3 +80,16 @@ def test_report_of_a_missing_folder(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["report", str(tmp_path / "nowhere")])
     assert result.exit_code == 2
     assert one_line(result) == f"netsim: {tmp_path / 'nowhere'}: no such folder"
+
+
+def test_plot_and_report_say_what_their_argument_is_not(tmp_path: Path) -> None:
+    """A missing path or a file: said as such (plot answered 'summary.csv: missing: is
+    this a folder netsim run wrote?', report on a file 'no such folder')."""
+    (tmp_path / "notes.txt").write_text("mine")
+    for argv, line in (
+            (["plot", str(tmp_path / "nowhere")], "no such folder (or profile CSV)"),
+            (["plot", str(tmp_path / "notes.txt")], "not a folder netsim wrote, nor a profile CSV"),
+            (["report", str(tmp_path / "notes.txt")], "not a folder")):
+        result = CliRunner().invoke(app, argv)
+        assert result.exit_code == 2
+        assert one_line(result) == f"netsim: {argv[1]}: {line}"

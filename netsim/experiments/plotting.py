@@ -653,6 +653,9 @@ def plot_run(run_dir: str | Path) -> list[Path]:
         if run_dir.with_suffix(".png").is_dir():
             raise ScenarioError(str(run_dir.with_suffix(".png")), "", "is a folder, not a file")
         return [plot_profile(run_dir)]
+    if not run_dir.is_dir():
+        raise ScenarioError(str(run_dir), "", "no such folder (or profile CSV)" if not
+                            run_dir.exists() else "not a folder netsim wrote, nor a profile CSV")
     return [path for draw in _plot_jobs(run_dir) for path in draw()]
 
 

@@ -249,7 +249,8 @@ def build_report(folder: str | Path) -> str:
     """The HTML report of FOLDER (raises ScenarioError if it is no netsim output)."""
     folder = Path(folder)
     if not folder.is_dir():
-        raise ScenarioError(str(folder), "", "no such folder")
+        raise ScenarioError(str(folder), "", "not a folder" if folder.exists() else
+                            "no such folder")
     kind = folder_kind(folder)
     report = Report(f"netsim {kind}: {folder.resolve().name}")
     describe_scenario(report, folder)
