@@ -348,6 +348,11 @@ def test_profile_command_writes_csv_and_plot(tmp_path: Path) -> None:
         ("--encoders RN50", "--encoders"),
         ("--mode digital --modulation 8psk", "--modulation"),
         ("--task regenerate --encoders ViT-B-32 --scorer ViT-B-32", "--scorer"),
+        # checked whatever the receiver, and before any model loads (they were accepted,
+        # or blamed on --pretrained)
+        ("--train-fraction 1.5", "--train-fraction"),
+        ("--device tpu", "--device: tpu: not a torch device"),
+        ("--seed 9223372036854775808", "profile: Invalid value for '--seed'"),
     ],
 )
 def test_profile_bad_input_one_line(args: str, key: str, tmp_path: Path) -> None:

@@ -39,7 +39,8 @@ def profile(
     samples: Annotated[
         int, typer.Option(min=2, help="Images to use (drawn with the seed).")
     ] = 1000,
-    seed: Annotated[int, typer.Option(min=0, help="Seed of data, channel noise and training.")] = 0,
+    seed: Annotated[int, typer.Option(
+        min=0, max=2**63 - 1, help="Seed of data, channel noise and training.")] = 0,
     mode: Annotated[
         str,
         typer.Option(

@@ -87,12 +87,24 @@ class ProfileSettings:
                 self.scorer,
                 "must differ from the transmitted encoders (a circular metric)",
             )
-        if not 0.0 < self.train_fraction < 1.0 and (
-            self.receiver == "head" or self.task == "regenerate"
-        ):
+        if not 0.0 < self.train_fraction < 1.0:  # unused by a zero-shot receiver, still checked
             raise ScenarioError(
                 "--train-fraction", str(self.train_fraction), "must lie strictly between 0 and 1"
             )
+        if self.device is not None:
+            self._check_device()
+
+    def _check_device(self) -> None:
+        """A torch device string this machine has (checked before any model loads)."""
+        import torch
+
+        try:
+            device = torch.device(self.device)
+        except RuntimeError:
+            raise ScenarioError("--device", str(self.device), "not a torch device (e.g. cpu, "
+                                "cuda, cuda:1, mps)") from None
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise ScenarioError("--device", str(self.device), "no CUDA device here")
 
     def check_weights(self) -> None:
         """Fail now, not after encoding, if some model's weights cannot be found."""
