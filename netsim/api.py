@@ -27,7 +27,7 @@ from __future__ import annotations
 import random
 import sys
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -148,6 +148,9 @@ def run(scenario: Scenario | str | Path, seeds: list[int] | None = None,
     if scenario.sweep:
         raise ScenarioError(scenario.name, "sweep", "a sweep: run it with netsim.sweep")
     if seeds is not None:
+        if isinstance(seeds, str) or not isinstance(seeds, Iterable):
+            raise ValueError(f"seeds: {seeds!r}: a list of seeds, e.g. [0, 1, 2] or "
+                             "range(10)")
         scenario = load_scenario(scenario, {"seeds": list(seeds)})  # NumPy ints taken too
     total = len(scenario.seeds) * scenario.slots
     with tqdm(total=total, unit="slot", desc=scenario.name, disable=not progress or None,

@@ -221,6 +221,8 @@ def test_bad_arguments_are_refused_before_any_work(tmp_path: Path) -> None:
             (lambda: netsim.train(PAPER, algo="a2c"), "algo:"),
             (lambda: netsim.train(PAPER, seed=2**32), "^seed: 4294967296: a training seed"),
             (lambda: netsim.train(PAPER, seed=1.0), "^seed: 1.0: a training seed is an integer"),
+            (lambda: netsim.run(PAPER, seeds="0-2"), "^seeds: '0-2': a list of seeds"),
+            (lambda: netsim.run(PAPER, seeds=3), "^seeds: 3: a list of seeds"),
             (lambda: netsim.train(PAPER, out=tmp_path / "afile" / "x"), "is a file")]:
         with pytest.raises(ValueError, match=message) as error:
             call()
