@@ -2,6 +2,7 @@
 the command that should recover, and keep what each stop left for the tests to check.
 
     python -m tests.killpoints SPEC.json
+    python -m tests.killpoints --serve     # SPEC paths on stdin, one "ok"/"failed" each
 
 SPEC holds ``workdir``, ``first`` and ``again`` (argument lists of ``netsim``, in which
 ``{out}`` stands for the output folder), optionally ``setup`` (a folder copied to
@@ -20,7 +21,10 @@ Ctrl-C.
 
 One process imports everything once (and builds netsim's click command from the typer
 app) and forks a child per attempt (cheap, and the parent never starts torch's thread
-pools, so forking is safe):
+pools, so forking is safe). With ``--serve`` that process stays up and takes one SPEC
+after another (the paths on its stdin, one a line): the tests' specs share one warm-up
+(seconds each) instead of paying it per spec. It answers each with a line, ``ok`` or
+``failed``; what it and its children wrote to stderr meanwhile is in SPEC.stderr.
 
 1. ``reference/``: ``first`` uninterrupted, counting the operations;
 2. for each N: ``kill_N/`` gets ``setup``, ``first`` is killed before operation N,
@@ -136,6 +140,7 @@ def fill(argv: list[str], out: Path) -> list[str]:
     return [part.replace("{out}", str(out)) for part in argv]
 
 
+@functools.cache
 def warm_up() -> None:
     """Import everything a command may import, once, before forking (imports, not
     computation: no thread pool starts in this process)."""
@@ -204,5 +209,31 @@ def main(spec_file: str) -> None:
                                                   "points": results}, indent=1))
 
 
+def serve() -> None:
+    """Run the spec file named on each line of stdin (see the module docstring)."""
+    warm_up()
+    for line in sys.stdin:
+        spec_file = line.strip()
+        sys.stderr.flush()
+        saved = os.dup(2)
+        log = os.open(f"{spec_file}.stderr", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        os.dup2(log, 2)  # this process's and its children's
+        os.close(log)
+        try:
+            main(spec_file)
+            answer = "ok"
+        except BaseException:  # noqa: BLE001 - answered, and its traceback kept
+            traceback.print_exc()
+            answer = "failed"
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+        print(answer, flush=True)
+
+
 if __name__ == "__main__":
-    main(sys.argv[1])
+    if sys.argv[1] == "--serve":
+        serve()
+    else:
+        main(sys.argv[1])

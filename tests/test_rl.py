@@ -207,24 +207,42 @@ RESUME_RL = ("rl: {n_steps: 256, batch_size: 64, n_epochs: 2, checkpoint_every_s
              " buffer_size: 5000}\n")
 """Resume tests' settings: PPO's n_epochs 2 (not 10) as only the bits, not learning,
 are compared."""
+RESUME_STEPS = 1536
+"""Checkpoints at 512 and 1,024 steps, evaluations at 1,024 and at the end (1,536)."""
+
+
+@pytest.fixture(scope="module")
+def uninterrupted_ppo(tmp_path_factory):
+    """The folder of the resume tests' PPO training (paper.yaml with RESUME_RL, seed 0,
+    RESUME_STEPS) never interrupted: trained once for the module, the reference each
+    interrupted or failed training's resume must equal (the tests only read it)."""
+    from netsim.loading import load_scenario
+
+    folder = tmp_path_factory.mktemp("uninterrupted")
+    scenario_file = folder / "tiny.yaml"
+    scenario_file.write_text((ROOT / "scenarios" / "paper.yaml").read_text() + RESUME_RL)
+    return Path(train(load_scenario(scenario_file), "ppo", folder / "whole",
+                      steps=RESUME_STEPS, seed=0, progress=False)).parent
 
 
 @pytest.mark.parametrize(("algo", "stop"), [("ppo", signal.SIGINT)])
-def test_a_training_interrupted_resumes_to_the_uninterrupted_result(tmp_path, algo, stop):
+def test_a_training_interrupted_resumes_to_the_uninterrupted_result(tmp_path, algo, stop,
+                                                                   uninterrupted_ppo):
     """Interrupted (SIGINT, Ctrl-C) after its first checkpoint, then resumed: the same
     final weights, bit for bit, and the same learning curve (wall-clock column aside) as
-    a run never interrupted. (SIGKILL at every file operation: test_killpoints.py.)"""
+    a run never interrupted (the module's, trained once: uninterrupted_ppo). (SIGKILL at
+    every file operation: test_killpoints.py.)"""
     import torch
 
+    assert algo == "ppo"  # the uninterrupted reference is PPO's
     scenario_file = tmp_path / "tiny.yaml"
     scenario_file.write_text((ROOT / "scenarios" / "paper.yaml").read_text() + RESUME_RL)
 
     def command(out):  # checkpoints at 512 and 1,024 steps, evaluations at 1,024 and at
-        # the end (1,280): the part resumed after the first checkpoint writes both kinds
-        return [sys.executable, "-m", "netsim", "train", str(scenario_file), "--steps", "1100",
-                "--algo", algo, "--out", str(out), "--no-progress"]
+        # the end (1,536): the part resumed after the first checkpoint writes both kinds
+        return [sys.executable, "-m", "netsim", "train", str(scenario_file), "--steps",
+                str(RESUME_STEPS), "--algo", algo, "--out", str(out), "--no-progress"]
 
-    subprocess.run(command(tmp_path / "whole"), check=True, capture_output=True)
     out = tmp_path / "killed"
     # Ctrl-C as at a terminal: a shell that starts background jobs without job control
     # (e.g. CI run with &) makes them ignore SIGINT, and Python keeps an ignored SIGINT
@@ -247,12 +265,12 @@ def test_a_training_interrupted_resumes_to_the_uninterrupted_result(tmp_path, al
                              check=False)
     assert resumed.returncode == 0, resumed.stderr
     cls = ALGORITHMS[algo][1]
-    whole = cls.load(tmp_path / "whole" / "model.zip", device="cpu").policy.state_dict()
+    whole = cls.load(uninterrupted_ppo / "model.zip", device="cpu").policy.state_dict()
     again = cls.load(out / "model.zip", device="cpu").policy.state_dict()
     assert whole.keys() == again.keys()
     assert all(torch.equal(whole[k], again[k]) for k in whole)
     curves = [pd.read_csv(folder / "learning_curve.csv").drop(columns="wall_time_s")
-              for folder in (tmp_path / "whole", out)]
+              for folder in (uninterrupted_ppo, out)]
     pd.testing.assert_frame_equal(*curves)
     if algo != "ppo":  # off-policy checkpoints carry the replay buffer, the latest only
         assert len(list((out / "checkpoints").glob("step_*/replay.pkl"))) == 1
@@ -728,10 +746,11 @@ def test_the_myopic_reference_takes_each_users_cheapest_valid_action():
 @pytest.mark.parametrize(("operation", "failing_call"),
                          [("replace", 1), ("replace", 2), ("rename", 1), ("rename", 2)])
 def test_a_training_whose_file_write_fails_resumes_to_the_uninterrupted_result(
-        tmp_path, failing_nth_call, operation, failing_call):
+        tmp_path, failing_nth_call, operation, failing_call, uninterrupted_ppo):
     """The N-th learning-curve write (os.replace of an atomic write) or checkpoint
     publication (os.rename of its staging folder) fails, as on a full disk: --resume
-    then ends with the uninterrupted run's weights, bit for bit."""
+    then ends with the uninterrupted run's weights (the module's: uninterrupted_ppo),
+    bit for bit."""
     import torch
 
     import netsim.io
@@ -746,14 +765,13 @@ def test_a_training_whose_file_write_fails_resumes_to_the_uninterrupted_result(
         model = ALGORITHMS["ppo"][1].load(out / "model.zip", device="cpu")
         return model.policy.state_dict()
 
-    whole = weights(Path(train(scenario, "ppo", tmp_path / "whole", steps=1536, seed=0,
-                               progress=False)).parent)
+    whole = weights(uninterrupted_ppo)
     module = netsim.io.os if operation == "replace" else training.os
     out = tmp_path / "faulted"
     with failing_nth_call(module, operation, failing_call), pytest.raises(OSError):
-        train(scenario, "ppo", out, steps=1536, seed=0, progress=False)
+        train(scenario, "ppo", out, steps=RESUME_STEPS, seed=0, progress=False)
     assert not (out / "model.zip").exists()
-    train(scenario, "ppo", out, steps=1536, seed=0, resume=True, progress=False)
+    train(scenario, "ppo", out, steps=RESUME_STEPS, seed=0, resume=True, progress=False)
     again = weights(out)
     assert all(torch.equal(whole[k], again[k]) for k in whole)
 

@@ -14,8 +14,10 @@ RL_GROUP = "netsim.rl"
 
 
 @cache
-def _entry_points() -> dict[str, object]:
-    return {ep.name: ep for ep in entry_points(group=GROUP)}
+def _entry_points(group: str = GROUP) -> dict[str, object]:
+    """The group's entry points by name, read once (each look-up reads every installed
+    package's metadata: about 0.07 s)."""
+    return {ep.name: ep for ep in entry_points(group=group)}
 
 
 def available_schedulers() -> list[str]:
@@ -26,8 +28,7 @@ def available_schedulers() -> list[str]:
 def rl_entry(name: str):
     """The RL toolkit's ``algorithms`` (names), ``train``, ``load`` (a trained model) or
     ``compare`` function."""
-    found = {ep.name: ep for ep in entry_points(group=RL_GROUP)}
-    return found[name].load()
+    return _entry_points(RL_GROUP)[name].load()  # type: ignore[attr-defined]
 
 
 def check_algorithms(names: list[str]) -> None:
