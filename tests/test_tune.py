@@ -103,6 +103,15 @@ def test_a_study_takes_trials_of_its_own_scenario_only(tmp_path: Path) -> None:
     optuna.create_study(study_name="tiny", storage=foreign, direction="minimize")
     optuna.create_study(study_name="mine", storage=foreign, direction="maximize").add_trial(
         optuna.trial.create_trial(value=1.0))
+    # a study of an earlier netsim (no fingerprint): its trials are netsim's, over this
+    # search space's keys: taken, and fingerprinted
+    distribution = optuna.distributions.CategoricalDistribution([1e-4, 1e-3])
+    optuna.create_study(study_name="earlier", storage=foreign, direction="maximize").add_trial(
+        optuna.trial.create_trial(value=0.5, params={"rl.learning_rate": 1e-4},
+                                  distributions={"rl.learning_rate": distribution},
+                                  user_attrs={"values": "{}"}))
+    earlier = open_study(load_scenario(first), foreign, "earlier", 0)
+    assert len(earlier.trials) == 1 and "netsim_scenario_sha256" in earlier.user_attrs
     for name, problem in (("tiny", "does not maximise one objective"),
                           ("mine", "holds trials netsim tune did not run")):
         result = CliRunner().invoke(app, ["tune", str(first), "--study-db", foreign,

@@ -183,7 +183,7 @@ def open_study(scenario: Scenario, study_db: str, study_name: str | None, seed: 
         except KeyError:
             existing = None
         if existing is not None:
-            check_same_study(existing, fingerprint, study_db)
+            check_same_study(existing, fingerprint, search_space(scenario, study_db), study_db)
         done = 0 if existing is None else len(existing.trials)
         study = optuna.create_study(
             study_name=name, storage=storage, load_if_exists=True, direction="maximize",
@@ -201,10 +201,12 @@ def open_study(scenario: Scenario, study_db: str, study_name: str | None, seed: 
                             f"cannot open the study ({reason})") from None
 
 
-def check_same_study(study, fingerprint: str, study_db: str) -> None:
+def check_same_study(study, fingerprint: str, space: dict[str, list[Any]],
+                     study_db: str) -> None:
     """ScenarioError unless the stored ``study`` is one netsim tune can add trials to: it
     maximises one objective and holds trials of this very scenario, search space and
-    algorithm (or none yet)."""
+    algorithm (or none yet; or, without a fingerprint, netsim's trials over ``space``'s
+    keys)."""
     import optuna
 
     where = f"--study-db {study_db}"
@@ -213,7 +215,10 @@ def check_same_study(study, fingerprint: str, study_db: str) -> None:
                             "objective (netsim tune maximises the score): choose another "
                             "--study-name")
     stored = study.user_attrs.get(FINGERPRINT)
-    if stored is None and study.trials:
+    if stored is None and study.trials and not all(
+            "values" in t.user_attrs and set(t.params) <= set(space) for t in study.trials):
+        # a study of an earlier netsim (no fingerprint yet) is taken if its trials are
+        # netsim's (each records its values) over this search space's keys
         raise ScenarioError(where, "", f"study '{study.study_name}' holds trials netsim tune "
                             "did not run: choose another --study-name")
     if stored is not None and stored != fingerprint:
