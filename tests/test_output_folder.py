@@ -200,6 +200,8 @@ def test_commands_that_add_to_a_folder_refuse_a_folder_of_something_else(
     data = deep_update(paper_dict(), {"slots": 2, "seeds": [0], "schedulers": ["random"],
                                       "sweep": {"rl.learning_rate": [0.001, 0.0003]},
                                       "rl": {"eval_every_steps": 64}})
+    if command == "tune":  # a search space is a sweep of kind train
+        data["sweep"] = {"grid": data["sweep"], "kind": "train"}
     path = write_yaml(tmp_path / "s.yaml", data)
     args = {"sweep": ["sweep", str(path), "--no-progress"],
             "compare": ["compare", str(path), "--algos", "ppo", "--seeds", "0", "--steps",
