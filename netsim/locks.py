@@ -29,6 +29,8 @@ def exclusive_writer(out_dir: Path, command: str) -> Iterator[None]:
     """Hold the output folder's lock for the body; raise FolderBusy if another process
     holds it."""
     out_dir = Path(out_dir).absolute()
+    if out_dir.is_symlink():  # one lock for the folder, however it is named
+        out_dir = out_dir.resolve()
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     lock_path = out_dir.parent / f".{out_dir.name}.lock"
     handle = open(lock_path, "a+", encoding="utf-8")  # noqa: SIM115 - held for the body

@@ -56,6 +56,12 @@ def test_an_out_folder_that_is_a_link_is_published_where_it_points(tmp_path):
     assert sorted(contents(target)) == sorted(output.RUN_FILES)
     assert b"seeds:\n- 1\n" in (target / "scenario.yaml").read_bytes()
     assert hidden_leftovers(target) == [] and hidden_leftovers(link) == []
+    # one folder, one writer, however it is named (the link had a lock of its own)
+    from netsim.locks import exclusive_writer
+
+    with exclusive_writer(target, "run"):
+        result = run(scenario_file(tmp_path, 2), link)
+    assert result.exit_code == 2 and "is writing there" in one_line(result)
 
 
 @pytest.mark.parametrize("failing_call", [1, 2])

@@ -163,11 +163,14 @@ def test_tune_refuses_what_it_would_damage(tmp_path: Path) -> None:
     not a study, a database server URL, a journal whose last record was cut off, a run
     sweep: one line, exit 2, before any trial, the files untouched."""
     import sqlite3
+    from contextlib import closing
 
     path = tune_file(tmp_path)
     (tmp_path / "mine.yaml").write_text("name: mine\n")
-    with sqlite3.connect(tmp_path / "photos.db") as connection:
-        connection.execute("CREATE TABLE photos (name TEXT)")
+    for name in ("photos.db", "my#1.db"):
+        with closing(sqlite3.connect(tmp_path / name)) as connection:
+            connection.execute("CREATE TABLE photos (name TEXT)")
+            connection.commit()
     journal = tmp_path / "torn.log"
     journal.write_bytes(b'{"op_code": 0, "worker_id": "w", "study_name": "tiny", "direc')
     (tmp_path / "run").mkdir()
@@ -177,6 +180,10 @@ def test_tune_refuses_what_it_would_damage(tmp_path: Path) -> None:
         (["--write-best", str(tmp_path / "mine.yaml")], "--write-best",
          "netsim tune did not write"),
         (["--study-db", str(tmp_path / "photos.db")], "--study-db", "not an Optuna study"),
+        # URL options, and a '#' in the name (it opened, and created, another file)
+        (["--study-db", f"sqlite:///{tmp_path / 'photos.db'}?timeout=5"], "--study-db",
+         "not an Optuna study"),
+        (["--study-db", str(tmp_path / "my#1.db")], "--study-db", "not an Optuna study"),
         (["--study-db", "postgresql://user@host/db"], "--study-db", "other database URLs"),
         (["--study-db", str(journal)], "--study-db", "the last record was cut off"),
     ]
@@ -203,3 +210,23 @@ def test_a_study_with_the_largest_seed_resumes(tmp_path: Path) -> None:
     open_study(scenario, storage, None, 2**32 - 1).add_trial(
         optuna.trial.create_trial(value=0.5))
     assert len(open_study(scenario, storage, None, 2**32 - 1).trials) == 1
+
+
+def test_a_study_tells_profiles_apart_by_their_content(tmp_path: Path) -> None:
+    """Two scenarios that differ only in their profile CSV's numbers: one study took
+    both (the resolved scenario names the profile, not its content)."""
+    import shutil
+
+    from netsim.model.taskloss import DEFAULT_PROFILE_PATH
+
+    shutil.copy(DEFAULT_PROFILE_PATH, tmp_path / "p.csv")
+    storage = str(tmp_path / "study.db")
+    path = tune_file(tmp_path, profile="p.csv")
+    open_study(load_scenario(path), storage, None, 0)
+    text = (tmp_path / "p.csv").read_text().splitlines()
+    header, first = text[0], text[1].split(",")
+    column = header.split(",").index("cross_entropy")
+    first[column] = str(float(first[column]) * 3)
+    (tmp_path / "p.csv").write_text("\n".join([header, ",".join(first), *text[2:]]) + "\n")
+    with pytest.raises(Exception, match="holds trials of another scenario"):
+        open_study(load_scenario(path), storage, None, 0)

@@ -33,6 +33,7 @@ from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
 from typing import Any
+from urllib.request import pathname2url
 
 import pandas as pd
 import yaml
@@ -41,7 +42,7 @@ from netsim.errors import ScenarioError
 from netsim.io import atomic_write_text
 from netsim.loading import parse_scenario, scenario_with
 from netsim.locks import process_alive
-from netsim.model.taskloss import portable_profile
+from netsim.model.taskloss import portable_profile, resolve_profile_path
 from netsim.ownership import claim_folder
 from netsim.scenario import Scenario, set_dotted
 from netsim.simulation.output import csv_text, resolved_scenario_text
@@ -104,7 +105,7 @@ def study_path(study_db: str) -> Path:
     if not study_db.startswith(SQLITE_URL) or len(study_db) == len(SQLITE_URL):
         raise ScenarioError(f"--study-db {study_db}", "", "a study file is a path or "
                             f"{SQLITE_URL}PATH (SQLite); other database URLs are not taken")
-    return Path(study_db[len(SQLITE_URL):])
+    return Path(study_db[len(SQLITE_URL):].split("?", 1)[0])  # without URL options
 
 
 def check_study_database(path: Path) -> None:
@@ -115,7 +116,8 @@ def check_study_database(path: Path) -> None:
     if not path.is_file() or path.stat().st_size == 0:
         return
     try:
-        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as connection:
+        uri = f"file:{pathname2url(str(path.resolve()))}?mode=ro"  # '#', '?' quoted
+        with closing(sqlite3.connect(uri, uri=True)) as connection:
             tables = {row[0] for row in connection.execute(
                 "SELECT name FROM sqlite_master WHERE type = 'table'")}
     except sqlite3.DatabaseError:
@@ -175,7 +177,10 @@ def open_study(scenario: Scenario, study_db: str, study_name: str | None, seed: 
     from sqlalchemy.exc import SQLAlchemyError
 
     name = study_name or scenario.name
-    fingerprint = hashlib.sha256(resolved_scenario_text(scenario).encode()).hexdigest()
+    text = resolved_scenario_text(scenario).encode()  # names a profile, not its content
+    profile = (b"" if scenario.profile == "default"
+               else resolve_profile_path(scenario).read_bytes())
+    fingerprint = hashlib.sha256(text + b"\0" + profile).hexdigest()
     try:
         storage = open_storage(study_db)
         try:
@@ -272,7 +277,7 @@ def redo_dead_trials(study) -> list[int]:
     for trial in trials:
         attrs = trial.user_attrs
         if trial.state == TrialState.RUNNING and attrs.get("host") == host \
-                and not process_alive(attrs.get("pid")):
+                and "pid" in attrs and not process_alive(attrs["pid"]):  # no pid: starting
             # what optuna.storages.fail_stale_trials does for a heartbeat that stopped
             study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
         elif trial.state != TrialState.FAIL:

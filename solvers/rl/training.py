@@ -328,9 +328,9 @@ def check_not_shortened(out_dir: Path, total: int) -> None:
     except (OSError, ValueError, KeyError, TypeError):
         return  # not a finished training's record: the resume checks the folder
     if isinstance(steps, int) and steps > total:
-        raise TrainingFolderError(f"--out {out_dir}: holds a finished training of {steps} "
-                                  f"steps, more than the {total} asked for; ask for at "
-                                  f"least {steps}, or choose another folder")
+        raise TrainingFolderError(f"{out_dir}: holds a finished training of {steps} "
+                                  f"steps, more than the {total} asked for (--steps); ask "
+                                  f"for at least {steps}, or choose another folder")
 
 
 def _check_same_training(saved: dict, identity: dict, out_dir: Path) -> None:
