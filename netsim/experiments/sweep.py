@@ -358,7 +358,8 @@ def map_local(jobs: list[Job], workers: int, on_result: OnResult,
     waiting = list(range(len(jobs)))
     while waiting:
         shared = [i for i in waiting if breaks[i] < BREAKS_BEFORE_ALONE]
-        groups = ([shared] if shared else []) + [[i] for i in waiting if i not in shared]
+        alone = [[i] for i in waiting if breaks[i] >= BREAKS_BEFORE_ALONE]
+        groups = ([shared] if shared else []) + alone
         waiting = []
         for group in groups:
             for i in _pool_round([jobs[i] for i in group], min(workers, len(group)),

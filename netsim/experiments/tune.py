@@ -143,13 +143,7 @@ def check_journal(path: Path) -> None:
                                         "record was cut off (a write was killed): remove that "
                                         "line to resume the study")
                 continue
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except ValueError:
-                record = None
-            if not isinstance(record, dict):
+            if line.strip() and not _is_record(line):
                 raise ScenarioError(f"--study-db {path}", "", f"line {number}: not an Optuna "
                                     "journal record (a damaged file, or not a journal)")
 
