@@ -329,8 +329,27 @@ def die_with_parent(parent_pid: int) -> None:
 
 
 BREAKS_BEFORE_ALONE = 2
-"""Worker-pool breaks a job lives through (rerun in a fresh pool) before it runs alone,
-in a pool of its own, where a break can only be its own."""
+"""Worker-pool breaks a job lives through while running (rerun in a fresh pool) before it
+runs alone, in a pool of its own, where a break can only be its own. A job still waiting
+for a worker when the pool broke is not counted: it reruns in the next shared pool."""
+
+_started_folder: str | None = None
+"""In a pool's worker: the folder in which :func:`_run_marked` notes each job it starts."""
+
+
+def _start_worker(parent_pid: int, started_folder: str) -> None:
+    """Worker initialiser: :func:`die_with_parent`, and where to note the jobs started."""
+    die_with_parent(parent_pid)
+    global _started_folder
+    _started_folder = started_folder
+
+
+def _run_marked(execute: Callable[[Job, str | None], dict[str, bytes]], job: Job,
+                work_root: str | None, index: int) -> dict[str, bytes]:
+    """``execute(job, work_root)`` in a worker, after noting (an empty file named
+    ``index``, no lock that a killed worker could hold) that the job started."""
+    Path(_started_folder, str(index)).touch()
+    return execute(job, work_root)
 
 
 class WorkerDied(RuntimeError):
@@ -362,26 +381,37 @@ def map_local(jobs: list[Job], workers: int, on_result: OnResult,
         groups = ([shared] if shared else []) + alone
         waiting = []
         for group in groups:
-            for i in _pool_round([jobs[i] for i in group], min(workers, len(group)),
-                                 on_result, work_root, execute):
+            broken, started = _pool_round([jobs[i] for i in group], min(workers, len(group)),
+                                          on_result, work_root, execute)
+            # a break is held against the jobs that were running; against every
+            # unfinished one if none had started (the pool broke as it started)
+            blamed = set(broken) & started or set(broken)
+            for i in broken:
                 index = group[i]
                 if len(group) == 1 and breaks[index] >= BREAKS_BEFORE_ALONE:
                     on_result(jobs[index], None, WorkerDied(
                         "the worker process running this point died (killed by a signal, "
                         "or out of memory?)"))
-                else:
+                    continue
+                if i in blamed:
                     breaks[index] += 1
-                    waiting.append(index)
+                waiting.append(index)
+        waiting.sort()  # the sweep's order, whatever group a job came back from
 
 
 def _pool_round(jobs: list[Job], workers: int, on_result: OnResult, work_root: str | None,
-                execute: Callable[[Job, str | None], dict[str, bytes]]) -> list[int]:
+                execute: Callable[[Job, str | None], dict[str, bytes]]
+                ) -> tuple[list[int], set[int]]:
     """Run ``jobs`` in a fresh pool of ``workers`` processes; return the indices of those
-    left unfinished because a worker died (the pool broke)."""
+    left unfinished because a worker died (the pool broke), and of every job a worker
+    started."""
     broken = []
-    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"),
-                             initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
-        futures = {pool.submit(execute, job, work_root): i for i, job in enumerate(jobs)}
+    with tempfile.TemporaryDirectory(prefix="netsim-started-") as started_folder, \
+            ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"),
+                                initializer=_start_worker,
+                                initargs=(os.getpid(), started_folder)) as pool:
+        futures = {pool.submit(_run_marked, execute, job, work_root, i): i
+                   for i, job in enumerate(jobs)}
         try:
             for future in as_completed(futures):
                 error = future.exception()
@@ -392,7 +422,9 @@ def _pool_round(jobs: list[Job], workers: int, on_result: OnResult, work_root: s
         except BaseException:
             pool.shutdown(wait=False, cancel_futures=True)
             raise
-    return sorted(broken)
+        pool.shutdown(wait=True)  # every worker gone before its notes are read
+        started = {int(name) for name in os.listdir(started_folder)}
+    return sorted(broken), started
 
 
 def map_ray(jobs: list[Job], workers: int, address: str | None, on_result: OnResult) -> None:
