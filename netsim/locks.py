@@ -6,7 +6,8 @@ kernel releases it when the process ends, however it ends (SIGKILL included), so
 killed command never leaves the folder locked. A second command aimed at the same
 folder is refused with one line before it starts. The small lock file itself stays.
 Whoever takes the lock removes the temporary files a killed writer left in the folder
-(:func:`netsim.io.remove_stale_temporaries`).
+(:func:`netsim.io.remove_stale_temporaries`). :func:`turn_on` is the same lock, waited
+for, that processes sharing a file (a tune study) take in turns.
 """
 
 from __future__ import annotations
@@ -32,8 +33,7 @@ def exclusive_writer(out_dir: Path, command: str) -> Iterator[None]:
     if out_dir.is_symlink():  # one lock for the folder, however it is named
         out_dir = out_dir.resolve()
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    lock_path = out_dir.parent / f".{out_dir.name}.lock"
-    handle = open(lock_path, "a+", encoding="utf-8")  # noqa: SIM115 - held for the body
+    handle = open(_lock_path(out_dir), "a+", encoding="utf-8")  # noqa: SIM115 - for the body
     try:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -50,6 +50,22 @@ def exclusive_writer(out_dir: Path, command: str) -> Iterator[None]:
         yield
     finally:
         handle.close()  # releases the lock
+
+
+def _lock_path(target: Path) -> Path:
+    """The hidden lock file beside ``target``: ``.NAME.lock``."""
+    return target.parent / f".{target.name}.lock"
+
+
+@contextmanager
+def turn_on(path: Path) -> Iterator[None]:
+    """Hold the lock beside ``path`` for the body, waiting while another process holds
+    it (a read-then-write on a file that several processes share, done by one at a
+    time; ``fcntl.flock``, which NFS takes as a lock over the network too)."""
+    path = Path(path).resolve()  # one lock for the file, however it is named
+    with open(_lock_path(path), "a", encoding="utf-8") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield  # closing the file releases the lock
 
 
 def process_alive(pid: object) -> bool:

@@ -158,6 +158,43 @@ def test_a_trial_whose_process_died_is_run_again_with_its_values(tmp_path: Path)
     assert "retry_of" not in third.trials[-1].user_attrs  # each is redone once
 
 
+def test_workers_starting_together_queue_one_retry(tmp_path: Path, monkeypatch) -> None:
+    """Two tune workers starting at once on a study with a dead trial each read that no
+    retry was queued yet, and each queued one: the trial ran twice. They now take turns
+    (a lock file beside the study), so the second sees the first's retry."""
+    import threading
+    import time
+
+    import optuna
+
+    from netsim.experiments.tune import redo_dead_trials
+
+    path = tune_file(tmp_path)
+    scenario = load_scenario(path)
+    storage = str(tmp_path / "study.db")
+    study = open_study(scenario, storage, None, 0)
+    trial = study.ask()
+    trial.suggest_categorical("rl.learning_rate", [1e-4, 1e-3])
+    study.tell(trial, state=optuna.trial.TrialState.FAIL)
+    enqueue = optuna.Study.enqueue_trial
+
+    def slow_enqueue(self, *args, **kwargs):
+        time.sleep(0.5)  # the other worker reads the trials meanwhile
+        return enqueue(self, *args, **kwargs)
+
+    monkeypatch.setattr(optuna.Study, "enqueue_trial", slow_enqueue)
+    queued: list[list[int]] = []
+    workers = [threading.Thread(target=lambda: queued.append(redo_dead_trials(
+        open_study(scenario, storage, None, 0), storage))) for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert sorted(queued) == [[], [0]]
+    waiting = study.get_trials(states=(optuna.trial.TrialState.WAITING,))
+    assert [t.user_attrs["retry_of"] for t in waiting] == [0]
+
+
 def test_tune_refuses_what_it_would_damage(tmp_path: Path) -> None:
     """--write-best over the scenario being tuned or someone's file, a database that is
     not a study, a database server URL, a journal whose last record was cut off, a run

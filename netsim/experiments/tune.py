@@ -30,7 +30,7 @@ import os
 import socket
 import time
 from collections.abc import Callable
-from contextlib import closing
+from contextlib import ExitStack, closing
 from pathlib import Path
 from typing import Any
 from urllib.request import pathname2url
@@ -41,7 +41,7 @@ import yaml
 from netsim.errors import ScenarioError
 from netsim.io import atomic_write_text
 from netsim.loading import parse_scenario, scenario_with
-from netsim.locks import process_alive
+from netsim.locks import process_alive, turn_on
 from netsim.model.taskloss import portable_profile, resolve_profile_path
 from netsim.ownership import claim_folder
 from netsim.scenario import Scenario, set_dotted
@@ -258,27 +258,35 @@ def make_objective(scenario: Scenario, source: str, out_dir: Path, seed: int,
     return objective
 
 
-def redo_dead_trials(study) -> list[int]:
+def redo_dead_trials(study, study_db: str) -> list[int]:
     """Queue again, with the same values, each trial whose process died, once: one that
     failed (Ctrl-C ends a trial as FAIL), or one still RUNNING whose process on this
-    machine is gone (a kill; it is marked FAIL first). A retry is not retried. Returns
-    the numbers of the trials queued again."""
+    machine is gone (a kill; it is marked FAIL first). A retry is not retried. Done
+    holding the study file's lock (:func:`netsim.locks.turn_on`): workers starting at
+    once would each queue the same retry. Returns the numbers of the trials queued
+    again."""
     from optuna.trial import TrialState
 
     host, queued = socket.gethostname(), []
-    trials = study.get_trials(deepcopy=False)
-    retried = {t.user_attrs.get("retry_of") for t in trials}
-    for trial in trials:
-        attrs = trial.user_attrs
-        if trial.state == TrialState.RUNNING and attrs.get("host") == host \
-                and "pid" in attrs and not process_alive(attrs["pid"]):  # no pid: starting
-            # what optuna.storages.fail_stale_trials does for a heartbeat that stopped
-            study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
-        elif trial.state != TrialState.FAIL:
-            continue
-        if trial.number not in retried and "retry_of" not in attrs and trial.params:
-            study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number})
-            queued.append(trial.number)
+    with ExitStack() as held:
+        try:
+            held.enter_context(turn_on(study_path(study_db)))
+        except OSError as error:  # a study file in a folder this user cannot write to
+            raise ScenarioError(f"--study-db {study_db}", "",
+                                f"cannot lock the study ({error.strerror or error})") from None
+        trials = study.get_trials(deepcopy=False)
+        retried = {t.user_attrs.get("retry_of") for t in trials}
+        for trial in trials:
+            attrs = trial.user_attrs
+            if trial.state == TrialState.RUNNING and attrs.get("host") == host \
+                    and "pid" in attrs and not process_alive(attrs["pid"]):  # no pid: starting
+                # what optuna.storages.fail_stale_trials does for a heartbeat that stopped
+                study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+            elif trial.state != TrialState.FAIL:
+                continue
+            if trial.number not in retried and "retry_of" not in attrs and trial.params:
+                study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number})
+                queued.append(trial.number)
     return queued
 
 
@@ -316,7 +324,7 @@ def tune(scenario: Scenario, source: str, trials: int, study_db: str, out_dir: P
     out_dir = Path(out_dir)
     study = open_study(scenario, study_db, study_name, seed)
     claim_folder(out_dir, "tune")
-    redo_dead_trials(study)
+    redo_dead_trials(study, study_db)
     objective = make_objective(scenario, source, out_dir, seed, space)
 
     def after(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
