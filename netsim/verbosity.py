@@ -25,10 +25,26 @@ def is_verbose() -> bool:
     return os.environ.get(VERBOSE_ENV, "").strip().lower() in TRUE_WORDS
 
 
+class NetsimWarning(UserWarning):
+    """Something netsim will do as asked but that is most likely not what was meant
+    (a training that can learn nothing); the CLI prints it as one line."""
+
+
+_python_format = warnings.formatwarning
+
+
+def _format_warning(message, category, filename, lineno, line=None) -> str:  # type: ignore[no-untyped-def]
+    """``netsim: warning: MESSAGE`` for netsim's own warnings, Python's format else."""
+    if issubclass(category, NetsimWarning):
+        return f"netsim: warning: {message}\n"
+    return _python_format(message, category, filename, lineno, line)
+
+
 def set_verbose(verbose: bool) -> None:
     """Record the choice for this process and its children, and filter Python warnings
     accordingly: quiet hides the warnings of every module but netsim's own."""
     os.environ[VERBOSE_ENV] = "1" if verbose else "0"
+    warnings.formatwarning = _format_warning
     if verbose:
         warnings.resetwarnings()
         warnings.simplefilter("default")

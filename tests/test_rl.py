@@ -916,3 +916,31 @@ def test_an_evaluation_scores_the_references_as_netsim_run_records_them():
         recorded = -records.loc[records["scheduler"] == label, "reward"].sum() / requests
         assert scores[key] == pytest.approx(recorded, rel=1e-12), key
     assert scores["oracle_mean_cost"] < scores["statistical_mean_cost"] < scores["mean_cost"]
+
+
+def test_an_off_policy_training_that_can_learn_nothing_says_so(tmp_path: Path) -> None:
+    """DQN or SAC for no more steps than rl.learning_starts never took a gradient step:
+    the model came back as initialised, without a word. It now warns (one line in the
+    CLI, `netsim: warning: ...`); PPO, which learns from its first rollout, does not."""
+    import warnings
+
+    from netsim import api
+    from netsim.verbosity import NetsimWarning, set_verbose
+
+    scenario = make_scenario(users={"count": 2}, cell={"n_rbs": 2}, rl={
+        "n_steps": 16, "batch_size": 16, "net_arch": [8], "eval_every_steps": 32,
+        "eval_seeds": [10_000], "eval_slots": 1, "learning_starts": 32})
+    with pytest.warns(NetsimWarning, match=r"sac: 32 steps train nothing: .*"
+                      r"rl.learning_starts \(32\)") as caught:
+        api.train(scenario, "sac", steps=32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", NetsimWarning)
+        api.train(scenario, "dqn", steps=33)  # one step more: it learns
+        api.train(scenario, "ppo", steps=16)
+    previous = warnings.formatwarning
+    try:
+        set_verbose(False)  # what the CLI does first
+        line = warnings.formatwarning(caught[0].message, NetsimWarning, "x.py", 1)
+    finally:
+        warnings.formatwarning = previous
+    assert line == f"netsim: warning: {caught[0].message}\n"

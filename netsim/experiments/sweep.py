@@ -70,7 +70,7 @@ from netsim.simulation.output import (
 from netsim.simulation.runner import NoRequestsError, memory_problem, run_scenario
 from netsim.statistics import ci95_half_width
 from netsim.table_files import read_table, table_file
-from netsim.verbosity import is_verbose
+from netsim.verbosity import is_verbose, set_verbose
 
 DONE = "done.json"
 """A job's completion marker, written last."""
@@ -338,8 +338,11 @@ _started_folder: str | None = None
 
 
 def _start_worker(parent_pid: int, started_folder: str) -> None:
-    """Worker initialiser: :func:`die_with_parent`, and where to note the jobs started."""
+    """Worker initialiser: :func:`die_with_parent`, where to note the jobs started, and
+    the driver's --verbose / --quiet (its warning filters: the setting is inherited, the
+    filters are not)."""
     die_with_parent(parent_pid)
+    set_verbose(is_verbose())
     global _started_folder
     _started_folder = started_folder
 

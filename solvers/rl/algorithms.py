@@ -105,3 +105,17 @@ ALGORITHMS: dict[str, tuple[Callable[..., BaseAlgorithm], type[BaseAlgorithm]]] 
 """name -> (constructor, class whose ``load`` restores a checkpoint)."""
 
 ALGORITHM_NAMES = tuple(ALGORITHMS)
+
+OFF_POLICY = frozenset({"dqn", "sac"})
+"""Algorithms that learn from a replay buffer, after ``rl.learning_starts`` steps."""
+
+
+def learns_nothing(rl: RL, algo: str, steps: int) -> str | None:
+    """Why a training of ``steps`` steps leaves the model as it was initialised (one
+    line), or None: SB3's off-policy algorithms take their first gradient step once
+    more than ``rl.learning_starts`` steps are in the replay buffer."""
+    if algo in OFF_POLICY and steps <= rl.learning_starts:
+        return (f"{algo}: {steps} steps train nothing: its first gradient step comes after "
+                f"rl.learning_starts ({rl.learning_starts}) steps; lower rl.learning_starts "
+                "or train longer")
+    return None

@@ -29,6 +29,7 @@ import re
 import shutil
 import tempfile
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -48,7 +49,8 @@ from netsim.rl.masks import MaskSpec
 from netsim.rl.queue_env import QueueAssignmentEnv, check_closed_loop_scenario
 from netsim.scenario import Scenario, training_seed_problem
 from netsim.simulation.output import csv_text, resolved_scenario_text, write_resolved_scenario
-from solvers.rl.algorithms import ALGORITHMS, masked_predict
+from netsim.verbosity import NetsimWarning
+from solvers.rl.algorithms import ALGORITHMS, learns_nothing, masked_predict
 
 CHECKPOINT = re.compile(r"step_(\d+)")
 
@@ -251,6 +253,8 @@ def _train(scenario: Scenario, algo: str, out_dir: Path, steps: int | None, seed
     make, cls = ALGORITHMS[algo]
     rl = scenario.rl
     total = rl.total_steps if steps is None else steps
+    if (problem := learns_nothing(rl, algo, total)) is not None:
+        warnings.warn(problem, NetsimWarning, stacklevel=2)
     out_dir = Path(out_dir)
     identity = training_identity(scenario, algo, seed)
     finished = out_dir / FINISHED
