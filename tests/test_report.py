@@ -38,6 +38,7 @@ def test_run_report(tmp_path: Path) -> None:
     text = build_report(tmp_path)
     check(text, tables=2, figures=5)
     assert "jain_index" in text and "hungarian_statistical" in text
+    assert "RL budget" not in text  # a run trains nothing
 
 
 def test_sweep_report(tmp_path: Path) -> None:
@@ -45,13 +46,16 @@ def test_sweep_report(tmp_path: Path) -> None:
     text = build_report(tmp_path)
     check(text, tables=2, figures=3)
     assert "users.count" in text and "mean_reward_ci95" in text
+    assert "RL budget" not in text  # a sweep of runs trains nothing
 
 
 def test_training_comparison_and_search_reports(tmp_path: Path) -> None:
     scenario = scenario_of(tiny(seeds=[0], rl=RL, users={"count": 2}, sweep={}))
     compare(scenario, ["ppo"], [0], 128, tmp_path / "compare", progress=False)
     check(build_report(tmp_path / "compare"), tables=1, figures=1)
-    check(build_report(tmp_path / "compare" / "ppo-s0"), tables=1, figures=1)
+    text = build_report(tmp_path / "compare" / "ppo-s0")
+    check(text, tables=1, figures=1)
+    assert f"RL budget {RL['total_steps']} steps" in text
     path = write_yaml(tmp_path / "tune.yaml",
                       tiny(seeds=[0], rl=RL, users={"count": 2},
                            sweep={"grid": {"rl.clip_range": [0.1, 0.2]}, "kind": "train"}))

@@ -106,7 +106,13 @@ def folder_kind(folder: Path) -> str:
     raise ScenarioError(str(folder), "", f"not a netsim output folder (none of {known})")
 
 
-def describe_scenario(report: Report, folder: Path) -> None:
+TRAINING_KINDS = ("training", "comparison", "search")
+"""Folders of trainings: their header gives the scenario's RL budget (rl.total_steps)."""
+
+
+def describe_scenario(report: Report, folder: Path, kind: str) -> None:
+    """The scenario in one paragraph; the RL budget only for a folder of trainings (a
+    run, or a sweep of runs, trains nothing)."""
     path = folder / "scenario.yaml"
     if not path.is_file():
         return
@@ -114,11 +120,14 @@ def describe_scenario(report: Report, folder: Path) -> None:
     cell, users, rl = (data.get(key) if isinstance(data.get(key), dict) else {}
                        for key in ("cell", "users", "rl"))
     encoders = data.get("encoders") if isinstance(data.get("encoders"), list) else []
+    sweep = data.get("sweep") if isinstance(data.get("sweep"), dict) else {}
+    trains = kind in TRAINING_KINDS or (kind == "sweep" and sweep.get("kind") == "train")
+    budget = f"; RL budget {rl.get('total_steps')} steps" if trains else ""
     report.note(
         f"Scenario '{data.get('name')}': {users.get('count')} users, {cell.get('n_rbs')} RBs, "
         f"encoders {', '.join(map(str, encoders))}, seeds {data.get('seeds')}, "
-        f"{data.get('slots')} slots per seed, delay model {data.get('delay_model')}; "
-        f"RL budget {rl.get('total_steps')} steps. {data.get('description', '')}".strip())
+        f"{data.get('slots')} slots per seed, delay model {data.get('delay_model')}"
+        f"{budget}. {data.get('description', '')}".strip())
 
 
 def run_report(report: Report, folder: Path) -> None:
@@ -253,6 +262,6 @@ def build_report(folder: str | Path) -> str:
                             "no such folder")
     kind = folder_kind(folder)
     report = Report(f"netsim {kind}: {folder.resolve().name}")
-    describe_scenario(report, folder)
+    describe_scenario(report, folder, kind)
     BUILDERS[kind](report, folder)
     return report.html()
