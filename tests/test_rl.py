@@ -812,25 +812,40 @@ def test_a_size_free_training_on_two_environments_resumes_exactly(tmp_path,
     pd.testing.assert_frame_equal(whole_curve, again_curve)
 
 
-def test_a_finished_training_is_not_replaced_by_a_shorter_one(tmp_path):
+def test_a_training_resumes_only_to_its_own_budget(tmp_path):
     """Resuming a finished 512-step training with --steps 256 replaced its model by a
-    256-step one without a word (netsim train --resume, and netsim compare, which
-    resumes every training); now it is one line naming both counts, nothing changed."""
+    256-step one; with --steps 768, or a killed training with another budget, it gave a
+    model that matched neither an uninterrupted training of the old budget nor one of
+    the new (the linear learning rate and DQN's exploration span the budget). netsim
+    compare, which resumes every training, did the same. Now either is one line naming
+    both budgets, before anything changes; the training's scenario.yaml records its
+    budget as rl.total_steps."""
+    import yaml
+
     from solvers.rl.compare import compare
     from solvers.rl.training import TrainingFolderError, train
 
     scenario = make_scenario(rl={**FAST_RL, "eval_every_steps": 256, "eval_slots": 2,
                                  "eval_seeds": [10_000]}, **SMALL_CELL)
-    train(scenario, "ppo", tmp_path / "ppo-s0", steps=512, seed=0, progress=False)
-    before = {p.name: p.read_bytes() for p in (tmp_path / "ppo-s0").iterdir() if p.is_file()}
-    with pytest.raises(TrainingFolderError, match=r"512 steps, more than the 256 asked for"):
-        train(scenario, "ppo", tmp_path / "ppo-s0", steps=256, seed=0, resume=True,
-              progress=False)
-    with pytest.raises(TrainingFolderError, match=r"ppo-s0: holds a finished training of 512"):
-        compare(scenario, ["ppo"], [0], 256, tmp_path, progress=False)
-    assert {p.name: p.read_bytes() for p in (tmp_path / "ppo-s0").iterdir()
-            if p.is_file()} == before
+    out = tmp_path / "ppo-s0"
+    train(scenario, "ppo", out, steps=512, seed=0, progress=False)
+    written = yaml.safe_load((out / "scenario.yaml").read_text())
+    assert written["rl"]["total_steps"] == 512 != scenario.rl.total_steps
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    for steps in (256, 768):
+        with pytest.raises(TrainingFolderError, match=rf"holds a training of 512 steps, "
+                           rf"not {steps} \(--steps\)"):
+            train(scenario, "ppo", out, steps=steps, seed=0, resume=True, progress=False)
+        with pytest.raises(TrainingFolderError, match=rf"ppo-s0: holds a training of 512 "
+                           rf"steps, not {steps}"):
+            compare(scenario, ["ppo"], [0], steps, tmp_path, progress=False)
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
     assert not (tmp_path / "compare.csv").exists()
+    for name in ("finished.json", "model.zip"):  # as a training killed after a checkpoint
+        (out / name).unlink()
+    with pytest.raises(TrainingFolderError, match=r"512 steps, not 768"):
+        train(scenario, "ppo", out, steps=768, seed=0, resume=True, progress=False)
+    train(scenario, "ppo", out, steps=512, seed=0, resume=True, progress=False)  # its own
 
 
 def write_curve(folder, steps, score):

@@ -24,7 +24,7 @@ from netsim.ownership import claim_folder
 from netsim.scenario import Scenario
 from netsim.simulation.output import csv_text
 from netsim.statistics import ci95_half_width
-from solvers.rl.training import check_not_shortened, train
+from solvers.rl.training import TrainingFolderError, budget_problem, train
 
 METRICS = ("mean_return", "score_vs_statistical", "score_vs_oracle")
 
@@ -33,8 +33,9 @@ def run_trainings(scenario: Scenario, algos: list[str], seeds: list[int], steps:
                   out_dir: Path, progress: bool = True) -> None:
     """Every (algorithm, seed) training, each resumable in its own folder."""
     runs = [(algo, seed) for algo in algos for seed in seeds]
-    for algo, seed in runs:  # before any training: none is replaced by a shorter one
-        check_not_shortened(out_dir / f"{algo}-s{seed}", steps)
+    for algo, seed in runs:  # before any training: each resumes to its own budget
+        if (problem := budget_problem(out_dir / f"{algo}-s{seed}", steps)) is not None:
+            raise TrainingFolderError(problem)
     claim_folder(out_dir, "compare")
     for algo, seed in tqdm(runs, desc="trainings", unit="run", disable=not progress or None):
         train(scenario, algo, out_dir / f"{algo}-s{seed}", steps=steps, seed=seed,

@@ -242,8 +242,39 @@ FINISHED = "finished.json"
 
 
 def training_identity(scenario: Scenario, algo: str, seed: int) -> dict:
-    """What must match for a resume to continue the same training."""
+    """What must match for a resume to continue the same training (the scenario's
+    rl.total_steps is the training's step budget: :func:`with_budget`)."""
     return {"algo": algo, "seed": seed, "scenario": resolved_scenario_text(scenario)}
+
+
+def with_budget(scenario: Scenario, steps: int | None) -> Scenario:
+    """The scenario a training of ``steps`` steps runs (default rl.total_steps): its
+    rl.total_steps is the budget, as its folder's scenario.yaml records it. The budget
+    belongs to a training's identity: the learning-rate schedule (linear) and DQN's
+    exploration span it, so a training resumed with another budget would match neither
+    an uninterrupted one of the old budget nor one of the new."""
+    if steps is None or steps == scenario.rl.total_steps:
+        return scenario
+    return scenario.model_copy(update={"rl": scenario.rl.model_copy(
+        update={"total_steps": steps})})
+
+
+def budget_problem(out_dir: Path, steps: int) -> str | None:
+    """Why ``out_dir``, which may hold a training (its scenario.yaml, written when it
+    started), cannot be resumed to ``steps`` steps (one line), or None."""
+    import yaml
+
+    try:
+        written = yaml.safe_load((Path(out_dir) / "scenario.yaml").read_text(encoding="utf-8"))
+        budget = written["rl"]["total_steps"]
+    except (OSError, ValueError, yaml.YAMLError, KeyError, TypeError):
+        return None  # no training there, or not one: the training checks the folder
+    if not isinstance(budget, int) or budget == steps:
+        return None
+    return (f"{out_dir}: holds a training of {budget} steps, not {steps} (--steps); a "
+            "training resumed with another budget is neither (its learning-rate and "
+            f"exploration schedules span the budget): ask for {budget}, or choose "
+            "another folder")
 
 
 def _train(scenario: Scenario, algo: str, out_dir: Path, steps: int | None, seed: int,
@@ -251,19 +282,21 @@ def _train(scenario: Scenario, algo: str, out_dir: Path, steps: int | None, seed
     if (problem := training_seed_problem(seed)) is not None:  # the callers check it first
         raise ValueError(f"seed: {problem}")
     make, cls = ALGORITHMS[algo]
+    scenario = with_budget(scenario, steps)
     rl = scenario.rl
-    total = rl.total_steps if steps is None else steps
+    total = rl.total_steps
     if (problem := learns_nothing(rl, algo, total)) is not None:
         warnings.warn(problem, NetsimWarning, stacklevel=2)
     out_dir = Path(out_dir)
     identity = training_identity(scenario, algo, seed)
     finished = out_dir / FINISHED
+    if resume and (problem := budget_problem(out_dir, total)) is not None:
+        raise TrainingFolderError(problem)
     if resume and finished.is_file() and (out_dir / "model.zip").is_file():
         record = json.loads(finished.read_text())
         _check_same_training(record["identity"], identity, out_dir)
         if record["steps"] == total:
             return out_dir / "model.zip"  # nothing left to do
-        check_not_shortened(out_dir, total)
     holds_training = any((out_dir / name).exists()
                          for name in ("scenario.yaml", "checkpoints", "model.zip"))
     if not resume and holds_training:
@@ -319,22 +352,6 @@ def _train(scenario: Scenario, algo: str, out_dir: Path, steps: int | None, seed
     atomic_write_text(finished, json.dumps({"identity": identity, "steps": total},
                                            sort_keys=True) + "\n")
     return final
-
-
-def check_not_shortened(out_dir: Path, total: int) -> None:
-    """TrainingFolderError if ``out_dir`` holds a finished training of more than
-    ``total`` steps (resuming it with fewer replaced its model by a shorter one)."""
-    finished = Path(out_dir) / FINISHED
-    if not finished.is_file():
-        return
-    try:
-        steps = json.loads(finished.read_text())["steps"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return  # not a finished training's record: the resume checks the folder
-    if isinstance(steps, int) and steps > total:
-        raise TrainingFolderError(f"{out_dir}: holds a finished training of {steps} "
-                                  f"steps, more than the {total} asked for (--steps); ask "
-                                  f"for at least {steps}, or choose another folder")
 
 
 def _check_same_training(saved: dict, identity: dict, out_dir: Path) -> None:
