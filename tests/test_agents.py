@@ -80,3 +80,48 @@ def test_off_policy_agents_act_only_on_what_action_masks_allows(algo):
     model.learn(400)
     assert len(env.taken) == 400 and all(action % 2 == 0 for action in env.taken)
     assert {0, 2, 4} <= set(env.taken)  # it does explore among the valid ones
+
+
+def frozen_lake_return(act, episodes: int = 4) -> float:
+    env = gym.make("FrozenLake-v1", is_slippery=False)
+    total = 0.0
+    for episode in range(episodes):
+        observation, _ = env.reset(seed=episode)
+        done = False
+        while not done:
+            observation, reward, terminated, truncated, _ = env.step(int(act(observation)))
+            total += float(reward)
+            done = terminated or truncated
+    return total / episodes
+
+
+@pytest.mark.parametrize("algo", ["dqn", "sac"])
+def test_off_policy_agents_take_any_observation_space(algo):
+    """FrozenLake's observation is a cell index (Discrete) and a Box may have two
+    dimensions: both agents crashed as soon as they acted (a batch of indices was taken
+    for one observation; SAC's networks read the raw index). They now read observations
+    as SB3 does, one or a batch, for any space: both train with two environments side
+    by side, answer one observation with one action and a batch with one each, and DQN
+    learns FrozenLake (a random policy reaches the goal about once in 70 episodes)."""
+    from stable_baselines3.common.env_util import make_vec_env
+
+    cls, _ = SETTINGS[algo]
+    frozen = make_vec_env("FrozenLake-v1", n_envs=2, seed=0, env_kwargs={"is_slippery": False})
+    square = gym.wrappers.ReshapeObservation(gym.make("CartPole-v1"), (2, 2))
+    for env, one, batch in ((frozen, 5, np.array([0, 14])),
+                            (square, np.zeros((2, 2), np.float32),
+                             np.zeros((3, 2, 2), np.float32))):
+        model = cls("MlpPolicy", env, learning_starts=50, batch_size=16, buffer_size=1_000,
+                    policy_kwargs={"net_arch": [16]}, seed=0)
+        model.learn(200)
+        assert np.shape(model.predict(one, deterministic=True)[0]) == ()
+        assert model.predict(batch, deterministic=True)[0].shape == (len(batch),)
+    if algo == "dqn":
+        model = MaskableDQN("MlpPolicy", gym.make("FrozenLake-v1", is_slippery=False),
+                            learning_starts=300, batch_size=32, buffer_size=10_000,
+                            learning_rate=1e-3, target_update_interval=50, train_freq=4,
+                            gradient_steps=2, exploration_fraction=0.5, gamma=0.9,
+                            exploration_final_eps=0.05, policy_kwargs={"net_arch": [32]},
+                            seed=0)
+        model.learn(1_500)
+        assert frozen_lake_return(lambda o: model.predict(o, deterministic=True)[0]) == 1.0

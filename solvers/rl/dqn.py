@@ -33,22 +33,25 @@ class MaskableDQN(MaskedOffPolicy, DQN):
         super().__init__(*args, **kwargs)
         self.mask_rng = np.random.default_rng(kwargs.get("seed"))
 
-    def masked_q_values(self, observation: np.ndarray, masks: np.ndarray) -> np.ndarray:
-        obs = th.as_tensor(np.atleast_2d(observation), dtype=th.float32, device=self.device)
+    def masked_q_values(self, observation: th.Tensor, masks: np.ndarray) -> np.ndarray:
+        """Q-values (B, n_actions) of a batch of observations (as
+        ``policy.obs_to_tensor`` gives them), masked actions at -inf."""
         with th.no_grad():
-            q_values = self.q_net(obs).cpu().numpy()
+            q_values = self.q_net(observation).cpu().numpy()
         q_values[~masks] = -np.inf
         return q_values
 
     def predict(self, observation, state=None, episode_start=None, deterministic=False,
                 action_masks=None):
-        single = np.asarray(observation).ndim == 1
+        # SB3's reading of one observation or a batch, for any observation space (a
+        # Discrete one is an index, a Box one may have several dimensions)
+        obs, vectorized = self.policy.obs_to_tensor(observation)
         masks = self._masks(observation) if action_masks is None else np.atleast_2d(action_masks)
         if not deterministic and self.mask_rng.random() < self.exploration_rate:
             actions = random_valid(masks, self.mask_rng)
         else:
-            actions = self.masked_q_values(observation, masks).argmax(axis=1)
-        return (actions[0] if single else actions), state
+            actions = self.masked_q_values(obs, masks).argmax(axis=1)
+        return (actions if vectorized else actions[0]), state
 
     def train(self, gradient_steps: int, batch_size: int = 100) -> None:
         self.policy.set_training_mode(True)

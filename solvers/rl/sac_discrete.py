@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from gymnasium import spaces
 from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 from stable_baselines3.common.policies import BasePolicy
+from stable_baselines3.common.preprocessing import get_flattened_obs_dim, preprocess_obs
 from stable_baselines3.common.torch_layers import create_mlp
 from stable_baselines3.common.utils import polyak_update
 from torch import nn
@@ -36,10 +37,15 @@ from solvers.rl.common import MaskedOffPolicy
 
 
 class DiscreteSACPolicy(BasePolicy):
-    """Actor (action logits) and two critics (Q for every action), each an MLP."""
+    """Actor (action logits) and two critics (Q for every action), each an MLP over the
+    observation as SB3 preprocesses it (:meth:`features`: a Discrete one one-hot, a Box
+    one flattened)."""
 
-    def __init__(self, observation_space: spaces.Box, action_space: spaces.Discrete,
+    def __init__(self, observation_space: spaces.Space, action_space: spaces.Discrete,
                  lr_schedule, net_arch: list[int] | None = None) -> None:
+        if isinstance(observation_space, spaces.Dict):
+            raise ValueError("SACDiscrete takes Box, Discrete, MultiDiscrete or MultiBinary "
+                             "observations, not a Dict")
         super().__init__(observation_space, action_space)
         self.net_arch = list(net_arch or [256, 256])
         self.actor, self.critic1, self.critic2 = (self.make_network(), self.make_network(),
@@ -54,22 +60,28 @@ class DiscreteSACPolicy(BasePolicy):
         )
 
     def make_network(self) -> nn.Module:
-        """observation -> one output per action (the actor's logits, a critic's Q)."""
-        n_obs = int(np.prod(self.observation_space.shape))
+        """features -> one output per action (the actor's logits, a critic's Q)."""
+        n_obs = get_flattened_obs_dim(self.observation_space)
         return nn.Sequential(*create_mlp(n_obs, int(self.action_space.n), self.net_arch,
                                          nn.ReLU))
+
+    def features(self, observation: th.Tensor) -> th.Tensor:
+        """A batch of observations as the networks take them: SB3's preprocessing
+        (floats; a Discrete index one-hot), one row each."""
+        return preprocess_obs(observation, self.observation_space,
+                              normalize_images=False).flatten(start_dim=1)
 
     def _get_constructor_parameters(self) -> dict[str, Any]:
         data = super()._get_constructor_parameters()
         data.update(net_arch=self.net_arch)
         return data
 
-    def masked_log_probs(self, observation: th.Tensor, masks: th.Tensor) -> th.Tensor:
-        """log pi(.|s) with masked actions at -inf."""
-        return F.log_softmax(self.actor(observation).masked_fill(~masks, -th.inf), dim=1)
+    def masked_log_probs(self, features: th.Tensor, masks: th.Tensor) -> th.Tensor:
+        """log pi(.|s) of :meth:`features`, masked actions at -inf."""
+        return F.log_softmax(self.actor(features).masked_fill(~masks, -th.inf), dim=1)
 
     def _predict(self, observation: th.Tensor, deterministic: bool = False) -> th.Tensor:
-        logits = self.actor(observation)
+        logits = self.actor(self.features(observation))
         if deterministic:
             return logits.argmax(dim=1)
         return th.distributions.Categorical(logits=logits).sample()
@@ -136,16 +148,18 @@ class SACDiscrete(MaskedOffPolicy, OffPolicyAlgorithm):
 
     def predict(self, observation, state=None, episode_start=None, deterministic=False,
                 action_masks=None):
-        single = np.asarray(observation).ndim == 1
+        # SB3's reading of one observation or a batch, for any observation space (a
+        # Discrete one is an index, a Box one may have several dimensions)
+        obs, vectorized = self.policy.obs_to_tensor(observation)
         masks = self._masks(observation) if action_masks is None else np.atleast_2d(action_masks)
-        obs = th.as_tensor(np.atleast_2d(observation), dtype=th.float32, device=self.device)
         with th.no_grad():
-            log_probs = self.policy.masked_log_probs(obs, th.as_tensor(masks, device=self.device))
+            log_probs = self.policy.masked_log_probs(self.policy.features(obs),
+                                                     th.as_tensor(masks, device=self.device))
         if deterministic:
             actions = log_probs.argmax(dim=1).cpu().numpy()
         else:
             actions = th.distributions.Categorical(logits=log_probs).sample().cpu().numpy()
-        return (actions[0] if single else actions), state
+        return (actions if vectorized else actions[0]), state
 
     def train(self, gradient_steps: int, batch_size: int = 64) -> None:
         policy = self.policy
@@ -161,26 +175,27 @@ class SACDiscrete(MaskedOffPolicy, OffPolicyAlgorithm):
             next_masks = th.as_tensor(self._masks(batch.next_observations.cpu().numpy()),
                                       device=self.device)
             alpha = self.log_alpha.exp().detach()
+            features = policy.features(batch.observations)
+            next_features = policy.features(batch.next_observations)
             with th.no_grad():
-                next_log_probs = policy.masked_log_probs(batch.next_observations, next_masks)
-                next_q = th.min(policy.critic1_target(batch.next_observations),
-                                policy.critic2_target(batch.next_observations))
+                next_log_probs = policy.masked_log_probs(next_features, next_masks)
+                next_q = th.min(policy.critic1_target(next_features),
+                                policy.critic2_target(next_features))
                 next_value = expected_under(next_log_probs.exp(),
                                             next_q - alpha * next_log_probs, next_masks)
                 target = batch.rewards + (1 - batch.dones) * self.gamma * next_value[:, None]
             actions = batch.actions.long()
-            q1 = policy.critic1(batch.observations).gather(1, actions)
-            q2 = policy.critic2(batch.observations).gather(1, actions)
+            q1 = policy.critic1(features).gather(1, actions)
+            q2 = policy.critic2(features).gather(1, actions)
             critic_loss = 0.5 * (F.mse_loss(q1, target) + F.mse_loss(q2, target))
             policy.critic_optimizer.zero_grad()
             critic_loss.backward()
             policy.critic_optimizer.step()
 
-            log_probs = policy.masked_log_probs(batch.observations, masks)
+            log_probs = policy.masked_log_probs(features, masks)
             probs = log_probs.exp()
             with th.no_grad():
-                q_min = th.min(policy.critic1(batch.observations),
-                               policy.critic2(batch.observations))
+                q_min = th.min(policy.critic1(features), policy.critic2(features))
             actor_loss = expected_under(probs, alpha * log_probs - q_min, masks).mean()
             policy.actor_optimizer.zero_grad()
             actor_loss.backward()
