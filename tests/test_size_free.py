@@ -162,7 +162,14 @@ def test_a_size_free_model_needs_statistical_information_and_drops_it_learnt(tmp
     model = train(load_scenario(write_yaml(tmp_path / "train.yaml", data)), "ppo",
                   tmp_path / "train", steps=32, seed=0, progress=False)
     data["schedulers"] = [{"type": "rl", "model_path": str(model), "information": "oracle"}]
-    with pytest.raises(ScenarioError, match="information must be statistical"):
+    with pytest.raises(ScenarioError, match="expected cost.*information must be statistical"):
+        load_scenario(write_yaml(tmp_path / "run.yaml", data))
+    # an MLP model's decisions do not depend on it either: it only relabelled the agent
+    mlp = train(load_scenario(write_yaml(tmp_path / "mlp.yaml", {
+        **paper_dict(), "rl": {**data["rl"], "policy": "mlp"}})), "ppo", tmp_path / "mlp",
+        steps=32, seed=0, progress=False)
+    data["schedulers"] = [{"type": "rl", "model_path": str(mlp), "information": "oracle"}]
+    with pytest.raises(ScenarioError, match="observation alone.*information must be statistical"):
         load_scenario(write_yaml(tmp_path / "run.yaml", data))
     data["schedulers"] = [{"type": "rl", "model_path": str(model)}]
     for users, voluntary, why in ((7, False, "7 users on 6 RBs"),

@@ -129,9 +129,11 @@ class RLScheduler(Scheduler):
             raise ParameterError("model_path", f"{trained_on} (written by netsim train) is missing")
         training = load_scenario(trained_on)
         size_free = training.rl.policy == "size_free"  # runs on any users.count, cell.n_rbs
-        if size_free and params.information != "statistical":
-            raise ParameterError("information", "a size-free model sees the expected cost, "
-                                 "as it did in training: information must be statistical")
+        if params.information != "statistical":  # else only its label would change
+            raise ParameterError("information", (
+                "a size-free model sees the expected cost, as it did in training"
+                if size_free else "an MLP model decides from its observation alone, the "
+                "same at every information level") + ": information must be statistical")
         for what, here, there in (
             *(() if size_free else (
                 ("users.count", scenario.users.count, training.users.count),
