@@ -373,6 +373,9 @@ def test_masks_can_be_read_back_from_observations(users, rbs, voluntary):
         mask = env.action_masks()
         np.testing.assert_array_equal(masks_from_observations(observation, spec)[0], mask)
         observation, _, terminated, _, _ = env.step(int(rng.choice(np.flatnonzero(mask))))
+    # the episode's last (all-zero) observation: every action, with voluntary drop too
+    assert not observation.any() and env.action_masks().all()
+    assert masks_from_observations(observation, spec).all()
 
 
 def test_steps_to_95_percent_of_the_final_score():

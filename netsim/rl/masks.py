@@ -25,5 +25,7 @@ def masks_from_observations(observations: np.ndarray, spec: MaskSpec) -> np.ndar
         [np.tile(free, spec.n_encoders),
          (spec.voluntary_drop | (users_left > free.sum(axis=1)))[:, None]], axis=1
     )
-    masks[~masks.any(axis=1)] = True
+    # no valid action, or the episode's end (all zeros; with voluntary drop its
+    # "unserved" alone would read as valid)
+    masks[~masks.any(axis=1) | ~observations.any(axis=1)] = True
     return masks
