@@ -409,7 +409,8 @@ def train(
     except ValueError as error:  # the folder holds another training (TrainingFolderError)
         fail(str(error))
     except KeyboardInterrupt:
-        fail(f"interrupted; resume with --resume --out {out_dir}", code=130)
+        again = "" if steps is None else f" --steps {steps}"  # the same budget
+        fail(f"interrupted; resume with --resume{again} --out {out_dir}", code=130)
     typer.echo(f"wrote {model_path} and {out_dir}/learning_curve.csv")
 
 

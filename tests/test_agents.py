@@ -125,3 +125,16 @@ def test_off_policy_agents_take_any_observation_space(algo):
                             seed=0)
         model.learn(1_500)
         assert frozen_lake_return(lambda o: model.predict(o, deterministic=True)[0]) == 1.0
+
+
+def test_sac_scales_image_observations_as_sb3_does():
+    """SB3 reads a uint8 image observation in [0, 1] (DQN's network did, SAC-Discrete's
+    read 0-255); both now see the same features."""
+    import torch
+
+    from solvers.rl.sac_discrete import DiscreteSACPolicy
+
+    image = gym.spaces.Box(0, 255, (8, 8, 3), np.uint8)
+    policy = DiscreteSACPolicy(image, gym.spaces.Discrete(2), lambda _: 1e-3, [4])
+    features = policy.features(torch.full((2, 8, 8, 3), 255, dtype=torch.uint8))
+    assert features.shape == (2, 192) and float(features.max()) == 1.0

@@ -97,3 +97,24 @@ def test_plot_and_report_say_what_their_argument_is_not(tmp_path: Path) -> None:
         result = CliRunner().invoke(app, argv)
         assert result.exit_code == 2
         assert one_line(result) == f"netsim: {argv[1]}: {line}"
+
+
+def test_a_sweep_of_trainings_gives_its_budget_or_says_it_is_swept(tmp_path: Path) -> None:
+    """The header of a sweep of kind train gave the base rl.total_steps as its budget even
+    where the sweep swept it; a run's or a sweep of runs' header gave one at all."""
+    import yaml
+
+    from netsim.experiments.report import Report, describe_scenario
+
+    def header(sweep: dict) -> str:
+        data = {"name": "s", "rl": {"total_steps": 100}, "sweep": sweep}
+        (tmp_path / "scenario.yaml").write_text(yaml.safe_dump(data))
+        report = Report("t")
+        describe_scenario(report, tmp_path, "sweep")
+        return report.html()
+
+    assert "RL budget 100 steps" in header({"kind": "train", "grid": {"rl.gamma": [0.9]}})
+    assert "RL budget swept (rl.total_steps)" in header(
+        {"kind": "train", "grid": {"rl.total_steps": [300, 600]}})
+    assert "RL budget swept" in header({"kind": "train", "points": [{"rl.total_steps": 3}]})
+    assert "RL budget" not in header({"grid": {"users.count": [2, 3]}})

@@ -259,7 +259,7 @@ def test_a_training_interrupted_resumes_to_the_uninterrupted_result(tmp_path, al
     else:  # Ctrl-C: one line that says how to go on, exit 130
         assert process.returncode == 130
         assert stderr.strip().splitlines()[-1] == (
-            f"netsim: interrupted; resume with --resume --out {out}")
+            f"netsim: interrupted; resume with --resume --steps {RESUME_STEPS} --out {out}")
     assert not (out / "model.zip").exists()
     resumed = subprocess.run(command(out) + ["--resume"], capture_output=True, text=True,
                              check=False)
@@ -821,15 +821,18 @@ def test_a_training_resumes_only_to_its_own_budget(tmp_path):
     model that matched neither an uninterrupted training of the old budget nor one of
     the new (the linear learning rate and DQN's exploration span the budget). netsim
     compare, which resumes every training, did the same. Now either is one line naming
-    both budgets, before anything changes; the training's scenario.yaml records its
-    budget as rl.total_steps."""
+    both budgets, before anything changes (the budget read from finished.json, or from
+    the latest checkpoint); the training's scenario.yaml records its budget as
+    rl.total_steps, and a folder of the version before, whose scenario.yaml holds the
+    file's, still resumes to its own budget."""
     import yaml
 
     from solvers.rl.compare import compare
     from solvers.rl.training import TrainingFolderError, train
 
     scenario = make_scenario(rl={**FAST_RL, "eval_every_steps": 256, "eval_slots": 2,
-                                 "eval_seeds": [10_000]}, **SMALL_CELL)
+                                 "eval_seeds": [10_000], "checkpoint_every_steps": 256},
+                             **SMALL_CELL)
     out = tmp_path / "ppo-s0"
     train(scenario, "ppo", out, steps=512, seed=0, progress=False)
     written = yaml.safe_load((out / "scenario.yaml").read_text())
@@ -837,17 +840,31 @@ def test_a_training_resumes_only_to_its_own_budget(tmp_path):
     before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
     for steps in (256, 768):
         with pytest.raises(TrainingFolderError, match=rf"holds a training of 512 steps, "
-                           rf"not {steps} \(--steps\)"):
+                           rf"not the {steps} of --steps"):
             train(scenario, "ppo", out, steps=steps, seed=0, resume=True, progress=False)
         with pytest.raises(TrainingFolderError, match=rf"ppo-s0: holds a training of 512 "
-                           rf"steps, not {steps}"):
+                           rf"steps, not the {steps} of --steps"):
             compare(scenario, ["ppo"], [0], steps, tmp_path, progress=False)
     assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
     assert not (tmp_path / "compare.csv").exists()
+    # a folder written before the budget was recorded in scenario.yaml (which held the
+    # file's rl.total_steps) resumes to its own budget, and only to it
+    written = (out / "scenario.yaml").read_text()
+    (out / "scenario.yaml").write_text(written.replace("total_steps: 512", "total_steps: "
+                                                       f"{scenario.rl.total_steps}"))
+    train(scenario, "ppo", out, steps=512, seed=0, resume=True, progress=False)  # nothing
+    with pytest.raises(TrainingFolderError, match=r"512 steps, not the "
+                       rf"{scenario.rl.total_steps} of rl.total_steps"):
+        train(scenario, "ppo", out, seed=0, resume=True, progress=False)
+    with pytest.raises(TrainingFolderError, match="another algorithm"):  # named first
+        train(scenario, "dqn", out, steps=256, seed=0, resume=True, progress=False)
     for name in ("finished.json", "model.zip"):  # as a training killed after a checkpoint
         (out / name).unlink()
-    with pytest.raises(TrainingFolderError, match=r"512 steps, not 768"):
+    (out / "scenario.yaml").write_text(written)
+    with pytest.raises(TrainingFolderError, match=r"512 steps, not the 768 of --steps"):
         train(scenario, "ppo", out, steps=768, seed=0, resume=True, progress=False)
+    with pytest.raises(TrainingFolderError, match=r"ppo-s0: holds a training of 512"):
+        compare(scenario, ["ppo"], [0], 768, tmp_path, progress=False)
     train(scenario, "ppo", out, steps=512, seed=0, resume=True, progress=False)  # its own
 
 

@@ -106,13 +106,14 @@ def folder_kind(folder: Path) -> str:
     raise ScenarioError(str(folder), "", f"not a netsim output folder (none of {known})")
 
 
-TRAINING_KINDS = ("training", "comparison", "search")
-"""Folders of trainings: their header gives the scenario's RL budget (rl.total_steps)."""
+BUDGET_KEY = "rl.total_steps"
 
 
 def describe_scenario(report: Report, folder: Path, kind: str) -> None:
-    """The scenario in one paragraph; the RL budget only for a folder of trainings (a
-    run, or a sweep of runs, trains nothing)."""
+    """The scenario in one paragraph (a comparison or a search has none at its top); the
+    RL budget only for a training or a sweep of trainings (a run, or a sweep of runs,
+    trains nothing): a training's scenario.yaml holds its budget, a sweep's the base
+    value of a budget it may sweep."""
     path = folder / "scenario.yaml"
     if not path.is_file():
         return
@@ -121,8 +122,14 @@ def describe_scenario(report: Report, folder: Path, kind: str) -> None:
                        for key in ("cell", "users", "rl"))
     encoders = data.get("encoders") if isinstance(data.get("encoders"), list) else []
     sweep = data.get("sweep") if isinstance(data.get("sweep"), dict) else {}
-    trains = kind in TRAINING_KINDS or (kind == "sweep" and sweep.get("kind") == "train")
-    budget = f"; RL budget {rl.get('total_steps')} steps" if trains else ""
+    budget = f"; RL budget {rl.get('total_steps')} steps" if kind == "training" else ""
+    if kind == "sweep" and sweep.get("kind") == "train":
+        grid = sweep.get("grid") if isinstance(sweep.get("grid"), dict) else {}
+        points = sweep.get("points") if isinstance(sweep.get("points"), list) else []
+        swept = BUDGET_KEY in grid or any(isinstance(point, dict) and BUDGET_KEY in point
+                                          for point in points)
+        budget = (f"; RL budget swept ({BUDGET_KEY})" if swept
+                  else f"; RL budget {rl.get('total_steps')} steps")
     report.note(
         f"Scenario '{data.get('name')}': {users.get('count')} users, {cell.get('n_rbs')} RBs, "
         f"encoders {', '.join(map(str, encoders))}, seeds {data.get('seeds')}, "

@@ -70,7 +70,7 @@ from netsim.simulation.output import (
 from netsim.simulation.runner import NoRequestsError, memory_problem, run_scenario
 from netsim.statistics import ci95_half_width
 from netsim.table_files import read_table, table_file
-from netsim.verbosity import is_verbose, set_verbose
+from netsim.verbosity import VERBOSE_ENV, is_verbose, set_verbose
 
 DONE = "done.json"
 """A job's completion marker, written last."""
@@ -197,8 +197,8 @@ def profile_arguments(options: dict[str, Any]) -> list[str]:
 # ---------------------------------------------------------------------- one job
 WORK = ".work"
 """Hidden folder of a sweep's output where local jobs that write files first (trainings,
-profilings: :data:`FOLDER_KINDS`) run; what a killed job leaves there is removed by the
-next sweep into the same folder."""
+profilings: :data:`FOLDER_KINDS`) run, and where a pool notes the jobs it started; what
+a killed sweep leaves there is removed by the next sweep into the same folder."""
 
 
 FOLDER_KINDS = ("train", "profile")
@@ -342,7 +342,8 @@ def _start_worker(parent_pid: int, started_folder: str) -> None:
     the driver's --verbose / --quiet (its warning filters: the setting is inherited, the
     filters are not)."""
     die_with_parent(parent_pid)
-    set_verbose(is_verbose())
+    if VERBOSE_ENV in os.environ:  # set by the CLI (the API leaves Python's filters)
+        set_verbose(is_verbose())
     global _started_folder
     _started_folder = started_folder
 
@@ -409,7 +410,7 @@ def _pool_round(jobs: list[Job], workers: int, on_result: OnResult, work_root: s
     left unfinished because a worker died (the pool broke), and of every job a worker
     started."""
     broken = []
-    with tempfile.TemporaryDirectory(prefix="netsim-started-") as started_folder, \
+    with tempfile.TemporaryDirectory(prefix="netsim-started-", dir=work_root) as started_folder, \
             ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"),
                                 initializer=_start_worker,
                                 initargs=(os.getpid(), started_folder)) as pool:
@@ -570,14 +571,13 @@ def run_sweep(
         remove_tree(work)  # what the jobs of a killed sweep left behind
         if todo and backend == "ray":
             map_ray(todo, workers, address, on_result)
-        elif any(job.kind in FOLDER_KINDS for job in todo):
+        elif todo:  # trainings and profiles work in .work (plain runs in memory), and
+            # so do the pools' notes of the jobs started: a killed sweep's, removed above
             work.mkdir(parents=True, exist_ok=True)
             try:
                 map_local(todo, workers, on_result, str(work))
             finally:
                 remove_tree(work)
-        elif todo:  # plain runs: their files are made in memory
-            map_local(todo, workers, on_result)
     outcome.without_requests = [job.folder for job in jobs
                                 if (out_dir / job.folder / NO_REQUEST).is_file()]
     if not outcome.failed and len(outcome.without_requests) == len(jobs):

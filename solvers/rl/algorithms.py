@@ -112,9 +112,11 @@ OFF_POLICY = frozenset({"dqn", "sac"})
 
 def learns_nothing(rl: RL, algo: str, steps: int) -> str | None:
     """Why a training of ``steps`` steps leaves the model as it was initialised (one
-    line), or None: SB3's off-policy algorithms take their first gradient step once
-    more than ``rl.learning_starts`` steps are in the replay buffer."""
-    if algo in OFF_POLICY and steps <= rl.learning_starts:
+    line), or None: SB3's off-policy algorithms collect ``rl.train_freq`` steps in each
+    environment between updates, and update once more than ``rl.learning_starts``
+    steps are in the replay buffer (a training ends at the end of such a rollout)."""
+    rollout = rl.train_freq * rl.n_envs
+    if algo in OFF_POLICY and -(-steps // rollout) * rollout <= rl.learning_starts:
         return (f"{algo}: {steps} steps train nothing: its first gradient step comes after "
                 f"rl.learning_starts ({rl.learning_starts}) steps; lower rl.learning_starts "
                 "or train longer")

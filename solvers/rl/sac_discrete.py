@@ -44,8 +44,8 @@ class DiscreteSACPolicy(BasePolicy):
     def __init__(self, observation_space: spaces.Space, action_space: spaces.Discrete,
                  lr_schedule, net_arch: list[int] | None = None) -> None:
         if isinstance(observation_space, spaces.Dict):
-            raise ValueError("SACDiscrete takes Box, Discrete, MultiDiscrete or MultiBinary "
-                             "observations, not a Dict")
+            raise TypeError("SACDiscrete takes Box, Discrete, MultiDiscrete or MultiBinary "
+                            "observations, not a Dict")
         super().__init__(observation_space, action_space)
         self.net_arch = list(net_arch or [256, 256])
         self.actor, self.critic1, self.critic2 = (self.make_network(), self.make_network(),
@@ -67,9 +67,9 @@ class DiscreteSACPolicy(BasePolicy):
 
     def features(self, observation: th.Tensor) -> th.Tensor:
         """A batch of observations as the networks take them: SB3's preprocessing
-        (floats; a Discrete index one-hot), one row each."""
+        (floats; a Discrete index one-hot; images scaled to [0, 1]), one row each."""
         return preprocess_obs(observation, self.observation_space,
-                              normalize_images=False).flatten(start_dim=1)
+                              normalize_images=self.normalize_images).flatten(start_dim=1)
 
     def _get_constructor_parameters(self) -> dict[str, Any]:
         data = super()._get_constructor_parameters()

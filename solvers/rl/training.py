@@ -30,6 +30,7 @@ import shutil
 import tempfile
 import time
 import warnings
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -259,22 +260,37 @@ def with_budget(scenario: Scenario, steps: int | None) -> Scenario:
         update={"total_steps": steps})})
 
 
-def budget_problem(out_dir: Path, steps: int) -> str | None:
-    """Why ``out_dir``, which may hold a training (its scenario.yaml, written when it
-    started), cannot be resumed to ``steps`` steps (one line), or None."""
-    import yaml
-
+def recorded_budget(out_dir: Path) -> int | None:
+    """The step budget of the training in ``out_dir``: a finished one's (finished.json),
+    or that of the run that wrote its latest checkpoint (SB3 keeps it in the model's
+    saved data); None where neither is there (or readable)."""
+    out_dir = Path(out_dir)
     try:
-        written = yaml.safe_load((Path(out_dir) / "scenario.yaml").read_text(encoding="utf-8"))
-        budget = written["rl"]["total_steps"]
-    except (OSError, ValueError, yaml.YAMLError, KeyError, TypeError):
-        return None  # no training there, or not one: the training checks the folder
-    if not isinstance(budget, int) or budget == steps:
+        if (out_dir / FINISHED).is_file() and (out_dir / "model.zip").is_file():
+            steps = json.loads((out_dir / FINISHED).read_text())["steps"]
+        else:
+            checkpoint = latest_checkpoint(out_dir / "checkpoints")
+            if checkpoint is None:
+                return None
+            with zipfile.ZipFile(checkpoint[0] / "model.zip") as archive:
+                steps = json.loads(archive.read("data"))["_total_timesteps"]
+    except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile):
+        return None  # not a training's record: the training checks the folder
+    return steps if isinstance(steps, int) and not isinstance(steps, bool) else None
+
+
+def budget_problem(out_dir: Path, steps: int, where: str = "--steps",
+                   budget: int | None = None) -> str | None:
+    """Why the training in ``out_dir`` (of ``budget`` steps, default its
+    :func:`recorded_budget`) cannot be resumed to ``steps`` steps, which ``where`` asked
+    for (one line), or None."""
+    budget = recorded_budget(out_dir) if budget is None else budget
+    if budget is None or budget == steps:
         return None
-    return (f"{out_dir}: holds a training of {budget} steps, not {steps} (--steps); a "
-            "training resumed with another budget is neither (its learning-rate and "
-            f"exploration schedules span the budget): ask for {budget}, or choose "
-            "another folder")
+    return (f"{out_dir}: holds a training of {budget} steps, not the {steps} of {where}; a "
+            "training resumed to another budget is neither (its learning-rate and "
+            f"exploration schedules span the budget): resume it with --steps {budget}, or "
+            "choose another folder")
 
 
 def _train(scenario: Scenario, algo: str, out_dir: Path, steps: int | None, seed: int,
@@ -282,21 +298,18 @@ def _train(scenario: Scenario, algo: str, out_dir: Path, steps: int | None, seed
     if (problem := training_seed_problem(seed)) is not None:  # the callers check it first
         raise ValueError(f"seed: {problem}")
     make, cls = ALGORITHMS[algo]
+    where = "rl.total_steps" if steps is None else "--steps"
     scenario = with_budget(scenario, steps)
     rl = scenario.rl
     total = rl.total_steps
-    if (problem := learns_nothing(rl, algo, total)) is not None:
-        warnings.warn(problem, NetsimWarning, stacklevel=2)
     out_dir = Path(out_dir)
     identity = training_identity(scenario, algo, seed)
     finished = out_dir / FINISHED
-    if resume and (problem := budget_problem(out_dir, total)) is not None:
-        raise TrainingFolderError(problem)
     if resume and finished.is_file() and (out_dir / "model.zip").is_file():
         record = json.loads(finished.read_text())
         _check_same_training(record["identity"], identity, out_dir)
-        if record["steps"] == total:
-            return out_dir / "model.zip"  # nothing left to do
+        _check_budget(out_dir, record["steps"], total, where)
+        return out_dir / "model.zip"  # nothing left to do
     holds_training = any((out_dir / name).exists()
                          for name in ("scenario.yaml", "checkpoints", "model.zip"))
     if not resume and holds_training:
@@ -318,11 +331,12 @@ def _train(scenario: Scenario, algo: str, out_dir: Path, steps: int | None, seed
         unit, _ = checkpoint
         model, rows, saved = load_checkpoint(unit, cls, out_dir)
         _check_same_training(saved, identity, out_dir)
+        _check_budget(out_dir, model._total_timesteps, total, where)
         wall_offset = float(rows[-1]["wall_time_s"]) if rows else 0.0
     else:
         if resume and holds_training and (out_dir / "scenario.yaml").is_file():
             written = (out_dir / "scenario.yaml").read_text(encoding="utf-8")
-            if written != identity["scenario"]:
+            if not same_scenario(written, identity["scenario"]):
                 raise TrainingFolderError(f"--out {out_dir}: holds a training of another "
                                           "scenario; resume it with that scenario, or "
                                           "choose another folder")
@@ -334,6 +348,8 @@ def _train(scenario: Scenario, algo: str, out_dir: Path, steps: int | None, seed
     checkpoints = RolloutCheckpoint(out_dir / "checkpoints", rl.checkpoint_every_steps, rows,
                                     identity)
     done_steps = model.num_timesteps
+    if total > done_steps and (problem := learns_nothing(rl, algo, total)) is not None:
+        warnings.warn(problem, NetsimWarning, stacklevel=3)
     if total > done_steps:
         model.learn(
             total_timesteps=total - done_steps,
@@ -354,9 +370,33 @@ def _train(scenario: Scenario, algo: str, out_dir: Path, steps: int | None, seed
     return final
 
 
+def same_scenario(written: str, resolved: str) -> bool:
+    """Whether two resolved scenario texts are one training's, its budget
+    (rl.total_steps, :func:`with_budget`; compared on its own) aside: a folder written
+    before the budget was recorded there holds the file's rl.total_steps."""
+    if written == resolved:
+        return True
+    import yaml
+
+    try:
+        first, second = yaml.safe_load(written), yaml.safe_load(resolved)
+        for data in (first, second):
+            data["rl"].pop("total_steps", None)
+    except (yaml.YAMLError, KeyError, TypeError, AttributeError):
+        return False
+    return first == second
+
+
+def _check_budget(out_dir: Path, budget: int, total: int, where: str) -> None:
+    if (problem := budget_problem(out_dir, total, where, budget)) is not None:
+        raise TrainingFolderError(f"--out {problem}")
+
+
 def _check_same_training(saved: dict, identity: dict, out_dir: Path) -> None:
     for key, what in (("algo", "algorithm"), ("seed", "seed"), ("scenario", "scenario")):
-        if saved.get(key) != identity[key]:
+        same = (same_scenario(saved.get(key) or "", identity[key]) if key == "scenario"
+                else saved.get(key) == identity[key])
+        if not same:
             raise TrainingFolderError(
                 f"--out {out_dir}: holds a training with another {what} "
                 f"({saved.get(key)!r} there)" if key != "scenario" else
