@@ -70,7 +70,7 @@ from netsim.simulation.output import (
 from netsim.simulation.runner import NoRequestsError, memory_problem, run_scenario
 from netsim.statistics import ci95_half_width
 from netsim.table_files import read_table, table_file
-from netsim.verbosity import VERBOSE_ENV, is_verbose, set_verbose
+from netsim.verbosity import is_verbose
 
 DONE = "done.json"
 """A job's completion marker, written last."""
@@ -197,8 +197,8 @@ def profile_arguments(options: dict[str, Any]) -> list[str]:
 # ---------------------------------------------------------------------- one job
 WORK = ".work"
 """Hidden folder of a sweep's output where local jobs that write files first (trainings,
-profilings: :data:`FOLDER_KINDS`) run, and where a pool notes the jobs it started; what
-a killed sweep leaves there is removed by the next sweep into the same folder."""
+profilings: :data:`FOLDER_KINDS`) run; what a killed job leaves there is removed by the
+next sweep into the same folder."""
 
 
 FOLDER_KINDS = ("train", "profile")
@@ -329,31 +329,8 @@ def die_with_parent(parent_pid: int) -> None:
 
 
 BREAKS_BEFORE_ALONE = 2
-"""Worker-pool breaks a job lives through while running (rerun in a fresh pool) before it
-runs alone, in a pool of its own, where a break can only be its own. A job still waiting
-for a worker when the pool broke is not counted: it reruns in the next shared pool."""
-
-_started_folder: str | None = None
-"""In a pool's worker: the folder in which :func:`_run_marked` notes each job it starts."""
-
-
-def _start_worker(parent_pid: int, started_folder: str) -> None:
-    """Worker initialiser: :func:`die_with_parent`, where to note the jobs started, and
-    the driver's --verbose / --quiet (its warning filters: the setting is inherited, the
-    filters are not)."""
-    die_with_parent(parent_pid)
-    if VERBOSE_ENV in os.environ:  # set by the CLI (the API leaves Python's filters)
-        set_verbose(is_verbose())
-    global _started_folder
-    _started_folder = started_folder
-
-
-def _run_marked(execute: Callable[[Job, str | None], dict[str, bytes]], job: Job,
-                work_root: str | None, index: int) -> dict[str, bytes]:
-    """``execute(job, work_root)`` in a worker, after noting (an empty file named
-    ``index``, no lock that a killed worker could hold) that the job started."""
-    Path(_started_folder, str(index)).touch()
-    return execute(job, work_root)
+"""Worker-pool breaks a job lives through (rerun in a fresh pool) before it runs alone,
+in a pool of its own, where a break can only be its own."""
 
 
 class WorkerDied(RuntimeError):
@@ -385,37 +362,26 @@ def map_local(jobs: list[Job], workers: int, on_result: OnResult,
         groups = ([shared] if shared else []) + alone
         waiting = []
         for group in groups:
-            broken, started = _pool_round([jobs[i] for i in group], min(workers, len(group)),
-                                          on_result, work_root, execute)
-            # a break is held against the jobs that were running; against every
-            # unfinished one if none had started (the pool broke as it started)
-            blamed = set(broken) & started or set(broken)
-            for i in broken:
+            for i in _pool_round([jobs[i] for i in group], min(workers, len(group)),
+                                 on_result, work_root, execute):
                 index = group[i]
                 if len(group) == 1 and breaks[index] >= BREAKS_BEFORE_ALONE:
                     on_result(jobs[index], None, WorkerDied(
                         "the worker process running this point died (killed by a signal, "
                         "or out of memory?)"))
-                    continue
-                if i in blamed:
+                else:
                     breaks[index] += 1
-                waiting.append(index)
-        waiting.sort()  # the sweep's order, whatever group a job came back from
+                    waiting.append(index)
 
 
 def _pool_round(jobs: list[Job], workers: int, on_result: OnResult, work_root: str | None,
-                execute: Callable[[Job, str | None], dict[str, bytes]]
-                ) -> tuple[list[int], set[int]]:
+                execute: Callable[[Job, str | None], dict[str, bytes]]) -> list[int]:
     """Run ``jobs`` in a fresh pool of ``workers`` processes; return the indices of those
-    left unfinished because a worker died (the pool broke), and of every job a worker
-    started."""
+    left unfinished because a worker died (the pool broke)."""
     broken = []
-    with tempfile.TemporaryDirectory(prefix="netsim-started-", dir=work_root) as started_folder, \
-            ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"),
-                                initializer=_start_worker,
-                                initargs=(os.getpid(), started_folder)) as pool:
-        futures = {pool.submit(_run_marked, execute, job, work_root, i): i
-                   for i, job in enumerate(jobs)}
+    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"),
+                             initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
+        futures = {pool.submit(execute, job, work_root): i for i, job in enumerate(jobs)}
         try:
             for future in as_completed(futures):
                 error = future.exception()
@@ -426,9 +392,7 @@ def _pool_round(jobs: list[Job], workers: int, on_result: OnResult, work_root: s
         except BaseException:
             pool.shutdown(wait=False, cancel_futures=True)
             raise
-        pool.shutdown(wait=True)  # every worker gone before its notes are read
-        started = {int(name) for name in os.listdir(started_folder)}
-    return sorted(broken), started
+    return sorted(broken)
 
 
 def map_ray(jobs: list[Job], workers: int, address: str | None, on_result: OnResult) -> None:
@@ -571,13 +535,14 @@ def run_sweep(
         remove_tree(work)  # what the jobs of a killed sweep left behind
         if todo and backend == "ray":
             map_ray(todo, workers, address, on_result)
-        elif todo:  # trainings and profiles work in .work (plain runs in memory), and
-            # so do the pools' notes of the jobs started: a killed sweep's, removed above
+        elif any(job.kind in FOLDER_KINDS for job in todo):
             work.mkdir(parents=True, exist_ok=True)
             try:
                 map_local(todo, workers, on_result, str(work))
             finally:
                 remove_tree(work)
+        elif todo:  # plain runs: their files are made in memory
+            map_local(todo, workers, on_result)
     outcome.without_requests = [job.folder for job in jobs
                                 if (out_dir / job.folder / NO_REQUEST).is_file()]
     if not outcome.failed and len(outcome.without_requests) == len(jobs):
