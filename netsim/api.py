@@ -49,8 +49,10 @@ OVERRIDES = " (overrides)"
 
 
 def _folder_error(error: Exception) -> ValueError:
-    """An output-folder error of the command line's (``--out DIR: ...``) as the API's."""
-    return ValueError(str(error).replace("--out ", "out=", 1))
+    """An output-folder error of the command line's (``--out DIR: ...``, perhaps naming
+    ``--steps N``) as the API's."""
+    text = str(error).replace("--out ", "out=", 1)
+    return ValueError(text.replace("of --steps", "of steps").replace("--steps ", "steps="))
 
 
 def _check_out(out: str | Path | None) -> None:

@@ -164,6 +164,17 @@ def test_a_training_returns_its_agent_and_curve_and_leaves_nothing(tmp_path: Pat
     assert trained.learning_curve["score_vs_statistical"].between(0, 1.5).all()
 
 
+def test_a_training_resumed_to_another_budget_is_refused_in_the_apis_words(
+        tmp_path: Path) -> None:
+    """The refusal names the API's arguments (out=, steps=), not the CLI's options."""
+    scenario = netsim.load_scenario(PAPER, {"rl.n_steps": 64, "rl.batch_size": 32,
+                                            "rl.eval_seeds": [1], "rl.eval_slots": 1})
+    netsim.train(scenario, "ppo", steps=64, out=tmp_path / "t")
+    with pytest.raises(ValueError, match=r"^out=.*t: holds a training of 64 steps, not "
+                       r"the 128 of steps; .*resume it with steps=64, or"):
+        netsim.train(scenario, "ppo", steps=128, out=tmp_path / "t", resume=True)
+
+
 def test_verbose_lets_the_solver_banner_through(tmp_path: Path) -> None:
     data = paper_dict()
     data.update(slots=2, seeds=[0], schedulers=[{"type": "ilp", "information": "oracle"}])
