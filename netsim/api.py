@@ -24,8 +24,6 @@ a bad argument or an output folder that cannot take the result (``out=...: probl
 
 from __future__ import annotations
 
-import random
-import sys
 import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -36,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from netsim.errors import ScenarioError
+from netsim.generators import global_generators_kept
 from netsim.scenario import Scenario, training_seed_problem
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -181,16 +180,8 @@ def train(scenario: Scenario | str | Path, algo: str = "ppo", steps: int | None 
     (checkpoints, TensorBoard logs, model.zip, learning_curve.csv) is kept there and
     ``resume`` continues it. The global generators (Python's, numpy's, torch's), which
     the training libraries draw from or seed, go on afterwards from where they were."""
-    torch = sys.modules.get("torch")  # a caller who has not imported it draws nothing
-    generators = (random.getstate(), np.random.get_state(),
-                  None if torch is None else torch.get_rng_state())
-    try:
+    with global_generators_kept():  # the libraries' import draws from them too
         return _train(scenario, algo, steps, seed, out, resume, progress)
-    finally:
-        random.setstate(generators[0])
-        np.random.set_state(generators[1])
-        if torch is not None:
-            torch.set_rng_state(generators[2])
 
 
 def _train(scenario: Scenario | str | Path, algo: str, steps: int | None, seed: int,

@@ -42,6 +42,7 @@ from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import DummyVecEnv
 
+from netsim.generators import global_generators_kept
 from netsim.io import atomic_write_bytes, atomic_write_text
 from netsim.ownership import ForeignFolder, claim_folder
 from netsim.rl.env import SlotAssignmentEnv
@@ -216,15 +217,13 @@ def train(
     torch thread count and global generators (Python's, numpy's and torch's, which
     stable-baselines3 seeds with the training seed) are as they were afterwards."""
     threads = torch.get_num_threads()
-    generators = random.getstate(), np.random.get_state(), torch.get_rng_state()
     torch.set_num_threads(scenario.rl.torch_threads)
     try:
-        return _train(scenario, algo, out_dir, steps, seed, resume, progress, on_evaluation)
+        with global_generators_kept():
+            return _train(scenario, algo, out_dir, steps, seed, resume, progress,
+                          on_evaluation)
     finally:
         torch.set_num_threads(threads)
-        random.setstate(generators[0])
-        np.random.set_state(generators[1])
-        torch.set_rng_state(generators[2])
 
 
 def load_trained(path: Path, algo: str):  # type: ignore[no-untyped-def]
