@@ -853,6 +853,11 @@ def test_a_training_resumes_only_to_its_own_budget(tmp_path):
     (out / "scenario.yaml").write_text(written.replace("total_steps: 512", "total_steps: "
                                                        f"{scenario.rl.total_steps}"))
     train(scenario, "ppo", out, steps=512, seed=0, resume=True, progress=False)  # nothing
+    record = (out / "finished.json").read_bytes()
+    (out / "finished.json").write_bytes(record[:12])  # damaged: one line, not a JSON error
+    with pytest.raises(TrainingFolderError, match=r"finished.json is damaged .*remove it"):
+        train(scenario, "ppo", out, steps=512, seed=0, resume=True, progress=False)
+    (out / "finished.json").write_bytes(record)
     with pytest.raises(TrainingFolderError, match=r"512 steps, not the "
                        rf"{scenario.rl.total_steps} of rl.total_steps"):
         train(scenario, "ppo", out, seed=0, resume=True, progress=False)

@@ -305,9 +305,15 @@ def _train(scenario: Scenario, algo: str, out_dir: Path, steps: int | None, seed
     identity = training_identity(scenario, algo, seed)
     finished = out_dir / FINISHED
     if resume and finished.is_file() and (out_dir / "model.zip").is_file():
-        record = json.loads(finished.read_text())
-        _check_same_training(record["identity"], identity, out_dir)
-        _check_budget(out_dir, record["steps"], total, where)
+        try:
+            record = json.loads(finished.read_text())
+            saved, budget = record["identity"], record["steps"]
+        except (ValueError, KeyError, TypeError):
+            raise TrainingFolderError(f"--out {out_dir}: {FINISHED} is damaged (not the "
+                                      "record netsim train writes last): remove it to "
+                                      "resume from the last checkpoint") from None
+        _check_same_training(saved, identity, out_dir)
+        _check_budget(out_dir, budget, total, where)
         return out_dir / "model.zip"  # nothing left to do
     holds_training = any((out_dir / name).exists()
                          for name in ("scenario.yaml", "checkpoints", "model.zip"))
