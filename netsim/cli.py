@@ -61,10 +61,12 @@ MAX_SEEDS = 100_000
 
 
 def parse_seeds(text: str) -> list[int]:
-    """'0,1,2' or '0-4' or a mix ('0-2,7') -> list of distinct seeds, in order."""
+    """'0,1,2' or '0-4' or a mix ('0-2,7') -> list of seeds, in order; a seed given twice
+    is refused (as in a scenario file's ``seeds``: a repeated seed would count one world
+    twice in every mean)."""
     from netsim.scenario import MAX_SEED
 
-    seeds: dict[int, None] = {}  # ordered and distinct
+    seeds: dict[int, None] = {}  # ordered
     for part in text.split(","):
         part = part.strip()
         match = re.fullmatch(r"(\d{1,19})(?:-(\d{1,19}))?", part)
@@ -78,6 +80,9 @@ def parse_seeds(text: str) -> list[int]:
             raise ValueError(f"--seeds: {high} is over the largest seed, 2**63 - 1")
         if high - low + 1 + len(seeds) > MAX_SEEDS:
             raise ValueError(f"--seeds: more than {MAX_SEEDS:,} seeds")
+        twice = next((seed for seed in seeds if low <= seed <= high), None)
+        if twice is not None:
+            raise ValueError(f"--seeds: seed {twice} is given twice; each seed once")
         seeds.update(dict.fromkeys(range(low, high + 1)))
     return list(seeds)
 
@@ -249,8 +254,9 @@ def sweep(
 
 def _target_problem(path: Path, folder: bool) -> str | None:
     """Why PATH cannot be written as a folder (FOLDER) or as a file, or None: a name in it
-    too long for file systems, it exists as the other kind, or a parent of it is a file."""
-    from netsim.io import long_name_problem
+    too long for file systems, it exists as the other kind, a parent of it is a file, or
+    the place it would be written in is not writable (netsim.io.write_problem)."""
+    from netsim.io import long_name_problem, write_problem
 
     problem = long_name_problem(path)
     if problem is not None:
@@ -261,8 +267,10 @@ def _target_problem(path: Path, folder: bool) -> str | None:
         return "is a folder, not a file"
     for parent in path.parents:
         if parent.exists():
-            return None if parent.is_dir() else f"{parent} is a file, not a folder"
-    return None
+            if not parent.is_dir():
+                return f"{parent} is a file, not a folder"
+            break
+    return write_problem(path, folder)
 
 
 def _check_owner(out_dir: Path, command: str) -> None:
@@ -357,6 +365,9 @@ def tune(
             store_best(study, scenario, str(scenario_file), scenario_file, write_best)
         except ScenarioError as error:
             fail(str(error))
+        except OSError as error:  # checked before the trials: it became unwritable since
+            fail(f"--write-best {write_best}: writing failed ({error.strerror or error}); "
+                 "nothing was written (the study keeps its trials)", code=1)
         typer.echo(f"wrote {write_best}")
 
 

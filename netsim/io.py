@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -76,4 +77,27 @@ def long_name_problem(path: Path) -> str | None:
     longest = max((len(os.fsencode(part)) for part in Path(path).parts), default=0)
     if longest > NAME_MAX_BYTES:
         return f"a name in it is {longest} bytes long; file systems allow {NAME_MAX_BYTES}"
+    return None
+
+
+def write_problem(path: Path, folder: bool) -> str | None:
+    """Why nothing can be written at ``path`` (one line), or None: a temporary file is
+    made and removed where the write would happen (in ``path`` itself for an existing
+    folder ``folder``, else in its nearest existing parent), so read-only mounts and
+    permissions count; the folder's times are then put back, so a refused command leaves
+    no trace. Its name is one :func:`remove_stale_temporaries` knows."""
+    path = Path(path).absolute()
+    place = path if folder and path.is_dir() else next(
+        (parent for parent in path.parents if parent.exists()), None)
+    if place is None or not place.is_dir():
+        return None  # no parent on the way (the caller names a file on the way)
+    times = place.stat()
+    try:
+        handle, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=place)
+    except OSError as error:
+        return f"cannot write in {place}: {error.strerror or error}"
+    os.close(handle)
+    Path(probe).unlink(missing_ok=True)
+    with contextlib.suppress(OSError):
+        os.utime(place, ns=(times.st_atime_ns, times.st_mtime_ns))
     return None

@@ -134,10 +134,17 @@ def test_resolved_scenario_records_the_seeds_that_ran(runs: dict[str, Path]) -> 
 @pytest.mark.parametrize(
     ("text", "seeds"),
     [("3", [3]), ("0,1,2", [0, 1, 2]), ("0-4", [0, 1, 2, 3, 4]), ("0-2,7", [0, 1, 2, 7]),
-     ("1,1,0-1", [1, 0]), (" 2 , 5 ", [2, 5])],
+     ("2-3,0-1", [2, 3, 0, 1]), (" 2 , 5 ", [2, 5])],
 )
 def test_parse_seeds(text: str, seeds: list[int]) -> None:
     assert parse_seeds(text) == seeds
+
+
+@pytest.mark.parametrize(("text", "seed"), [("1,1", 1), ("0-4,3", 3), ("3,0-4", 3),
+                                            ("0-2,2-5", 2)])
+def test_a_seed_given_twice_is_refused_as_in_a_scenario_file(text: str, seed: int) -> None:
+    with pytest.raises(ValueError, match=rf"--seeds: seed {seed} is given twice"):
+        parse_seeds(text)
 
 
 def test_resolved_scenario_loads_and_reproduces_the_run(

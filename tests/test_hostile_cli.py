@@ -6,7 +6,9 @@ before any training would start."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -272,3 +274,53 @@ def test_usage_errors_are_one_line(tmp_path: Path, argv: list[str], named: str) 
     lines = [line for line in (done.stdout + done.stderr).splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("netsim: ") and named in lines[0], lines
     assert not any(tmp_path.iterdir())
+
+
+def read_only_folder() -> Path | None:
+    """A folder no file can be made in, even by root (a read-only mount), or None."""
+    for candidate in (Path("/sys"), Path("/proc/sys")):
+        try:
+            handle, probe = tempfile.mkstemp(dir=candidate)
+        except OSError:
+            return candidate
+        os.close(handle)
+        os.unlink(probe)
+    return None
+
+
+@pytest.mark.parametrize("command", [
+    "run {D}/run.yaml --out {RO}/out",
+    "sweep {D}/tune.yaml --out {RO}/out",
+    "train {D}/run.yaml --steps 128 --out {RO}/out",
+    "compare {D}/run.yaml --algos ppo --seeds 0 --steps 128 --out {RO}/out",
+    "tune {D}/tune.yaml --trials 1 --out {RO}/out",
+    "tune {D}/tune.yaml --trials 1 --out {D}/t --write-best {RO}/best.yaml",
+    "report {D}/run --out {RO}/report.html",
+])
+def test_an_output_in_a_read_only_place_is_refused_before_the_work(
+        base: Path, tmp_path: Path, no_training: None, monkeypatch: pytest.MonkeyPatch,
+        command: str) -> None:
+    """Permissions and read-only mounts are found by trying, before any work: the tune
+    search wrote its study and ran every trial before finding --write-best unwritable."""
+    from netsim.experiments import tune
+    from netsim.simulation import runner
+
+    read_only = read_only_folder()
+    if read_only is None:
+        pytest.skip("no read-only mount on this machine")
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("the work started before the output was checked")
+
+    monkeypatch.setattr(runner, "run_scenario", no_work)
+    monkeypatch.setattr(tune, "tune", no_work)
+    copy = tmp_path / "d"
+    shutil.copytree(base, copy)
+    before = files(copy)
+    args = [part.replace("{D}", str(copy)).replace("{RO}", str(read_only))
+            for part in command.split()]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2, (result.output, result.exception)
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and f"cannot write in {read_only}" in lines[0], lines
+    assert files(copy) == before
