@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -871,6 +873,17 @@ def test_a_training_resumes_only_to_its_own_budget(tmp_path):
     with pytest.raises(TrainingFolderError, match=r"ppo-s0: holds a training of 512"):
         compare(scenario, ["ppo"], [0], 768, tmp_path, progress=False)
     train(scenario, "ppo", out, steps=512, seed=0, resume=True, progress=False)  # its own
+    # killed before its first checkpoint: nothing is reused, so any budget is its own;
+    # the resume says it starts again (it was silent)
+    from netsim.verbosity import NetsimWarning
+
+    shutil.rmtree(out / "checkpoints")
+    for name in ("finished.json", "model.zip"):
+        (out / name).unlink()
+    with pytest.warns(NetsimWarning, match=r"no checkpoint to resume from yet .* starts "
+                      r"again from step 0, to 256 steps"):
+        train(scenario, "ppo", out, steps=256, seed=0, resume=True, progress=False)
+    assert json.loads((out / "finished.json").read_text())["steps"] == 256
 
 
 def write_curve(folder, steps, score):

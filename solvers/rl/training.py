@@ -345,6 +345,11 @@ def _train(scenario: Scenario, algo: str, out_dir: Path, steps: int | None, seed
                 raise TrainingFolderError(f"--out {out_dir}: holds a training of another "
                                           "scenario; resume it with that scenario, or "
                                           "choose another folder")
+        if resume and holds_training:  # stopped before its first checkpoint
+            warnings.warn(f"{out_dir}: no checkpoint to resume from yet (the training "
+                          "stopped before its first, every rl.checkpoint_every_steps = "
+                          f"{rl.checkpoint_every_steps} steps): it starts again from step "
+                          f"0, to {total} steps", NetsimWarning, stacklevel=3)
         model = make(make_env(scenario, seed), rl, seed, out_dir / "tensorboard",
                      MaskSpec.from_scenario(scenario))
         write_resolved_scenario(out_dir, scenario)
