@@ -349,6 +349,29 @@ def test_train_sweep_adds_the_trained_agent(tmp_path: Path) -> None:
     assert json.loads((point / DONE).read_text())["values"] == {"users.count": 2, "seed": 0}
 
 
+def test_a_training_sweep_that_learns_nothing_says_so_once(tmp_path: Path) -> None:
+    """Points whose budget trains nothing warned once per worker, in Python's two-line
+    format (and not at all from Ray's workers in quiet mode); the driver now says it
+    once, for every point that shares it, before any work."""
+    import warnings
+
+    from netsim.verbosity import NetsimWarning
+
+    rl = {"total_steps": 32, "learning_starts": 64, "net_arch": [8], "batch_size": 16,
+          "eval_every_steps": 32, "eval_seeds": [10_000], "eval_slots": 1}
+    data = tiny(seeds=[0], rl=rl,
+                sweep={"grid": {"users.count": [2, 3]}, "kind": "train", "algo": "dqn"})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        outcome = run_sweep(scenario_of(data), "tiny.yaml", tmp_path, workers=1,
+                            progress=False)
+    assert not outcome.failed, outcome.failed
+    ours = [str(w.message) for w in caught if issubclass(w.category, NetsimWarning)]
+    assert len(ours) == 1, ours
+    assert ours[0].startswith("2 points (users.count=2,seed=0, ...): dqn: 32 steps train "
+                              "nothing"), ours
+
+
 @pytest.mark.parametrize(
     ("sweep", "expected"),
     [

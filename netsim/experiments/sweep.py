@@ -35,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
@@ -70,7 +71,7 @@ from netsim.simulation.output import (
 from netsim.simulation.runner import NoRequestsError, memory_problem, run_scenario
 from netsim.statistics import ci95_half_width
 from netsim.table_files import read_table, table_file
-from netsim.verbosity import is_verbose
+from netsim.verbosity import NetsimWarning, is_verbose
 
 DONE = "done.json"
 """A job's completion marker, written last."""
@@ -257,7 +258,9 @@ def train_point(scenario: Scenario, job: Job, folder: Path) -> Scenario:
 
     torch.set_num_threads(1)
     started = time.perf_counter()
-    rl_entry("train")(scenario, job.algo, folder / "train", seed=job.seed, progress=False)
+    with warnings.catch_warnings():  # the driver said it once for all points (warn_once)
+        warnings.simplefilter("ignore", NetsimWarning)
+        rl_entry("train")(scenario, job.algo, folder / "train", seed=job.seed, progress=False)
     wall_s = time.perf_counter() - started
     timing = pd.DataFrame([{"scheduler": f"train:{job.algo}", "train_steps":
                             scenario.rl.total_steps, "train_wall_s": wall_s}])
@@ -518,6 +521,7 @@ def run_sweep(
     todo = [job for job, done in zip(jobs, finished) if not done]
     outcome.skipped = [job.folder for job, done in zip(jobs, finished) if done]
     workers = max(1, min(workers or os.cpu_count() or 1, len(todo) or 1))
+    warn_once(todo)
     with tqdm(total=len(jobs), initial=len(outcome.skipped), unit="point",
               desc=scenario.name, disable=not progress or None) as bar:
 
@@ -552,6 +556,26 @@ def run_sweep(
     if not outcome.failed:
         outcome.aggregate = write_aggregates(out_dir, scenario, jobs, keys)
     return outcome
+
+
+def warn_once(jobs: list[Job]) -> None:
+    """What the trainings of the sweep's training points would warn of (a budget that
+    trains nothing, solvers.rl.algorithms.learns_nothing), once in the driver for all
+    points that share it, before any work: from the workers it came once per worker, in
+    Python's two-line format, and from Ray's workers not at all in quiet mode."""
+    from netsim.scenario import RL
+    from netsim.simulation.registry import rl_entry
+
+    problems: dict[str, list[str]] = {}
+    for job in jobs:
+        if job.kind == "train":
+            rl = RL.model_validate(job.data["rl"])
+            if (problem := rl_entry("learns_nothing")(rl, job.algo, rl.total_steps)):
+                problems.setdefault(problem, []).append(job.folder)
+    for problem, folders in problems.items():
+        where = (folders[0] if len(folders) == 1 else
+                 f"{len(folders)} points ({folders[0]}, ...)")
+        warnings.warn(f"{where}: {problem}", NetsimWarning, stacklevel=3)
 
 
 def describe(outcome: SweepOutcome) -> Iterable[str]:

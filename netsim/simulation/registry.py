@@ -26,8 +26,8 @@ def available_schedulers() -> list[str]:
 
 
 def rl_entry(name: str):
-    """The RL toolkit's ``algorithms`` (names), ``train``, ``load`` (a trained model) or
-    ``compare`` function."""
+    """The RL toolkit's ``algorithms`` (names), ``train``, ``load`` (a trained model),
+    ``compare`` or ``learns_nothing`` (why a budget trains nothing) function."""
     return _entry_points(RL_GROUP)[name].load()  # type: ignore[attr-defined]
 
 
