@@ -56,17 +56,17 @@ netsim run does) instead of taking its times from the ledger (training's default
 
 
 def env_class(scenario) -> type:
-    """The environment netsim train uses for the scenario."""
+    """The environment netsim train uses for the scenario (the closed loop's without the
+    info's realised cost, solvers.rl.training.make_env; with --realise, a SimPy process
+    per served request)."""
     if scenario.delay_model != "des":
         return SlotAssignmentEnv
-    if not REALISE:
-        return QueueAssignmentEnv
 
-    class Realised(QueueAssignmentEnv):
+    class AsTrained(QueueAssignmentEnv):
         def __init__(self, scenario) -> None:
-            super().__init__(scenario, realise=True)
+            super().__init__(scenario, realise=REALISE, report_cost=False)
 
-    return Realised
+    return AsTrained
 
 
 def env_steps_per_second(scenario, steps: int, between=None) -> float:

@@ -168,6 +168,35 @@ def test_an_environment_pickled_before_realise_existed_replays():
     assert ours[1:] == theirs[1:]
 
 
+@pytest.mark.parametrize(("reward_model", "policy"),
+                         [("expected", "mlp"), ("expected", "size_free"), ("realised", "mlp")])
+def test_without_the_infos_cost_the_episode_is_the_same(reward_model, policy):
+    """``report_cost=False`` (training's environments) skips the realised pricing that
+    only the info's cost needs: the same observations, rewards and masks, the info
+    without "cost", and the same records at the end."""
+    scenario = closed_loop(rl={"episode_slots": 30, "reward_model": reward_model,
+                               "policy": policy})
+    envs = [QueueAssignmentEnv(scenario), QueueAssignmentEnv(scenario, report_cost=False)]
+    for env in envs:
+        env.reset(seed=3)
+    rng = np.random.default_rng(1)
+    terminated, served = False, 0
+    while not terminated:
+        mask = envs[0].action_masks()
+        np.testing.assert_array_equal(mask, envs[1].action_masks())
+        action = int(rng.choice(np.flatnonzero(mask)))
+        (obs, reward, terminated, _, info), (obs2, reward2, _, _, info2) = (
+            env.step(action) for env in envs)
+        np.testing.assert_array_equal(obs, obs2)
+        assert reward == reward2 and "cost" in info and "cost" not in info2
+        assert {k: v for k, v in info.items() if k != "cost"} == info2
+        served += action != envs[0].action_space.n - 1
+    assert served > 30
+    first, second = (loop_records(env.model, env.loop.world, env.result(), "agent", 0)
+                     for env in envs)
+    assert first.equals(second)
+
+
 def test_masks_in_the_closed_loop_are_right_after_every_step():
     """Each slot: any encoder on an RB not yet taken this slot; 'leave it waiting' only
     if more users are waiting than RBs are left (voluntary_drop off)."""

@@ -192,10 +192,10 @@ class LearningCurve(BaseCallback):
 def make_env(scenario: Scenario, seed: int) -> DummyVecEnv:
     """The training environments (``rl.n_envs``, environment i seeded seed + i): the
     per-slot MDP under the analytic model, the closed loop (queues) under
-    ``delay_model: des``."""
+    ``delay_model: des`` (without the info's realised cost, which nobody reads here)."""
     def build() -> Monitor:
-        return Monitor(QueueAssignmentEnv(scenario) if scenario.delay_model == "des"
-                       else SlotAssignmentEnv(scenario))
+        return Monitor(QueueAssignmentEnv(scenario, report_cost=False)
+                       if scenario.delay_model == "des" else SlotAssignmentEnv(scenario))
 
     venv = DummyVecEnv([build] * scenario.rl.n_envs)
     venv.seed(seed)  # the seeds of the first reset (the algorithm's, when it starts learning)
