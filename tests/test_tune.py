@@ -158,6 +158,48 @@ def test_a_trial_whose_process_died_is_run_again_with_its_values(tmp_path: Path)
     assert "retry_of" not in third.trials[-1].user_attrs  # each is redone once
 
 
+@pytest.mark.parametrize("db", ["study.db", "study.log"])
+def test_a_trial_of_another_machine_is_dead_when_its_heartbeat_stops(
+        tmp_path: Path, monkeypatch, db: str) -> None:
+    """A trial killed on another machine sharing the study stayed RUNNING for good (its
+    process could be looked for only on its own machine), its values lost to the study.
+    A running trial now records its time every HEARTBEAT_S (a thread, while it trains);
+    one of another machine whose time is older than STALE_S is redone, once; a fresh
+    one, or one that never recorded a time (an earlier netsim), is left alone."""
+    import threading
+    import time
+
+    from netsim.experiments import tune as tuning
+    from netsim.experiments.tune import ALIVE_AT, STALE_S, heartbeat, redo_dead_trials
+
+    path = tune_file(tmp_path)
+    scenario = load_scenario(path)
+    storage = str(tmp_path / db)
+    study = open_study(scenario, storage, None, 0)
+    now = time.time()
+    for alive_at in (now - STALE_S - 5, now - 5, None):
+        trial = study.ask()
+        trial.suggest_categorical("rl.learning_rate", [1e-4, 1e-3])
+        trial.set_user_attr("host", "another-machine")
+        trial.set_user_attr("pid", 1)  # alive here, which says nothing of that machine
+        if alive_at is not None:
+            trial.set_user_attr(ALIVE_AT, alive_at)
+    assert redo_dead_trials(study, storage) == [0]
+    assert [t.state.name for t in study.trials] == ["FAIL", "RUNNING", "RUNNING", "WAITING"]
+    assert redo_dead_trials(study, storage) == []  # once
+    # the heartbeat: recorded at once, then every HEARTBEAT_S until the block ends
+    monkeypatch.setattr(tuning, "HEARTBEAT_S", 0.05)
+    trial = study.ask()
+    seen: list[float] = []
+    with heartbeat(trial):
+        deadline = time.time() + 10
+        while len(set(seen)) < 3 and time.time() < deadline:
+            seen.append(study.trials[-1].user_attrs.get(ALIVE_AT, 0.0))
+            time.sleep(0.02)
+    assert len(set(seen) - {0.0}) >= 2 and max(seen) >= now
+    assert not any(t.name == "netsim-tune-heartbeat" for t in threading.enumerate())
+
+
 def test_workers_starting_together_queue_one_retry(tmp_path: Path, monkeypatch) -> None:
     """Two tune workers starting at once on a study with a dead trial each read that no
     retry was queued yet, and each queued one: the trial ran twice. They now take turns

@@ -15,8 +15,9 @@ or a ``.db`` path (SQLite), or a ``.log``/``.jsonl`` path (Optuna's journal file
 better choice for many concurrent workers). A study records the SHA-256 of the resolved
 scenario it tunes (sweep and algorithm included) and takes trials of that scenario only.
 A trial whose process died (killed, or interrupted with Ctrl-C) is run again, with the
-same values, by the next ``netsim tune`` on the study (a dead process is recognised on
-the machine that ran it).
+same values, by the next ``netsim tune`` on the study: on the machine that ran it, its
+process is gone; on another, its heartbeat (the time a running trial records every
+HEARTBEAT_S) is older than STALE_S.
 
 Output folder: ``trial-<number>/`` (each trial's training folder), ``trials.csv``
 (every trial: state, value, parameters; rewritten after each trial).
@@ -28,9 +29,10 @@ import hashlib
 import json
 import os
 import socket
+import threading
 import time
-from collections.abc import Callable
-from contextlib import ExitStack, closing
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, closing, contextmanager, suppress
 from pathlib import Path
 from typing import Any
 from urllib.request import pathname2url
@@ -58,6 +60,13 @@ FINGERPRINT = "netsim_scenario_sha256"
 """Study attribute: the SHA-256 of the resolved scenario (sweep and algorithm included)
 whose trials the study holds."""
 POINT_CHOICE = "sweep.points"
+ALIVE_AT = "alive_at"
+"""Trial attribute: when (Unix time, s) its process last said it was running."""
+HEARTBEAT_S = 60.0
+"""How often a running trial records ALIVE_AT."""
+STALE_S = 600.0
+"""A RUNNING trial of another machine whose ALIVE_AT is older than this is taken as dead
+(ten missed heartbeats; the machines' clocks must agree to within a few minutes)."""
 JOURNAL_SUFFIXES = (".log", ".jsonl", ".journal")
 
 
@@ -238,6 +247,10 @@ def make_objective(scenario: Scenario, source: str, out_dir: Path, seed: int,
     def objective(trial: optuna.Trial) -> float:
         trial.set_user_attr("host", socket.gethostname())  # to tell, later, if it died
         trial.set_user_attr("pid", os.getpid())
+        with heartbeat(trial):
+            return run_trial(trial)
+
+    def run_trial(trial: optuna.Trial) -> float:
         params = {key: trial.suggest_categorical(key, _choices(choices))
                   for key, choices in space.items()}
         values = chosen_values(scenario, {k: _value(v) for k, v in params.items()})
@@ -258,10 +271,46 @@ def make_objective(scenario: Scenario, source: str, out_dir: Path, seed: int,
     return objective
 
 
+@contextmanager
+def heartbeat(trial) -> Iterator[None]:  # type: ignore[no-untyped-def]
+    """Record ALIVE_AT on the trial now and every HEARTBEAT_S while the block runs (a
+    thread; a beat the storage refuses, e.g. a busy SQLite file, is skipped), so that a
+    worker on another machine can tell the trial from one whose process died."""
+    storage, trial_id = trial.storage, trial._trial_id
+    stop = threading.Event()
+
+    def beat() -> None:
+        while True:
+            with suppress(Exception):  # a missed beat is harmless; ten in a row are not
+                storage.set_trial_user_attr(trial_id, ALIVE_AT, time.time())
+            if stop.wait(HEARTBEAT_S):
+                return
+
+    thread = threading.Thread(target=beat, name="netsim-tune-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+def trial_died(trial, host: str, now_s: float) -> bool:  # type: ignore[no-untyped-def]
+    """Whether a RUNNING trial's process is gone: on this machine (``host``), its
+    process; on another, its heartbeat is older than STALE_S. A trial with neither
+    (still starting, or run by a netsim before heartbeats) is taken as alive."""
+    attrs = trial.user_attrs
+    if attrs.get("host") == host:
+        return "pid" in attrs and not process_alive(attrs["pid"])
+    alive_at = attrs.get(ALIVE_AT)
+    return isinstance(alive_at, (int, float)) and now_s - alive_at > STALE_S
+
+
 def redo_dead_trials(study, study_db: str) -> list[int]:
     """Queue again, with the same values, each trial whose process died, once: one that
-    failed (Ctrl-C ends a trial as FAIL), or one still RUNNING whose process on this
-    machine is gone (a kill; it is marked FAIL first). A retry is not retried. Done
+    failed (Ctrl-C ends a trial as FAIL), or one still RUNNING whose process is gone
+    (:func:`trial_died`; a kill, or a machine that went down; it is marked FAIL first).
+    A retry is not retried. Done
     holding the study file's lock (:func:`netsim.locks.turn_on`): workers starting at
     once would each queue the same retry. Returns the numbers of the trials queued
     again."""
@@ -276,10 +325,10 @@ def redo_dead_trials(study, study_db: str) -> list[int]:
                                 f"cannot lock the study ({error.strerror or error})") from None
         trials = study.get_trials(deepcopy=False)
         retried = {t.user_attrs.get("retry_of") for t in trials}
+        now_s = time.time()
         for trial in trials:
             attrs = trial.user_attrs
-            if trial.state == TrialState.RUNNING and attrs.get("host") == host \
-                    and "pid" in attrs and not process_alive(attrs["pid"]):  # no pid: starting
+            if trial.state == TrialState.RUNNING and trial_died(trial, host, now_s):
                 # what optuna.storages.fail_stale_trials does for a heartbeat that stopped
                 study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
             elif trial.state != TrialState.FAIL:
