@@ -80,7 +80,10 @@ def parse_seeds(text: str) -> list[int]:
             raise ValueError(f"--seeds: {high} is over the largest seed, 2**63 - 1")
         if high - low + 1 + len(seeds) > MAX_SEEDS:
             raise ValueError(f"--seeds: more than {MAX_SEEDS:,} seeds")
-        twice = next((seed for seed in seeds if low <= seed <= high), None)
+        if high - low < len(seeds):  # walk the shorter of the range and the seeds so far
+            twice = next((seed for seed in range(low, high + 1) if seed in seeds), None)
+        else:
+            twice = next((seed for seed in seeds if low <= seed <= high), None)
         if twice is not None:
             raise ValueError(f"--seeds: seed {twice} is given twice; each seed once")
         seeds.update(dict.fromkeys(range(low, high + 1)))

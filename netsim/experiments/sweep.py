@@ -569,7 +569,7 @@ def warn_once(jobs: list[Job]) -> None:
     problems: dict[str, list[str]] = {}
     for job in jobs:
         if job.kind == "train":
-            rl = RL.model_validate(job.data["rl"])
+            rl = RL.model_validate(job.data.get("rl", {}))
             if (problem := rl_entry("learns_nothing")(rl, job.algo, rl.total_steps)):
                 problems.setdefault(problem, []).append(job.folder)
     for problem, folders in problems.items():

@@ -39,7 +39,8 @@ no request arrives, or each expires before a boundary offers it).
 aside, a second pricing of each served request under the slot's fading, and the oracle
 queue state it needs); ``report_cost=False`` skips it where the reward does not need it
 (``rl.reward_model: expected``) and leaves the key out: the training environments
-(:func:`solvers.rl.training.make_env`), whose infos nobody reads, are about 10 % faster.
+(:func:`solvers.rl.training.make_env`), whose infos nobody reads, run about a fifth
+faster alone (docs/results.md).
 
 What the agent sees and is priced by comes from the engine's ledger (the queues, each
 request's reservations), never from the SimPy process that then realises a served
