@@ -78,14 +78,14 @@ def parse_seeds(text: str) -> list[int]:
             raise ValueError(f"--seeds: range {part!r} runs backwards")
         if high > MAX_SEED:
             raise ValueError(f"--seeds: {high} is over the largest seed, 2**63 - 1")
-        if high - low + 1 + len(seeds) > MAX_SEEDS:
-            raise ValueError(f"--seeds: more than {MAX_SEEDS:,} seeds")
         if high - low < len(seeds):  # walk the shorter of the range and the seeds so far
             twice = next((seed for seed in range(low, high + 1) if seed in seeds), None)
         else:
             twice = next((seed for seed in seeds if low <= seed <= high), None)
         if twice is not None:
             raise ValueError(f"--seeds: seed {twice} is given twice; each seed once")
+        if high - low + 1 + len(seeds) > MAX_SEEDS:
+            raise ValueError(f"--seeds: more than {MAX_SEEDS:,} seeds")
         seeds.update(dict.fromkeys(range(low, high + 1)))
     return list(seeds)
 
@@ -256,24 +256,11 @@ def sweep(
 
 
 def _target_problem(path: Path, folder: bool) -> str | None:
-    """Why PATH cannot be written as a folder (FOLDER) or as a file, or None: a name in it
-    too long for file systems, it exists as the other kind, a parent of it is a file, or
-    the place it would be written in is not writable (netsim.io.write_problem)."""
-    from netsim.io import long_name_problem, write_problem
+    """Why PATH cannot be written as a folder (FOLDER) or as a file, or None
+    (:func:`netsim.io.target_problem`)."""
+    from netsim.io import target_problem
 
-    problem = long_name_problem(path)
-    if problem is not None:
-        return problem
-    if folder and path.exists() and not path.is_dir():
-        return "is a file, not a folder"
-    if not folder and path.is_dir():
-        return "is a folder, not a file"
-    for parent in path.parents:
-        if parent.exists():
-            if not parent.is_dir():
-                return f"{parent} is a file, not a folder"
-            break
-    return write_problem(path, folder)
+    return target_problem(path, folder)
 
 
 def _check_owner(out_dir: Path, command: str) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import glob
+import hashlib
 import os
 import re
 import shutil
@@ -80,24 +82,64 @@ def long_name_problem(path: Path) -> str | None:
     return None
 
 
-def write_problem(path: Path, folder: bool) -> str | None:
-    """Why nothing can be written at ``path`` (one line), or None: a temporary file is
-    made and removed where the write would happen (in ``path`` itself for an existing
-    folder ``folder``, else in its nearest existing parent), so read-only mounts and
-    permissions count; the folder's times are then put back, so a refused command leaves
-    no trace. Its name is one :func:`remove_stale_temporaries` knows."""
-    path = Path(path).absolute()
-    place = path if folder and path.is_dir() else next(
-        (parent for parent in path.parents if parent.exists()), None)
-    if place is None or not place.is_dir():
-        return None  # no parent on the way (the caller names a file on the way)
-    times = place.stat()
+PROBE_STEM_MAX_BYTES = NAME_MAX_BYTES - 16
+"""Longest name a probe is named after: ``.NAME.probe-`` and mkdtemp's 8 letters fit."""
+
+
+def probe_writable(folder: Path, name: str) -> None:
+    """Make and remove an empty hidden folder ``.NAME.probe-*`` in ``folder`` (OSError if
+    it cannot be made: permissions and read-only mounts count); empty probes a killed
+    command left there are removed first, and a Ctrl-C leaves none. A NAME too long to
+    prefix a name (over PROBE_STEM_MAX_BYTES) is replaced by its hash."""
+    if len(os.fsencode(name)) > PROBE_STEM_MAX_BYTES:
+        name = hashlib.sha256(os.fsencode(name)).hexdigest()[:32]
+    prefix = f".{name}.probe-"
+    for stale in Path(folder).glob(f"{glob.escape(prefix)}*"):
+        with contextlib.suppress(OSError):  # not empty, or not a folder: not ours
+            stale.rmdir()
+    probe = tempfile.mkdtemp(prefix=prefix, dir=folder)
     try:
-        handle, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=place)
-    except OSError as error:
-        return f"cannot write in {place}: {error.strerror or error}"
-    os.close(handle)
-    Path(probe).unlink(missing_ok=True)
-    with contextlib.suppress(OSError):
-        os.utime(place, ns=(times.st_atime_ns, times.st_mtime_ns))
+        os.rmdir(probe)
+    except FileNotFoundError:
+        pass  # another command's clean-up of stale probes took it: it was made
+    except BaseException:  # e.g. Ctrl-C just before: still no probe left behind
+        with contextlib.suppress(OSError):
+            os.rmdir(probe)
+        raise
+
+
+def write_problem(path: Path, folder: bool) -> str | None:
+    """Why nothing can be written at ``path`` (one line), or None: :func:`probe_writable`
+    in its nearest existing parent (where it, or the folders on the way, would be made,
+    and where lock files and renames go) and, for an existing folder ``folder``, in it."""
+    path = Path(path).absolute()
+    parent = next((p for p in path.parents if p.exists()), None)
+    places = [] if parent is None or not parent.is_dir() else [parent]
+    if folder and path.is_dir():
+        places.append(path)
+    for place in places:
+        try:
+            probe_writable(place, path.name)
+        except OSError as error:
+            return f"cannot write in {place}: {error.strerror or error}"
     return None
+
+
+def target_problem(path: Path, folder: bool) -> str | None:
+    """Why ``path`` cannot be written as a folder (``folder``) or as a file, or None: a
+    name in it too long for file systems, it exists as the other kind, a parent of it is
+    a file, or where it would be written is not writable (:func:`write_problem`)."""
+    path = Path(path)
+    problem = long_name_problem(path)
+    if problem is not None:
+        return problem
+    if folder and path.exists() and not path.is_dir():
+        return "is a file, not a folder"
+    if not folder and path.is_dir():
+        return "is a folder, not a file"
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                return f"{parent} is a file, not a folder"
+            break
+    return write_problem(path, folder)

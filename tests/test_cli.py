@@ -141,7 +141,7 @@ def test_parse_seeds(text: str, seeds: list[int]) -> None:
 
 
 @pytest.mark.parametrize(("text", "seed"), [("1,1", 1), ("0-4,3", 3), ("3,0-4", 3),
-                                            ("0-2,2-5", 2)])
+                                            ("0-2,2-5", 2), ("0-60000,0-60000", 0)])
 def test_a_seed_given_twice_is_refused_as_in_a_scenario_file(text: str, seed: int) -> None:
     with pytest.raises(ValueError, match=rf"--seeds: seed {seed} is given twice"):
         parse_seeds(text)

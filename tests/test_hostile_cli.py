@@ -75,9 +75,11 @@ def not_a_number(path: Path, column: str) -> None:
     path.write_text("\n".join([header, ",".join(cells), *rest]) + "\n")
 
 
-def files(folder: Path) -> dict[str, tuple[int, int]]:
-    return {str(p.relative_to(folder)): (p.stat().st_mtime_ns, p.stat().st_size)
-            for p in folder.rglob("*")}
+def files(folder: Path) -> dict[str, tuple[int, int] | str]:
+    """Every path under FOLDER: a file's time and size, "folder" for a folder (whose time
+    a command's write probe may move: netsim.io.probe_writable)."""
+    return {str(p.relative_to(folder)): "folder" if p.is_dir() else
+            (p.stat().st_mtime_ns, p.stat().st_size) for p in folder.rglob("*")}
 
 
 @pytest.fixture()
@@ -324,3 +326,74 @@ def test_an_output_in_a_read_only_place_is_refused_before_the_work(
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1 and f"cannot write in {read_only}" in lines[0], lines
     assert files(copy) == before
+
+
+def test_profile_out_in_a_read_only_place_is_refused_before_the_measurement(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """netsim profile measured for as long as it takes (hours on real weights), then
+    failed with a traceback writing its CSV: its --out is now checked first."""
+    from netsim.semantic import profiling
+
+    read_only = read_only_folder()
+    if read_only is None:
+        pytest.skip("no read-only mount on this machine")
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("the measurement started before the output was checked")
+
+    monkeypatch.setattr(profiling, "load_dataset", no_work)
+    result = CliRunner().invoke(app, ["profile", "--encoders", "ViT-B-32", "--pretrained",
+                                      "none", "--out", str(read_only / "p.csv")])
+    assert result.exit_code == 2, (result.output, result.exception)
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and f"cannot write in {read_only}" in lines[0], lines
+
+
+@pytest.mark.parametrize("length", [245, 255])
+def test_a_long_name_is_probed_under_a_name_that_fits(tmp_path: Path, length: int) -> None:
+    """The write probe is named after the output (.NAME.probe-XXXXXXXX): for names of
+    240 to 255 bytes, which file systems allow, that name did not fit, and a writable
+    place was refused ("File name too long"); such a name is now hashed."""
+    from netsim.io import target_problem
+
+    for name in ("b" * length, "é" * (length // 2)):
+        out = tmp_path / name
+        assert target_problem(out, folder=True) is None
+        out.mkdir()
+        assert target_problem(out, folder=True) is None  # probed beside it and in it
+        assert target_problem(out / "x.csv", folder=False) is None
+        assert sorted(p.name for p in tmp_path.iterdir()) == [name]  # no probe left
+        assert not any(out.iterdir())
+        out.rmdir()
+
+
+def test_an_existing_folder_is_probed_in_it_and_beside_it(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch
+                                                          ) -> None:
+    """A command's first write into an existing folder is its lock file beside it: a
+    folder that could be written but whose parent could not passed the check and then
+    failed with a traceback. Both places are tried; a Ctrl-C during a probe leaves no
+    probe behind."""
+    from netsim import io
+
+    out = tmp_path / "out"
+    out.mkdir()
+    tried: list[Path] = []
+    real = io.probe_writable
+    monkeypatch.setattr(io, "probe_writable", lambda place, name: tried.append(place))
+    assert io.write_problem(out, folder=True) is None
+    assert tried == [tmp_path, out]
+    monkeypatch.setattr(io, "probe_writable", real)
+    removals = []
+    remove = os.rmdir
+
+    def interrupted_once(path):
+        removals.append(path)
+        if len(removals) == 1:
+            raise KeyboardInterrupt
+        remove(path)
+
+    monkeypatch.setattr(os, "rmdir", interrupted_once)
+    with pytest.raises(KeyboardInterrupt):
+        io.probe_writable(tmp_path, "out")
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]

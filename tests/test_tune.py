@@ -13,6 +13,7 @@ import yaml
 from typer.testing import CliRunner
 
 from netsim.cli import app
+from netsim.errors import ScenarioError
 from netsim.experiments.tune import open_study, tune
 from netsim.loading import load_scenario
 from tests.scenario_factory import RL, one_line, tiny, write_yaml
@@ -62,6 +63,25 @@ def test_tune_command_writes_the_best_scenario(tmp_path: Path) -> None:
     assert data["rl"]["clip_range"] in (0.1, 0.3)
     assert data["rl"]["learning_rate"] in (1e-4, 1e-3)
     assert CliRunner().invoke(app, ["tune", "--help"]).exit_code == 0
+
+
+def test_a_scenario_gone_by_the_end_of_the_trials_is_named_not_write_best(
+        tmp_path: Path) -> None:
+    """--write-best reads the scenario file again after the trials; a file removed
+    meanwhile was reported as "--write-best best.yaml: writing failed (No such file or
+    directory)". Now the missing file is named."""
+    import optuna
+
+    from netsim.experiments.tune import write_best
+
+    path = tune_file(tmp_path)
+    scenario = load_scenario(path)
+    study = open_study(scenario, str(tmp_path / "s.db"), None, 0)
+    study.add_trial(optuna.trial.create_trial(value=0.5, user_attrs={"values": "{}"}))
+    path.unlink()
+    with pytest.raises(ScenarioError, match=rf"{path.name}: .*cannot read it again"):
+        write_best(study, scenario, str(path), path, tmp_path / "best.yaml")
+    assert not (tmp_path / "best.yaml").exists()
 
 
 def test_tune_without_a_sweep_is_an_input_error(tmp_path: Path) -> None:

@@ -411,7 +411,11 @@ def write_best(study, scenario: Scenario, source: str, scenario_file: Path,
     except ValueError:
         raise ScenarioError(source, "", "the study has no finished trial yet") from None
     values = json.loads(best.user_attrs["values"])
-    data = yaml.safe_load(Path(scenario_file).read_text(encoding="utf-8"))
+    try:
+        data = yaml.safe_load(Path(scenario_file).read_text(encoding="utf-8"))
+    except OSError as error:  # read before the trials; gone or unreadable since
+        raise ScenarioError(str(scenario_file), "", "cannot read it again to write the best "
+                            f"values ({error.strerror or error})") from None
     data.pop("sweep", None)
     if data.get("profile", "default") != "default":  # keep it readable from OUT's folder
         data["profile"] = portable_profile(scenario)

@@ -110,8 +110,11 @@ def profile(
 
     from netsim.console import fail
     from netsim.errors import ScenarioError
+    from netsim.io import target_problem
     from netsim.scenario import Transmission
 
+    if (problem := target_problem(out, folder=False)) is not None:
+        fail(f"--out {out}: {problem}")  # before the measurement, which can take hours
     try:
         from netsim.semantic.profiling import ProfileSettings, load_dataset, parse_snr_grid
 
@@ -159,7 +162,11 @@ def profile(
         fail("interrupted; nothing was written", code=130)
     from netsim.semantic.profiling import write_profile
 
-    write_profile(out, rows)
+    try:
+        write_profile(out, rows)
+    except OSError as error:  # checked before the measurement: it became unwritable since
+        fail(f"--out {out}: writing the profile failed ({error.strerror or error}); nothing "
+             "was written", code=1)
     typer.echo(f"wrote {out} ({len(rows)} rows)")
 
 

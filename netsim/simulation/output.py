@@ -3,17 +3,15 @@ run folder published all or nothing."""
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 import secrets
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from netsim.io import atomic_write_bytes, long_name_problem, remove_tree
+from netsim.io import atomic_write_bytes, long_name_problem, probe_writable, remove_tree
 from netsim.model.taskloss import resolve_profile_path
 from netsim.scenario import Scenario, resolved_yaml
 from netsim.simulation.runner import RunResult
@@ -98,25 +96,10 @@ def check_output_folder(out_dir: Path) -> None:
     parent = out_dir.absolute().parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
-        _probe_writable(parent, out_dir.name)
+        probe_writable(parent, out_dir.name)
     except OSError as error:
         raise OutputError(f"--out {out_dir}: cannot write in {parent}: "
                           f"{error.strerror or error}") from None
-
-
-def _probe_writable(parent: Path, name: str) -> None:
-    """Make and remove an empty hidden folder ``.NAME.probe-*`` in ``parent`` (OSError if
-    it cannot be made); empty probes a killed command left there are removed first."""
-    for stale in parent.glob(f".{name}.probe-*"):
-        with contextlib.suppress(OSError):  # not empty, or another probe's: not ours
-            stale.rmdir()
-    probe = tempfile.mkdtemp(prefix=f".{name}.probe-", dir=parent)
-    try:
-        os.rmdir(probe)
-    except BaseException:  # e.g. Ctrl-C just before: still no probe left behind
-        with contextlib.suppress(OSError):
-            os.rmdir(probe)
-        raise
 
 
 def _new_folder(parent: Path, prefix: str) -> Path:
