@@ -290,6 +290,26 @@ def read_only_folder() -> Path | None:
     return None
 
 
+@pytest.fixture()
+def read_only() -> Path:
+    """A read-only folder (the test is skipped on a machine without one)."""
+    folder = read_only_folder()
+    if folder is None:
+        pytest.skip("no read-only mount on this machine")
+    return folder
+
+
+def fail_if_called(*args, **kwargs):
+    raise AssertionError("the work started before the output was checked")
+
+
+def refused_in(result, read_only: Path) -> None:
+    """RESULT is the one line, exit 2, naming READ_ONLY as not writable."""
+    assert result.exit_code == 2, (result.output, result.exception)
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and f"cannot write in {read_only}" in lines[0], lines
+
+
 @pytest.mark.parametrize("command", [
     "run {D}/run.yaml --out {RO}/out",
     "sweep {D}/tune.yaml --out {RO}/out",
@@ -301,52 +321,32 @@ def read_only_folder() -> Path | None:
 ])
 def test_an_output_in_a_read_only_place_is_refused_before_the_work(
         base: Path, tmp_path: Path, no_training: None, monkeypatch: pytest.MonkeyPatch,
-        command: str) -> None:
+        read_only: Path, command: str) -> None:
     """Permissions and read-only mounts are found by trying, before any work: the tune
     search wrote its study and ran every trial before finding --write-best unwritable."""
     from netsim.experiments import tune
     from netsim.simulation import runner
 
-    read_only = read_only_folder()
-    if read_only is None:
-        pytest.skip("no read-only mount on this machine")
-
-    def no_work(*args, **kwargs):
-        raise AssertionError("the work started before the output was checked")
-
-    monkeypatch.setattr(runner, "run_scenario", no_work)
-    monkeypatch.setattr(tune, "tune", no_work)
+    monkeypatch.setattr(runner, "run_scenario", fail_if_called)
+    monkeypatch.setattr(tune, "tune", fail_if_called)
     copy = tmp_path / "d"
     shutil.copytree(base, copy)
     before = files(copy)
     args = [part.replace("{D}", str(copy)).replace("{RO}", str(read_only))
             for part in command.split()]
-    result = CliRunner().invoke(app, args)
-    assert result.exit_code == 2, (result.output, result.exception)
-    lines = [line for line in result.output.splitlines() if line.strip()]
-    assert len(lines) == 1 and f"cannot write in {read_only}" in lines[0], lines
+    refused_in(CliRunner().invoke(app, args), read_only)
     assert files(copy) == before
 
 
 def test_profile_out_in_a_read_only_place_is_refused_before_the_measurement(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch: pytest.MonkeyPatch, read_only: Path) -> None:
     """netsim profile measured for as long as it takes (hours on real weights), then
     failed with a traceback writing its CSV: its --out is now checked first."""
     from netsim.semantic import profiling
 
-    read_only = read_only_folder()
-    if read_only is None:
-        pytest.skip("no read-only mount on this machine")
-
-    def no_work(*args, **kwargs):
-        raise AssertionError("the measurement started before the output was checked")
-
-    monkeypatch.setattr(profiling, "load_dataset", no_work)
-    result = CliRunner().invoke(app, ["profile", "--encoders", "ViT-B-32", "--pretrained",
-                                      "none", "--out", str(read_only / "p.csv")])
-    assert result.exit_code == 2, (result.output, result.exception)
-    lines = [line for line in result.output.splitlines() if line.strip()]
-    assert len(lines) == 1 and f"cannot write in {read_only}" in lines[0], lines
+    monkeypatch.setattr(profiling, "load_dataset", fail_if_called)
+    refused_in(CliRunner().invoke(app, ["profile", "--encoders", "ViT-B-32", "--pretrained",
+                                        "none", "--out", str(read_only / "p.csv")]), read_only)
 
 
 @pytest.mark.parametrize("length", [245, 255])
