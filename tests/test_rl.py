@@ -750,6 +750,8 @@ def test_the_myopic_reference_takes_each_users_cheapest_valid_action():
 
 @pytest.mark.parametrize(("operation", "failing_call"),
                          [("replace", 1), ("replace", 2), ("rename", 1), ("rename", 2)])
+@pytest.mark.filterwarnings(  # the first checkpoint's failure leaves none to resume from
+    "ignore:.*no checkpoint to resume from yet:netsim.verbosity.NetsimWarning")
 def test_a_training_whose_file_write_fails_resumes_to_the_uninterrupted_result(
         tmp_path, failing_nth_call, operation, failing_call, uninterrupted_ppo):
     """The N-th learning-curve write (os.replace of an atomic write) or checkpoint
