@@ -127,12 +127,15 @@ def write_problem(path: Path, folder: bool) -> str | None:
 
 def target_problem(path: Path, folder: bool) -> str | None:
     """Why ``path`` cannot be written as a folder (``folder``) or as a file, or None: a
-    name in it too long for file systems, it exists as the other kind, a parent of it is
-    a file, or where it would be written is not writable (:func:`write_problem`)."""
+    name in it too long for file systems, a link to nothing, it exists as the other kind,
+    a parent of it is a file, or where it would be written is not writable
+    (:func:`write_problem`)."""
     path = Path(path)
     problem = long_name_problem(path)
     if problem is not None:
         return problem
+    if path.is_symlink() and not path.exists():
+        return f"is a link to {os.readlink(path)}, which does not exist"
     if folder and path.exists() and not path.is_dir():
         return "is a file, not a folder"
     if not folder and path.is_dir():

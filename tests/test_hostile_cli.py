@@ -367,6 +367,23 @@ def test_a_long_name_is_probed_under_a_name_that_fits(tmp_path: Path, length: in
         out.rmdir()
 
 
+@pytest.mark.parametrize("command", ["sweep {D}/tune.yaml", "train {D}/run.yaml --steps 128",
+                                     "compare {D}/run.yaml --algos ppo --seeds 0 --steps 128",
+                                     "tune {D}/tune.yaml --trials 1"])
+def test_an_output_that_links_to_nothing_is_one_line(base: Path, tmp_path: Path,
+                                                     no_training: None, command: str) -> None:
+    """--out a dangling symbolic link: a traceback (FileExistsError) after the checks."""
+    copy = tmp_path / "d"
+    shutil.copytree(base, copy)
+    (tmp_path / "link").symlink_to(tmp_path / "gone" / "out")
+    args = [part.replace("{D}", str(copy)) for part in command.split()]
+    result = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "link"), "--no-progress"])
+    assert result.exit_code == 2, (result.output, result.exception)
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and "which does not exist" in lines[0], lines
+    assert not (tmp_path / "gone").exists()
+
+
 def test_an_existing_folder_is_probed_in_it_and_beside_it(tmp_path: Path,
                                                           monkeypatch: pytest.MonkeyPatch
                                                           ) -> None:
