@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import glob
-import hashlib
 import os
 import re
 import shutil
@@ -82,17 +81,29 @@ def long_name_problem(path: Path) -> str | None:
     return None
 
 
-PROBE_STEM_MAX_BYTES = NAME_MAX_BYTES - 16
-"""Longest name a probe is named after: ``.NAME.probe-`` and mkdtemp's 8 letters fit."""
+OUTPUT_NAME_MAX_BYTES = NAME_MAX_BYTES - 16
+"""Longest name of an output file or folder: netsim writes hidden files named after it
+beside it (``.NAME.probe-XXXXXXXX``, ``.NAME.new-XXXXXXXX``, ``.NAME.XXXXXXXX.tmp``,
+``.NAME.lock``), the longest 16 bytes longer."""
+
+
+def output_name_problem(path: Path) -> str | None:
+    """Why ``path`` cannot name an output (:func:`long_name_problem`, or its own name
+    over OUTPUT_NAME_MAX_BYTES), or None."""
+    problem = long_name_problem(path)
+    if problem is not None:
+        return problem
+    length = len(os.fsencode(Path(path).name))
+    if length > OUTPUT_NAME_MAX_BYTES:
+        return (f"its name is {length} bytes long; an output's may be at most "
+                f"{OUTPUT_NAME_MAX_BYTES} (netsim writes hidden files named after it beside it)")
+    return None
 
 
 def probe_writable(folder: Path, name: str) -> None:
     """Make and remove an empty hidden folder ``.NAME.probe-*`` in ``folder`` (OSError if
     it cannot be made: permissions and read-only mounts count); empty probes a killed
-    command left there are removed first, and a Ctrl-C leaves none. A NAME too long to
-    prefix a name (over PROBE_STEM_MAX_BYTES) is replaced by its hash."""
-    if len(os.fsencode(name)) > PROBE_STEM_MAX_BYTES:
-        name = hashlib.sha256(os.fsencode(name)).hexdigest()[:32]
+    command left there are removed first, and a Ctrl-C leaves none."""
     prefix = f".{name}.probe-"
     for stale in Path(folder).glob(f"{glob.escape(prefix)}*"):
         with contextlib.suppress(OSError):  # not empty, or not a folder: not ours
@@ -110,32 +121,36 @@ def probe_writable(folder: Path, name: str) -> None:
 
 def write_problem(path: Path, folder: bool) -> str | None:
     """Why nothing can be written at ``path`` (one line), or None: :func:`probe_writable`
-    in its nearest existing parent (where it, or the folders on the way, would be made,
-    and where lock files and renames go) and, for an existing folder ``folder``, in it."""
-    path = Path(path).absolute()
-    parent = next((p for p in path.parents if p.exists()), None)
+    where the writes land, links followed: in the nearest existing parent (where it, or
+    the folders on the way, would be made, and where its lock file and renames go) and,
+    for an existing folder ``folder``, in it. The last check before a command's work: it
+    moves the time of the folders it tries."""
+    real = Path(os.path.realpath(path))
+    parent = next((p for p in real.parents if p.exists()), None)
     places = [] if parent is None or not parent.is_dir() else [parent]
-    if folder and path.is_dir():
-        places.append(path)
+    if folder and real.is_dir():
+        places.append(real)
     for place in places:
         try:
-            probe_writable(place, path.name)
+            probe_writable(place, real.name)
         except OSError as error:
             return f"cannot write in {place}: {error.strerror or error}"
     return None
 
 
-def target_problem(path: Path, folder: bool) -> str | None:
+def target_problem(path: Path, folder: bool, probe: bool = True) -> str | None:
     """Why ``path`` cannot be written as a folder (``folder``) or as a file, or None: a
-    name in it too long for file systems, a link to nothing, it exists as the other kind,
-    a parent of it is a file, or where it would be written is not writable
-    (:func:`write_problem`)."""
+    name too long (:func:`output_name_problem`), a link to nothing on the way, it exists
+    as the other kind, a parent of it is a file, or (``probe``) where it would be written
+    is not writable (:func:`write_problem`)."""
     path = Path(path)
-    problem = long_name_problem(path)
+    problem = output_name_problem(path)
     if problem is not None:
         return problem
-    if path.is_symlink() and not path.exists():
-        return f"is a link to {os.readlink(path)}, which does not exist"
+    for link in (path, *path.parents):
+        if link.is_symlink() and not link.exists():
+            where = "" if link == path else f"{link} "
+            return f"{where}is a link to {os.readlink(link)}, which does not exist"
     if folder and path.exists() and not path.is_dir():
         return "is a file, not a folder"
     if not folder and path.is_dir():
@@ -145,4 +160,4 @@ def target_problem(path: Path, folder: bool) -> str | None:
             if not parent.is_dir():
                 return f"{parent} is a file, not a folder"
             break
-    return write_problem(path, folder)
+    return write_problem(path, folder) if probe else None

@@ -123,10 +123,11 @@ def test_an_output_that_cannot_take_a_run_fails_before_the_work(tmp_path, monkey
         out.mkdir()
         (out / "thesis.tex").write_text("precious")
         expected = "not a netsim run"
-    else:  # a parent that cannot hold folders: a regular file on the way
+    else:  # a parent that cannot hold folders: a regular file on the way (a read-only
+        # place: tests/test_hostile_cli.py)
         (tmp_path / "blocker").write_text("x")
         out = tmp_path / "blocker" / "out"
-        expected = "cannot write in"
+        expected = "blocker is a file, not a folder"
     result = run(scenario_file(tmp_path, 0), out)
     assert result.exit_code == 2
     line = one_line(result)

@@ -65,11 +65,16 @@ def test_tune_command_writes_the_best_scenario(tmp_path: Path) -> None:
     assert CliRunner().invoke(app, ["tune", "--help"]).exit_code == 0
 
 
-def test_a_scenario_gone_by_the_end_of_the_trials_is_named_not_write_best(
-        tmp_path: Path) -> None:
+@pytest.mark.parametrize(("edit", "problem"), [
+    (None, "cannot read it again"), ("a: [\n", "cannot read it again"),
+    (b"\xff\xfe", "cannot read it again"), ("- 1\n", "no longer a scenario"),
+    ("", "no longer a scenario")])
+def test_a_scenario_gone_or_broken_by_the_end_of_the_trials_is_named(
+        tmp_path: Path, edit: str | bytes | None, problem: str) -> None:
     """--write-best reads the scenario file again after the trials; a file removed
     meanwhile was reported as "--write-best best.yaml: writing failed (No such file or
-    directory)". Now the missing file is named."""
+    directory)", and one edited into bad YAML, a list or nothing gave a traceback. Now
+    the scenario file is named, in one line."""
     import optuna
 
     from netsim.experiments.tune import write_best
@@ -78,8 +83,13 @@ def test_a_scenario_gone_by_the_end_of_the_trials_is_named_not_write_best(
     scenario = load_scenario(path)
     study = open_study(scenario, str(tmp_path / "s.db"), None, 0)
     study.add_trial(optuna.trial.create_trial(value=0.5, user_attrs={"values": "{}"}))
-    path.unlink()
-    with pytest.raises(ScenarioError, match=rf"{path.name}: .*cannot read it again"):
+    if edit is None:
+        path.unlink()
+    elif isinstance(edit, bytes):
+        path.write_bytes(edit)
+    else:
+        path.write_text(edit)
+    with pytest.raises(ScenarioError, match=rf"{path.name}: .*{problem}"):
         write_best(study, scenario, str(path), path, tmp_path / "best.yaml")
     assert not (tmp_path / "best.yaml").exists()
 

@@ -411,11 +411,15 @@ def write_best(study, scenario: Scenario, source: str, scenario_file: Path,
     except ValueError:
         raise ScenarioError(source, "", "the study has no finished trial yet") from None
     values = json.loads(best.user_attrs["values"])
-    try:
+    try:  # read before the trials; gone, unreadable or edited since
         data = yaml.safe_load(Path(scenario_file).read_text(encoding="utf-8"))
-    except OSError as error:  # read before the trials; gone or unreadable since
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+        reason = error.strerror if isinstance(error, OSError) else type(error).__name__
         raise ScenarioError(str(scenario_file), "", "cannot read it again to write the best "
-                            f"values ({error.strerror or error})") from None
+                            f"values ({reason or error})") from None
+    if not isinstance(data, dict):
+        raise ScenarioError(str(scenario_file), "", "is no longer a scenario (edited during "
+                            "the trials?): nothing was written")
     data.pop("sweep", None)
     if data.get("profile", "default") != "default":  # keep it readable from OUT's folder
         data["profile"] = portable_profile(scenario)

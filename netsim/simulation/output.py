@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from netsim.io import atomic_write_bytes, long_name_problem, probe_writable, remove_tree
+from netsim.io import atomic_write_bytes, probe_writable, remove_tree, target_problem
 from netsim.model.taskloss import resolve_profile_path
 from netsim.scenario import Scenario, resolved_yaml
 from netsim.simulation.runner import RunResult
@@ -85,11 +85,9 @@ def check_output_folder(out_dir: Path) -> None:
     reports included); its parent must exist or be creatable, and writable (tried by
     making and removing a folder there, so read-only mounts and permissions count)."""
     out_dir = Path(out_dir)
-    problem = long_name_problem(out_dir)
+    problem = target_problem(out_dir, folder=True, probe=False)
     if problem is not None:
         raise OutputError(f"--out {out_dir}: {problem}")
-    if out_dir.exists() and not out_dir.is_dir():
-        raise OutputError(f"--out {out_dir}: is a file, not a folder")
     if out_dir.is_dir() and any(out_dir.iterdir()) and not _is_run_folder(out_dir):
         raise OutputError(f"--out {out_dir}: holds files that are not a netsim run "
                           "(no scenario.yaml and records.csv or .parquet); choose another folder")
