@@ -353,6 +353,9 @@ def test_profile_command_writes_csv_and_plot(tmp_path: Path) -> None:
         ("--train-fraction 1.5", "--train-fraction"),
         ("--device tpu", "--device: tpu: not a torch device"),
         ("--seed 9223372036854775808", "profile: Invalid value for '--seed'"),
+        # an image smaller than a ViT's patches: torch's RuntimeError after the loading
+        ("--encoders ViT-B-16,ViT-B-32 --image-size 16",
+         "--image-size: 16: smaller than ViT-B-32's 32-pixel patches"),
     ],
 )
 def test_profile_bad_input_one_line(args: str, key: str, tmp_path: Path) -> None:

@@ -24,6 +24,12 @@ class EncoderSpec:
     """Model name understood by ``open_clip.create_model``."""
     pretrained_tag: str = "openai"
 
+    @property
+    def patch_px(self) -> int:
+        """The side of the ViT's image patches, pixels (the last part of the name): the
+        smallest input it can encode."""
+        return int(self.name.rsplit("-", 1)[1])
+
 
 ENCODERS: dict[str, EncoderSpec] = {
     spec.name: spec

@@ -77,6 +77,13 @@ class ProfileSettings:
                 )
         if not self.encoders:
             raise ScenarioError("--encoders", "", "name at least one encoder")
+        if self.image_size is not None:  # a ViT cannot encode an image smaller than a patch
+            widest = max(self.encoders, key=lambda name: ENCODERS[name].patch_px)
+            if self.image_size < ENCODERS[widest].patch_px:
+                raise ScenarioError(
+                    "--image-size", str(self.image_size),
+                    f"smaller than {widest}'s {ENCODERS[widest].patch_px}-pixel patches: use "
+                    f"at least {ENCODERS[widest].patch_px}")
         if self.receiver not in RECEIVERS:
             raise ScenarioError(
                 "--receiver", self.receiver, f"must be one of {', '.join(RECEIVERS)}"
