@@ -29,9 +29,8 @@ class FolderBusy(Exception):
 def exclusive_writer(out_dir: Path, command: str) -> Iterator[None]:
     """Hold the output folder's lock for the body; raise FolderBusy if another process
     holds it."""
-    out_dir = Path(out_dir).absolute()
-    if out_dir.is_symlink():  # one lock for the folder, however it is named
-        out_dir = out_dir.resolve()
+    out_dir = Path(out_dir).resolve()  # one lock for the folder, however it is named
+    # (links followed and ".." taken out: `--out ..` locked "./....lock")
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     handle = open(_lock_path(out_dir), "a+", encoding="utf-8")  # noqa: SIM115 - for the body
     try:

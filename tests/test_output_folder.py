@@ -62,6 +62,14 @@ def test_an_out_folder_that_is_a_link_is_published_where_it_points(tmp_path):
     with exclusive_writer(target, "run"):
         result = run(scenario_file(tmp_path, 2), link)
     assert result.exit_code == 2 and "is writing there" in one_line(result)
+    # nor through ".." (`--out ..` locked "./....lock", another lock than the folder's)
+    from netsim.locks import FolderBusy
+
+    (target / "sub").mkdir()
+    with exclusive_writer(target, "run"), pytest.raises(FolderBusy):
+        with exclusive_writer(target / "sub" / "..", "run"):
+            pass
+    assert not (target / "sub" / "....lock").exists()
 
 
 @pytest.mark.parametrize("failing_call", [1, 2])
