@@ -186,7 +186,7 @@ def run_sweep_command(scenario, scenario_file: Path, out_dir: Path, backend: str
 
     _check_targets(("--out", out_dir, True))
     _check_owner(out_dir, "sweep")
-    _check_writable(("--out", out_dir, True))
+    _check_targets(("--out", out_dir, True), writing=True)
     try:
         with exclusive_writer(out_dir, "sweep"):
             outcome = run_sweep(scenario, str(scenario_file), out_dir, backend, workers,
@@ -257,14 +257,6 @@ def sweep(
                       table_format)
 
 
-def _target_problem(path: Path, folder: bool) -> str | None:
-    """Why PATH cannot be written as a folder (FOLDER) or as a file, or None; what can
-    be told without writing (:func:`netsim.io.target_problem`)."""
-    from netsim.io import target_problem
-
-    return target_problem(path, folder, probe=False)
-
-
 def _check_owner(out_dir: Path, command: str) -> None:
     """Before any work: fail with one line unless OUT_DIR can take the command's results
     (netsim.ownership)."""
@@ -276,23 +268,19 @@ def _check_owner(out_dir: Path, command: str) -> None:
         fail(str(error))
 
 
-def _check_targets(*targets: tuple[str, Path | None, bool]) -> None:
-    """Before any work: fail with one line for the first (OPTION, PATH, FOLDER) whose
-    PATH cannot be written (see :func:`_target_problem`)."""
-    for option, path, folder in targets:
-        problem = None if path is None else _target_problem(path, folder)
-        if problem:
-            fail(f"{option} {path}: {problem}" if option else f"{path}: {problem}")
-
-
-def _check_writable(*targets: tuple[str, Path | None, bool]) -> None:
-    """The last check before the work: fail with one line for the first (OPTION, PATH,
-    FOLDER) where nothing can be written, found by trying (:func:`netsim.io.write_problem`;
+def _check_targets(*targets: tuple[str, Path | None, bool], writing: bool = False) -> None:
+    """Fail with one line for the first (OPTION, PATH, FOLDER) whose PATH cannot be
+    written: before any work, what can be told without writing
+    (:func:`netsim.io.target_problem`); with ``writing``, the last check before the work,
+    whether anything can be written there, found by trying (:func:`netsim.io.write_problem`;
     last, so that a command refused for another reason leaves every folder untouched)."""
-    from netsim.io import write_problem
+    from netsim.io import target_problem, write_problem
 
     for option, path, folder in targets:
-        problem = None if path is None else write_problem(path, folder)
+        if path is None:
+            continue
+        problem = (write_problem(path, folder) if writing
+                   else target_problem(path, folder))
         if problem:
             fail(f"{option} {path}: {problem}" if option else f"{path}: {problem}")
 
@@ -351,8 +339,8 @@ def tune(
     if write_best is not None and (problem := best_file_problem(write_best, scenario_file)):
         fail(f"--write-best {write_best}: {problem}")
     _check_owner(out_dir, "tune")
-    _check_writable(("--out", out_dir, True), ("--write-best", write_best, False),
-                    ("--study-db", study_file, False))
+    _check_targets(("--out", out_dir, True), ("--write-best", write_best, False),
+                   ("--study-db", study_file, False), writing=True)
     try:
         study = run_tune(scenario, str(scenario_file), trials, storage, out_dir, study_name,
                          seed, progress)
@@ -417,7 +405,7 @@ def train(
         check_folder(out_dir, "train")
     except ForeignFolder as error:
         fail(str(error))
-    _check_writable(("--out", out_dir, True))
+    _check_targets(("--out", out_dir, True), writing=True)
     try:
         with exclusive_writer(out_dir, "train"):
             model_path = train_fn(scenario, algo, out_dir, steps=steps, seed=seed,
@@ -498,7 +486,7 @@ def compare(
     out_dir = out if out is not None else Path("results") / scenario.name / "compare"
     _check_targets(("--out", out_dir, True))
     _check_owner(out_dir, "compare")
-    _check_writable(("--out", out_dir, True))
+    _check_targets(("--out", out_dir, True), writing=True)
     try:
         table = compare_fn(scenario, algo_list, seed_list, budget, out_dir, progress)
     except ValueError as error:  # a training folder there holds another training
@@ -571,7 +559,7 @@ def report(
     except ScenarioError as error:
         fail(str(error))
     path = out if out is not None else folder / "report.html"
-    _check_writable(("--out" if out is not None else "", path, False))
+    _check_targets(("--out" if out is not None else "", path, False), writing=True)
     try:
         atomic_write_text(path, text)
     except OSError as error:

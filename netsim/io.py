@@ -138,11 +138,11 @@ def write_problem(path: Path, folder: bool) -> str | None:
     return None
 
 
-def target_problem(path: Path, folder: bool, probe: bool = True) -> str | None:
-    """Why ``path`` cannot be written as a folder (``folder``) or as a file, or None: a
-    name too long (:func:`output_name_problem`), a link to nothing on the way, it exists
-    as the other kind, a parent of it is a file, or (``probe``) where it would be written
-    is not writable (:func:`write_problem`)."""
+def target_problem(path: Path, folder: bool) -> str | None:
+    """Why ``path`` cannot be written as a folder (``folder``) or as a file, as far as
+    can be told without writing, or None: a name too long (:func:`output_name_problem`),
+    a link to nothing on the way, it exists as the other kind, or a parent of it is a
+    file. Whether the place can be written is :func:`write_problem`, the last check."""
     path = Path(path)
     problem = output_name_problem(path)
     if problem is not None:
@@ -160,4 +160,4 @@ def target_problem(path: Path, folder: bool, probe: bool = True) -> str | None:
             if not parent.is_dir():
                 return f"{parent} is a file, not a folder"
             break
-    return write_problem(path, folder) if probe else None
+    return None

@@ -354,15 +354,18 @@ def test_an_output_name_too_long_for_netsims_own_files_is_refused_first(tmp_path
     which file systems allow, passed or failed the checks by command and then failed
     after the work (a run's results, a profile) or with a traceback (a lock file). One
     rule now, before any work: at most 239 bytes."""
-    from netsim.io import OUTPUT_NAME_MAX_BYTES, target_problem
+    from netsim.io import OUTPUT_NAME_MAX_BYTES, target_problem, write_problem
+
+    def problem(path: Path, folder: bool) -> str | None:
+        return target_problem(path, folder) or write_problem(path, folder)
 
     assert OUTPUT_NAME_MAX_BYTES == 239
     for name in ("b" * 239, "é" * 119 + "b"):
         out = tmp_path / name
-        assert target_problem(out, folder=True) is None
+        assert problem(out, folder=True) is None
         out.mkdir()
-        assert target_problem(out, folder=True) is None  # probed beside it and in it
-        assert target_problem(out / "x.csv", folder=False) is None
+        assert problem(out, folder=True) is None  # probed beside it and in it
+        assert problem(out / "x.csv", folder=False) is None
         assert sorted(p.name for p in tmp_path.iterdir()) == [name]  # no probe left
         assert not any(out.iterdir())
         out.rmdir()

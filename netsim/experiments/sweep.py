@@ -566,18 +566,18 @@ def warn_once(jobs: list[Job]) -> None:
     from netsim.scenario import RL
     from netsim.simulation.registry import rl_entry
 
-    if not any(job.kind == "train" for job in jobs):
+    trainings = [job for job in jobs if job.kind == "train"]
+    if not trainings:
         return
     try:
         learns_nothing = rl_entry("learns_nothing")
     except KeyError:  # installed before this entry point existed (reinstall): not said
         return
     problems: dict[str, list[str]] = {}
-    for job in jobs:
-        if job.kind == "train":
-            rl = RL.model_validate(job.data.get("rl", {}))
-            if (problem := learns_nothing(rl, job.algo, rl.total_steps)):
-                problems.setdefault(problem, []).append(job.folder)
+    for job in trainings:
+        rl = RL.model_validate(job.data.get("rl", {}))
+        if (problem := learns_nothing(rl, job.algo, rl.total_steps)):
+            problems.setdefault(problem, []).append(job.folder)
     for problem, folders in problems.items():
         where = (folders[0] if len(folders) == 1 else
                  f"{len(folders)} points ({folders[0]}, ...)")

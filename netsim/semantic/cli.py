@@ -110,10 +110,10 @@ def profile(
 
     from netsim.console import fail
     from netsim.errors import ScenarioError
-    from netsim.io import target_problem
+    from netsim.io import target_problem, write_problem
     from netsim.scenario import Transmission
 
-    if (problem := target_problem(out, folder=False, probe=False)) is not None:
+    if (problem := target_problem(out, folder=False)) is not None:
         fail(f"--out {out}: {problem}")
     try:
         from netsim.semantic.profiling import ProfileSettings, load_dataset, parse_snr_grid
@@ -154,7 +154,7 @@ def profile(
         )
         settings.check()
         settings.check_weights()
-        if (problem := target_problem(out, folder=False)) is not None:
+        if (problem := write_problem(out, folder=False)) is not None:
             fail(f"--out {out}: {problem}")  # before the measurement, which can take hours
         images = load_dataset(settings)
         rows = _measure_with_bar(settings, images, progress)

@@ -85,7 +85,7 @@ def check_output_folder(out_dir: Path) -> None:
     reports included); its parent must exist or be creatable, and writable (tried by
     making and removing a folder there, so read-only mounts and permissions count)."""
     out_dir = Path(out_dir)
-    problem = target_problem(out_dir, folder=True, probe=False)
+    problem = target_problem(out_dir, folder=True)
     if problem is not None:
         raise OutputError(f"--out {out_dir}: {problem}")
     if out_dir.is_dir() and any(out_dir.iterdir()) and not _is_run_folder(out_dir):

@@ -339,13 +339,13 @@ def _train(scenario: Scenario, algo: str, out_dir: Path, steps: int | None, seed
         _check_budget(out_dir, model._total_timesteps, total, where)
         wall_offset = float(rows[-1]["wall_time_s"]) if rows else 0.0
     else:
-        if resume and holds_training and (out_dir / "scenario.yaml").is_file():
-            written = (out_dir / "scenario.yaml").read_text(encoding="utf-8")
-            if not same_scenario(written, identity["scenario"]):
-                raise TrainingFolderError(f"--out {out_dir}: holds a training of another "
-                                          "scenario; resume it with that scenario, or "
-                                          "choose another folder")
         if resume and holds_training:  # stopped before its first checkpoint
+            if (out_dir / "scenario.yaml").is_file():
+                written = (out_dir / "scenario.yaml").read_text(encoding="utf-8")
+                if not same_scenario(written, identity["scenario"]):
+                    raise TrainingFolderError(f"--out {out_dir}: holds a training of another "
+                                              "scenario; resume it with that scenario, or "
+                                              "choose another folder")
             warnings.warn(f"{out_dir}: no checkpoint to resume from yet (the training "
                           "stopped before its first, every rl.checkpoint_every_steps = "
                           f"{rl.checkpoint_every_steps} steps): it starts again from step "
