@@ -119,6 +119,19 @@ def probe_writable(folder: Path, name: str) -> None:
         raise
 
 
+def is_leftover_probe(path: Path) -> bool:
+    """Whether ``path`` is an empty probe folder (``.NAME.probe-*``, :func:`probe_writable`)
+    that a command killed mid-probe left: nothing of anyone's, which a check for an empty
+    folder looks past."""
+    path = Path(path)
+    if not (path.name.startswith(".") and ".probe-" in path.name):
+        return False
+    try:
+        return path.is_dir() and not path.is_symlink() and not any(path.iterdir())
+    except OSError:
+        return False
+
+
 def write_problem(path: Path, folder: bool) -> str | None:
     """Why nothing can be written at ``path`` (one line), or None: :func:`probe_writable`
     where the writes land, links followed: in the nearest existing parent (where it, or

@@ -66,9 +66,9 @@ def test_an_out_folder_that_is_a_link_is_published_where_it_points(tmp_path):
     from netsim.locks import FolderBusy
 
     (target / "sub").mkdir()
-    with exclusive_writer(target, "run"), pytest.raises(FolderBusy):
-        with exclusive_writer(target / "sub" / "..", "run"):
-            pass
+    with (exclusive_writer(target, "run"), pytest.raises(FolderBusy),
+          exclusive_writer(target / "sub" / "..", "run")):
+        pass
     assert not (target / "sub" / "....lock").exists()
 
 
@@ -142,6 +142,29 @@ def test_an_output_that_cannot_take_a_run_fails_before_the_work(tmp_path, monkey
     assert expected in line and str(out) in line
     if case == "foreign":
         assert (out / "thesis.tex").read_text() == "precious"
+
+
+def test_a_probe_a_killed_command_left_in_an_empty_folder_does_not_stop_a_run(tmp_path):
+    """Another command (sweep, train) probes an existing --out folder from inside; killed
+    between making and removing that empty ``.NAME.probe-*`` folder, it leaves it there.
+    The folder is still empty to `netsim run`, which replaces it with the run; a probe
+    name that holds something, or a file beside the probe, still makes it foreign."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / ".out.probe-k1ll3d00").mkdir()
+    assert run(scenario_file(tmp_path, 0), out).exit_code == 0
+    assert (out / "records.csv").is_file() and not (out / ".out.probe-k1ll3d00").exists()
+    for name, foreign in (("held", ".out.probe-notempty"), ("beside", "notes.txt")):
+        other = tmp_path / name
+        other.mkdir()
+        (other / ".held.probe-k1ll3d00").mkdir()
+        if foreign.startswith("."):
+            (other / foreign).mkdir()
+            (other / foreign / "data").write_text("mine")
+        else:
+            (other / foreign).write_text("mine")
+        result = run(scenario_file(tmp_path, 0), other)
+        assert result.exit_code == 2 and "not a netsim run" in one_line(result), name
 
 
 def test_a_run_in_which_no_request_arrived_is_one_line_and_writes_nothing(tmp_path):

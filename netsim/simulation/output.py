@@ -11,7 +11,13 @@ from typing import Any
 
 import pandas as pd
 
-from netsim.io import atomic_write_bytes, probe_writable, remove_tree, target_problem
+from netsim.io import (
+    atomic_write_bytes,
+    is_leftover_probe,
+    probe_writable,
+    remove_tree,
+    target_problem,
+)
 from netsim.model.taskloss import resolve_profile_path
 from netsim.scenario import Scenario, resolved_yaml
 from netsim.simulation.runner import RunResult
@@ -81,14 +87,16 @@ def _is_run_folder(path: Path) -> bool:
 
 def check_output_folder(out_dir: Path) -> None:
     """Before any work: raise OutputError unless ``out_dir`` can take a run. It must be
-    absent, empty, or an earlier run folder (which the run will replace whole, plots and
-    reports included); its parent must exist or be creatable, and writable (tried by
-    making and removing a folder there, so read-only mounts and permissions count)."""
+    absent, empty (empty probe folders a killed command left aside), or an earlier run
+    folder (which the run will replace whole, plots and reports included); its parent
+    must exist or be creatable, and writable (tried by making and removing a folder
+    there, so read-only mounts and permissions count)."""
     out_dir = Path(out_dir)
     problem = target_problem(out_dir, folder=True)
     if problem is not None:
         raise OutputError(f"--out {out_dir}: {problem}")
-    if out_dir.is_dir() and any(out_dir.iterdir()) and not _is_run_folder(out_dir):
+    if (out_dir.is_dir() and not _is_run_folder(out_dir)
+            and any(not is_leftover_probe(entry) for entry in out_dir.iterdir())):
         raise OutputError(f"--out {out_dir}: holds files that are not a netsim run "
                           "(no scenario.yaml and records.csv or .parquet); choose another folder")
     parent = out_dir.absolute().parent
