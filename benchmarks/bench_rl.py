@@ -8,6 +8,8 @@ per-slot environment, or the closed loop for a ``delay_model: des`` scenario).
     python benchmarks/bench_rl.py --parts [--scenario FILE] [--policy mlp|size_free]
                                   [--realise]
     python benchmarks/bench_rl.py --n-envs 1,2,4 [--algo ppo] [--steps N] [--repeats R]
+    python benchmarks/bench_rl.py --worker [--scenario FILE] [--policy mlp|size_free]
+                                  [--steps N] [--repeats R]
 
 --orders scores the myopic reference policy (each user takes its action of least
 expected cost, netsim.rl.evaluation.myopic_policy) under each rl.user_order, against
@@ -29,6 +31,14 @@ the same number of steps) with rl.n_envs environments side by side in one proces
 (DummyVecEnv, what netsim train uses) and, for comparison, in one worker process each
 (SB3's SubprocVecEnv), interleaved over R repeats: median steps/s and the ratio to one
 environment.
+
+--worker times MaskablePPO (as `netsim train` builds it) with the environment in this
+process (DummyVecEnv, what netsim train uses) and in a worker process of its own (SB3's
+SubprocVecEnv; each step's info carries the next action mask, so that a step is one
+round trip), interleaved over R repeats: median steps/s and the environment's share (the
+time the training waits for it), and whether both give the same weights. In a process
+of its own the environment's caches stay warm (--cold shows what the policy's passes
+cost it); a round trip through the pipe is what that costs instead.
 
 The PPO learning curve against the exact optimum comes from `netsim train` itself
 (learning_curve.csv); see the README for the recorded run.
@@ -143,9 +153,9 @@ def environment_parts(scenario, steps: int) -> dict[str, float]:
     return {part: 1e6 * seconds / steps for part, seconds in spent.items()}
 
 
-def ppo_steps_per_second(scenario, steps: int) -> tuple[float, float]:
+def ppo_steps_per_second(scenario, steps: int, keep_model: bool = False):  # type: ignore[no-untyped-def]
     """MaskablePPO learning ``steps`` steps; returns (steps/s, seconds spent in the
-    environment's step(), reset() and action_masks())."""
+    environment's step(), reset() and action_masks()), and the model if ``keep_model``."""
     import torch
     from stable_baselines3.common.vec_env import DummyVecEnv
 
@@ -180,7 +190,8 @@ def ppo_steps_per_second(scenario, steps: int) -> tuple[float, float]:
     model = ALGORITHMS["ppo"][0](env, scenario.rl, 0, None, MaskSpec.from_scenario(scenario))
     started = time.perf_counter()
     model.learn(steps)
-    return steps / (time.perf_counter() - started), spent[0]
+    rate = steps / (time.perf_counter() - started)
+    return (rate, spent[0], model) if keep_model else (rate, spent[0])
 
 
 def vec_env_rates(scenario, algo: str, counts: list[int], steps: int, repeats: int) -> None:
@@ -226,6 +237,102 @@ def vec_env_rates(scenario, algo: str, counts: list[int], steps: int, repeats: i
         print(f"  n_envs {n} {kind:8s} {median:8.0f} steps/s   x{median / base:.2f}")
 
 
+def worker_process_share(scenario, steps: int, repeats: int) -> None:
+    """MaskablePPO with the environment in this process and in a worker process,
+    interleaved (the module docstring's --worker)."""
+    import statistics
+
+    import gymnasium as gym
+    import torch
+    from stable_baselines3.common.vec_env import SubprocVecEnv
+
+    from netsim.rl.masks import MaskSpec
+    from solvers.rl.algorithms import ALGORITHMS
+
+    torch.set_num_threads(scenario.rl.torch_threads)
+
+    class MaskInInfo(gym.Wrapper):
+        """Each step's and reset's info carries the action mask that follows it."""
+
+        def step(self, action):
+            observation, reward, terminated, truncated, info = self.env.step(action)
+            return observation, reward, terminated, truncated, {
+                **info, "action_mask": self.env.unwrapped.action_masks()}
+
+        def reset(self, **kwargs):
+            observation, info = self.env.reset(**kwargs)
+            return observation, {**info, "action_mask": self.env.unwrapped.action_masks()}
+
+    def build():
+        import signal
+
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C stops the driver only
+        return MaskInInfo(env_class(scenario)(scenario))
+
+    waited = [0.0]
+
+    class Worker(SubprocVecEnv):
+        """The masks from the infos (after an episode's end, the reset's)."""
+
+        def step_async(self, actions):
+            started = time.perf_counter()
+            super().step_async(actions)
+            waited[0] += time.perf_counter() - started
+
+        def step_wait(self):
+            started = time.perf_counter()
+            result = super().step_wait()
+            self.masks = [(reset if done else info)["action_mask"]
+                          for info, reset, done in zip(result[3], self.reset_infos, result[2],
+                                                       strict=True)]
+            waited[0] += time.perf_counter() - started
+            return result
+
+        def reset(self):
+            started = time.perf_counter()
+            observation = super().reset()
+            self.masks = [info["action_mask"] for info in self.reset_infos]
+            waited[0] += time.perf_counter() - started
+            return observation
+
+        def env_method(self, method_name, *args, indices=None, **kwargs):
+            if method_name == "action_masks" and indices is None:
+                return list(self.masks)
+            return super().env_method(method_name, *args, indices=indices, **kwargs)
+
+    def in_worker() -> tuple[float, float, torch.Tensor]:
+        venv = Worker([build])
+        venv.seed(0)
+        model = ALGORITHMS["ppo"][0](venv, scenario.rl, 0, None, MaskSpec.from_scenario(scenario))
+        waited[0] = 0.0
+        started = time.perf_counter()
+        model.learn(steps)
+        wall = time.perf_counter() - started
+        venv.close()
+        return steps / wall, waited[0] / wall, weights(model)
+
+    def weights(model) -> torch.Tensor:
+        return torch.cat([p.detach().flatten() for p in model.policy.parameters()])
+
+    rates: dict[str, list[float]] = {"in this process": [], "in a worker process": []}
+    shares: dict[str, list[float]] = {key: [] for key in rates}
+    same = True
+    for _ in range(repeats):
+        rate, spent, model = ppo_steps_per_second(scenario, steps, keep_model=True)
+        rates["in this process"].append(rate)
+        shares["in this process"].append(spent / (steps / rate))
+        rate, share, other = in_worker()
+        rates["in a worker process"].append(rate)
+        shares["in a worker process"].append(share)
+        same = same and torch.equal(weights(model), other)
+    print(f"MaskablePPO on {scenario.name}, policy {scenario.rl.policy}, {steps} steps, "
+          f"median of {repeats} (interleaved):")
+    for key, values in rates.items():
+        print(f"  environment {key:21s} {statistics.median(values):7.0f} steps/s, "
+              f"its share {100 * statistics.median(shares[key]):5.1f} %")
+    print(f"  the same weights either way: {same}")
+
+
 def order_scores(scenario) -> None:
     seeds = list(range(10_000, 10_020))
     for order in ("farthest_first", "index"):
@@ -245,7 +352,10 @@ def main() -> None:
                         help="the environment alone, its time split by what a step does")
     parser.add_argument("--n-envs", help="time training with these rl.n_envs, e.g. 1,2,4")
     parser.add_argument("--algo", default="ppo", help="algorithm for --n-envs")
-    parser.add_argument("--repeats", type=int, default=3, help="repeats for --n-envs")
+    parser.add_argument("--repeats", type=int, default=3, help="repeats for --n-envs, --worker")
+    parser.add_argument("--worker", action="store_true",
+                        help="PPO with the environment in this process and in a worker "
+                             "process of its own: steps/s and the environment's share")
     parser.add_argument("--cold", action="store_true",
                         help="the environment alone, warm, with 32 MB read and with a "
                              "policy forward pass between steps (as in training)")
@@ -264,6 +374,9 @@ def main() -> None:
     if args.n_envs:
         counts = [int(n) for n in args.n_envs.split(",")]
         vec_env_rates(scenario, args.algo, counts, args.steps, args.repeats)
+        return
+    if args.worker:
+        worker_process_share(scenario, args.steps, args.repeats)
         return
     if args.orders:
         order_scores(scenario)
