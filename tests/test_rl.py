@@ -325,6 +325,34 @@ def test_a_trained_model_is_a_scheduler_in_netsim_run(trained, tmp_path):
             > summary.loc["random", "mean_reward"])
 
 
+def test_a_run_folder_with_a_relative_model_path_runs_again(trained, tmp_path):
+    """A scenario naming its agent relative to its own folder: the run folder's
+    scenario.yaml names it so that it loads and runs again from there (absolute: the
+    model lies outside), with the same records; validate accepts it too."""
+    from typer.testing import CliRunner
+
+    from netsim.cli import app
+
+    _, out, _ = trained
+    cell = tmp_path / "cell"
+    (cell / "agent").mkdir(parents=True)
+    for name in ("model.zip", "scenario.yaml"):
+        shutil.copy(out / name, cell / "agent" / name)
+    scenario_file = cell / "compare.yaml"
+    scenario_file.write_text(
+        (out / "scenario.yaml").read_text().split("schedulers:")[0]
+        + "schedulers:\n  - {type: rl, algo: ppo, model_path: agent/model.zip, label: agent}\n")
+    first, again = tmp_path / "runs" / "first", tmp_path / "runs" / "again"
+    for source, target in ((scenario_file, first), (first / "scenario.yaml", again)):
+        result = CliRunner().invoke(app, ["run", str(source), "--out", str(target),
+                                          "--seeds", "3", "--no-progress"])
+        assert result.exit_code == 0, result.output
+    written = (first / "scenario.yaml").read_text()
+    assert f"model_path: {(cell / 'agent' / 'model.zip').resolve()}" in written
+    assert (again / "records.csv").read_bytes() == (first / "records.csv").read_bytes()
+    assert CliRunner().invoke(app, ["validate", str(first / "scenario.yaml")]).exit_code == 0
+
+
 def test_a_trained_model_schedules_inside_the_closed_loop(trained):
     """The same trained policy acts at each slot boundary of the DES (it sees the
     paper's state, no queue): its waiting users are served, every request accounted."""

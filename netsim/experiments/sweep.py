@@ -221,7 +221,7 @@ def execute_job(job: Job, work_root: str | None = None) -> dict[str, bytes]:
             scenario = train_point(scenario, job, folder)
         else:
             scenario = measure_point(scenario, job, folder)
-        files = _run_files(scenario, job)
+        files = _run_files(scenario, job, folder)
         written = {
             path.relative_to(folder).as_posix(): path.read_bytes()
             for path in folder.rglob("*")
@@ -231,14 +231,14 @@ def execute_job(job: Job, work_root: str | None = None) -> dict[str, bytes]:
         return _by_path(written | files)
 
 
-def _run_files(scenario: Scenario, job: Job) -> dict[str, bytes]:
-    """The files of the job's run (:func:`run_files`), or, if nobody asks in its seed,
-    :data:`NO_REQUEST` saying so."""
+def _run_files(scenario: Scenario, job: Job, folder: Path | None = None) -> dict[str, bytes]:
+    """The files of the job's run (:func:`run_files`; ``folder``: the job's own, which
+    becomes the point's), or, if nobody asks in its seed, :data:`NO_REQUEST` saying so."""
     try:
         result = run_scenario(scenario, [job.seed])
     except NoRequestsError as error:
         return {NO_REQUEST: f"{error}\n".encode()}
-    return run_files(scenario, result, job.table_format)
+    return run_files(scenario, result, job.table_format, folder)
 
 
 def _by_path(files: dict[str, bytes]) -> dict[str, bytes]:

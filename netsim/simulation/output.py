@@ -29,45 +29,73 @@ RUN_TABLES = ("records", "summary", "timing")
 
 
 def resolved_scenario_text(scenario: Scenario) -> str:
-    """The text of the scenario.yaml :func:`write_resolved_scenario` writes."""
+    """The text of the scenario.yaml :func:`write_resolved_scenario` writes, model paths
+    as the scenario gives them (the text that identifies a training or a study)."""
     if scenario.profile != "default":
         scenario = scenario.model_copy(update={"profile": PROFILE_COPY})
     return resolved_yaml(scenario)
 
 
-def resolved_scenario_files(scenario: Scenario) -> dict[str, bytes]:
+def with_model_paths_for(scenario: Scenario, folder: Path | None) -> Scenario:
+    """The scenario with each scheduler's relative ``model_path`` (read from the
+    scenario's own folder, or the working directory) written for a scenario.yaml in
+    ``folder``: relative to it where the model lies inside it (a training sweep's
+    point), else absolute; so the written file loads and runs again where it lies
+    (``folder`` None: a folder not known yet, as a sweep point's)."""
+    inside = None if folder is None else Path(os.path.abspath(folder))
+    entries, changed = [], False
+    for entry in scenario.schedulers:
+        given = entry.params.get("model_path")
+        if isinstance(given, str) and given and not Path(given).is_absolute():
+            path = Path(os.path.abspath(Path(scenario.source_dir or ".") / given))
+            written = (path.relative_to(inside).as_posix()
+                       if inside is not None and path.is_relative_to(inside) else str(path))
+            if written != given:
+                entry = type(entry).model_validate({**entry.model_dump(), "model_path": written})
+                changed = True
+        entries.append(entry)
+    return scenario.model_copy(update={"schedulers": entries}) if changed else scenario
+
+
+def resolved_scenario_files(scenario: Scenario, folder: Path | None = None
+                            ) -> dict[str, bytes]:
     """scenario.yaml, self-contained: a profile other than the default is copied beside
-    it as profile.csv, so the folder re-runs from anywhere (name -> bytes, in the order
-    they are written)."""
+    it as profile.csv, so the folder re-runs from anywhere, and a trained agent's
+    ``model_path`` is written to load from ``folder``, where the file goes
+    (:func:`with_model_paths_for`) (name -> bytes, in the order they are written)."""
     files = {}
     if scenario.profile != "default":
         files[PROFILE_COPY] = resolve_profile_path(scenario).read_bytes()
-    files["scenario.yaml"] = resolved_scenario_text(scenario).encode("utf-8")
+    text = resolved_scenario_text(with_model_paths_for(scenario, folder))
+    files["scenario.yaml"] = text.encode("utf-8")
     return files
 
 
 def write_resolved_scenario(out_dir: Path, scenario: Scenario) -> None:
     """Write :func:`resolved_scenario_files` into ``out_dir``, each file atomically."""
-    for name, data in resolved_scenario_files(scenario).items():
+    for name, data in resolved_scenario_files(scenario, out_dir).items():
         atomic_write_bytes(Path(out_dir) / name, data)
 
 
-def run_files(scenario: Scenario, result: RunResult, table_format: str = "csv"
-              ) -> dict[str, bytes]:
+def run_files(scenario: Scenario, result: RunResult, table_format: str = "csv",
+              folder: Path | None = None) -> dict[str, bytes]:
     """A run's files, name -> bytes, in the order :func:`write_run` writes them: records,
     summary and timing (wall-clock, so not reproducible) as .csv or .parquet
-    (:mod:`netsim.table_files`), then :func:`resolved_scenario_files`. Every file but
+    (:mod:`netsim.table_files`), then :func:`resolved_scenario_files` for ``folder``,
+    where they go. Every file but
     timing is byte-identical for the same inputs. (A sweep's job returns them to the
     driver as they are: no scratch copy on disk.)"""
     files = {f"{name}.{table_format}": table_bytes(getattr(result, name), table_format)
              for name in RUN_TABLES}
-    return files | resolved_scenario_files(scenario)
+    return files | resolved_scenario_files(scenario, folder)
 
 
 def write_run(out_dir: Path, scenario: Scenario, result: RunResult,
-              table_format: str = "csv") -> None:
-    """Write :func:`run_files` into ``out_dir``, each file atomically."""
-    for name, data in run_files(scenario, result, table_format).items():
+              table_format: str = "csv", folder: Path | None = None) -> None:
+    """Write :func:`run_files` into ``out_dir``, each file atomically; ``folder``: where
+    they will lie in the end, if not there (a publish's staging folder)."""
+    for name, data in run_files(scenario, result, table_format,
+                                out_dir if folder is None else folder).items():
         atomic_write_bytes(Path(out_dir) / name, data)
 
 
@@ -140,7 +168,7 @@ def publish_run(out_dir: Path, scenario: Scenario, result: RunResult,
     staging = _new_folder(parent, f".{name}.new-")
     aside = None
     try:
-        write_run(staging, scenario, result, table_format)
+        write_run(staging, scenario, result, table_format, folder=out_dir)
         if out_dir.exists():
             aside = parent / f".{name}.old-{secrets.token_hex(4)}"  # stale ones went above
             os.rename(out_dir, aside)
