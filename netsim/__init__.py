@@ -16,16 +16,18 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 _API = {"RunResults": "netsim.api", "SweepResults": "netsim.api",
-        "TrainingResults": "netsim.api", "load_scenario": "netsim.api", "run": "netsim.api",
+        "TrainingResults": "netsim.api", "load_agent": "netsim.api",
+        "load_scenario": "netsim.api", "run": "netsim.api",
         "sweep": "netsim.api", "train": "netsim.api", "ScenarioError": "netsim.errors"}
 __all__ = ["RunResults", "ScenarioError", "SweepResults", "TrainingResults", "__version__",
-           "load_scenario", "run", "sweep", "train"]
+           "load_agent", "load_scenario", "run", "sweep", "train"]
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and editors
     from netsim.api import (
         RunResults,
         SweepResults,
         TrainingResults,
+        load_agent,
         load_scenario,
         run,
         sweep,

@@ -24,6 +24,7 @@ a bad argument or an output folder that cannot take the result (``out=...: probl
 
 from __future__ import annotations
 
+import json
 import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -228,6 +229,51 @@ def _train(scenario: Scenario | str | Path, algo: str, steps: int | None, seed: 
         curve_path = folder / "learning_curve.csv"
         curve = pd.read_csv(curve_path) if curve_path.is_file() else pd.DataFrame()
     return TrainingResults(model, curve, Path(out) if out is not None else None)
+
+
+def load_agent(path: str | Path, scenario: Scenario | str | Path | Mapping[str, Any] | None = None,
+               algo: str | None = None) -> Any:
+    """The agent ``netsim train`` saved at ``path`` (its model.zip, or its folder) as a
+    stable-baselines3 / sb3-contrib model on the CPU, a fresh copy: ``model.predict(
+    observation, action_masks=mask)`` acts. ``algo``: ppo, dqn or sac (default: the
+    training's, from its finished.json). ``scenario``: the cell it will act in (default
+    the one it was trained on), checked as ``netsim run`` checks an ``rl`` scheduler; a
+    size-free model (``rl.policy: size_free``) is set up for that cell's RBs (its
+    weights fit any number of users and RBs). Build the environment it acts in with
+    ``trained_on=`` the model's folder, so that it sees what netsim run shows it."""
+    from netsim.rl.assignment import training_problem
+    from netsim.simulation.registry import check_algorithms, rl_entry
+
+    path = Path(path)
+    if path.is_dir():
+        path = path / "model.zip"
+    folder = path.parent
+    for needed in (path, folder / "scenario.yaml"):
+        if not needed.is_file():
+            raise ValueError(f"path: {needed}: no such file (a training folder of netsim "
+                             "train holds model.zip and scenario.yaml)")
+    training = load_scenario(folder / "scenario.yaml")
+    if algo is None:
+        try:
+            algo = json.loads((folder / "finished.json").read_text())["identity"]["algo"]
+        except (OSError, ValueError, KeyError, TypeError):
+            raise ValueError(f"algo: not given, and {folder / 'finished.json'} does not say "
+                             "(pass algo='ppo', 'dqn' or 'sac')") from None
+    try:
+        check_algorithms([algo])
+    except ValueError as error:
+        raise ValueError(f"algo: {error}") from None
+    cell = training if scenario is None else load_scenario(scenario)
+    problem = training_problem(training, cell)
+    if problem is not None:
+        raise ValueError(f"scenario: {problem[1]}")
+    size_free = training.rl.policy == "size_free"
+    shape = (cell.cell.n_rbs, len(cell.encoders)) if size_free else None
+    try:
+        return rl_entry("load")(path, algo, shape)
+    except Exception as error:  # a corrupt file, or another algorithm's
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ValueError(f"path: {path} cannot be loaded as a {algo} model ({first})") from None
 
 
 @dataclass(frozen=True)

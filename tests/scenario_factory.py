@@ -88,3 +88,17 @@ def brute_force(problem: SchedulingProblem) -> float:
 
     search(0, frozenset(), 0.0, 0)
     return best
+
+
+def episode_cost(agent, env, world_seed: int) -> float:  # type: ignore[no-untyped-def]
+    """The realised cost of one episode on world ``world_seed`` (the sum of the infos'
+    ``cost``) with ``agent``'s deterministic, masked actions: what netsim run records
+    for that agent on that seed."""
+    observation, _ = env.reset(options={"world_seed": world_seed})
+    total, terminated = 0.0, False
+    while not terminated:
+        action, _ = agent.predict(observation, action_masks=env.action_masks(),
+                                  deterministic=True)
+        observation, _, terminated, _, info = env.step(action)
+        total += info["cost"]
+    return total

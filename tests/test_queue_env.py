@@ -305,6 +305,33 @@ def test_gymnasium_make_builds_both_environments():
     assert type(again.unwrapped).__name__ == "QueueAssignmentEnv"
 
 
+def test_what_is_not_a_scenario_an_action_or_a_reset_option_is_one_clear_error():
+    """A scenario may be a file, a mapping (its content) or a Scenario, anything else is
+    one TypeError line (an AttributeError from inside); an action is an integer (2.5
+    served action 2, [3] failed inside numpy); a misspelt reset option is refused (it
+    gave a random world)."""
+    from netsim.rl.env import SlotAssignmentEnv
+    from tests.scenario_factory import paper_dict
+
+    env = gymnasium.make("netsim/SlotAssignment-v0", scenario=paper_dict())
+    assert type(env.unwrapped).__name__ == "SlotAssignmentEnv"
+    with pytest.raises(TypeError, match=r"takes a file path, a mapping or a Scenario, not int"):
+        gymnasium.make("netsim/QueueAssignment-v0", scenario=3)
+    for env in (SlotAssignmentEnv(make_scenario()), QueueAssignmentEnv(closed_loop())):
+        with pytest.raises(ValueError, match=r"^options: unknown key 'worldseed' "
+                                             r"\(known: world_seed\)"):
+            env.reset(options={"worldseed": 3})
+        env.reset(seed=0)
+        n = env.action_space.n
+        for action in (2.5, np.array([3]), "1", True, np.float32(1.0)):
+            with pytest.raises(ValueError, match=rf"^action: .*: an integer index of the "
+                                                 rf"Discrete\({n}\) action space"):
+                env.step(action)
+        for action in (np.int64(0), np.array(1), 2):  # what Discrete(n) holds
+            mask = env.action_masks()
+            env.step(action if mask[int(action)] else int(np.flatnonzero(mask)[0]))
+
+
 @pytest.mark.parametrize("seed", [1.5, "5", -1, True, 2**63])
 def test_a_world_seed_that_is_not_a_seed_is_one_clear_error(seed):
     """Not truncated (1.5 was world 1), not numpy's bare error (-1), in both
@@ -331,7 +358,7 @@ def test_a_model_trained_in_the_closed_loop_schedules_in_netsim_run(tmp_path):
     from netsim.loading import load_scenario
     from netsim.simulation.runner import run_scenario
     from solvers.rl.training import train
-    from tests.scenario_factory import paper_dict, write_yaml
+    from tests.scenario_factory import episode_cost, paper_dict, write_yaml
 
     data = paper_dict()
     data.update(delay_model="des", slot_duration_s=0.1, slots=30, seeds=[0],
@@ -349,6 +376,27 @@ def test_a_model_trained_in_the_closed_loop_schedules_in_netsim_run(tmp_path):
     summary = result.summary.set_index("scheduler")
     assert {"ppo", "queue_greedy"} <= set(summary.index)
     assert summary.loc["ppo", "requests"] == summary.loc["queue_greedy", "requests"]
+    # in Python: the environment of another cell (slots of 0.05 s), told what the model
+    # was trained on, shows it what netsim run shows it: the same decisions, the same
+    # cost; scaled with that cell's own constants, it would not
+    from solvers.rl.scheduler import load_model
+
+    model = load_model(model_path, "ppo")
+    faster = {**data, "slot_duration_s": 0.05, "slots": 20, "seeds": [3],
+              "schedulers": data["schedulers"][:1]}
+    other = load_scenario(write_yaml(tmp_path / "faster.yaml", faster))
+    records = run_scenario(other).records
+    ran = -records[records["scheduler"] == "ppo"]["reward"].sum()
+    played = {trained_on is not None: episode_cost(
+                  model, QueueAssignmentEnv(other, trained_on=trained_on), 3)
+              for trained_on in (tmp_path / "train", None)}
+    assert played[True] == pytest.approx(ran, rel=1e-9)
+    assert played[False] != pytest.approx(ran, rel=1e-3)
+    with pytest.raises(ValueError, match=r"^trained_on: trained with users.count = 5, "
+                                         r"this scenario has 4"):
+        QueueAssignmentEnv(load_scenario(write_yaml(tmp_path / "four.yaml", {
+            **faster, "users": {**data["users"], "count": 4},
+            "schedulers": ["queue_greedy"]})), trained_on=model_path)
     data["delay_model"] = "analytic"
     data["users"]["arrivals"] = {"model": "bernoulli", "probability": 0.5}
     from netsim.errors import ScenarioError

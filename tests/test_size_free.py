@@ -22,7 +22,7 @@ from netsim.rl.size_free import (
     size_free_observation_size,
 )
 from solvers.rl.size_free import RBSetNetwork
-from tests.scenario_factory import make_scenario, paper_dict, write_yaml
+from tests.scenario_factory import episode_cost, make_scenario, paper_dict, write_yaml
 
 SIZE_FREE = {"policy": "size_free"}
 
@@ -146,6 +146,23 @@ def test_one_saved_model_schedules_cells_of_other_sizes(tmp_path, algo):
             served = slot[slot["served"]]
             assert served["rb"].is_unique and served["rb"].between(0, rbs - 1).all()
             assert len(served) == min(users, rbs)
+    # the same from Python: netsim.load_agent for the larger cell, acting in its
+    # environment built with trained_on, which shows it what netsim run shows it
+    import netsim
+
+    larger = load_scenario(tmp_path / "12.yaml").model_copy(update={
+        "slots": data["rl"].get("episode_slots", 25)})
+    larger = larger.model_copy(update={"rl": larger.rl.model_copy(update={
+        "episode_slots": larger.slots})})
+    agent_model = netsim.load_agent(tmp_path / "train", scenario=larger)
+    records = run_scenario(larger).records
+    total = episode_cost(agent_model, SlotAssignmentEnv(larger, trained_on=tmp_path / "train"), 0)
+    assert total == pytest.approx(-records[records["scheduler"] == "agent"]["reward"].sum(),
+                                  rel=1e-9)
+    with pytest.raises(ValueError, match=r"^scenario: trained with encoders = "):
+        netsim.load_agent(model, scenario=larger.model_copy(update={"encoders": ["ViT-B-32"]}))
+    with pytest.raises(ValueError, match=r"^path: .*nowhere.zip: no such file"):
+        netsim.load_agent(tmp_path / "nowhere.zip")
 
 
 def test_a_size_free_model_needs_statistical_information_and_drops_it_learnt(tmp_path):

@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import gymnasium
@@ -23,12 +22,11 @@ scenario file)."""
 
 
 def _scenario(scenario: Any):  # type: ignore[no-untyped-def]
-    """A scenario object, loaded if given as a file."""
-    if isinstance(scenario, str | Path):
-        from netsim.loading import load_scenario
+    """A scenario object, from a file, a mapping (the file's content) or a Scenario
+    (:func:`netsim.api.load_scenario`: anything else is one TypeError line)."""
+    from netsim.api import load_scenario
 
-        return load_scenario(scenario)
-    return scenario
+    return load_scenario(scenario)
 
 
 def slot_assignment_env(scenario: Any, **kwargs: Any) -> gymnasium.Env:

@@ -11,6 +11,8 @@ Action ``m * Q + q`` serves the current user with encoder m on RB q; the last ac
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -23,7 +25,7 @@ from netsim.rl.observation import (
     queue_view,
 )
 from netsim.rl.size_free import SizeFreeEncoder, SizeFreeSlot
-from netsim.scenario import MAX_SEED
+from netsim.scenario import MAX_SEED, Scenario
 from netsim.simulation.scheduling import SchedulingProblem
 
 NOT_SERVED = -1
@@ -37,10 +39,19 @@ def episode_over() -> gym.error.ResetNeeded:
         "request, or the environment was never reset): call reset() first")
 
 
+RESET_OPTIONS = ("world_seed",)
+"""The keys a reset's ``options`` may hold."""
+
+
 def world_seed_option(options: dict | None) -> int | None:
     """The ``world_seed`` of a reset's options (evaluation), a seed as the scenario's
     (0 .. 2**63 - 1) or None; ValueError (one line) for anything else (a float is not
-    truncated)."""
+    truncated) and for a key other than RESET_OPTIONS (a misspelt one would otherwise
+    give a random world without a word)."""
+    unknown = sorted(str(key) for key in (options or {}) if key not in RESET_OPTIONS)
+    if unknown:
+        raise ValueError(f"options: unknown key {unknown[0]!r} (known: "
+                         f"{', '.join(RESET_OPTIONS)})")
     seed = (options or {}).get("world_seed")
     if seed is None:
         return None
@@ -49,6 +60,89 @@ def world_seed_option(options: dict | None) -> int | None:
         raise ValueError(f"options['world_seed']: {seed!r}: must be an integer from 0 "
                          "to 2**63 - 1")
     return int(seed)
+
+
+def action_index(action: Any, n_actions: int) -> int:
+    """``action`` as the index it names: an integer, a numpy integer or a 0-d integer
+    array (what gymnasium's Discrete space holds); ValueError (one line) for anything
+    else, so that 2.5 or [3] is never read as an action. An index outside 0 .. n - 1 is
+    an invalid action (penalised, the user left unserved), not an error."""
+    value = action.item() if isinstance(action, np.ndarray) and action.ndim == 0 else action
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        shown = f"array of shape {action.shape}" if isinstance(action, np.ndarray) else repr(action)
+        raise ValueError(  # noqa: TRY004 - a bad action is a ValueError, as a bad world seed
+            f"action: {shown}: an integer index of the Discrete({n_actions}) action space")
+    return int(value)
+
+
+def training_problem(training: Scenario, scenario: Scenario) -> tuple[str, str] | None:
+    """Why a model trained on ``training`` cannot decide in ``scenario`` — (the key to
+    blame, the problem, one line) — or None: the same users and RBs (but for a size-free
+    model) and encoders; an "unserved" action it learnt; a closed-loop model (it sees the
+    queues) needs a closed loop with the same BS cores (but for a size-free model)."""
+    size_free = training.rl.policy == "size_free"
+    for what, here, there in (
+        *(() if size_free else (
+            ("users.count", scenario.users.count, training.users.count),
+            ("cell.n_rbs", scenario.cell.n_rbs, training.cell.n_rbs))),
+        ("encoders", scenario.encoders, training.encoders),
+    ):
+        if here != there:
+            return "model_path", f"trained with {what} = {there}, this scenario has {here}"
+    trained, here = _who_may_go_unserved(training), _who_may_go_unserved(scenario)
+    if here and not trained:  # its "unserved" action was never valid in training
+        return "model_path", ("trained where every user is served (users.count <= "
+                              "cell.n_rbs, users.voluntary_drop: false), so it never learnt "
+                              "to leave one unserved; this scenario lets users go unserved "
+                              f"({here}): train on such a cell")
+    if training.delay_model == "des":  # it sees the queues: only a closed loop shows them
+        if scenario.delay_model != "des":
+            return "model_path", ("trained in the closed loop (delay_model: des); it needs "
+                                  "delay_model: des")
+        if scenario.base_station.cores != training.base_station.cores and not size_free:
+            return "model_path", (f"trained with base_station.cores = "
+                                  f"{training.base_station.cores}, this scenario has "
+                                  f"{scenario.base_station.cores}")
+    return None
+
+
+def _who_may_go_unserved(scenario: Scenario) -> str:
+    """Why a user may be left unserved in the scenario ('' if never)."""
+    if scenario.users.voluntary_drop:
+        return "users.voluntary_drop: true"
+    if scenario.users.count > scenario.cell.n_rbs:
+        return f"{scenario.users.count} users on {scenario.cell.n_rbs} RBs"
+    return ""
+
+
+def trained_on_scenario(trained_on: Any, scenario: Scenario, closed_loop: bool) -> Scenario:
+    """The scenario whose constants an environment's observations are scaled with: the
+    one a model was trained on (``trained_on``: its training folder, its model.zip or
+    scenario.yaml, or a Scenario), so that the model sees what ``netsim run`` shows it
+    in ``scenario``; ``scenario`` itself if None. ValueError (one line) if that model
+    cannot decide there (:func:`training_problem`), or if it was trained in the other
+    environment (``closed_loop``: the queues are part of its observation or not)."""
+    if trained_on is None:
+        return scenario
+    if isinstance(trained_on, Scenario):
+        training = trained_on
+    else:
+        from netsim.loading import load_scenario
+
+        path = Path(trained_on)
+        if path.is_dir():
+            path = path / "scenario.yaml"
+        elif path.suffix == ".zip":
+            path = path.parent / "scenario.yaml"
+        training = load_scenario(path)
+    problem = training_problem(training, scenario)
+    if problem is None and (training.delay_model == "des") != closed_loop:
+        problem = ("", "trained in the closed loop: use netsim/QueueAssignment-v0" if
+                   closed_loop is False else "trained on the analytic per-slot model: use "
+                   "netsim/SlotAssignment-v0 (its observation has no queues)")
+    if problem is not None:
+        raise ValueError(f"trained_on: {problem[1]}")
+    return training
 
 
 def assignment_order(users: np.ndarray, distance_m: np.ndarray, rule: str) -> np.ndarray:

@@ -53,8 +53,10 @@ from netsim.model.world import WorldTrace, generate_snapshots, generate_world
 from netsim.rl.assignment import (
     SlotAssignment,
     Step,
+    action_index,
     assignment_order,
     episode_over,
+    trained_on_scenario,
     world_seed_option,
 )
 from netsim.rl.masks import MaskSpec, masks_from_observations  # noqa: F401 - the env's protocol
@@ -90,11 +92,14 @@ class _Chunk:
 
 
 class SlotAssignmentEnv(gym.Env):
-    """Sequential (encoder, RB) assignment, one user per step."""
+    """Sequential (encoder, RB) assignment, one user per step (``trained_on``: a trained
+    model's folder, model.zip, scenario.yaml or Scenario, whose constants scale the
+    observation, as netsim run shows that model this cell)."""
 
     metadata = {"render_modes": []}
 
-    def __init__(self, scenario: Scenario, model: CellModel | None = None) -> None:
+    def __init__(self, scenario: Scenario, model: CellModel | None = None,
+                 trained_on: Any = None) -> None:
         super().__init__()
         if scenario.users.arrivals.model == "poisson":
             raise ValueError("users.arrivals: poisson: the per-slot environment draws one "
@@ -115,13 +120,16 @@ class SlotAssignmentEnv(gym.Env):
         self.drop_action = self.n_encoders * self.n_rbs
         self.penalty = drop_penalties(scenario)
         self.action_space = gym.spaces.Discrete(self.drop_action + 1)
-        self.size_free = scenario.rl.policy == "size_free"
+        # the observation's scales and user order: the training scenario's
+        training = trained_on_scenario(trained_on, scenario, closed_loop=False)
+        self.user_order = training.rl.user_order
+        self.size_free = training.rl.policy == "size_free"
         if self.size_free:
             size = size_free_observation_size(self.n_rbs, self.n_encoders)
-            self.observer = SizeFreeEncoder.from_scenario(scenario)
+            self.observer = SizeFreeEncoder.from_scenario(training)
         else:
             size = observation_size(self.n_users, self.n_rbs)
-            self.observer = ObservationEncoder.from_scenario(scenario)
+            self.observer = ObservationEncoder.from_scenario(training)
         self.observation_space = gym.spaces.Box(-OBS_BOUND, OBS_BOUND, (size,), np.float32)
         self.world: WorldTrace | None = None
 
@@ -205,6 +213,8 @@ class SlotAssignmentEnv(gym.Env):
         for old in ("realised_cost", "reward_cost", "_templates", "_snr_feature"):
             state.pop(old, None)
         self.__dict__.update({"_chunk": None, **state})
+        if "user_order" not in state:  # pickled before trained_on existed
+            self.user_order = self.scenario.rl.user_order
 
     def _compute_chunk(self, start: int, stop: int) -> _Chunk:
         """The world's slots ``start`` to ``stop``: realised cost (eq. 11 under the slots'
@@ -234,8 +244,7 @@ class SlotAssignmentEnv(gym.Env):
         """Skip slots without requests; start the assignment of the next one."""
         while self.slot < self.stop:
             users = assignment_order(np.flatnonzero(self.world.active[self.slot]),
-                                     self.world.distance_m[self.slot],
-                                     self.scenario.rl.user_order)
+                                     self.world.distance_m[self.slot], self.user_order)
             if users.size:
                 break
             self.slot += 1
@@ -277,7 +286,7 @@ class SlotAssignmentEnv(gym.Env):
         if not self.awaiting_action:
             raise episode_over()
         slot = self.slot
-        step: Step = self.assignment.act(action)
+        step: Step = self.assignment.act(action_index(action, self.action_space.n))
         info: dict[str, Any] = {"invalid_action": not step.valid, "user": step.user,
                                 "slot": slot}
         if step.served:

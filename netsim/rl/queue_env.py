@@ -60,8 +60,10 @@ from netsim.model.cost import CellModel
 from netsim.model.world import generate_world
 from netsim.rl.assignment import (
     SlotAssignment,
+    action_index,
     episode_over,
     problem_assignment,
+    trained_on_scenario,
     world_seed_option,
 )
 from netsim.rl.observation import OBS_BOUND, ObservationEncoder, observation_size
@@ -116,14 +118,17 @@ class ExternalDecisions(Scheduler):
 class QueueAssignmentEnv(gym.Env):
     """Sequential (encoder, RB) assignment inside the closed loop, one user per step
     (``realise``: run each served request as a SimPy process; ``report_cost``: the
-    step's realised cost in ``info["cost"]``; module docstring)."""
+    step's realised cost in ``info["cost"]``; ``trained_on``: a trained model's folder,
+    model.zip, scenario.yaml or Scenario, whose constants scale the observation, as
+    netsim run shows that model this cell; module docstring)."""
 
     metadata = {"render_modes": []}  # noqa: RUF012 - gymnasium's own attribute
 
     def __init__(self, scenario: Scenario, realise: bool = False,
-                 report_cost: bool = True) -> None:
+                 report_cost: bool = True, trained_on: Any = None) -> None:
         super().__init__()
         check_closed_loop_scenario(scenario, evaluation=False)
+        training = trained_on_scenario(trained_on, scenario, closed_loop=True)
         self.realise = realise
         self.report_cost = report_cost
         self.scenario = scenario.model_copy(update={"slots": scenario.rl.episode_slots})
@@ -131,11 +136,13 @@ class QueueAssignmentEnv(gym.Env):
         self.n_users, self.n_rbs = scenario.users.count, scenario.cell.n_rbs
         self.n_encoders = len(scenario.encoders)
         self.cores = scenario.base_station.cores
-        self.tau = scenario.slot_duration_s
+        # the observation's scales, user order and slot length: the training scenario's
+        self.tau = training.slot_duration_s
+        self.user_order = training.rl.user_order
         self.penalty = drop_penalties(scenario)
-        self.size_free = scenario.rl.policy == "size_free"
+        self.size_free = training.rl.policy == "size_free"
         self.observer = (SizeFreeEncoder if self.size_free
-                         else ObservationEncoder).from_scenario(scenario)
+                         else ObservationEncoder).from_scenario(training)
         self.action_space = gym.spaces.Discrete(self.n_encoders * self.n_rbs + 1)
         size = (size_free_observation_size(self.n_rbs, self.n_encoders) if self.size_free
                 else queue_observation_size(self.n_users, self.n_rbs, self.cores))
@@ -206,6 +213,8 @@ class QueueAssignmentEnv(gym.Env):
     def __setstate__(self, state: dict[str, Any]) -> None:
         # pickled before these options existed
         self.__dict__.update({"realise": False, "report_cost": True, **state})
+        if "user_order" not in state:  # pickled before trained_on existed
+            self.user_order = self.scenario.rl.user_order
         self.loop = self.assignment = None
         episode = state.get("_episode")
         if episode is not None:
@@ -234,7 +243,7 @@ class QueueAssignmentEnv(gym.Env):
         if self.reward_model == "expected":
             self._running["expected"] = RunningCost(state)
         template, snr_feature = self._slot_features(offset)
-        self.assignment = problem_assignment(self.observer, problem, self.scenario.rl.user_order,
+        self.assignment = problem_assignment(self.observer, problem, self.user_order,
                                              self.tau, template, snr_feature)
         self._served_rows: list[int] = []
         self._encoder = np.full(users.size, -1, dtype=np.int64)
@@ -277,7 +286,8 @@ class QueueAssignmentEnv(gym.Env):
     def step(self, action: int):
         if self.assignment is None:
             raise episode_over()
-        self._episode[1].append(int(action))
+        action = action_index(action, self.action_space.n)
+        self._episode[1].append(action)
         step = self.assignment.act(action)
         info: dict[str, Any] = {"invalid_action": not step.valid, "user": step.user,
                                 "slot": self._slot}

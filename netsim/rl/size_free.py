@@ -71,6 +71,19 @@ def size_free_observation_size(n_rbs: int, n_encoders: int) -> int:
     return len(GLOBAL_FEATURES) + n_rbs * size_free_row_width(n_encoders)
 
 
+def size_free_spaces(n_rbs: int, n_encoders: int) -> dict:
+    """The observation and action spaces of a size-free policy on a cell of ``n_rbs``
+    RBs (its weights fit any): what a saved model is loaded with for another cell."""
+    import gymnasium as gym
+
+    from netsim.rl.observation import OBS_BOUND
+
+    return {"observation_space": gym.spaces.Box(
+                -OBS_BOUND, OBS_BOUND, (size_free_observation_size(n_rbs, n_encoders),),
+                np.float32),
+            "action_space": gym.spaces.Discrete(n_encoders * n_rbs + 1)}
+
+
 def rbs_of(size: int, n_encoders: int) -> int:
     """Q of a size-free observation of ``size`` entries."""
     return (size - len(GLOBAL_FEATURES)) // size_free_row_width(n_encoders)

@@ -40,6 +40,16 @@ class MaskedOffPolicy:
         batch = 1 if single else observations.shape[0]
         return np.ones((batch, self.action_space.n), dtype=bool)  # type: ignore[attr-defined]
 
+    def _given_masks(self, action_masks, batch: int) -> np.ndarray:  # type: ignore[no-untyped-def]
+        """``predict``'s masks as (batch, n_actions): one per observation, or one for all
+        of them (as MaskablePPO takes it); ValueError (one line) for any other shape."""
+        masks = np.atleast_2d(np.asarray(action_masks, dtype=bool))
+        n = self.action_space.n  # type: ignore[attr-defined]
+        if masks.ndim != 2 or masks.shape[1] != n or masks.shape[0] not in (1, batch):
+            raise ValueError(f"action_masks: shape {np.shape(action_masks)}: one mask of {n} "
+                             f"actions, or one per observation ({batch} here)")
+        return np.repeat(masks, batch, axis=0) if masks.shape[0] != batch else masks
+
     def _live_masks(self) -> np.ndarray:
         """Masks of the states the training environments are in now."""
         env = self.get_env()  # type: ignore[attr-defined]

@@ -46,7 +46,8 @@ class MaskableDQN(MaskedOffPolicy, DQN):
         # SB3's reading of one observation or a batch, for any observation space (a
         # Discrete one is an index, a Box one may have several dimensions)
         obs, vectorized = self.policy.obs_to_tensor(observation)
-        masks = self._masks(observation) if action_masks is None else np.atleast_2d(action_masks)
+        masks = (self._masks(observation) if action_masks is None
+                 else self._given_masks(action_masks, obs.shape[0]))
         if not deterministic and self.mask_rng.random() < self.exploration_rate:
             actions = random_valid(masks, self.mask_rng)
         else:

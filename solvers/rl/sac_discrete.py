@@ -151,7 +151,8 @@ class SACDiscrete(MaskedOffPolicy, OffPolicyAlgorithm):
         # SB3's reading of one observation or a batch, for any observation space (a
         # Discrete one is an index, a Box one may have several dimensions)
         obs, vectorized = self.policy.obs_to_tensor(observation)
-        masks = self._masks(observation) if action_masks is None else np.atleast_2d(action_masks)
+        masks = (self._masks(observation) if action_masks is None
+                 else self._given_masks(action_masks, obs.shape[0]))
         with th.no_grad():
             log_probs = self.policy.masked_log_probs(self.policy.features(obs),
                                                      th.as_tensor(masks, device=self.device))

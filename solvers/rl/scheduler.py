@@ -17,14 +17,13 @@ import functools
 from pathlib import Path
 from typing import Literal
 
-import gymnasium as gym
 import numpy as np
 
 from netsim.loading import load_scenario
-from netsim.rl.assignment import problem_assignment
-from netsim.rl.observation import OBS_BOUND, ObservationEncoder, observation_size
+from netsim.rl.assignment import problem_assignment, training_problem
+from netsim.rl.observation import ObservationEncoder, observation_size
 from netsim.rl.queue_env import queue_observation_size
-from netsim.rl.size_free import SizeFreeEncoder, size_free_observation_size
+from netsim.rl.size_free import SizeFreeEncoder, size_free_observation_size, size_free_spaces
 from netsim.scenario import Scenario
 from netsim.simulation.scheduling import (
     NOT_SERVED,
@@ -58,13 +57,7 @@ def load_model(path: Path, algo: str, cell: tuple[int, int] | None = None):  # t
 @functools.lru_cache(maxsize=8)
 def _load_model(path: str, algo: str, mtime_ns: int, size: int,  # type: ignore[no-untyped-def]
                 cell: tuple[int, int] | None):
-    custom = None
-    if cell is not None:
-        n_rbs, n_encoders = cell
-        custom = {"observation_space": gym.spaces.Box(
-                      -OBS_BOUND, OBS_BOUND, (size_free_observation_size(n_rbs, n_encoders),),
-                      np.float32),
-                  "action_space": gym.spaces.Discrete(n_encoders * n_rbs + 1)}
+    custom = None if cell is None else size_free_spaces(*cell)
     return ALGORITHMS[algo][1].load(path, device="cpu", custom_objects=custom)
 
 
@@ -103,15 +96,6 @@ def check_model_file(path: Path, algo: str, scenario: Scenario) -> None:
                              f"{model.action_space.n} actions, this scenario {actions}")
 
 
-def _who_may_go_unserved(scenario: Scenario) -> str:
-    """Why a user may be left unserved in the scenario ('' if never)."""
-    if scenario.users.voluntary_drop:
-        return "users.voluntary_drop: true"
-    if scenario.users.count > scenario.cell.n_rbs:
-        return f"{scenario.users.count} users on {scenario.cell.n_rbs} RBs"
-    return ""
-
-
 class RLScheduler(Scheduler):
     Params = RLParams
     uses_cost = False
@@ -134,30 +118,9 @@ class RLScheduler(Scheduler):
                 "a size-free model sees the expected cost, as it did in training"
                 if size_free else "an MLP model decides from its observation alone, the "
                 "same at every information level") + ": information must be statistical")
-        for what, here, there in (
-            *(() if size_free else (
-                ("users.count", scenario.users.count, training.users.count),
-                ("cell.n_rbs", scenario.cell.n_rbs, training.cell.n_rbs))),
-            ("encoders", scenario.encoders, training.encoders),
-        ):
-            if here != there:
-                raise ParameterError(
-                    "model_path", f"trained with {what} = {there}, this scenario has {here}"
-                )
-        trained, here = _who_may_go_unserved(training), _who_may_go_unserved(scenario)
-        if here and not trained:  # its "unserved" action was never valid in training
-            raise ParameterError("model_path", "trained where every user is served "
-                                 "(users.count <= cell.n_rbs, users.voluntary_drop: false), "
-                                 "so it never learnt to leave one unserved; this scenario "
-                                 f"lets users go unserved ({here}): train on such a cell")
-        if training.delay_model == "des":  # it sees the queues: only a closed loop shows them
-            if scenario.delay_model != "des":
-                raise ParameterError("model_path", "trained in the closed loop (delay_model: "
-                                     "des); it needs delay_model: des")
-            if scenario.base_station.cores != training.base_station.cores and not size_free:
-                raise ParameterError("model_path", f"trained with base_station.cores = "
-                                     f"{training.base_station.cores}, this scenario has "
-                                     f"{scenario.base_station.cores}")
+        problem = training_problem(training, scenario)
+        if problem is not None:
+            raise ParameterError(*problem)
         check_model_file(path, params.algo, training)
         return params.model_copy(update={"model_path": str(path.resolve())})
 

@@ -49,6 +49,7 @@ from netsim.rl.env import SlotAssignmentEnv
 from netsim.rl.evaluation import evaluate_policy
 from netsim.rl.masks import MaskSpec
 from netsim.rl.queue_env import QueueAssignmentEnv, check_closed_loop_scenario
+from netsim.rl.size_free import size_free_spaces
 from netsim.scenario import Scenario, training_seed_problem
 from netsim.simulation.output import csv_text, resolved_scenario_text, write_resolved_scenario
 from netsim.verbosity import NetsimWarning
@@ -226,10 +227,13 @@ def train(
         torch.set_num_threads(threads)
 
 
-def load_trained(path: Path, algo: str):  # type: ignore[no-untyped-def]
+def load_trained(path: Path, algo: str, cell: tuple[int, int] | None = None):  # type: ignore[no-untyped-def]
     """A fresh copy of the model ``netsim train`` saved at ``path`` (model.zip), as
-    ``algo``, on the CPU (the Python API's :func:`netsim.api.train` returns it)."""
-    return ALGORITHMS[algo][1].load(path, device="cpu")
+    ``algo``, on the CPU (the Python API's :func:`netsim.api.train` and
+    :func:`netsim.api.load_agent` return it); ``cell`` = (n_rbs, n_encoders): a
+    size-free model's spaces set for a cell of that many RBs."""
+    custom = None if cell is None else size_free_spaces(*cell)
+    return ALGORITHMS[algo][1].load(path, device="cpu", custom_objects=custom)
 
 
 class TrainingFolderError(ValueError):
