@@ -126,7 +126,7 @@ class RunResults:
             raise ValueError(f"format: {format!r}: choose one of {', '.join(TABLE_FORMATS)}")
         folder = Path(folder)
         try:
-            check_output_folder(folder)
+            check_output_folder(folder, self.scenario)
             with exclusive_writer(folder, "run"):
                 publish_run(folder, self.scenario,
                             RunResult(self.records, self.summary, self.timing), format)
@@ -247,6 +247,8 @@ def load_agent(path: str | Path, scenario: Scenario | str | Path | Mapping[str, 
     path = Path(path)
     if path.is_dir():
         path = path / "model.zip"
+    elif path.suffix in (".yaml", ".yml"):  # the training's scenario.yaml: its model beside
+        path = path.with_name("model.zip")
     folder = path.parent
     for needed in (path, folder / "scenario.yaml"):
         if not needed.is_file():

@@ -125,7 +125,7 @@ def run(
         return
     check_memory(scenario, scenario_file)
     try:
-        check_output_folder(out_dir)
+        check_output_folder(out_dir, scenario)
         with exclusive_writer(out_dir, "run"):
             _run_and_publish(scenario, scenario_file, out_dir, progress, table_format)
     except (OutputError, FolderBusy) as error:

@@ -80,16 +80,17 @@ def test_off_policy_agents_act_only_on_what_action_masks_allows(algo):
     model.learn(400)
     assert len(env.taken) == 400 and all(action % 2 == 0 for action in env.taken)
     assert {0, 2, 4} <= set(env.taken)  # it does explore among the valid ones
-    # predict's masks: one per observation, or one for a whole batch (as MaskablePPO
-    # takes it; DQN failed inside numpy), any other shape one line
+    # predict's masks: one per observation, or one for a whole batch (DQN failed inside
+    # numpy), any other shape one line
     batch = np.zeros((3, 4), np.float32)
     only = np.arange(6) == 4
     for deterministic in (True, False):
         assert model.predict(batch, deterministic=deterministic, action_masks=only)[0].tolist() \
             == [4, 4, 4]
         each = np.stack([np.arange(6) == k for k in (0, 2, 4)])
-        assert model.predict(batch, deterministic=deterministic,
-                             action_masks=each)[0].tolist() == [0, 2, 4]
+        for masks in (each, each.ravel()):  # rows, or flat as MaskablePPO takes them
+            assert model.predict(batch, deterministic=deterministic,
+                                 action_masks=masks)[0].tolist() == [0, 2, 4]
     for wrong in (np.ones(5, bool), np.ones((2, 6), bool), np.ones((3, 2, 6), bool)):
         with pytest.raises(ValueError, match=r"^action_masks: shape .*: one mask of 6 "
                                              r"actions, or one per observation \(3 here\)"):

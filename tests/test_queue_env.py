@@ -392,6 +392,10 @@ def test_a_model_trained_in_the_closed_loop_schedules_in_netsim_run(tmp_path):
               for trained_on in (tmp_path / "train", None)}
     assert played[True] == pytest.approx(ran, rel=1e-9)
     assert played[False] != pytest.approx(ran, rel=1e-3)
+    for wrong, problem in ((tmp_path / "nowhere", r"nowhere: no such file"),
+                           ({"users": 3}, r"dict: a training folder")):
+        with pytest.raises(ValueError, match=rf"^trained_on: .*{problem}"):
+            QueueAssignmentEnv(other, trained_on=wrong)
     with pytest.raises(ValueError, match=r"^trained_on: trained with users.count = 5, "
                                          r"this scenario has 4"):
         QueueAssignmentEnv(load_scenario(write_yaml(tmp_path / "four.yaml", {

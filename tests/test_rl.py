@@ -326,31 +326,89 @@ def test_a_trained_model_is_a_scheduler_in_netsim_run(trained, tmp_path):
 
 
 def test_a_run_folder_with_a_relative_model_path_runs_again(trained, tmp_path):
-    """A scenario naming its agent relative to its own folder: the run folder's
-    scenario.yaml names it so that it loads and runs again from there (absolute: the
-    model lies outside), with the same records; validate accepts it too."""
+    """A scenario naming its agent relative to its own folder, reached through a link:
+    the run folder's scenario.yaml names the agent the run used (links followed, as the
+    loader follows them: "link/../agent" is not "agent"), so that it loads and runs again
+    from there, with the same records; validate accepts it too. A run into a folder that
+    holds the agent it runs is refused (the run would delete it with the folder)."""
     from typer.testing import CliRunner
 
     from netsim.cli import app
 
     _, out, _ = trained
-    cell = tmp_path / "cell"
-    (cell / "agent").mkdir(parents=True)
+    real = tmp_path / "real"
+    (real / "sub").mkdir(parents=True)
+    (real / "agent").mkdir()
     for name in ("model.zip", "scenario.yaml"):
-        shutil.copy(out / name, cell / "agent" / name)
-    scenario_file = cell / "compare.yaml"
-    scenario_file.write_text(
-        (out / "scenario.yaml").read_text().split("schedulers:")[0]
-        + "schedulers:\n  - {type: rl, algo: ppo, model_path: agent/model.zip, label: agent}\n")
+        shutil.copy(out / name, real / "agent" / name)
+    (tmp_path / "link").symlink_to(real / "sub")
+    text = ((out / "scenario.yaml").read_text().split("schedulers:")[0]
+            + "schedulers:\n  - {type: rl, algo: ppo, model_path: ../agent/model.zip, "
+            "label: agent}\n")
+    (real / "sub" / "compare.yaml").write_text(text)
     first, again = tmp_path / "runs" / "first", tmp_path / "runs" / "again"
-    for source, target in ((scenario_file, first), (first / "scenario.yaml", again)):
+    for source, target in ((tmp_path / "link" / "compare.yaml", first),
+                           (first / "scenario.yaml", again)):
         result = CliRunner().invoke(app, ["run", str(source), "--out", str(target),
                                           "--seeds", "3", "--no-progress"])
         assert result.exit_code == 0, result.output
     written = (first / "scenario.yaml").read_text()
-    assert f"model_path: {(cell / 'agent' / 'model.zip').resolve()}" in written
+    assert f"model_path: {(real / 'agent' / 'model.zip').resolve()}" in written
     assert (again / "records.csv").read_bytes() == (first / "records.csv").read_bytes()
     assert CliRunner().invoke(app, ["validate", str(first / "scenario.yaml")]).exit_code == 0
+    shutil.copytree(real / "agent", first / "agent")
+    (first / "inside.yaml").write_text(text.replace("../agent/", "agent/"))
+    before = sorted(p.name for p in first.iterdir())
+    result = CliRunner().invoke(app, ["run", str(first / "inside.yaml"), "--out", str(first),
+                                      "--no-progress"])
+    assert result.exit_code == 2 and "holds agent/model.zip, an agent this scenario runs" \
+        in result.output
+    assert sorted(p.name for p in first.iterdir()) == before
+
+
+def test_trainings_and_sweeps_with_an_agent_named_relative_to_their_file(trained, tmp_path):
+    """A scenario that lists a trained agent by a path relative to its file: a training
+    stopped before its first checkpoint resumes (its scenario.yaml names the agent for
+    its folder), and a training sweep's points run it (each point's scenario is read
+    from the point's folder; every point failed after its training)."""
+    from typer.testing import CliRunner
+
+    from netsim.cli import app
+
+    _, out, _ = trained
+    (tmp_path / "agent").mkdir()
+    for name in ("model.zip", "scenario.yaml"):
+        shutil.copy(out / name, tmp_path / "agent" / name)
+    text = ((out / "scenario.yaml").read_text().split("schedulers:")[0]
+            + "schedulers:\n  - {type: rl, algo: ppo, model_path: agent/model.zip, "
+            "label: agent}\n")
+    scenario = tmp_path / "train.yaml"
+    scenario.write_text(text)
+    training = ["train", str(scenario), "--steps", "64", "--out", str(tmp_path / "tr"),
+                "--no-progress"]
+    assert CliRunner().invoke(app, training).exit_code == 0
+    for name in ("model.zip", "finished.json", "checkpoints"):  # what a kill leaves
+        path = tmp_path / "tr" / name
+        shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
+    from netsim.verbosity import NetsimWarning
+
+    with pytest.warns(NetsimWarning, match="no checkpoint to resume from yet"):
+        result = CliRunner().invoke(app, [*training, "--resume"])
+    assert result.exit_code == 0, result.output
+    import yaml
+
+    data = yaml.safe_load(text)
+    data.update(seeds=[0], slots=4, sweep={"kind": "train", "algo": "ppo",
+                                           "grid": {"rl.total_steps": [64]}})
+    sweep = tmp_path / "sweep.yaml"
+    sweep.write_text(yaml.safe_dump(data))
+    result = CliRunner().invoke(app, ["sweep", str(sweep), "--out", str(tmp_path / "sw"),
+                                      "--workers", "1", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    points = [p for p in (tmp_path / "sw").iterdir() if (p / "done.json").is_file()]
+    assert len(points) == 1
+    records = pd.read_csv(points[0] / "records.csv")
+    assert {"agent", "ppo"} <= set(records["scheduler"])
 
 
 def test_a_trained_model_schedules_inside_the_closed_loop(trained):

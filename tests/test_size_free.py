@@ -161,6 +161,8 @@ def test_one_saved_model_schedules_cells_of_other_sizes(tmp_path, algo):
                                   rel=1e-9)
     with pytest.raises(ValueError, match=r"^scenario: trained with encoders = "):
         netsim.load_agent(model, scenario=larger.model_copy(update={"encoders": ["ViT-B-32"]}))
+    again = netsim.load_agent(tmp_path / "train" / "scenario.yaml", scenario=larger)
+    assert again is not agent_model and type(again) is type(agent_model)
     with pytest.raises(ValueError, match=r"^path: .*nowhere.zip: no such file"):
         netsim.load_agent(tmp_path / "nowhere.zip")
 

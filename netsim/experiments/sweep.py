@@ -66,6 +66,7 @@ from netsim.simulation.output import (
     csv_text,
     point_folder,
     run_files,
+    with_model_paths_for,
     write_resolved_scenario,
 )
 from netsim.simulation.runner import NoRequestsError, memory_problem, run_scenario
@@ -265,7 +266,7 @@ def train_point(scenario: Scenario, job: Job, folder: Path) -> Scenario:
     timing = pd.DataFrame([{"scheduler": f"train:{job.algo}", "train_steps":
                             scenario.rl.total_steps, "train_wall_s": wall_s}])
     atomic_write_text(folder / "training_time.csv", csv_text(timing))
-    data = scenario_data(scenario)
+    data = scenario_data(with_model_paths_for(scenario, None))  # read from the point folder
     data["profile"] = portable_profile(scenario)
     data["schedulers"].append(
         {"type": "rl", "algo": job.algo, "model_path": "train/model.zip", "label": job.algo}
@@ -283,7 +284,7 @@ def measure_point(scenario: Scenario, job: Job, folder: Path) -> Scenario:
     if done.returncode != 0:
         lines = [line for line in done.stderr.splitlines() if line.strip()]
         raise RuntimeError(lines[-1] if lines else f"netsim profile exited with {done.returncode}")
-    data = scenario_data(scenario)
+    data = scenario_data(with_model_paths_for(scenario, None))  # read from the point folder
     data["profile"] = str(path)
     return parse_scenario(data, job.source, folder)
 

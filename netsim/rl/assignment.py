@@ -126,7 +126,8 @@ def trained_on_scenario(trained_on: Any, scenario: Scenario, closed_loop: bool) 
         return scenario
     if isinstance(trained_on, Scenario):
         training = trained_on
-    else:
+    elif isinstance(trained_on, str | Path):
+        from netsim.errors import ScenarioError
         from netsim.loading import load_scenario
 
         path = Path(trained_on)
@@ -134,7 +135,17 @@ def trained_on_scenario(trained_on: Any, scenario: Scenario, closed_loop: bool) 
             path = path / "scenario.yaml"
         elif path.suffix == ".zip":
             path = path.parent / "scenario.yaml"
-        training = load_scenario(path)
+        if not path.is_file():
+            raise ValueError(f"trained_on: {path}: no such file (a training folder of "
+                             "netsim train holds scenario.yaml)")
+        try:
+            training = load_scenario(path)
+        except ScenarioError as error:
+            raise ValueError(f"trained_on: {error}") from None
+    else:
+        raise ValueError(  # noqa: TRY004 - every bad argument here is a ValueError
+            f"trained_on: {type(trained_on).__name__}: a training folder, its model.zip or "
+            "scenario.yaml, or a Scenario")
     problem = training_problem(training, scenario)
     if problem is None and (training.delay_model == "des") != closed_loop:
         problem = ("", "trained in the closed loop: use netsim/QueueAssignment-v0" if

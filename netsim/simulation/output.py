@@ -42,12 +42,13 @@ def with_model_paths_for(scenario: Scenario, folder: Path | None) -> Scenario:
     ``folder``: relative to it where the model lies inside it (a training sweep's
     point), else absolute; so the written file loads and runs again where it lies
     (``folder`` None: a folder not known yet, as a sweep point's)."""
-    inside = None if folder is None else Path(os.path.abspath(folder))
+    inside = None if folder is None else Path(os.path.realpath(folder))
     entries, changed = [], False
     for entry in scenario.schedulers:
         given = entry.params.get("model_path")
         if isinstance(given, str) and given and not Path(given).is_absolute():
-            path = Path(os.path.abspath(Path(scenario.source_dir or ".") / given))
+            # links followed, as the loader opens it ("link/../x" is not "x")
+            path = Path(os.path.realpath(Path(scenario.source_dir or ".") / given))
             written = (path.relative_to(inside).as_posix()
                        if inside is not None and path.is_relative_to(inside) else str(path))
             if written != given:
@@ -66,9 +67,28 @@ def resolved_scenario_files(scenario: Scenario, folder: Path | None = None
     files = {}
     if scenario.profile != "default":
         files[PROFILE_COPY] = resolve_profile_path(scenario).read_bytes()
-    text = resolved_scenario_text(with_model_paths_for(scenario, folder))
-    files["scenario.yaml"] = text.encode("utf-8")
+    files["scenario.yaml"] = scenario_file_text(scenario, folder).encode("utf-8")
     return files
+
+
+def scenario_file_text(scenario: Scenario, folder: Path | None) -> str:
+    """The text of the scenario.yaml written into ``folder`` (:func:`resolved_scenario_text`
+    with the model paths :func:`with_model_paths_for` writes there)."""
+    return resolved_scenario_text(with_model_paths_for(scenario, folder))
+
+
+def models_inside(scenario: Scenario, folder: Path) -> list[str]:
+    """The trained agents (model paths as the scenario gives them) that lie inside
+    ``folder``: a run that replaces the folder whole would delete them."""
+    inside = Path(os.path.realpath(folder))
+    found = []
+    for entry in scenario.schedulers:
+        given = entry.params.get("model_path")
+        if isinstance(given, str) and given:
+            path = Path(os.path.realpath(Path(scenario.source_dir or ".") / given))
+            if path.is_relative_to(inside):
+                found.append(given)
+    return found
 
 
 def write_resolved_scenario(out_dir: Path, scenario: Scenario) -> None:
@@ -113,16 +133,22 @@ def _is_run_folder(path: Path) -> bool:
     return (path / "scenario.yaml").is_file() and has_table(path, "records")
 
 
-def check_output_folder(out_dir: Path) -> None:
+def check_output_folder(out_dir: Path, scenario: Scenario | None = None) -> None:
     """Before any work: raise OutputError unless ``out_dir`` can take a run. It must be
     absent, empty (empty probe folders a killed command left aside), or an earlier run
-    folder (which the run will replace whole, plots and reports included); its parent
-    must exist or be creatable, and writable (tried by making and removing a folder
-    there, so read-only mounts and permissions count)."""
+    folder (which the run will replace whole, plots and reports included) that holds no
+    agent ``scenario`` runs (a training sweep's point holds its own); its parent must
+    exist or be creatable, and writable (tried by making and removing a folder there,
+    so read-only mounts and permissions count)."""
     out_dir = Path(out_dir)
     problem = target_problem(out_dir, folder=True)
     if problem is not None:
         raise OutputError(f"--out {out_dir}: {problem}")
+    inside = [] if scenario is None or not out_dir.is_dir() else models_inside(scenario, out_dir)
+    if inside:
+        raise OutputError(f"--out {out_dir}: holds {inside[0]}, an agent this scenario runs, "
+                          "which the run would delete with the folder it replaces; choose "
+                          "another folder")
     if (out_dir.is_dir() and not _is_run_folder(out_dir)
             and any(not is_leftover_probe(entry) for entry in out_dir.iterdir())):
         raise OutputError(f"--out {out_dir}: holds files that are not a netsim run "

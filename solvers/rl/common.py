@@ -41,10 +41,14 @@ class MaskedOffPolicy:
         return np.ones((batch, self.action_space.n), dtype=bool)  # type: ignore[attr-defined]
 
     def _given_masks(self, action_masks, batch: int) -> np.ndarray:  # type: ignore[no-untyped-def]
-        """``predict``'s masks as (batch, n_actions): one per observation, or one for all
-        of them (as MaskablePPO takes it); ValueError (one line) for any other shape."""
-        masks = np.atleast_2d(np.asarray(action_masks, dtype=bool))
+        """``predict``'s masks as (batch, n_actions): one per observation (as rows, or
+        flat as MaskablePPO takes them), or one for all of them; ValueError (one line) for
+        any other shape."""
+        masks = np.asarray(action_masks, dtype=bool)
         n = self.action_space.n  # type: ignore[attr-defined]
+        if masks.ndim == 1 and batch > 1 and masks.size == batch * n:
+            masks = masks.reshape(batch, n)
+        masks = np.atleast_2d(masks)
         if masks.ndim != 2 or masks.shape[1] != n or masks.shape[0] not in (1, batch):
             raise ValueError(f"action_masks: shape {np.shape(action_masks)}: one mask of {n} "
                              f"actions, or one per observation ({batch} here)")

@@ -51,7 +51,12 @@ from netsim.rl.masks import MaskSpec
 from netsim.rl.queue_env import QueueAssignmentEnv, check_closed_loop_scenario
 from netsim.rl.size_free import size_free_spaces
 from netsim.scenario import Scenario, training_seed_problem
-from netsim.simulation.output import csv_text, resolved_scenario_text, write_resolved_scenario
+from netsim.simulation.output import (
+    csv_text,
+    resolved_scenario_text,
+    scenario_file_text,
+    write_resolved_scenario,
+)
 from netsim.verbosity import NetsimWarning
 from solvers.rl.algorithms import ALGORITHMS, learns_nothing, masked_predict
 
@@ -346,7 +351,9 @@ def _train(scenario: Scenario, algo: str, out_dir: Path, steps: int | None, seed
         if resume and holds_training:  # stopped before its first checkpoint
             if (out_dir / "scenario.yaml").is_file():
                 written = (out_dir / "scenario.yaml").read_text(encoding="utf-8")
-                if not same_scenario(written, identity["scenario"]):
+                # as written now (model paths for the folder), or before they were
+                if not any(same_scenario(written, text) for text in (
+                        scenario_file_text(scenario, out_dir), identity["scenario"])):
                     raise TrainingFolderError(f"--out {out_dir}: holds a training of another "
                                               "scenario; resume it with that scenario, or "
                                               "choose another folder")
