@@ -102,9 +102,8 @@ def run_files(scenario: Scenario, result: RunResult, table_format: str = "csv",
     """A run's files, name -> bytes, in the order :func:`write_run` writes them: records,
     summary and timing (wall-clock, so not reproducible) as .csv or .parquet
     (:mod:`netsim.table_files`), then :func:`resolved_scenario_files` for ``folder``,
-    where they go. Every file but
-    timing is byte-identical for the same inputs. (A sweep's job returns them to the
-    driver as they are: no scratch copy on disk.)"""
+    where they go. Every file but timing is byte-identical for the same inputs. (A
+    sweep's job returns them to the driver as they are: no scratch copy on disk.)"""
     files = {f"{name}.{table_format}": table_bytes(getattr(result, name), table_format)
              for name in RUN_TABLES}
     return files | resolved_scenario_files(scenario, folder)
