@@ -237,12 +237,14 @@ def load_agent(path: str | Path, scenario: Scenario | str | Path | Mapping[str, 
     stable-baselines3 / sb3-contrib model on the CPU, a fresh copy: ``model.predict(
     observation, action_masks=mask)`` acts. ``algo``: ppo, dqn or sac (default: the
     training's, from its finished.json). ``scenario``: the cell it will act in (default
-    the one it was trained on), checked as ``netsim run`` checks an ``rl`` scheduler; a
+    the one it was trained on), checked as ``netsim run`` checks an ``rl`` scheduler
+    (the model file too: a corrupt one, another algorithm's, other spaces); a
     size-free model (``rl.policy: size_free``) is set up for that cell's RBs (its
     weights fit any number of users and RBs). Build the environment it acts in with
     ``trained_on=`` the model's folder, so that it sees what netsim run shows it."""
     from netsim.rl.assignment import training_problem
-    from netsim.simulation.registry import check_algorithms, rl_entry
+    from netsim.simulation.registry import check_algorithms, rl_entry, scheduler_class
+    from netsim.simulation.scheduling import ParameterError
 
     path = Path(path)
     if path.is_dir():
@@ -267,15 +269,17 @@ def load_agent(path: str | Path, scenario: Scenario | str | Path | Mapping[str, 
         raise ValueError(f"algo: {error}") from None
     cell = training if scenario is None else load_scenario(scenario)
     problem = training_problem(training, cell)
-    if problem is not None:
+    if problem is not None:  # the cell's fault, not the file's
         raise ValueError(f"scenario: {problem[1]}")
-    size_free = training.rl.policy == "size_free"
-    shape = (cell.cell.n_rbs, len(cell.encoders)) if size_free else None
+    rl = scheduler_class("rl")  # the rest netsim run checks of {type: rl, model_path: ...}
     try:
-        return rl_entry("load")(path, algo, shape)
-    except Exception as error:  # a corrupt file, or another algorithm's
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise ValueError(f"path: {path} cannot be loaded as a {algo} model ({first})") from None
+        rl.prepare(rl.Params(algo=algo, model_path=str(path.resolve())), cell)
+    except ParameterError as error:
+        key = "path" if error.key == "model_path" else error.key
+        raise ValueError(f"{key}: {error.problem}") from None
+    size_free = training.rl.policy == "size_free"
+    return rl_entry("load")(path, algo, (cell.cell.n_rbs, len(cell.encoders)) if size_free
+                            else None)
 
 
 @dataclass(frozen=True)

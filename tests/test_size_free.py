@@ -163,6 +163,9 @@ def test_one_saved_model_schedules_cells_of_other_sizes(tmp_path, algo):
         netsim.load_agent(model, scenario=larger.model_copy(update={"encoders": ["ViT-B-32"]}))
     again = netsim.load_agent(tmp_path / "train" / "scenario.yaml", scenario=larger)
     assert again is not agent_model and type(again) is type(agent_model)
+    other = "ppo" if algo != "ppo" else "dqn"  # the file checked as netsim run checks it
+    with pytest.raises(ValueError, match=rf"^path: .*model.zip cannot be loaded as a {other} "):
+        netsim.load_agent(model, scenario=larger, algo=other)
     with pytest.raises(ValueError, match=r"^path: .*nowhere.zip: no such file"):
         netsim.load_agent(tmp_path / "nowhere.zip")
 
