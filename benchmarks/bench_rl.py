@@ -29,8 +29,9 @@ and resets, in us per step.
 settings; PPO's n_steps divided by the number of environments, so that a rollout stays
 the same number of steps) with rl.n_envs environments side by side in one process
 (DummyVecEnv, what netsim train uses) and, for comparison, in one worker process each
-(SB3's SubprocVecEnv), interleaved over R repeats: median steps/s and the ratio to one
-environment.
+(SB3's SubprocVecEnv), interleaved over R repeats: median steps/s, the ratio to one
+environment, and the environments' share of the training's time (its calls to
+step_wait, reset and env_method, action masks included).
 
 --worker times MaskablePPO (as `netsim train` builds it) with the environment in this
 process (DummyVecEnv, what netsim train uses) and in a worker process of its own (SB3's
@@ -194,6 +195,25 @@ def ppo_steps_per_second(scenario, steps: int, keep_model: bool = False):  # typ
     return (rate, spent[0], model) if keep_model else (rate, spent[0])
 
 
+def timed_calls(venv, names: tuple[str, ...]) -> list[float]:
+    """Wrap the vectorised environment's methods ``names`` so that the seconds the
+    training spends in them add up in the returned one-element list."""
+    waited = [0.0]
+
+    def timed(method):  # type: ignore[no-untyped-def]
+        def call(*args, **kwargs):  # type: ignore[no-untyped-def]
+            started = time.perf_counter()
+            try:
+                return method(*args, **kwargs)
+            finally:
+                waited[0] += time.perf_counter() - started
+        return call
+
+    for name in names:
+        setattr(venv, name, timed(getattr(venv, name)))
+    return waited
+
+
 def vec_env_rates(scenario, algo: str, counts: list[int], steps: int, repeats: int) -> None:
     import statistics
 
@@ -219,22 +239,29 @@ def vec_env_rates(scenario, algo: str, counts: list[int], steps: int, repeats: i
     configs = [(kind, n) for n in counts for kind in ("dummy", "subproc")
                if not (kind == "subproc" and n == 1)]
     rates: dict[tuple[str, int], list[float]] = {c: [] for c in configs}
+    shares: dict[tuple[str, int], list[float]] = {c: [] for c in configs}
     for _ in range(repeats):
         for kind, n in configs:  # interleaved: the machine's load hits every config alike
             rl = scenario.rl.model_copy(update={
                 "n_envs": n, "n_steps": max(scenario.rl.n_steps // n, 2)})
             each = scenario.model_copy(update={"rl": rl})
             venv = make_env(each, 0) if kind == "dummy" else subprocess_envs(each, n)
+            waited = timed_calls(venv, ("step_wait", "reset", "env_method"))
             model = ALGORITHMS[algo][0](venv, rl, 0, None, MaskSpec.from_scenario(each))
+            waited[0] = 0.0
             started = time.perf_counter()
             model.learn(steps)
-            rates[(kind, n)].append(steps / (time.perf_counter() - started))
+            wall = time.perf_counter() - started
+            rates[(kind, n)].append(steps / wall)
+            shares[(kind, n)].append(waited[0] / wall)
             venv.close()
     base = statistics.median(rates[("dummy", 1)])
     print(f"{algo} on {scenario.name}, {steps} steps, median of {repeats} (interleaved):")
     for (kind, n), values in rates.items():
         median = statistics.median(values)
-        print(f"  n_envs {n} {kind:8s} {median:8.0f} steps/s   x{median / base:.2f}")
+        share = 100 * statistics.median(shares[(kind, n)])
+        print(f"  n_envs {n} {kind:8s} {median:8.0f} steps/s   x{median / base:.2f}   "
+              f"environment share {share:5.1f} %")
 
 
 def worker_process_share(scenario, steps: int, repeats: int) -> None:
