@@ -144,6 +144,37 @@ def test_an_output_that_cannot_take_a_run_fails_before_the_work(tmp_path, monkey
         assert (out / "thesis.tex").read_text() == "precious"
 
 
+def test_a_run_folder_that_cannot_be_written_in_is_refused_before_the_work(tmp_path,
+                                                                           monkeypatch):
+    """An earlier run folder is probed from inside as well as beside it (an immutable
+    folder, `chattr +i`, failed only after the simulation, when it was to be moved
+    aside): a folder that cannot be written in is one line, exit 2, before the work,
+    the earlier run untouched."""
+    from netsim import io
+    from netsim.simulation import runner
+
+    out = tmp_path / "out"
+    assert run(scenario_file(tmp_path, 0), out).exit_code == 0
+    before = contents(out)
+    real = io.probe_writable
+
+    def immutable_out(place, name):
+        if Path(place) == out.resolve():
+            raise PermissionError(1, "Operation not permitted")
+        real(place, name)
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("the simulation ran before the output was checked")
+
+    monkeypatch.setattr(io, "probe_writable", immutable_out)
+    monkeypatch.setattr(runner, "run_scenario", no_work)
+    result = run(scenario_file(tmp_path, 1), out)
+    assert result.exit_code == 2
+    assert one_line(result) == (f"netsim: --out {out}: cannot write in {out.resolve()}: "
+                                "Operation not permitted")
+    assert contents(out) == before
+
+
 def test_a_probe_a_killed_command_left_in_an_empty_folder_does_not_stop_a_run(tmp_path):
     """Another command (sweep, train) probes an existing --out folder from inside; killed
     between making and removing that empty ``.NAME.probe-*`` folder, it leaves it there.

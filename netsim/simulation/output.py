@@ -14,9 +14,9 @@ import pandas as pd
 from netsim.io import (
     atomic_write_bytes,
     is_leftover_probe,
-    probe_writable,
     remove_tree,
     target_problem,
+    write_problem,
 )
 from netsim.model.taskloss import resolve_profile_path
 from netsim.scenario import Scenario, resolved_yaml
@@ -137,8 +137,9 @@ def check_output_folder(out_dir: Path, scenario: Scenario | None = None) -> None
     absent, empty (empty probe folders a killed command left aside), or an earlier run
     folder (which the run will replace whole, plots and reports included) that holds no
     agent ``scenario`` runs (a training sweep's point holds its own); its parent must
-    exist or be creatable, and writable (tried by making and removing a folder there,
-    so read-only mounts and permissions count)."""
+    exist or be creatable, and it and an existing folder writable (tried by making and
+    removing a folder in each, links followed, so read-only mounts, permissions and an
+    immutable folder count)."""
     out_dir = Path(out_dir)
     problem = target_problem(out_dir, folder=True)
     if problem is not None:
@@ -155,10 +156,12 @@ def check_output_folder(out_dir: Path, scenario: Scenario | None = None) -> None
     parent = out_dir.absolute().parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
-        probe_writable(parent, out_dir.name)
     except OSError as error:
         raise OutputError(f"--out {out_dir}: cannot write in {parent}: "
                           f"{error.strerror or error}") from None
+    problem = write_problem(out_dir, folder=True)  # beside it, and in it if it exists
+    if problem is not None:
+        raise OutputError(f"--out {out_dir}: {problem}")
 
 
 def _new_folder(parent: Path, prefix: str) -> Path:
