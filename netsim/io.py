@@ -100,11 +100,15 @@ def output_name_problem(path: Path) -> str | None:
     return None
 
 
+PROBE_MARK = ".probe-"
+"""What names a probe folder: ``.NAME.probe-XXXXXXXX``."""
+
+
 def probe_writable(folder: Path, name: str) -> None:
     """Make and remove an empty hidden folder ``.NAME.probe-*`` in ``folder`` (OSError if
     it cannot be made: permissions and read-only mounts count); empty probes a killed
     command left there are removed first, and a Ctrl-C leaves none."""
-    prefix = f".{name}.probe-"
+    prefix = f".{name}{PROBE_MARK}"
     for stale in Path(folder).glob(f"{glob.escape(prefix)}*"):
         with contextlib.suppress(OSError):  # not empty, or not a folder: not ours
             stale.rmdir()
@@ -124,7 +128,7 @@ def is_leftover_probe(path: Path) -> bool:
     that a command killed mid-probe left: nothing of anyone's, which a check for an empty
     folder looks past."""
     path = Path(path)
-    if not (path.name.startswith(".") and ".probe-" in path.name):
+    if not (path.name.startswith(".") and PROBE_MARK in path.name):
         return False
     try:
         return path.is_dir() and not path.is_symlink() and not any(path.iterdir())

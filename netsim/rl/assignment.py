@@ -147,12 +147,13 @@ def trained_on_scenario(trained_on: Any, scenario: Scenario, closed_loop: bool) 
             f"trained_on: {type(trained_on).__name__}: a training folder, its model.zip or "
             "scenario.yaml, or a Scenario")
     problem = training_problem(training, scenario)
-    if problem is None and (training.delay_model == "des") != closed_loop:
-        problem = ("", "trained in the closed loop: use netsim/QueueAssignment-v0" if
-                   closed_loop is False else "trained on the analytic per-slot model: use "
-                   "netsim/SlotAssignment-v0 (its observation has no queues)")
     if problem is not None:
         raise ValueError(f"trained_on: {problem[1]}")
+    if (training.delay_model == "des") != closed_loop:
+        raise ValueError("trained_on: " + (
+            "trained on the analytic per-slot model: use netsim/SlotAssignment-v0 (its "
+            "observation has no queues)" if closed_loop
+            else "trained in the closed loop: use netsim/QueueAssignment-v0"))
     return training
 
 

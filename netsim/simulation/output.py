@@ -47,8 +47,7 @@ def with_model_paths_for(scenario: Scenario, folder: Path | None) -> Scenario:
     for entry in scenario.schedulers:
         given = entry.params.get("model_path")
         if isinstance(given, str) and given and not Path(given).is_absolute():
-            # links followed, as the loader opens it ("link/../x" is not "x")
-            path = Path(os.path.realpath(Path(scenario.source_dir or ".") / given))
+            path = _model_file(scenario, given)
             written = (path.relative_to(inside).as_posix()
                        if inside is not None and path.is_relative_to(inside) else str(path))
             if written != given:
@@ -81,14 +80,16 @@ def models_inside(scenario: Scenario, folder: Path) -> list[str]:
     """The trained agents (model paths as the scenario gives them) that lie inside
     ``folder``: a run that replaces the folder whole would delete them."""
     inside = Path(os.path.realpath(folder))
-    found = []
-    for entry in scenario.schedulers:
-        given = entry.params.get("model_path")
-        if isinstance(given, str) and given:
-            path = Path(os.path.realpath(Path(scenario.source_dir or ".") / given))
-            if path.is_relative_to(inside):
-                found.append(given)
-    return found
+    return [given for entry in scenario.schedulers
+            if isinstance(given := entry.params.get("model_path"), str) and given
+            and _model_file(scenario, given).is_relative_to(inside)]
+
+
+def _model_file(scenario: Scenario, given: str) -> Path:
+    """The file a scheduler's ``model_path`` names, as the loader opens it: read from the
+    scenario's folder (or the working directory), links followed ("link/../x" is not
+    "x")."""
+    return Path(os.path.realpath(Path(scenario.source_dir or ".") / given))
 
 
 def write_resolved_scenario(out_dir: Path, scenario: Scenario) -> None:
