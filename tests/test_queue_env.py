@@ -321,6 +321,9 @@ def test_what_is_not_a_scenario_an_action_or_a_reset_option_is_one_clear_error()
         with pytest.raises(ValueError, match=r"^options: unknown key 'worldseed' "
                                              r"\(known: world_seed\)"):
             env.reset(options={"worldseed": 3})
+        for options in (5, ["world_seed"]):
+            with pytest.raises(ValueError, match=r"^options: .*: a dict of reset options"):
+                env.reset(options=options)
         env.reset(seed=0)
         n = env.action_space.n
         for action in (2.5, np.array([3]), "1", True, np.float32(1.0)):

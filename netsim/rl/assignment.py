@@ -10,6 +10,7 @@ Action ``m * Q + q`` serves the current user with encoder m on RB q; the last ac
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,11 +44,14 @@ RESET_OPTIONS = ("world_seed",)
 """The keys a reset's ``options`` may hold."""
 
 
-def world_seed_option(options: dict | None) -> int | None:
+def world_seed_option(options: Mapping | None) -> int | None:
     """The ``world_seed`` of a reset's options (evaluation), a seed as the scenario's
     (0 .. 2**63 - 1) or None; ValueError (one line) for anything else (a float is not
-    truncated) and for a key other than RESET_OPTIONS (a misspelt one would otherwise
-    give a random world without a word)."""
+    truncated), for options that are not a mapping, and for a key other than
+    RESET_OPTIONS (a misspelt one would otherwise give a random world without a word)."""
+    if options is not None and not isinstance(options, Mapping):
+        raise ValueError(
+            f"options: {options!r}: a dict of reset options (known: {', '.join(RESET_OPTIONS)})")
     unknown = sorted(str(key) for key in (options or {}) if key not in RESET_OPTIONS)
     if unknown:
         raise ValueError(f"options: unknown key {unknown[0]!r} (known: "
